@@ -1,0 +1,258 @@
+//! The command line: `run`, `validate` and `serve`, with clap. Parses, dispatches, prints, and
+//! returns the exit code; the work itself lives in [`crate::run`] and [`crate::server`].
+
+use crate::report;
+use crate::run::{self, Overrides, RunOptions};
+use crate::scenario;
+use crate::server::{self, Backend, RateLimit, ServerConfig, Strategy};
+use crate::verdict::{most_severe, EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flashbench",
+    version,
+    about = "Load testing and verification for flash sales",
+    long_about = "Drives YAML contention scenarios (a few units of stock, thousands of buyers at the same instant) \
+                  against a reference order server, then proves from ground truth that nothing was oversold, \
+                  undersold or lost.\n\nExit codes: 0 all passed, 1 an invariant was violated, 2 usage or scenario \
+                  error, 3 a threshold failed while invariants held, 4 the environment failed."
+)]
+pub struct Cli {
+    /// Log more (warnings are always shown; -v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios: files, or folders of *.yaml run in name order.
+    Run(RunArgs),
+    /// Check scenario files without running any load (exit 0 when all are valid, 2 otherwise).
+    Validate {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the reference order server on its own.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files, or folders of scenarios.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Write the run's files here (one scenario: directly into DIR; several: DIR/<scenario>/).
+    /// Default: reports/<scenario>/<timestamp>/ with a `latest` link.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No progress line; print only one verdict line per scenario.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Replace the scenario's server backend.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Replace the scenario's strategy (correct: atomic; broken: naive, seed-lock).
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Replace the scenario's number of buyers.
+    #[arg(long, value_name = "N")]
+    pub buyers: Option<u32>,
+    /// Replace the scenario's number of server instances.
+    #[arg(long, value_name = "N")]
+    pub instances: Option<u32>,
+    /// Where the reference server runs: in-process, or child (`flashbench serve` processes).
+    /// Default: in-process when one process can hold both ends of every buyer's socket.
+    #[arg(long, value_enum)]
+    pub placement: Option<crate::limits::Placement>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on the first line of stdout).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Where stock and orders live.
+    #[arg(long, value_enum, default_value_t = Backend::Memory)]
+    pub backend: Backend,
+    /// How orders are taken; defaults to the backend's correct strategy.
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Per-buyer rate limit: 1000/min (the seed's), 50/s, or off.
+    #[arg(long, default_value = "1000/min", value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
+    /// Bearer token for /admin routes; a random one is made (and printed) when absent.
+    #[arg(long, env = "FLASHBENCH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Seed these products at start (a scenario or catalogue YAML with `products:`).
+    #[arg(long, value_name = "FILE")]
+    pub products: Option<PathBuf>,
+    /// Instance number, unique among instances that share a store (it goes into order ids).
+    #[arg(long, default_value_t = 0)]
+    pub instance: u32,
+    /// Print only the listening line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    text.parse()
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => run_command(args).await,
+        Command::Validate { paths } => validate_command(&paths),
+        Command::Serve(args) => serve_command(args).await,
+    }
+}
+
+async fn run_command(args: RunArgs) -> i32 {
+    let files = match run::expand(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let opts = RunOptions {
+        out: args.out.clone(),
+        reports_root: PathBuf::from("reports"),
+        quiet: args.quiet,
+        overrides: Overrides {
+            backend: args.backend,
+            strategy: args.strategy,
+            buyers: args.buyers,
+            instances: args.instances,
+            placement: args.placement,
+        },
+        server_exe: None,
+    };
+    let single = files.len() == 1;
+    let mut rows = Vec::new();
+    for file in &files {
+        let exact = match (&opts.out, single) {
+            (Some(out), true) => Some(out.clone()),
+            (Some(out), false) => {
+                let name = scenario::load(file).map(|s| s.name).unwrap_or_else(|_| stem(file));
+                Some(out.join(name))
+            }
+            (None, _) => None,
+        };
+        let result = run::run_file(file, &opts, exact.as_deref()).await;
+        match (&result.summary, &result.error) {
+            (Some(s), _) if !args.quiet => print!("{}", report::render(s, result.dir.as_deref())),
+            (Some(s), _) => println!(
+                "{} {} exit {}{}",
+                if s.passed() { "PASS" } else { "FAIL" },
+                s.scenario,
+                s.exit_code,
+                s.reasons.first().map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+            (None, Some(e)) => eprintln!("error: {e}"),
+            (None, None) => {}
+        }
+        let what = match (&result.summary, &result.error) {
+            (_, Some(e)) if result.exit_code == EXIT_USAGE || result.exit_code == EXIT_ENVIRONMENT => e.clone(),
+            (Some(s), _) => s.reasons.first().cloned().unwrap_or_else(|| "all invariants held".into()),
+            _ => String::new(),
+        };
+        rows.push((result.summary.as_ref().map_or_else(|| stem(file), |s| s.scenario.clone()), result.exit_code, what));
+    }
+    let code = most_severe(rows.iter().map(|r| r.1));
+    if !single {
+        print!("{}", report::render_suite(&rows, code));
+    }
+    code
+}
+
+fn stem(file: &std::path::Path) -> String {
+    file.file_stem().map_or_else(|| file.display().to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+fn validate_command(paths: &[PathBuf]) -> i32 {
+    let files = match run::expand(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut code = EXIT_PASS;
+    for file in files {
+        match scenario::load(&file) {
+            Ok(s) => println!(
+                "ok     {} ({}: {} buyers, {} products)",
+                file.display(),
+                s.name,
+                s.buyers.count,
+                s.products.len()
+            ),
+            Err(e) => {
+                println!("error  {e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    code
+}
+
+async fn serve_command(args: ServeArgs) -> i32 {
+    let strategy = args.strategy.unwrap_or_else(|| args.backend.default_strategy());
+    if !args.backend.supports(strategy) {
+        eprintln!("error: --strategy {strategy}: {}", args.backend.unsupported_message(strategy));
+        return EXIT_USAGE;
+    }
+    crate::limits::raise_fd_limit();
+    let (admin_token, made_up) = match args.admin_token {
+        Some(t) if !t.is_empty() => (t, false),
+        _ => (format!("{:032x}", rand::random::<u128>()), true),
+    };
+    let config = ServerConfig {
+        backend: args.backend,
+        strategy,
+        rate_limit: args.rate_limit,
+        admin_token: admin_token.clone(),
+        instance: args.instance,
+    };
+    let srv = match server::start(&config, args.listen).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ENVIRONMENT;
+        }
+    };
+    if let Some(file) = &args.products {
+        let products = match scenario::load_products(file) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let seed: Vec<_> = products
+            .into_iter()
+            .map(|p| server::store::SeedProduct { id: p.id, name: p.name, stock: p.stock, limit_per_buyer: 1 })
+            .collect();
+        if let Err(e) = srv.store.seed(&seed).await {
+            eprintln!("error: {e}");
+            return EXIT_ENVIRONMENT;
+        }
+    }
+    println!("flashbench serve listening on {} (backend {}, strategy {strategy})", srv.url(), args.backend);
+    if !args.quiet {
+        if made_up {
+            eprintln!("admin token: {admin_token}");
+        }
+        eprintln!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth; Ctrl-C stops");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    srv.stop();
+    EXIT_PASS
+}

@@ -1,0 +1,109 @@
+//! The burst's start gate: buyers arrive once connected (handing over the last byte of their
+//! prepared request), and all are released together when every one has arrived, or when the
+//! connect deadline passes (no buyer can hold the rest). At the release the gate writes every
+//! last byte in one tight loop, then wakes the buyers to read their answers.
+
+use super::connection::LastByte;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+#[derive(Debug)]
+pub struct StartGate {
+    expected: usize,
+    arrived: AtomicUsize,
+    all_arrived: Notify,
+    release: watch::Sender<Option<Instant>>,
+    last_bytes: Mutex<Vec<LastByte>>,
+}
+
+impl StartGate {
+    pub fn new(expected: usize) -> Self {
+        StartGate {
+            expected,
+            arrived: AtomicUsize::new(0),
+            all_arrived: Notify::new(),
+            release: watch::Sender::new(None),
+            last_bytes: Mutex::new(Vec::with_capacity(expected)),
+        }
+    }
+
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::Acquire)
+    }
+
+    /// A buyer is connected and ready; `last_byte` is its prepared request's, if any.
+    pub fn arrive(&self, last_byte: Option<LastByte>) {
+        if let Some(b) = last_byte {
+            self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()).push(b);
+        }
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 >= self.expected {
+            self.all_arrived.notify_one();
+        }
+    }
+
+    /// Waits for the release and returns its instant.
+    pub async fn released(&self) -> Instant {
+        let mut rx = self.release.subscribe();
+        // The sender lives as long as the gate, so this cannot close; go ahead regardless.
+        let at = rx.wait_for(Option::is_some).await.ok().and_then(|v| *v);
+        at.unwrap_or_else(Instant::now)
+    }
+
+    /// Releases everyone once all have arrived or `deadline` has passed; returns the release
+    /// instant and how many had arrived.
+    pub async fn open_when_ready(&self, deadline: Duration) -> (Instant, usize) {
+        let wait_all = async {
+            loop {
+                let notified = self.all_arrived.notified();
+                if self.arrived() >= self.expected {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(deadline, wait_all).await;
+        let at = Instant::now();
+        let last_bytes = std::mem::take(&mut *self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()));
+        for b in &last_bytes {
+            b.write_now();
+        }
+        self.release.send_replace(Some(at));
+        (at, self.arrived())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn releases_when_all_have_arrived() {
+        let gate = Arc::new(StartGate::new(3));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let g = gate.clone();
+                tokio::spawn(async move {
+                    g.arrive(None);
+                    g.released().await
+                })
+            })
+            .collect();
+        let (at, arrived) = gate.open_when_ready(Duration::from_secs(30)).await;
+        assert_eq!(arrived, 3);
+        for w in waiters {
+            assert_eq!(w.await.expect("waiter"), at, "every buyer sees the same release instant");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn releases_at_the_deadline_when_someone_never_arrives() {
+        let gate = StartGate::new(2);
+        gate.arrive(None);
+        let (_, arrived) = gate.open_when_ready(Duration::from_secs(5)).await;
+        assert_eq!(arrived, 1);
+        let _ = gate.released().await;
+    }
+}

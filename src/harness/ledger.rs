@@ -1,0 +1,91 @@
+//! The ledger: one record per order attempt, on one monotonic clock (µs since the run's
+//! epoch), plus the stock the harness observed while the sale ran.
+
+use crate::outcome::Outcome;
+use serde::{Deserialize, Serialize};
+
+/// One order attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub buyer: u32,
+    /// Index into [`Ledger::products`].
+    pub product: u32,
+    /// Server instance the buyer talked to.
+    pub instance: u32,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the attempt was meant to start (release, ramp slot, or end of backoff).
+    pub intended_us: u64,
+    pub sent_us: u64,
+    pub done_us: u64,
+    /// HTTP status; 0 when there was no answer.
+    pub status: u16,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    pub fn latency_us(&self) -> u64 {
+        self.done_us.saturating_sub(self.sent_us)
+    }
+}
+
+/// A product's stock as the harness read it from the API during the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockSample {
+    pub t_us: u64,
+    pub product: u32,
+    pub instance: u32,
+    pub stock: i64,
+}
+
+/// Everything the harness saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Product ids, indexed by `Attempt::product`.
+    pub products: Vec<String>,
+    pub buyers: u32,
+    pub attempts: Vec<Attempt>,
+    pub stock_samples: Vec<StockSample>,
+    /// When a burst was released (µs since epoch).
+    pub release_us: Option<u64>,
+    /// Buyers that could not open a connection before the release.
+    pub connect_failures: u32,
+    /// Buyers that had not connected when the burst was released anyway.
+    pub late_buyers: u32,
+}
+
+impl Ledger {
+    /// The server-side id of buyer `index`.
+    pub fn buyer_id(index: u32) -> String {
+        format!("buyer-{index}")
+    }
+
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.attempts.iter().filter(|a| a.outcome == outcome).count() as u64
+    }
+
+    pub fn indeterminate(&self) -> u64 {
+        self.attempts.iter().filter(|a| a.outcome.is_indeterminate()).count() as u64
+    }
+
+    /// Writes the ledger as JSON lines: a header line, then one line per attempt, then one
+    /// per stock sample.
+    pub fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let header = serde_json::json!({
+            "products": self.products, "buyers": self.buyers, "release_us": self.release_us,
+            "connect_failures": self.connect_failures, "late_buyers": self.late_buyers,
+        });
+        writeln!(out, "{}", serde_json::json!({ "header": header }))?;
+        for a in &self.attempts {
+            writeln!(out, "{}", serde_json::json!({ "attempt": a }))?;
+        }
+        for s in &self.stock_samples {
+            writeln!(out, "{}", serde_json::json!({ "stock": s }))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! The harness: goose drives one `GooseUser` per buyer. Each user opens its own connection
+//! (`GET /healthz`), then in a burst waits at the [`StartGate`] until every buyer is
+//! connected, or in a ramp starts at its slot; then it makes its order attempts
+//! ([`buyer::buy`]) and every attempt goes into the [`Ledger`].
+//!
+//! Goose is configured in code (`initialize_with_config`, no telnet, no websocket, no metrics
+//! printed); it prints a few lines to stdout that cannot be turned off, so stdout is silenced
+//! while it runs. flashbench keeps its own ledger because goose measures time to first byte.
+
+pub mod buyer;
+mod connection;
+mod gate;
+pub mod ledger;
+mod progress;
+
+pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
+pub use gate::StartGate;
+pub use ledger::{Attempt, Ledger, StockSample};
+pub use progress::Progress;
+
+use crate::scenario::{ArrivalMode, Scenario};
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Connects made at once while buyers get ready, so the listen backlog never overflows.
+pub const CONNECT_CONCURRENCY: usize = 256;
+/// How often the stock monitor reads each product's stock.
+pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("goose could not run the load: {0}")]
+    Goose(String),
+    #[error("the run did not finish within {0:?}; the target stopped answering or is far too slow")]
+    Overrun(Duration),
+    #[error("no buyer could connect to the target ({0}); is it running?")]
+    Unreachable(String),
+}
+
+/// What every buyer shares.
+pub struct Shared {
+    pub scenario: Arc<Scenario>,
+    /// Address of every server instance; buyer `i` talks to instance `i % len`.
+    pub addrs: Vec<std::net::SocketAddr>,
+    pub epoch: Instant,
+    pub gate: Option<StartGate>,
+    ramp_origin: OnceLock<Instant>,
+    ramp_interval: Duration,
+    connect_permits: Semaphore,
+    attempts: Mutex<Vec<Attempt>>,
+    connect_failures: std::sync::atomic::AtomicU32,
+    first_connect_error: OnceLock<String>,
+    pub progress: Progress,
+}
+
+impl Shared {
+    /// µs since the run's epoch.
+    pub fn micros(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+}
+
+/// How the harness reaches the target.
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    /// Base URL of every instance, e.g. `http://127.0.0.1:3000`.
+    pub base_urls: Vec<String>,
+    pub show_progress: bool,
+}
+
+/// Longest a run may take before it is called off: every wait in it is bounded.
+pub fn run_deadline(s: &Scenario) -> Duration {
+    let per_attempt = s.request_timeout.0 + s.buyers.retry.backoff.max.0;
+    let ramp = s.arrival.over.map_or(Duration::ZERO, |d| d.0);
+    s.arrival.connect_timeout.0 + ramp + per_attempt * s.buyers.attempts + Duration::from_secs(30)
+}
+
+/// Runs the scenario's buyers against the target and returns the ledger.
+pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Ledger, HarnessError> {
+    let buyers = scenario.buyers.count as usize;
+    let burst = scenario.arrival.mode == ArrivalMode::Burst;
+    let ramp_interval = match scenario.arrival.over {
+        Some(over) if !burst => over.0 / scenario.buyers.count.max(1),
+        _ => Duration::ZERO,
+    };
+    let addrs = config
+        .base_urls
+        .iter()
+        .map(|u| u.trim_start_matches("http://").trim_end_matches('/').parse())
+        .collect::<Result<Vec<std::net::SocketAddr>, _>>()
+        .map_err(|e| {
+            HarnessError::Unreachable(format!("target URLs {:?} are not http://IP:PORT: {e}", config.base_urls))
+        })?;
+    if addrs.is_empty() {
+        return Err(HarnessError::Unreachable("no target URL".into()));
+    }
+    let shared = Arc::new(Shared {
+        addrs,
+        epoch: Instant::now(),
+        gate: burst.then(|| StartGate::new(buyers)),
+        ramp_origin: OnceLock::new(),
+        ramp_interval,
+        connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
+        attempts: Mutex::new(Vec::with_capacity(buyers)),
+        connect_failures: Default::default(),
+        first_connect_error: OnceLock::new(),
+        progress: Progress::new(config.show_progress, &scenario.name),
+        scenario: scenario.clone(),
+    });
+
+    let (stop_monitor, monitor) = spawn_stock_monitor(shared.clone(), config.base_urls.clone());
+    let ticker = spawn_ticker(shared.clone());
+    let gate_task = shared.gate.is_some().then(|| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shared.progress.set_phase("connecting");
+            let gate = shared.gate.as_ref().map(|g| g.open_when_ready(shared.scenario.arrival.connect_timeout.0));
+            let opened = match gate {
+                Some(fut) => Some(fut.await),
+                None => None,
+            };
+            shared.progress.set_phase("buying");
+            opened
+        })
+    });
+    if !burst {
+        shared.progress.set_phase("ramping");
+    }
+
+    let attack = build_attack(shared.clone(), config, ramp_interval)?;
+    let deadline = run_deadline(&scenario);
+    let result = {
+        // Goose prints "N users launched." to stdout whatever it is told; keep stdout ours.
+        let _silence = gag::Gag::stdout().ok();
+        tokio::time::timeout(deadline, attack.execute()).await
+    };
+    let _ = stop_monitor.send(());
+    ticker.abort();
+    shared.progress.finish();
+    let stock_samples = monitor.await.unwrap_or_default();
+    let (release, arrived) = match gate_task {
+        Some(task) => match task.await.ok().flatten() {
+            Some((at, arrived)) => (Some(shared.micros(at)), arrived),
+            None => (None, buyers),
+        },
+        None => (None, buyers),
+    };
+    match result {
+        Err(_) => return Err(HarnessError::Overrun(deadline)),
+        Ok(Err(e)) => return Err(HarnessError::Goose(e.to_string())),
+        Ok(Ok(_)) => {}
+    }
+    let connect_failures = shared.connect_failures.load(std::sync::atomic::Ordering::Relaxed);
+    if connect_failures as usize == buyers {
+        let why = shared.first_connect_error.get().cloned().unwrap_or_default();
+        return Err(HarnessError::Unreachable(why));
+    }
+    let mut attempts = std::mem::take(&mut *shared.attempts.lock().unwrap_or_else(|p| p.into_inner()));
+    attempts.sort_by_key(|a| (a.sent_us, a.buyer, a.attempt));
+    Ok(Ledger {
+        products: scenario.products.iter().map(|p| p.id.clone()).collect(),
+        buyers: scenario.buyers.count,
+        attempts,
+        stock_samples,
+        release_us: release,
+        connect_failures,
+        late_buyers: (buyers.saturating_sub(arrived)) as u32,
+    })
+}
+
+fn goose_error(e: impl std::fmt::Display) -> HarnessError {
+    HarnessError::Goose(e.to_string())
+}
+
+fn build_attack(
+    shared: Arc<Shared>,
+    config: &HarnessConfig,
+    ramp_interval: Duration,
+) -> Result<GooseAttack, HarnessError> {
+    let buyers = shared.scenario.buyers.count as usize;
+    let mut goose_config = GooseConfiguration::default();
+    goose_config.host = config.base_urls.first().cloned();
+    goose_config.users = Some(buyers);
+    // A burst launches users as fast as goose can; a ramp at the scenario's pace.
+    let rate = if ramp_interval.is_zero() { 1_000_000.0 } else { 1.0 / ramp_interval.as_secs_f64() };
+    goose_config.increase_rate = Some(format!("{rate}"));
+    goose_config.iterations = Some(1);
+    goose_config.no_telnet = true;
+    goose_config.no_metrics = true;
+    goose_config.no_print_metrics = true;
+    goose_config.no_error_summary = true;
+    goose_config.quiet = 1;
+
+    let buyer_shared = shared.clone();
+    let buyer: TransactionFunction = Arc::new(move |user| {
+        let shared = buyer_shared.clone();
+        Box::pin(async move {
+            let index = user.weighted_users_index as u32;
+            let request = buyer::order_request(&shared, index);
+            let (mut conn, intended) = connect(&shared, index, &request).await;
+            let attempts = buyer::buy(&shared, &mut conn, index, &request, intended).await;
+            shared.attempts.lock().unwrap_or_else(|p| p.into_inner()).extend(attempts);
+            Ok(())
+        })
+    });
+    let scenario = goose::goose::Scenario::new("buyer").register_transaction(Transaction::new(buyer).set_name("buyer"));
+    Ok(GooseAttack::initialize_with_config(goose_config)
+        .map_err(goose_error)?
+        // One client shared by all users: ours go through their own connections, and a
+        // client per user would cost start-up time and memory for nothing.
+        .set_client_builder_without_cookies(goose::client::GooseClientBuilder::new().without_cookies())
+        .map_err(goose_error)?
+        .register_scenario(scenario))
+}
+
+/// Opens buyer `buyer`'s own connection, then waits for its start: in a burst with `request`
+/// written but its last byte, at the release; in a ramp, at its slot. Returns the
+/// connection and the intended start.
+async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Instant) {
+    let s = &shared.scenario;
+    let addr = shared.addrs[buyer as usize % shared.addrs.len()];
+    let mut conn = BuyerConn::new(addr);
+    let connected = {
+        let _permit = shared.connect_permits.acquire().await;
+        let health = connection::request_bytes("GET", "/healthz", &addr.to_string(), b"");
+        let answer = conn.send(&health, s.request_timeout.0).await;
+        match answer {
+            Ok(a) if a.status == 200 && shared.gate.is_some() => {
+                conn.prepare(request, s.request_timeout.0).await.map(|()| a)
+            }
+            other => other,
+        }
+    };
+    match connected {
+        Ok(answer) if answer.status == 200 => shared.progress.connected(),
+        Ok(answer) => connect_failed(shared, format!("http://{addr}/healthz answered {}", answer.status)),
+        Err(e) => connect_failed(shared, format!("http://{addr}/healthz: {}", buyer::describe(&e))),
+    }
+    let intended = match &shared.gate {
+        Some(gate) => {
+            gate.arrive(conn.last_byte());
+            gate.released().await
+        }
+        None => {
+            let origin = *shared.ramp_origin.get_or_init(Instant::now);
+            let slot = origin + shared.ramp_interval * buyer;
+            tokio::time::sleep_until(slot.into()).await;
+            slot
+        }
+    };
+    (conn, intended)
+}
+
+fn connect_failed(shared: &Shared, why: String) {
+    shared.connect_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _ = shared.first_connect_error.set(why);
+}
+
+fn spawn_ticker(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(125));
+        loop {
+            every.tick().await;
+            shared.progress.redraw();
+        }
+    })
+}
+
+/// Reads the stock of every product buyers want, on every instance, until told to stop.
+fn spawn_stock_monitor(
+    shared: Arc<Shared>,
+    base_urls: Vec<String>,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Vec<StockSample>>) {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let s = &shared.scenario;
+        let mut wanted: Vec<usize> =
+            (0..s.buyers.count.min(s.products.len() as u32)).map(|b| s.product_of(b)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().unwrap_or_default();
+        let mut samples = Vec::new();
+        let mut every = tokio::time::interval(STOCK_SAMPLE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = &mut rx => break,
+                _ = every.tick() => {}
+            }
+            for (instance, base) in base_urls.iter().enumerate() {
+                for &p in &wanted {
+                    let url = format!("{base}/products/{}", s.products[p].id);
+                    let Ok(resp) = client.get(&url).send().await else { continue };
+                    let Ok(body) = resp.json::<serde_json::Value>().await else { continue };
+                    if let Some(stock) = body.get("stock").and_then(serde_json::Value::as_i64) {
+                        samples.push(StockSample {
+                            t_us: shared.micros(Instant::now()),
+                            product: p as u32,
+                            instance: instance as u32,
+                            stock,
+                        });
+                    }
+                }
+            }
+        }
+        samples
+    });
+    (tx, task)
+}

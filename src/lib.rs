@@ -1,0 +1,42 @@
+//! flashbench: load testing **and verification** for flash sales.
+//!
+//! A run follows one flow, and the modules follow it:
+//!
+//! | step | module | owns |
+//! |---|---|---|
+//! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
+//! | 2 | [`target`], [`server`], [`limits`] | the reference order server (axum, stores, strategies), started and seeded; the machine's socket budget |
+//! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; the [`harness::Ledger`] of every attempt |
+//! | 4 | [`truth`] | the real final stock and orders, read from the stores |
+//! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
+//! | 6 | [`verdict`] | expected violations and outcome counts → verdict and exit code |
+//! | 7 | [`stats`], [`report`] | latency percentiles, throughput, send skew; `summary.json`, the terminal summary |
+//!
+//! [`run`] strings the steps together for one scenario or a suite; [`cli`] is the command
+//! line; [`outcome`] holds the outcome classes every attempt is sorted into.
+
+pub mod cli;
+pub mod harness;
+pub mod limits;
+pub mod logging;
+pub mod outcome;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod server;
+pub mod stats;
+pub mod target;
+pub mod truth;
+pub mod verdict;
+pub mod verify;
+
+/// Ready tasks a worker runs before it polls for new I/O. The default (61) interleaves new
+/// connections with requests in progress; 1024 drains the ready requests first, breadth
+/// first, as the seed's single-threaded event loop did. A burst then meets the server the way
+/// it met the seed design, and the server spends less time polling.
+pub const EVENT_INTERVAL: u32 = 1024;
+
+/// The tokio runtime flashbench runs on (the in-process servers included).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().event_interval(EVENT_INTERVAL).build()
+}

@@ -1,0 +1,20 @@
+//! The `flashbench` binary: parse the command line, run it, exit with its code.
+
+use clap::Parser;
+use flashbench::cli::{dispatch, Cli};
+
+fn main() {
+    let cli = Cli::parse();
+    flashbench::logging::init(cli.verbose);
+    let runtime = match flashbench::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(flashbench::verdict::EXIT_ENVIRONMENT);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    // Goose users and in-flight connections may still be winding down; do not wait for them.
+    runtime.shutdown_background();
+    std::process::exit(code);
+}

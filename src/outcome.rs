@@ -1,0 +1,92 @@
+//! The outcome classes of DESIGN.md: every order attempt gets exactly one.
+//!
+//! `won`, `sold_out`, `busy`, `rate_limited` and `rejected` are definite answers; `error` and
+//! `timeout` are indeterminate: the order may or may not have been taken, so the invariants
+//! bound them (as Jepsen treats `:info`) and never count them as failures by themselves.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Won,
+    SoldOut,
+    Busy,
+    RateLimited,
+    Rejected,
+    Error,
+    Timeout,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Won,
+        Outcome::SoldOut,
+        Outcome::Busy,
+        Outcome::RateLimited,
+        Outcome::Rejected,
+        Outcome::Error,
+        Outcome::Timeout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Won => "won",
+            Outcome::SoldOut => "sold_out",
+            Outcome::Busy => "busy",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Rejected => "rejected",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    /// May the attempt have taken effect without the client knowing?
+    pub fn is_indeterminate(self) -> bool {
+        matches!(self, Outcome::Error | Outcome::Timeout)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Classifies an HTTP answer of the reference API. `busy_hint` is true when a 400 answer's
+    /// JSON says `"error": "busy"` (the seed design answered contention with 400).
+    pub fn from_status(status: u16, busy_hint: bool) -> Outcome {
+        match status {
+            200 | 201 => Outcome::Won,
+            409 => Outcome::SoldOut,
+            423 => Outcome::Busy,
+            400 if busy_hint => Outcome::Busy,
+            429 => Outcome::RateLimited,
+            400..=499 => Outcome::Rejected,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_reference_api() {
+        assert_eq!(Outcome::from_status(201, false), Outcome::Won);
+        assert_eq!(Outcome::from_status(409, false), Outcome::SoldOut);
+        assert_eq!(Outcome::from_status(423, false), Outcome::Busy);
+        assert_eq!(Outcome::from_status(400, true), Outcome::Busy);
+        assert_eq!(Outcome::from_status(400, false), Outcome::Rejected);
+        assert_eq!(Outcome::from_status(429, false), Outcome::RateLimited);
+        assert_eq!(Outcome::from_status(403, false), Outcome::Rejected);
+        assert_eq!(Outcome::from_status(500, false), Outcome::Error);
+        assert_eq!(Outcome::from_status(302, false), Outcome::Error);
+        assert!(Outcome::Timeout.is_indeterminate() && !Outcome::Busy.is_indeterminate());
+    }
+}

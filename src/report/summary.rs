@@ -1,0 +1,95 @@
+//! `summary.json`: the public record of one run. Fields are documented in the README; add
+//! fields freely, but rename or remove one only together with the docs.
+
+use crate::stats::{LatencySummary, SkewSummary};
+use crate::verdict::OutcomeCheck;
+use crate::verify::{Check, Invariant, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub flashbench_version: String,
+    pub scenario: String,
+    pub description: String,
+    pub scenario_file: String,
+    /// `pass` or `fail`.
+    pub verdict: String,
+    pub exit_code: i32,
+    /// Why the run did not pass; empty on a pass.
+    pub reasons: Vec<String>,
+    /// What stopped the run, when the environment failed (exit 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub started_at: String,
+    pub target: TargetInfo,
+    pub buyers: u32,
+    pub attempts: u64,
+    pub products: Vec<ProductSummary>,
+    /// Every outcome class, with its count.
+    pub outcomes: BTreeMap<String, u64>,
+    pub expected_outcomes: Vec<OutcomeCheck>,
+    pub invariants: Vec<InvariantSummary>,
+    /// `all` and every outcome class.
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    pub throughput_rps: f64,
+    /// From the start of the run (connecting included) to the end of the load.
+    pub duration_ms: u64,
+    /// From the first send to the last answer.
+    pub load_ms: u64,
+    pub send_skew_us: SkewSummary,
+    pub connect_failures: u32,
+    pub late_buyers: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub kind: String,
+    pub backend: String,
+    pub strategy: String,
+    pub instances: u32,
+    pub placement: String,
+    pub rate_limit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductSummary {
+    pub id: String,
+    pub initial_stock: u64,
+    /// `null` when the store could not be read.
+    pub final_stock: Option<i64>,
+    pub orders: u64,
+    pub units_ordered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvariantSummary {
+    pub name: Invariant,
+    pub status: Status,
+    /// The scenario expects this invariant to be violated (a self-test).
+    pub expected_violation: bool,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+}
+
+impl InvariantSummary {
+    pub fn from_check(c: &Check, expected_violation: bool) -> Self {
+        InvariantSummary {
+            name: c.name,
+            status: c.status,
+            expected_violation,
+            detail: c.detail.clone(),
+            counts: c.counts.clone(),
+            examples: c.examples.clone(),
+        }
+    }
+}
+
+impl Summary {
+    pub fn passed(&self) -> bool {
+        self.exit_code == 0
+    }
+}

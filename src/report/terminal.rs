@@ -1,0 +1,112 @@
+//! The terminal summary: verdict first, then stock and orders, outcomes, invariants with
+//! evidence, latency per outcome, throughput and send skew.
+
+use super::Summary;
+use crate::verify::Status;
+use std::fmt::Write;
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// The full summary of one run, as text.
+pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
+    let mut o = String::new();
+    let verdict = if s.passed() { "PASS" } else { "FAIL" };
+    let _ = writeln!(o, "flashbench · {} — {}", s.scenario, s.description.trim());
+    let t = &s.target;
+    let _ = writeln!(
+        o,
+        "target     {} {}/{} ×{} ({}), rate limit {}",
+        t.kind, t.backend, t.strategy, t.instances, t.placement, t.rate_limit
+    );
+    let _ = writeln!(o, "verdict    {verdict} (exit {})", s.exit_code);
+    for r in &s.reasons {
+        let _ = writeln!(o, "           · {r}");
+    }
+    if let Some(e) = &s.error {
+        let _ = writeln!(o, "error      {e}");
+    }
+    let _ = writeln!(o, "\nproduct                 initial    final   orders");
+    for p in &s.products {
+        let fin = p.final_stock.map_or("?".to_string(), |f| f.to_string());
+        let _ = writeln!(o, "  {:<20} {:>8} {:>8} {:>8}", p.id, p.initial_stock, fin, p.orders);
+    }
+    let outcomes: Vec<String> = s.outcomes.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    let _ = writeln!(o, "\noutcomes   {}", if outcomes.is_empty() { "none".to_string() } else { outcomes.join(" · ") });
+    for oc in &s.expected_outcomes {
+        let _ = writeln!(
+            o,
+            "  {} count.{} {} (observed {})",
+            if oc.pass { "ok  " } else { "FAIL" },
+            oc.outcome,
+            oc.expected,
+            oc.observed
+        );
+    }
+    let _ = writeln!(
+        o,
+        "attempts   {} by {} buyers in {} ms ({:.0}/s); send skew p50 {} ms, p99 {} ms, max {} ms",
+        s.attempts,
+        s.buyers,
+        s.load_ms,
+        s.throughput_rps,
+        ms(s.send_skew_us.p50),
+        ms(s.send_skew_us.p99),
+        ms(s.send_skew_us.max)
+    );
+    if s.connect_failures > 0 || s.late_buyers > 0 {
+        let _ = writeln!(
+            o,
+            "           {} buyers failed to connect, {} were late for the release",
+            s.connect_failures, s.late_buyers
+        );
+    }
+    let _ = writeln!(o, "\ninvariants");
+    for i in &s.invariants {
+        let mark = match (i.status, i.expected_violation) {
+            (Status::Pass, false) => "pass",
+            (Status::Fail, true) => "CAUGHT",
+            (Status::Fail, false) => "FAIL",
+            (Status::Pass, true) => "MISSED",
+            (Status::NotApplicable, true) => "MISSED",
+            (Status::NotApplicable, false) => "n/a",
+        };
+        let _ = writeln!(o, "  {:<7}{:<24}{}", mark, i.name.name(), i.detail);
+        for e in &i.examples {
+            let _ = writeln!(o, "  {:<31}e.g. {e}", "");
+        }
+    }
+    let _ = writeln!(o, "\nlatency ms        count      p50      p90      p99    p99.9      max");
+    for (name, l) in &s.latency_us {
+        if l.count == 0 && name != "all" {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "  {:<14}{:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            name,
+            l.count,
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max)
+        );
+    }
+    if let Some(dir) = run_dir {
+        let _ = writeln!(o, "\nreport     {}", dir.join("summary.json").display());
+    }
+    o
+}
+
+/// One line per scenario of a suite, and the suite's exit code.
+pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
+    let mut o = String::from("\nsuite\n");
+    for (name, code, what) in rows {
+        let _ = writeln!(o, "  {:<5} exit {code}  {name:<28} {what}", if *code == 0 { "PASS" } else { "FAIL" });
+    }
+    let passed = rows.iter().filter(|r| r.1 == 0).count();
+    let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);
+    o
+}

@@ -1,0 +1,297 @@
+//! One run, end to end, following the flow: scenario → target → harness → truth → verify →
+//! verdict → report. Also suites: several files or a folder, run in name order.
+
+use crate::harness::{self, HarnessConfig, Ledger};
+use crate::limits::{self, Placement};
+use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
+use crate::scenario::{self, Scenario};
+use crate::server::{Backend, Strategy};
+use crate::stats;
+use crate::target::{Target, TargetOptions};
+use crate::truth::Truth;
+use crate::verdict::{self, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::verify::{self, Check};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Values from the command line that replace the scenario's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub backend: Option<Backend>,
+    pub strategy: Option<Strategy>,
+    pub buyers: Option<u32>,
+    pub instances: Option<u32>,
+    /// Where the reference server runs; chosen from the socket budget when absent.
+    pub placement: Option<Placement>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `--out`: one scenario writes here directly, several write `<out>/<name>/`.
+    pub out: Option<PathBuf>,
+    /// Root of `reports/<scenario>/<timestamp>/` when `out` is not given.
+    pub reports_root: PathBuf,
+    pub quiet: bool,
+    pub overrides: Overrides,
+    /// The `flashbench` executable for child servers (tests point it at the built binary).
+    pub server_exe: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            out: None,
+            reports_root: PathBuf::from("reports"),
+            quiet: true,
+            overrides: Overrides::default(),
+            server_exe: None,
+        }
+    }
+}
+
+/// What one scenario's run ended with.
+#[derive(Debug)]
+pub struct RunResult {
+    pub file: PathBuf,
+    pub exit_code: i32,
+    /// Absent when the scenario could not be used (exit 2).
+    pub summary: Option<Summary>,
+    pub dir: Option<PathBuf>,
+    /// A usage or scenario error, or the cause of an environment failure.
+    pub error: Option<String>,
+}
+
+/// The scenario files named by `paths`: files as given, folders' `*.yaml`/`*.yml` in name order
+/// (one level; sub-folders such as `self-test/` are run when named themselves).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: cannot list: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!("{}: no .yaml scenario in this folder", p.display()));
+            }
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+    }
+    Ok(files)
+}
+
+/// Applies command-line overrides and checks the result.
+pub fn apply_overrides(s: &mut Scenario, o: &Overrides) -> Result<(), String> {
+    if let Some(b) = o.backend {
+        if b != s.server.backend && o.strategy.is_none() {
+            s.server.strategy = None;
+        }
+        s.server.backend = b;
+    }
+    if let Some(st) = o.strategy {
+        if !s.server.backend.supports(st) {
+            return Err(format!("--strategy {st}: {}", s.server.backend.unsupported_message(st)));
+        }
+        s.server.strategy = Some(st);
+    }
+    if let Some(n) = o.buyers {
+        if n == 0 || n > scenario::MAX_BUYERS {
+            return Err(format!("--buyers {n}: expected 1 to {}", scenario::MAX_BUYERS));
+        }
+        s.buyers.count = n;
+    }
+    if let Some(n) = o.instances {
+        if n == 0 || n > scenario::MAX_INSTANCES {
+            return Err(format!("--instances {n}: expected 1 to {}", scenario::MAX_INSTANCES));
+        }
+        s.server.instances = n;
+    }
+    Ok(())
+}
+
+fn usage_error(file: &Path, error: String) -> RunResult {
+    RunResult { file: file.to_path_buf(), exit_code: EXIT_USAGE, summary: None, dir: None, error: Some(error) }
+}
+
+/// Runs one scenario file. `exact_dir` is where its files go, when `--out` decides.
+pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) -> RunResult {
+    let mut s = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => return usage_error(file, e.to_string()),
+    };
+    if let Err(e) = apply_overrides(&mut s, &opts.overrides) {
+        return usage_error(file, e);
+    }
+    let fd_limit = limits::raise_fd_limit();
+    let placement = match limits::place(
+        u64::from(s.buyers.count),
+        u64::from(s.server.instances),
+        fd_limit,
+        limits::ephemeral_ports(),
+        opts.overrides.placement,
+    ) {
+        Ok(p) => p,
+        Err(e) => return usage_error(file, format!("{}: {e}", file.display())),
+    };
+    let dir = match report::create_run_dir(&opts.reports_root, &s.name, exact_dir) {
+        Ok(d) => d.path,
+        Err(e) => return usage_error(file, format!("cannot create the report folder: {e}")),
+    };
+    let (summary, ledger) = execute(&s, file, placement, opts).await;
+    let exit_code = summary.exit_code;
+    let error = summary.error.clone();
+    if let Err(e) = write_ledger(&dir, &ledger).and_then(|()| write_summary(&dir, &summary)) {
+        return RunResult {
+            file: file.to_path_buf(),
+            exit_code: EXIT_ENVIRONMENT,
+            summary: Some(summary),
+            dir: Some(dir.clone()),
+            error: Some(format!("cannot write the report into {}: {e}", dir.display())),
+        };
+    }
+    RunResult { file: file.to_path_buf(), exit_code, summary: Some(summary), dir: Some(dir), error }
+}
+
+fn write_ledger(dir: &Path, ledger: &Ledger) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    ledger.write_jsonl(&mut bytes)?;
+    report::write_atomic(&dir.join("ledger.jsonl"), &bytes)
+}
+
+/// Written last: a `summary.json` exists only once everything else of the run is on disk.
+fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    report::write_atomic(&dir.join("summary.json"), &json)
+}
+
+/// Starts the target, drives the load, reads the truth and decides; never panics on the
+/// target's behalf: a failure of the environment becomes an exit-4 summary.
+async fn execute(s: &Scenario, file: &Path, placement: Placement, opts: &RunOptions) -> (Summary, Ledger) {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let t0 = Instant::now();
+    let target_opts = TargetOptions { placement, server_exe: opts.server_exe.clone() };
+    let target = match Target::start(s, &target_opts).await {
+        Ok(t) => t,
+        Err(e) => {
+            return (
+                environment_failure(s, file, placement, &started_at, e.to_string(), &Ledger::default(), t0),
+                Ledger::default(),
+            )
+        }
+    };
+    let config = HarnessConfig { base_urls: target.base_urls.clone(), show_progress: !opts.quiet };
+    let ledger = match harness::drive(Arc::new(s.clone()), &config).await {
+        Ok(l) => l,
+        Err(e) => {
+            target.stop().await;
+            return (
+                environment_failure(s, file, placement, &started_at, e.to_string(), &Ledger::default(), t0),
+                Ledger::default(),
+            );
+        }
+    };
+    let duration = t0.elapsed();
+    let snapshots = target.snapshots().await;
+    target.stop().await;
+    let truth = match snapshots {
+        Ok(snaps) => Truth::from_snapshots(s, &snaps),
+        Err(e) => {
+            let summary = environment_failure(s, file, placement, &started_at, e.to_string(), &ledger, t0);
+            return (summary, ledger);
+        }
+    };
+    let checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
+    let counts = stats::outcome_counts(&ledger);
+    let verdict = verdict::decide(s, &checks, &counts);
+    let mut summary = build_summary(s, file, placement, &started_at, &ledger, Some(&truth), &checks, &verdict);
+    summary.duration_ms = duration.as_millis() as u64;
+    (summary, ledger)
+}
+
+fn environment_failure(
+    s: &Scenario,
+    file: &Path,
+    placement: Placement,
+    started_at: &str,
+    error: String,
+    ledger: &Ledger,
+    t0: Instant,
+) -> Summary {
+    let checks = verify::unchecked(&error);
+    let verdict = Verdict {
+        exit_code: EXIT_ENVIRONMENT,
+        reasons: vec![format!("environment failed: {error}")],
+        outcome_checks: Vec::new(),
+    };
+    let mut summary = build_summary(s, file, placement, started_at, ledger, None, &checks, &verdict);
+    summary.error = Some(error);
+    summary.duration_ms = t0.elapsed().as_millis() as u64;
+    summary
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_summary(
+    s: &Scenario,
+    file: &Path,
+    placement: Placement,
+    started_at: &str,
+    ledger: &Ledger,
+    truth: Option<&Truth>,
+    checks: &[Check],
+    verdict: &Verdict,
+) -> Summary {
+    let products = s
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ProductSummary {
+            id: p.id.clone(),
+            initial_stock: u64::from(p.stock),
+            final_stock: truth.and_then(|t| t.products[i].final_stock),
+            orders: truth.map_or(0, |t| t.orders_of(i)),
+            units_ordered: truth.map_or(0, |t| t.units_ordered(i)),
+        })
+        .collect();
+    Summary {
+        flashbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        scenario_file: file.display().to_string(),
+        verdict: if verdict.passed() { "pass" } else { "fail" }.to_string(),
+        exit_code: verdict.exit_code,
+        reasons: verdict.reasons.clone(),
+        error: None,
+        started_at: started_at.to_string(),
+        target: TargetInfo {
+            kind: "reference".into(),
+            backend: s.server.backend.to_string(),
+            strategy: s.server.strategy().to_string(),
+            instances: s.server.instances,
+            placement: placement.to_string(),
+            rate_limit: s.server.rate_limit.to_string(),
+        },
+        buyers: s.buyers.count,
+        attempts: ledger.attempts.len() as u64,
+        products,
+        outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
+        expected_outcomes: verdict.outcome_checks.clone(),
+        invariants: checks
+            .iter()
+            .map(|c| InvariantSummary::from_check(c, s.expect.violations.contains(&c.name)))
+            .collect(),
+        latency_us: stats::latency(ledger),
+        throughput_rps: stats::throughput_rps(ledger),
+        duration_ms: 0,
+        load_ms: stats::load_window_us(ledger) / 1000,
+        send_skew_us: stats::send_skew(ledger),
+        connect_failures: ledger.connect_failures,
+        late_buyers: ledger.late_buyers,
+    }
+}

@@ -1,0 +1,16 @@
+//! Scenario: the YAML file a user writes, as typed Rust values.
+//!
+//! A scenario says what is for sale (`products`, or a `catalogue` file), who buys it
+//! (`buyers`), how they arrive (`arrival`), which server runs the sale (`server`) and what
+//! the run must show (`expect`). [`load`] turns a file into a checked [`Scenario`]; every
+//! error it returns names the file, line and column. Unknown fields are errors.
+
+mod duration;
+mod load;
+mod locate;
+mod types;
+
+pub use duration::{parse_duration, HumanDuration};
+pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
+pub use locate::Seg;
+pub use types::*;

@@ -1,0 +1,293 @@
+//! The scenario format. Field docs here are the reference for `README.md`.
+
+use super::HumanDuration;
+use crate::outcome::Outcome;
+use crate::server::{Backend, RateLimit, Strategy};
+use crate::verify::Invariant;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One contention scenario, as read from YAML.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used for the report folder (`reports/<name>/`).
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Products for sale. Either this or `catalogue`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<Product>,
+    /// A YAML file (relative to the scenario) with `products:`; either this or `products`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<PathBuf>,
+    pub buyers: Buyers,
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Timeout of one order request; a request that takes longer is a `timeout` outcome.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+    #[serde(default)]
+    pub server: ServerSpec,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// A product and its initial stock.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub stock: u32,
+}
+
+/// A catalogue file: a list of products shared by several scenarios.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    pub products: Vec<Product>,
+}
+
+/// Who buys, what and how persistently.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Buyers {
+    /// How many buyers (one goose user each).
+    pub count: u32,
+    /// Product id every buyer wants; without it buyers are spread uniformly over the products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Units per order.
+    #[serde(default = "one")]
+    pub quantity: u32,
+    /// Orders each buyer tries to get.
+    #[serde(default = "one")]
+    pub wants: u32,
+    /// Per-buyer order limit, enforced by the server and checked by `per_buyer_limit`.
+    #[serde(default = "one")]
+    pub limit: u32,
+    /// Attempts per buyer at most, the first included.
+    #[serde(default = "one")]
+    pub attempts: u32,
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+/// Which answers a buyer retries, and how long it waits before the next attempt.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default = "default_retry_on")]
+    pub on: Vec<Outcome>,
+    #[serde(default)]
+    pub backoff: Backoff,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { on: default_retry_on(), backoff: Backoff::default() }
+    }
+}
+
+/// Exponential backoff: `initial`, times `multiplier` per retry, capped at `max`, with full
+/// jitter when `jitter` is on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    #[serde(default = "default_backoff_initial")]
+    pub initial: HumanDuration,
+    #[serde(default = "default_backoff_max")]
+    pub max: HumanDuration,
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    #[serde(default = "yes")]
+    pub jitter: bool,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: default_backoff_initial(),
+            max: default_backoff_max(),
+            multiplier: default_multiplier(),
+            jitter: true,
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (1 for the first retry), before jitter.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let factor = self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
+        let millis = self.initial.0.as_secs_f64() * factor;
+        Duration::from_secs_f64(millis.min(self.max.0.as_secs_f64()))
+    }
+}
+
+/// How buyers arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalMode {
+    /// Every buyer connects, waits at a barrier, and all are released together.
+    #[default]
+    Burst,
+    /// Buyers start one after another, evenly spread over `over`.
+    Ramp,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrival {
+    #[serde(default)]
+    pub mode: ArrivalMode,
+    /// For `ramp`: the time over which buyers start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<HumanDuration>,
+    /// For `burst`: how long buyers may take to connect before the release goes ahead anyway.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+impl Default for Arrival {
+    fn default() -> Self {
+        Arrival { mode: ArrivalMode::Burst, over: None, connect_timeout: default_connect_timeout() }
+    }
+}
+
+/// The reference server that runs the sale.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    #[serde(default)]
+    pub backend: Backend,
+    /// Defaults to the backend's first correct strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// Server instances; buyers are spread across them round robin.
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// Per-buyer rate limit of each instance: `1000/min`, `50/s`, or `off`.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+}
+
+impl Default for ServerSpec {
+    fn default() -> Self {
+        ServerSpec { backend: Backend::default(), strategy: None, instances: 1, rate_limit: RateLimit::default() }
+    }
+}
+
+impl ServerSpec {
+    /// The strategy in force: the one named, or the backend's default.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy.unwrap_or_else(|| self.backend.default_strategy())
+    }
+}
+
+/// What the run must show.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Invariants to check; all that apply when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariants: Option<Vec<Invariant>>,
+    /// Exact (`won: 5`) or bounded (`sold_out: {min: 1}`) outcome counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<Outcome, CountExpectation>,
+    /// Self-test: these invariants must be violated (the broken strategy must be caught).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Invariant>,
+    /// Self-test: these may be violated too without failing the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_also_violate: Vec<Invariant>,
+}
+
+/// An expected count: exact, or within bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum CountExpectation {
+    Exact(u64),
+    Range(CountRange),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+impl CountExpectation {
+    pub fn admits(&self, n: u64) -> bool {
+        match *self {
+            CountExpectation::Exact(v) => n == v,
+            CountExpectation::Range(r) => r.min.is_none_or(|min| n >= min) && r.max.is_none_or(|max| n <= max),
+        }
+    }
+}
+
+impl std::fmt::Display for CountExpectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            CountExpectation::Exact(v) => write!(f, "== {v}"),
+            CountExpectation::Range(CountRange { min, max }) => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "in {a}..={b}"),
+                (Some(a), None) => write!(f, ">= {a}"),
+                (None, Some(b)) => write!(f, "<= {b}"),
+                (None, None) => write!(f, "any"),
+            },
+        }
+    }
+}
+
+impl Scenario {
+    /// The product each buyer targets, by buyer index.
+    pub fn product_of(&self, buyer: u32) -> usize {
+        match &self.buyers.target {
+            Some(id) => self.products.iter().position(|p| &p.id == id).unwrap_or(0),
+            None => buyer as usize % self.products.len().max(1),
+        }
+    }
+
+    /// Units of demand that may lawfully be served per product: buyers on it times
+    /// `min(wants, limit)` times `quantity`.
+    pub fn eligible_demand(&self) -> Vec<u64> {
+        let mut demand = vec![0u64; self.products.len()];
+        let per_buyer = u64::from(self.buyers.wants.min(self.buyers.limit)) * u64::from(self.buyers.quantity);
+        for buyer in 0..self.buyers.count {
+            demand[self.product_of(buyer)] += per_buyer;
+        }
+        demand
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_retry_on() -> Vec<Outcome> {
+    vec![Outcome::Busy]
+}
+fn default_backoff_initial() -> HumanDuration {
+    HumanDuration::from_millis(10)
+}
+fn default_backoff_max() -> HumanDuration {
+    HumanDuration::from_millis(200)
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration::from_millis(60_000)
+}
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration::from_millis(10_000)
+}

@@ -1,0 +1,198 @@
+//! The HTTP API of the reference server (JSON):
+//!
+//! | route | answers |
+//! |---|---|
+//! | `POST /orders` {product_id, buyer_id, quantity?, idempotency_key?} | 201 order, 409 sold out, 423 busy (400 under `seed-lock`), 429 rate limited, 403 per-buyer limit, 404 unknown product, 400/415/422 bad input |
+//! | `GET /products/{id}` | 200 {id, name, stock}, 404 |
+//! | `GET /healthz` | 200 |
+//! | `POST /admin/seed` {products: [...]} | 204; replaces all stock and orders (bearer token) |
+//! | `GET /admin/truth` | 200 {products, orders}: the store's real state (bearer token) |
+//!
+//! Malformed requests get a 4xx with `{"error": code, "message": text}`, never a 5xx.
+
+use super::rate_limit::BuyerLimiter;
+use super::store::{OrderRequest, Placed, SeedProduct, Store};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// What every handler of one instance shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub limiter: Arc<BuyerLimiter>,
+    pub admin_token: Arc<str>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/orders", post(create_order))
+        .route("/products/{id}", get(get_product))
+        .route("/healthz", get(healthz))
+        .route("/admin/seed", post(seed))
+        .route("/admin/truth", get(truth))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .with_state(state)
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    ApiError { status, code, message: message.into() }.into_response()
+}
+
+/// A 4xx/5xx answer with `{"error": code, "message": text}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response()
+    }
+}
+
+fn bad_json(rejection: JsonRejection) -> Response {
+    let status = match rejection {
+        JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, "bad_request", rejection.body_text())
+}
+
+const MAX_ID_LEN: usize = 128;
+const MAX_QUANTITY: u32 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    product_id: String,
+    buyer_id: String,
+    #[serde(default)]
+    quantity: Option<u32>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
+}
+
+fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_ID_LEN {
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "bad_request",
+            message: format!("{field} must be 1 to {MAX_ID_LEN} bytes"),
+        });
+    }
+    Ok(())
+}
+
+async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>, JsonRejection>) -> Response {
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    if let Err(e) = check_id("product_id", &body.product_id).and(check_id("buyer_id", &body.buyer_id)) {
+        return e.into_response();
+    }
+    let quantity = body.quantity.unwrap_or(1);
+    if quantity == 0 || quantity > MAX_QUANTITY {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", format!("quantity must be 1 to {MAX_QUANTITY}"));
+    }
+    if !app.limiter.admit(&body.buyer_id) {
+        return error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests, slow down.");
+    }
+    let req = OrderRequest { product_id: body.product_id, buyer_id: body.buyer_id, quantity };
+    match app.store.place(&req).await {
+        Ok(Placed::Created { order, remaining }) => {
+            (StatusCode::CREATED, Json(json!({ "order": order, "remaining_stock": remaining }))).into_response()
+        }
+        Ok(Placed::SoldOut) => error(StatusCode::CONFLICT, "sold_out", "Sold out."),
+        Ok(Placed::Busy { seed_style: true }) => {
+            error(StatusCode::BAD_REQUEST, "busy", "High demand! Please try again.")
+        }
+        Ok(Placed::Busy { seed_style: false }) => error(StatusCode::LOCKED, "busy", "Busy, please try again."),
+        Ok(Placed::LimitReached { limit }) => {
+            error(StatusCode::FORBIDDEN, "limit_reached", format!("at most {limit} order(s) per buyer"))
+        }
+        Ok(Placed::UnknownProduct) => error(StatusCode::NOT_FOUND, "unknown_product", "no such product"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+    }
+}
+
+async fn get_product(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    match app.store.product(&id).await {
+        Ok(Some(p)) => Json(json!({ "id": p.id, "name": p.name, "stock": p.stock })).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "unknown_product", "no such product"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+    }
+}
+
+async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+fn authorized(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|t| t.as_bytes() == app.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "admin routes need `Authorization: Bearer <token>`".into(),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedBody {
+    products: Vec<SeedProduct>,
+}
+
+async fn seed(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SeedBody>, JsonRejection>,
+) -> Response {
+    if let Err(e) = authorized(&app, &headers) {
+        return e.into_response();
+    }
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    for p in &body.products {
+        if let Err(e) = check_id("id", &p.id) {
+            return e.into_response();
+        }
+    }
+    match app.store.seed(&body.products).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+    }
+}
+
+async fn truth(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&app, &headers) {
+        return e.into_response();
+    }
+    match app.store.snapshot().await {
+        Ok(snapshot) => Json(snapshot).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+    }
+}

@@ -1,0 +1,169 @@
+//! The catalogue of backends and strategies the reference server can run, correct and broken,
+//! and the per-buyer rate limit setting.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where the server keeps stock and orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// In the server process's memory: one store per instance.
+    #[default]
+    Memory,
+}
+
+/// How the server takes an order. Some are correct; the broken ones reproduce real designs so
+/// that flashbench can prove it catches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Check and decrement under one lock (memory). Correct.
+    Atomic,
+    /// Read the stock, yield, write it back: oversells under contention. Broken.
+    Naive,
+    /// The seed design: lock `lock:product:{id}:stock:{stock}` for 2 s, released only by
+    /// expiry; losers are told "High demand! Please try again.": undersells. Broken.
+    SeedLock,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Atomic => "atomic",
+            Strategy::Naive => "naive",
+            Strategy::SeedLock => "seed-lock",
+        }
+    }
+
+    /// Is this a deliberately broken strategy?
+    pub fn is_broken(self) -> bool {
+        !matches!(self, Strategy::Atomic)
+    }
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+        }
+    }
+
+    /// The strategies this backend runs, correct ones first.
+    pub fn strategies(self) -> &'static [Strategy] {
+        match self {
+            Backend::Memory => &[Strategy::Atomic, Strategy::Naive, Strategy::SeedLock],
+        }
+    }
+
+    pub fn default_strategy(self) -> Strategy {
+        self.strategies()[0]
+    }
+
+    pub fn supports(self, strategy: Strategy) -> bool {
+        self.strategies().contains(&strategy)
+    }
+
+    pub fn unsupported_message(self, strategy: Strategy) -> String {
+        let names: Vec<&str> = self.strategies().iter().map(|s| s.name()).collect();
+        format!("backend {} has no strategy {}; it has: {}", self.name(), strategy.name(), names.join(", "))
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Per-buyer request limit of one server instance: `1000/min` (the seed's), `50/s`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    Off,
+    Every { requests: NonZeroU32, period: Duration },
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit::Every { requests: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN), period: Duration::from_secs(60) }
+    }
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(RateLimit::Off);
+        }
+        let bad = || format!("invalid rate limit {text:?}; write `1000/min`, `50/s`, `10/100ms` or `off`");
+        let (count, per) = text.split_once('/').ok_or_else(bad)?;
+        let requests: NonZeroU32 = count.trim().parse().map_err(|_| bad())?;
+        let per = per.trim();
+        let period = match per {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => humantime::parse_duration(other).map_err(|_| bad())?,
+        };
+        if period.is_zero() {
+            return Err(bad());
+        }
+        Ok(RateLimit::Every { requests, period })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimit::Off => f.write_str("off"),
+            RateLimit::Every { requests, period } => match period.as_secs() {
+                1 if period.subsec_nanos() == 0 => write!(f, "{requests}/s"),
+                60 if period.subsec_nanos() == 0 => write!(f, "{requests}/min"),
+                _ => write!(f, "{requests}/{}", humantime::format_duration(*period)),
+            },
+        }
+    }
+}
+
+impl Serialize for RateLimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rate_limits() {
+        assert_eq!("off".parse::<RateLimit>(), Ok(RateLimit::Off));
+        assert_eq!("1000/min".parse::<RateLimit>(), Ok(RateLimit::default()));
+        assert_eq!("1000/min".parse::<RateLimit>().map(|r| r.to_string()), Ok("1000/min".into()));
+        assert!("0/min".parse::<RateLimit>().is_err());
+        assert!("ten/s".parse::<RateLimit>().is_err());
+        assert!("5/0s".parse::<RateLimit>().is_err());
+        assert_eq!(
+            "10/100ms".parse::<RateLimit>(),
+            Ok(RateLimit::Every { requests: NonZeroU32::new(10).unwrap(), period: Duration::from_millis(100) })
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! The reference order server (axum): one HTTP API, pluggable stores, and a catalogue of
+//! strategies, correct and deliberately broken. `flashbench run` starts it in-process (or as
+//! child processes when one process cannot hold every socket); `flashbench serve` runs it alone.
+
+mod api;
+mod catalog;
+mod rate_limit;
+pub mod store;
+
+pub use api::{router, AppState};
+pub use catalog::{Backend, RateLimit, Strategy};
+pub use rate_limit::BuyerLimiter;
+
+use axum::serve::ListenerExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::{Store, StoreError};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinHandle;
+
+/// The listen backlog asked for; Linux caps it at `net.core.somaxconn` (4,096 here).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// How to run one server instance.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub backend: Backend,
+    pub strategy: Strategy,
+    pub rate_limit: RateLimit,
+    pub admin_token: String,
+    /// Instance number, unique among instances sharing a store (it goes into order ids).
+    pub instance: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A server instance running on this process's tokio runtime.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Arc<Store>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving at once; open connections are dropped.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `addr` with a large backlog, so that a burst of connects is queued, not refused.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let listener = socket
+        .and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(LISTEN_BACKLOG)
+        })
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok(listener)
+}
+
+/// Opens the store and starts serving on `addr` (port 0 picks a free port).
+pub async fn start(config: &ServerConfig, addr: SocketAddr) -> Result<RunningServer, ServerError> {
+    let store = Arc::new(Store::open(config.backend, config.strategy, config.instance)?);
+    start_with_store(config, store, addr)
+}
+
+/// Starts serving `store` on `addr`.
+pub fn start_with_store(
+    config: &ServerConfig,
+    store: Arc<Store>,
+    addr: SocketAddr,
+) -> Result<RunningServer, ServerError> {
+    let listener = bind(addr)?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    let state = AppState {
+        store: store.clone(),
+        limiter: Arc::new(BuyerLimiter::new(config.rate_limit)),
+        admin_token: Arc::from(config.admin_token.as_str()),
+    };
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app,
+        )
+        .await
+        {
+            log::error!("server on {addr} stopped: {e}");
+        }
+    });
+    Ok(RunningServer { addr, store, task })
+}

@@ -1,0 +1,145 @@
+//! Figures from the ledger: latency percentiles per outcome (HDR histograms, µs), throughput,
+//! and the burst's send skew (how far each first attempt was sent after its intended start).
+
+use crate::harness::Ledger;
+use crate::outcome::Outcome;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Percentiles of one distribution, in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+/// Send skew percentiles, in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SkewSummary {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to one hour, 3 significant digits; the bounds are constants, so this cannot fail.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    LatencySummary {
+        count: h.len(),
+        min: h.min(),
+        mean: (h.mean() * 10.0).round() / 10.0,
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+    }
+}
+
+/// Latency per outcome, plus `all`; every outcome is present (count 0 when it never happened).
+pub fn latency(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
+    let mut all = histogram();
+    let mut per: Vec<Histogram<u64>> = Outcome::ALL.iter().map(|_| histogram()).collect();
+    for a in &ledger.attempts {
+        let v = a.latency_us().max(1);
+        all.saturating_record(v);
+        per[a.outcome.index()].saturating_record(v);
+    }
+    let mut out: BTreeMap<String, LatencySummary> =
+        Outcome::ALL.iter().map(|o| (o.name().to_string(), summarize(&per[o.index()]))).collect();
+    out.insert("all".into(), summarize(&all));
+    out
+}
+
+/// Counts per outcome, every outcome present.
+pub fn outcome_counts(ledger: &Ledger) -> BTreeMap<Outcome, u64> {
+    let mut out: BTreeMap<Outcome, u64> = Outcome::ALL.iter().map(|&o| (o, 0)).collect();
+    for a in &ledger.attempts {
+        *out.entry(a.outcome).or_default() += 1;
+    }
+    out
+}
+
+/// From the first send to the last completion, in µs.
+pub fn load_window_us(ledger: &Ledger) -> u64 {
+    let first = ledger.attempts.iter().map(|a| a.sent_us).min().unwrap_or(0);
+    let last = ledger.attempts.iter().map(|a| a.done_us).max().unwrap_or(0);
+    last.saturating_sub(first)
+}
+
+/// Attempts per second over the load window.
+pub fn throughput_rps(ledger: &Ledger) -> f64 {
+    let window = load_window_us(ledger);
+    if window == 0 {
+        return 0.0;
+    }
+    let rps = ledger.attempts.len() as f64 / (window as f64 / 1e6);
+    (rps * 10.0).round() / 10.0
+}
+
+/// How late each buyer's first attempt was sent after its intended start.
+pub fn send_skew(ledger: &Ledger) -> SkewSummary {
+    let mut h = histogram();
+    for a in ledger.attempts.iter().filter(|a| a.attempt == 1) {
+        h.saturating_record(a.sent_us.saturating_sub(a.intended_us).max(1));
+    }
+    let s = summarize(&h);
+    SkewSummary { p50: s.p50, p99: s.p99, max: s.max }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Attempt;
+
+    fn at(buyer: u32, outcome: Outcome, intended: u64, sent: u64, done: u64) -> Attempt {
+        Attempt {
+            buyer,
+            product: 0,
+            instance: 0,
+            attempt: 1,
+            intended_us: intended,
+            sent_us: sent,
+            done_us: done,
+            status: 0,
+            outcome,
+            order_id: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn percentiles_throughput_and_skew() {
+        let ledger = Ledger {
+            attempts: vec![
+                at(0, Outcome::Won, 0, 10, 1_010),
+                at(1, Outcome::SoldOut, 0, 20, 120),
+                at(2, Outcome::SoldOut, 0, 1_000, 1_200),
+            ],
+            ..Ledger::default()
+        };
+        let lat = latency(&ledger);
+        assert_eq!(lat["all"].count, 3);
+        assert_eq!(lat["won"].max, 1000);
+        assert_eq!(lat["sold_out"].count, 2);
+        assert_eq!(lat["timeout"].count, 0);
+        assert_eq!(load_window_us(&ledger), 1_190);
+        assert!((throughput_rps(&ledger) - 2521.0).abs() < 1.0, "{}", throughput_rps(&ledger));
+        let skew = send_skew(&ledger);
+        assert_eq!((skew.p50, skew.max), (20, 1000));
+    }
+}

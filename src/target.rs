@@ -1,0 +1,223 @@
+//! The target of a run: the bundled reference server, seeded with the scenario's products,
+//! as one or more instances on 127.0.0.1 (in this process, or as `flashbench serve` child
+//! processes when one process cannot hold both ends of every buyer's socket). It also reads
+//! each store's real state for ground truth when the load is over.
+
+use crate::limits::Placement;
+use crate::scenario::Scenario;
+use crate::server::store::{SeedProduct, Snapshot};
+use crate::server::{self, RunningServer, ServerConfig};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a child server may take to start and say where it listens.
+const CHILD_START_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("cannot start the reference server: {0}")]
+    Start(String),
+    #[error("cannot seed the products: {0}")]
+    Seed(String),
+    #[error("cannot read ground truth from the store: {0}")]
+    Truth(String),
+}
+
+/// Options that do not come from the scenario.
+#[derive(Debug, Clone)]
+pub struct TargetOptions {
+    pub placement: Placement,
+    /// The `flashbench` executable for child servers; defaults to this process's executable.
+    pub server_exe: Option<PathBuf>,
+}
+
+enum Running {
+    InProcess(Vec<RunningServer>),
+    Children { children: Vec<Child>, client: reqwest::Client },
+}
+
+pub struct Target {
+    pub base_urls: Vec<String>,
+    pub placement: Placement,
+    admin_token: String,
+    running: Running,
+}
+
+fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
+    s.products
+        .iter()
+        .map(|p| SeedProduct {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            stock: p.stock,
+            limit_per_buyer: s.buyers.limit,
+        })
+        .collect()
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
+}
+
+impl Target {
+    /// Starts and seeds `scenario.server.instances` instances.
+    pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<Target, TargetError> {
+        let admin_token = random_token();
+        let configs: Vec<ServerConfig> = (0..s.server.instances)
+            .map(|instance| ServerConfig {
+                backend: s.server.backend,
+                strategy: s.server.strategy(),
+                rate_limit: s.server.rate_limit,
+                admin_token: admin_token.clone(),
+                instance,
+            })
+            .collect();
+        let products = seed_products(s);
+        match opts.placement {
+            Placement::InProcess => {
+                let mut servers = Vec::new();
+                for c in &configs {
+                    let srv = server::start(c, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                        .await
+                        .map_err(|e| TargetError::Start(e.to_string()))?;
+                    srv.store.seed(&products).await.map_err(|e| TargetError::Seed(e.to_string()))?;
+                    servers.push(srv);
+                }
+                Ok(Target {
+                    base_urls: servers.iter().map(RunningServer::url).collect(),
+                    placement: Placement::InProcess,
+                    admin_token,
+                    running: Running::InProcess(servers),
+                })
+            }
+            Placement::ChildProcesses => {
+                let exe = match &opts.server_exe {
+                    Some(p) => p.clone(),
+                    None => std::env::current_exe()
+                        .map_err(|e| TargetError::Start(format!("cannot find own executable: {e}")))?,
+                };
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| TargetError::Start(e.to_string()))?;
+                let mut children = Vec::new();
+                let mut base_urls = Vec::new();
+                for c in &configs {
+                    let (child, url) = spawn_child(&exe, c).await?;
+                    children.push(child);
+                    base_urls.push(url);
+                }
+                let target = Target {
+                    base_urls,
+                    placement: Placement::ChildProcesses,
+                    admin_token,
+                    running: Running::Children { children, client },
+                };
+                target.seed_over_http(&products).await?;
+                Ok(target)
+            }
+        }
+    }
+
+    async fn seed_over_http(&self, products: &[SeedProduct]) -> Result<(), TargetError> {
+        let Running::Children { client, .. } = &self.running else { return Ok(()) };
+        for url in &self.base_urls {
+            let resp = client
+                .post(format!("{url}/admin/seed"))
+                .bearer_auth(&self.admin_token)
+                .json(&serde_json::json!({ "products": products }))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| TargetError::Seed(format!("{url}: {e}")))?;
+            drop(resp);
+        }
+        Ok(())
+    }
+
+    /// The real state of every independent store.
+    pub async fn snapshots(&self) -> Result<Vec<Snapshot>, TargetError> {
+        match &self.running {
+            Running::InProcess(servers) => {
+                let mut out = Vec::new();
+                for srv in servers {
+                    out.push(srv.store.snapshot().await.map_err(|e| TargetError::Truth(e.to_string()))?);
+                }
+                Ok(out)
+            }
+            Running::Children { client, .. } => {
+                let mut out = Vec::new();
+                for url in &self.base_urls {
+                    let snap = client
+                        .get(format!("{url}/admin/truth"))
+                        .bearer_auth(&self.admin_token)
+                        .send()
+                        .await
+                        .and_then(|r| r.error_for_status())
+                        .map_err(|e| TargetError::Truth(format!("{url}: {e}")))?
+                        .json::<Snapshot>()
+                        .await
+                        .map_err(|e| TargetError::Truth(format!("{url}: {e}")))?;
+                    out.push(snap);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Stops every instance.
+    pub async fn stop(self) {
+        match self.running {
+            Running::InProcess(servers) => servers.iter().for_each(RunningServer::stop),
+            Running::Children { children, .. } => {
+                for mut child in children {
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+}
+
+async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, String), TargetError> {
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .args(["--backend", c.backend.name(), "--strategy", c.strategy.name()])
+        .args(["--rate-limit", &c.rate_limit.to_string(), "--instance", &c.instance.to_string()])
+        .env("FLASHBENCH_ADMIN_TOKEN", &c.admin_token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| TargetError::Start(format!("cannot run {} serve: {e}", exe.display())))?;
+    let stdout = child.stdout.take().ok_or_else(|| TargetError::Start("child has no stdout".into()))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(CHILD_START_TIMEOUT, lines.next_line()).await;
+    let line = match first {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) | Ok(Err(_)) => {
+            return Err(TargetError::Start(format!("{} serve exited before listening", exe.display())))
+        }
+        Err(_) => {
+            return Err(TargetError::Start(format!(
+                "{} serve did not start within {CHILD_START_TIMEOUT:?}",
+                exe.display()
+            )))
+        }
+    };
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .map(str::to_string)
+        .ok_or_else(|| TargetError::Start(format!("unexpected first line from serve: {line:?}")))?;
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, url))
+}

@@ -1,0 +1,164 @@
+//! Invariant checkers, Jepsen style: each is independent, takes the scenario, the ledger and
+//! the ground truth, and returns pass, fail or not applicable with evidence (counts and
+//! example ids). [`check_all`] runs the ones the scenario asks for.
+//!
+//! Indeterminate attempts (`error`, `timeout`) may or may not have taken effect; checkers
+//! bound them and never count them as failures by themselves.
+
+mod acked_orders_durable;
+mod no_oversell;
+mod no_phantom_orders;
+mod no_undersell;
+mod no_win_after_sold_out;
+mod per_buyer_limit;
+mod stock_conserved;
+mod stock_never_negative;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+use crate::harness::Ledger;
+use crate::scenario::Scenario;
+use crate::truth::Truth;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The invariant names: public interface (`summary.json`, scenario `expect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invariant {
+    NoOversell,
+    NoUndersell,
+    StockConserved,
+    StockNeverNegative,
+    AckedOrdersDurable,
+    NoPhantomOrders,
+    PerBuyerLimit,
+    NoWinAfterSoldOut,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 8] = [
+        Invariant::NoOversell,
+        Invariant::NoUndersell,
+        Invariant::StockConserved,
+        Invariant::StockNeverNegative,
+        Invariant::AckedOrdersDurable,
+        Invariant::NoPhantomOrders,
+        Invariant::PerBuyerLimit,
+        Invariant::NoWinAfterSoldOut,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::NoOversell => "no_oversell",
+            Invariant::NoUndersell => "no_undersell",
+            Invariant::StockConserved => "stock_conserved",
+            Invariant::StockNeverNegative => "stock_never_negative",
+            Invariant::AckedOrdersDurable => "acked_orders_durable",
+            Invariant::NoPhantomOrders => "no_phantom_orders",
+            Invariant::PerBuyerLimit => "per_buyer_limit",
+            Invariant::NoWinAfterSoldOut => "no_win_after_sold_out",
+        }
+    }
+
+    fn checker(self) -> fn(&Input) -> Check {
+        match self {
+            Invariant::NoOversell => no_oversell::check,
+            Invariant::NoUndersell => no_undersell::check,
+            Invariant::StockConserved => stock_conserved::check,
+            Invariant::StockNeverNegative => stock_never_negative::check,
+            Invariant::AckedOrdersDurable => acked_orders_durable::check,
+            Invariant::NoPhantomOrders => no_phantom_orders::check,
+            Invariant::PerBuyerLimit => per_buyer_limit::check,
+            Invariant::NoWinAfterSoldOut => no_win_after_sold_out::check,
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    NotApplicable,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::NotApplicable => "not_applicable",
+        }
+    }
+}
+
+/// What one checker found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: Invariant,
+    pub status: Status,
+    /// One line a person can read: the numbers behind the status.
+    pub detail: String,
+    /// The same numbers, for machines.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, i64>,
+    /// A few ids (orders, buyers) that show the failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+}
+
+/// Examples kept per failing check.
+pub const MAX_EXAMPLES: usize = 5;
+
+impl Check {
+    pub fn new(name: Invariant, status: Status, detail: impl Into<String>) -> Self {
+        Check { name, status, detail: detail.into(), counts: BTreeMap::new(), examples: Vec::new() }
+    }
+
+    pub fn count(mut self, key: &str, value: impl TryInto<i64>) -> Self {
+        self.counts.insert(key.to_string(), value.try_into().unwrap_or(i64::MAX));
+        self
+    }
+
+    pub fn examples<I: IntoIterator<Item = String>>(mut self, ids: I) -> Self {
+        self.examples = ids.into_iter().take(MAX_EXAMPLES).collect();
+        self
+    }
+}
+
+/// What every checker reads.
+pub struct Input<'a> {
+    pub scenario: &'a Scenario,
+    pub ledger: &'a Ledger,
+    pub truth: &'a Truth,
+}
+
+/// Runs the invariants the scenario selects (all by default); the others are reported as
+/// not applicable.
+pub fn check_all(input: &Input) -> Vec<Check> {
+    let selected = input.scenario.expect.invariants.as_ref();
+    Invariant::ALL
+        .iter()
+        .map(|&inv| {
+            if selected.is_some_and(|list| !list.contains(&inv)) {
+                Check::new(inv, Status::NotApplicable, "not selected by expect.invariants")
+            } else {
+                inv.checker()(input)
+            }
+        })
+        .collect()
+}
+
+/// The same verdict for every invariant when ground truth could not be read.
+pub fn unchecked(reason: &str) -> Vec<Check> {
+    Invariant::ALL.iter().map(|&inv| Check::new(inv, Status::NotApplicable, format!("not checked: {reason}"))).collect()
+}
