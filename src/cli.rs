@@ -148,19 +148,21 @@ async fn run_command(args: RunArgs) -> i32 {
         let result = run::run_file(file, &opts, exact.as_deref()).await;
         match (&result.summary, &result.error) {
             (Some(s), _) if !args.quiet => print!("{}", report::render(s, result.dir.as_deref())),
-            (Some(s), _) => println!(
-                "{} {} exit {}{}",
-                if s.passed() { "PASS" } else { "FAIL" },
-                s.scenario,
-                s.exit_code,
-                s.reasons.first().map(|r| format!(": {r}")).unwrap_or_default()
-            ),
+            (Some(s), _) => {
+                println!(
+                    "{} {} exit {}: {}",
+                    if s.passed() { "PASS" } else { "FAIL" },
+                    s.scenario,
+                    s.exit_code,
+                    s.headline()
+                )
+            }
             (None, Some(e)) => eprintln!("error: {e}"),
             (None, None) => {}
         }
         let what = match (&result.summary, &result.error) {
             (_, Some(e)) if result.exit_code == EXIT_USAGE || result.exit_code == EXIT_ENVIRONMENT => e.clone(),
-            (Some(s), _) => s.reasons.first().cloned().unwrap_or_else(|| "all invariants held".into()),
+            (Some(s), _) => s.headline(),
             _ => String::new(),
         };
         rows.push((result.summary.as_ref().map_or_else(|| stem(file), |s| s.scenario.clone()), result.exit_code, what));
@@ -177,26 +179,29 @@ fn stem(file: &std::path::Path) -> String {
 }
 
 fn validate_command(paths: &[PathBuf]) -> i32 {
-    let files = match run::expand(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let mut code = EXIT_PASS;
-    for file in files {
-        match scenario::load(&file) {
-            Ok(s) => println!(
-                "ok     {} ({}: {} buyers, {} products)",
-                file.display(),
-                s.name,
-                s.buyers.count,
-                s.products.len()
-            ),
+    for path in paths {
+        let files = match run::expand(std::slice::from_ref(path)) {
+            Ok(f) => f,
             Err(e) => {
                 println!("error  {e}");
                 code = EXIT_USAGE;
+                continue;
+            }
+        };
+        for file in files {
+            match scenario::load(&file) {
+                Ok(s) => println!(
+                    "ok     {} ({}: {} buyers, {} product(s))",
+                    file.display(),
+                    s.name,
+                    s.buyers.count,
+                    s.products.len()
+                ),
+                Err(e) => {
+                    println!("error  {e}");
+                    code = EXIT_USAGE;
+                }
             }
         }
     }

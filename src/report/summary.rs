@@ -92,4 +92,22 @@ impl Summary {
     pub fn passed(&self) -> bool {
         self.exit_code == 0
     }
+
+    /// One line: why it failed, or what it proved.
+    pub fn headline(&self) -> String {
+        if let Some(reason) = self.reasons.first() {
+            return reason.clone();
+        }
+        let caught: Vec<&str> = self
+            .invariants
+            .iter()
+            .filter(|i| i.expected_violation && i.status == Status::Fail)
+            .map(|i| i.name.name())
+            .collect();
+        if caught.is_empty() {
+            "all invariants held".to_string()
+        } else {
+            format!("caught the expected violation of {}", caught.join(", "))
+        }
+    }
 }

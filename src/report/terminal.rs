@@ -20,8 +20,8 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         "target     {} {}/{} ×{} ({}), rate limit {}",
         t.kind, t.backend, t.strategy, t.instances, t.placement, t.rate_limit
     );
-    let _ = writeln!(o, "verdict    {verdict} (exit {})", s.exit_code);
-    for r in &s.reasons {
+    let _ = writeln!(o, "verdict    {verdict} (exit {}): {}", s.exit_code, s.headline());
+    for r in s.reasons.iter().skip(1) {
         let _ = writeln!(o, "           · {r}");
     }
     if let Some(e) = &s.error {
@@ -103,8 +103,9 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
 /// One line per scenario of a suite, and the suite's exit code.
 pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
     let mut o = String::from("\nsuite\n");
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, code, what) in rows {
-        let _ = writeln!(o, "  {:<5} exit {code}  {name:<28} {what}", if *code == 0 { "PASS" } else { "FAIL" });
+        let _ = writeln!(o, "  {:<5} exit {code}  {name:<width$}  {what}", if *code == 0 { "PASS" } else { "FAIL" });
     }
     let passed = rows.iter().filter(|r| r.1 == 0).count();
     let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);

@@ -39,6 +39,14 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and checks scenario `text`; `file` names it in errors and `base` resolves `catalogue`.
 pub fn load_str(text: &str, file: &str, base: &Path) -> Result<Scenario, ScenarioError> {
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Err(ScenarioError::Invalid {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: "the file is empty; a scenario needs at least `name`, `products` and `buyers`".into(),
+        });
+    }
     let mut scenario: Scenario = parse(text, file)?;
     if let Some(rel) = scenario.catalogue.clone() {
         if !scenario.products.is_empty() {
@@ -61,17 +69,61 @@ pub fn load_str(text: &str, file: &str, base: &Path) -> Result<Scenario, Scenari
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, ScenarioError> {
-    serde_yaml::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        let mut message = e.to_string();
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut message = inner.to_string();
         if let Some(cut) = message.rfind(" at line ") {
             message.truncate(cut);
         }
         if message.starts_with("EOF while parsing") {
-            message = "the file is empty; a scenario needs at least `name` and `buyers`".into();
+            message = "the file is empty; a scenario needs at least `name`, `products` and `buyers`".into();
         }
+        let has_path = path != "." && !path.is_empty();
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if has_path && path.starts_with(prefix) && !prefix.contains(' ') {
+                message = rest.to_string();
+            }
+        }
+        if has_path && !message.starts_with(&path) {
+            message = format!("{path}: {message}");
+        }
+        // The parser knows where syntax and type errors are; for errors raised by a field's
+        // own parsing it may not, and the path finds the line instead.
+        let (line, column) = match inner.location() {
+            Some(l) if !(has_path && (l.line(), l.column()) == (1, 1)) => (l.line(), l.column()),
+            _ => locate(text, &path_segments(&path)),
+        };
         ScenarioError::Invalid { file: file.to_string(), line, column, message }
     })
+}
+
+/// `buyers.retry.on[1]` as path segments.
+fn path_segments(path: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty() && *p != "?") {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(Seg::Key(leak(&rest[..i])));
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                if let Ok(n) = rest[1..end].parse() {
+                    out.push(Seg::Index(n));
+                }
+                rest = &rest[end + 1..];
+            }
+        } else {
+            out.push(Seg::Key(leak(rest)));
+        }
+    }
+    out
+}
+
+/// Path keys are field names of the format, a small fixed set; keeping them `'static` keeps
+/// [`Seg`] simple. Only error paths reach this.
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
 }
 
 fn at(text: &str, file: &str, path: &[Seg], message: &str) -> ScenarioError {

@@ -1,0 +1,139 @@
+//! The reference server's HTTP API: correct answers, 4xx JSON (never 5xx) for malformed
+//! requests, admin routes behind the token, the per-buyer rate limit.
+
+use flashbench::server::store::SeedProduct;
+use flashbench::server::{self, Backend, RateLimit, RunningServer, ServerConfig, Strategy};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "test-token";
+
+async fn start(rate_limit: &str) -> RunningServer {
+    let config = ServerConfig {
+        backend: Backend::Memory,
+        strategy: Strategy::Atomic,
+        rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
+        admin_token: TOKEN.into(),
+        instance: 0,
+    };
+    let srv = server::start(&config, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
+    srv.store
+        .seed(&[SeedProduct { id: "p".into(), name: "P".into(), stock: 2, limit_per_buyer: 1 }])
+        .await
+        .expect("seed");
+    srv
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("client")
+}
+
+async fn post(srv: &RunningServer, body: &str, content_type: Option<&str>) -> (u16, Value) {
+    let mut req = client().post(format!("{}/orders", srv.url())).body(body.to_string());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn orders_sell_out_and_enforce_the_buyer_limit() {
+    let srv = start("off").await;
+    let order = |b: &str| json!({"product_id": "p", "buyer_id": b}).to_string();
+    let (s, body) = post(&srv, &order("a"), Some("application/json")).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["order"]["buyer_id"], "a");
+    assert_eq!(body["remaining_stock"], 1);
+    assert_eq!(post(&srv, &order("a"), Some("application/json")).await.0, 403, "limit of 1 per buyer");
+    assert_eq!(post(&srv, &order("b"), Some("application/json")).await.0, 201);
+    let (s, body) = post(&srv, &order("c"), Some("application/json")).await;
+    assert_eq!((s, body["error"].as_str()), (409, Some("sold_out")));
+    let product: Value =
+        client().get(format!("{}/products/p", srv.url())).send().await.expect("get").json().await.expect("json");
+    assert_eq!(product["stock"], 0);
+    assert_eq!(client().get(format!("{}/products/zz", srv.url())).send().await.expect("get").status(), 404);
+    assert_eq!(client().get(format!("{}/healthz", srv.url())).send().await.expect("get").status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_4xx_json_error() {
+    let srv = start("off").await;
+    let ct = Some("application/json");
+    let cases: Vec<(&str, Option<&str>, u16)> = vec![
+        ("{not json", ct, 400),
+        ("", ct, 400),
+        ("{\"product_id\": \"p\"}", ct, 422),
+        ("{\"product_id\": 5, \"buyer_id\": \"a\"}", ct, 422),
+        ("{\"product_id\": \"p\", \"buyer_id\": \"a\", \"quantity\": 0}", ct, 422),
+        ("{\"product_id\": \"p\", \"buyer_id\": \"a\", \"quantity\": -3}", ct, 422),
+        ("{\"product_id\": \"p\", \"buyer_id\": \"a\", \"extra\": 1}", ct, 422),
+        ("{\"product_id\": \"\", \"buyer_id\": \"a\"}", ct, 422),
+        ("{\"product_id\": \"p\", \"buyer_id\": \"a\"}", None, 415),
+        ("{\"product_id\": \"p\", \"buyer_id\": \"a\"}", Some("text/plain"), 415),
+        ("{\"product_id\": \"nope\", \"buyer_id\": \"a\"}", ct, 404),
+    ];
+    for (body, content_type, want) in cases {
+        let (status, json) = post(&srv, body, content_type).await;
+        assert_eq!(status, want, "{body:?} with {content_type:?}: {json}");
+        assert!(json["error"].is_string() && json["message"].is_string(), "{body:?}: {json}");
+    }
+    let long = "x".repeat(200);
+    let (status, _) = post(&srv, &json!({"product_id": "p", "buyer_id": long}).to_string(), ct).await;
+    assert_eq!(status, 422);
+    let resp = client().get(format!("{}/no/such/route", srv.url())).send().await.expect("get");
+    assert_eq!(resp.status(), 404);
+    let resp = client().delete(format!("{}/orders", srv.url())).send().await.expect("delete");
+    assert_eq!(resp.status(), 405);
+    assert!(resp.json::<Value>().await.expect("json")["error"].is_string());
+    // Nothing was sold by any of it.
+    assert_eq!(srv.store.snapshot().await.expect("snapshot").orders.len(), 0);
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_token() {
+    let srv = start("off").await;
+    let c = client();
+    assert_eq!(c.get(format!("{}/admin/truth", srv.url())).send().await.expect("get").status(), 401);
+    let wrong = c.get(format!("{}/admin/truth", srv.url())).bearer_auth("nope").send().await.expect("get");
+    assert_eq!(wrong.status(), 401);
+    let seed = c
+        .post(format!("{}/admin/seed", srv.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"products": [{"id": "q", "stock": 7}]}))
+        .send()
+        .await
+        .expect("seed");
+    assert_eq!(seed.status(), 204);
+    let bad_seed = c
+        .post(format!("{}/admin/seed", srv.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"products": [{"id": "q"}]}))
+        .send()
+        .await
+        .expect("seed");
+    assert_eq!(bad_seed.status(), 422);
+    let truth: Value = c
+        .get(format!("{}/admin/truth", srv.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(truth["products"], json!([{"id": "q", "name": "", "stock": 7}]));
+    assert_eq!(truth["orders"], json!([]));
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_per_buyer() {
+    let srv = start("2/min").await;
+    let ct = Some("application/json");
+    let body = |b: &str| json!({"product_id": "nope", "buyer_id": b}).to_string();
+    assert_eq!(post(&srv, &body("a"), ct).await.0, 404);
+    assert_eq!(post(&srv, &body("a"), ct).await.0, 404);
+    let (status, json) = post(&srv, &body("a"), ct).await;
+    assert_eq!((status, json["error"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(post(&srv, &body("b"), ct).await.0, 404, "another buyer is not limited");
+}
