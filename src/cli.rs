@@ -98,6 +98,9 @@ pub struct ServeArgs {
     /// Print only the listening line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Stop when standard input closes (how `flashbench run` ties child servers to itself).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
 }
 
 fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
@@ -114,6 +117,12 @@ pub async fn dispatch(cli: Cli) -> i32 {
 }
 
 async fn run_command(args: RunArgs) -> i32 {
+    // An interrupted run has no verdict: stop at once and claim nothing. Run folders hold a
+    // `summary.json` only once a run has finished; child servers stop with their parent.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted: no verdict, no summary.json written for the scenario in progress");
+        std::process::exit(130);
+    });
     let files = match run::expand(&args.paths) {
         Ok(f) => f,
         Err(e) => {
@@ -257,7 +266,16 @@ async fn serve_command(args: ServeArgs) -> i32 {
         }
         eprintln!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth; Ctrl-C stops");
     }
-    let _ = tokio::signal::ctrl_c().await;
+    if args.exit_on_stdin_eof {
+        let mut stdin = tokio::io::stdin();
+        let mut sink = [0u8; 64];
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { while tokio::io::AsyncReadExt::read(&mut stdin, &mut sink).await.is_ok_and(|n| n > 0) {} } => {}
+        }
+    } else {
+        let _ = tokio::signal::ctrl_c().await;
+    }
     srv.stop();
     EXIT_PASS
 }

@@ -187,11 +187,12 @@ impl Target {
 
 async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, String), TargetError> {
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--exit-on-stdin-eof"])
         .args(["--backend", c.backend.name(), "--strategy", c.strategy.name()])
         .args(["--rate-limit", &c.rate_limit.to_string(), "--instance", &c.instance.to_string()])
         .env("FLASHBENCH_ADMIN_TOKEN", &c.admin_token)
-        .stdin(Stdio::null())
+        // Our end of this pipe closes when we exit, however we exit; the child then stops.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

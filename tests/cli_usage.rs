@@ -116,3 +116,33 @@ fn serve_prints_where_it_listens_and_answers() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"stock\":1"), "the catalogue was seeded: {answer}");
 }
+
+#[test]
+fn an_interrupted_run_claims_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("slow.yaml");
+    std::fs::write(
+        &file,
+        "name: slow\nproducts:\n  - id: p\n    stock: 1\nbuyers:\n  count: 40\narrival:\n  mode: ramp\n  over: 30s\n",
+    )
+    .expect("write");
+    let out = dir.path().join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &file.to_string_lossy(), "--quiet", "--out", &out.to_string_lossy()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The run folder appears once the scenario is loaded and the load is about to start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out.exists() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert!(out.exists(), "the run never started");
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
+    assert!(!out.join("summary.json").exists(), "an interrupted run wrote a summary");
+}
