@@ -73,8 +73,11 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             (Status::NotApplicable, false) => "n/a",
         };
         let _ = writeln!(o, "  {:<7}{:<24}{}", mark, i.name.name(), i.detail);
-        for e in &i.examples {
-            let _ = writeln!(o, "  {:<31}e.g. {e}", "");
+        if !i.examples.is_empty() {
+            let shown: Vec<&str> = i.examples.iter().take(3).map(String::as_str).collect();
+            let more = i.examples.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" (+{more} more in summary.json)") } else { String::new() };
+            let _ = writeln!(o, "  {:<31}e.g. {}{more}", "", shown.join("; "));
         }
     }
     let _ = writeln!(o, "\nlatency ms        count      p50      p90      p99    p99.9      max");
