@@ -4,6 +4,7 @@
 use crate::report;
 use crate::run::{self, Overrides, RunOptions};
 use crate::scenario;
+use crate::server::store::{Store, StoreLocation, StoreOptions};
 use crate::server::{self, Backend, RateLimit, ServerConfig, Strategy};
 use crate::verdict::{most_severe, EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
 use clap::{Parser, Subcommand};
@@ -57,7 +58,7 @@ pub struct RunArgs {
     /// Replace the scenario's server backend.
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
-    /// Replace the scenario's strategy (correct: atomic; broken: naive, seed-lock).
+    /// Replace the scenario's strategy (see the README for each backend's).
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
     /// Replace the scenario's number of buyers.
@@ -70,6 +71,19 @@ pub struct RunArgs {
     /// Default: in-process when one process can hold both ends of every buyer's socket.
     #[arg(long, value_enum)]
     pub placement: Option<crate::limits::Placement>,
+    /// Redis for `--backend redis` (default redis://127.0.0.1:6379); wins over the scenario's.
+    #[arg(long, env = "FLASHBENCH_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// PostgreSQL for `--backend postgres` (default postgres://postgres@127.0.0.1:5432/postgres);
+    /// wins over the scenario's.
+    #[arg(long, env = "FLASHBENCH_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Database connections per server instance (SQL backends).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub pool_size: Option<u32>,
+    /// Keep the run's PostgreSQL schema or Redis keys after the run (they are removed by default).
+    #[arg(long)]
+    pub keep_data: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,8 +92,26 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// Where stock and orders live.
-    #[arg(long, value_enum, default_value_t = Backend::Memory)]
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
     pub backend: Backend,
+    /// The SQLite file (`--backend sqlite`); created when missing.
+    #[arg(long, default_value = "flashbench.db", value_name = "FILE")]
+    pub sqlite_file: PathBuf,
+    /// PostgreSQL (`--backend postgres`).
+    #[arg(long, env = "FLASHBENCH_DATABASE_URL", default_value = crate::run::DEFAULT_DATABASE_URL, value_name = "URL")]
+    pub database_url: String,
+    /// The PostgreSQL schema (created and migrated when missing).
+    #[arg(long, default_value = "flashbench", value_name = "NAME")]
+    pub pg_schema: String,
+    /// Redis (`--backend redis`).
+    #[arg(long, env = "FLASHBENCH_REDIS_URL", default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL")]
+    pub redis_url: String,
+    /// Prefix of every Redis key.
+    #[arg(long, default_value = "flashbench", value_name = "PREFIX")]
+    pub redis_prefix: String,
+    /// Database connections (SQL backends).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub pool_size: u32,
     /// How orders are taken; defaults to the backend's correct strategy.
     #[arg(long, value_enum)]
     pub strategy: Option<Strategy>,
@@ -142,6 +174,10 @@ async fn run_command(args: RunArgs) -> i32 {
             placement: args.placement,
         },
         server_exe: None,
+        redis_url: args.redis_url.clone(),
+        database_url: args.database_url.clone(),
+        pool_size: args.pool_size,
+        keep_data: args.keep_data,
     };
     let single = files.len() == 1;
     let mut rows = Vec::new();
@@ -228,8 +264,19 @@ async fn serve_command(args: ServeArgs) -> i32 {
         Some(t) if !t.is_empty() => (t, false),
         _ => (format!("{:032x}", rand::random::<u128>()), true),
     };
+    let location = match args.backend {
+        Backend::Memory => StoreLocation::Memory,
+        Backend::Sqlite => StoreLocation::Sqlite { file: args.sqlite_file.clone() },
+        Backend::Postgres => StoreLocation::Postgres { url: args.database_url.clone(), schema: args.pg_schema.clone() },
+        Backend::Redis => StoreLocation::Redis { url: args.redis_url.clone(), prefix: args.redis_prefix.clone() },
+    };
+    let store = StoreOptions { location, pool_size: args.pool_size, timeout: crate::run::STORE_TIMEOUT };
+    if let Err(e) = Store::prepare(&store).await {
+        eprintln!("error: {e}");
+        return EXIT_ENVIRONMENT;
+    }
     let config = ServerConfig {
-        backend: args.backend,
+        store,
         strategy,
         rate_limit: args.rate_limit,
         admin_token: admin_token.clone(),

@@ -5,6 +5,7 @@ use crate::harness::{self, HarnessConfig, Ledger};
 use crate::limits::{self, Placement};
 use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
 use crate::scenario::{self, Scenario};
+use crate::server::store::{StoreLocation, StoreOptions};
 use crate::server::{Backend, Strategy};
 use crate::stats;
 use crate::target::{Target, TargetOptions};
@@ -36,6 +37,14 @@ pub struct RunOptions {
     pub overrides: Overrides,
     /// The `flashbench` executable for child servers (tests point it at the built binary).
     pub server_exe: Option<PathBuf>,
+    /// `--redis-url` or `FLASHBENCH_REDIS_URL`: wins over the scenario's `server.redis_url`.
+    pub redis_url: Option<String>,
+    /// `--database-url` or `FLASHBENCH_DATABASE_URL`: wins over `server.database_url`.
+    pub database_url: Option<String>,
+    /// `--pool-size`: wins over `server.pool_size`.
+    pub pool_size: Option<u32>,
+    /// Leave the run's PostgreSQL schema or Redis keys in place.
+    pub keep_data: bool,
 }
 
 impl Default for RunOptions {
@@ -46,7 +55,52 @@ impl Default for RunOptions {
             quiet: true,
             overrides: Overrides::default(),
             server_exe: None,
+            redis_url: None,
+            database_url: None,
+            pool_size: None,
+            keep_data: false,
         }
+    }
+}
+
+/// Redis when neither flag, environment nor scenario names one.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// PostgreSQL when neither flag, environment nor scenario names one.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// How long connecting to a store may take before the run ends with exit 4.
+pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Where this run's data lives: `orders.db` in the run folder, a fresh PostgreSQL schema, or
+/// a fresh Redis key prefix.
+pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> StoreOptions {
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let slug: String =
+        s.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
+    let location = match s.server.backend {
+        Backend::Memory => StoreLocation::Memory,
+        Backend::Sqlite => StoreLocation::Sqlite { file: dir.join("orders.db") },
+        Backend::Postgres => StoreLocation::Postgres {
+            url: opts
+                .database_url
+                .clone()
+                .or_else(|| s.server.database_url.clone())
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            schema: format!("fb_{slug}_{tag}"),
+        },
+        Backend::Redis => StoreLocation::Redis {
+            url: opts
+                .redis_url
+                .clone()
+                .or_else(|| s.server.redis_url.clone())
+                .unwrap_or_else(|| DEFAULT_REDIS_URL.into()),
+            prefix: format!("flashbench:{slug}:{tag}"),
+        },
+    };
+    let default_pool = if s.server.backend == Backend::Sqlite { 4 } else { 8 };
+    StoreOptions {
+        location,
+        pool_size: opts.pool_size.or(s.server.pool_size).unwrap_or(default_pool),
+        timeout: STORE_TIMEOUT,
     }
 }
 
@@ -144,7 +198,8 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         Ok(d) => d.path,
         Err(e) => return usage_error(file, format!("cannot create the report folder: {e}")),
     };
-    let (summary, ledger) = execute(&s, file, placement, opts).await;
+    let store = store_options(&s, &dir, opts);
+    let (summary, ledger) = execute(&s, file, placement, &store, opts).await;
     let exit_code = summary.exit_code;
     let error = summary.error.clone();
     if let Err(e) = write_ledger(&dir, &ledger).and_then(|()| write_summary(&dir, &summary)) {
@@ -173,28 +228,32 @@ fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<()> {
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
 /// target's behalf: a failure of the environment becomes an exit-4 summary.
-async fn execute(s: &Scenario, file: &Path, placement: Placement, opts: &RunOptions) -> (Summary, Ledger) {
+async fn execute(
+    s: &Scenario,
+    file: &Path,
+    placement: Placement,
+    store: &StoreOptions,
+    opts: &RunOptions,
+) -> (Summary, Ledger) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
-    let target_opts = TargetOptions { placement, server_exe: opts.server_exe.clone() };
+    let target_opts = TargetOptions {
+        placement,
+        server_exe: opts.server_exe.clone(),
+        store: store.clone(),
+        keep_data: opts.keep_data,
+    };
+    let ctx = Context { s, file, placement, store, started_at: &started_at };
     let target = match Target::start(s, &target_opts).await {
         Ok(t) => t,
-        Err(e) => {
-            return (
-                environment_failure(s, file, placement, &started_at, e.to_string(), &Ledger::default(), t0),
-                Ledger::default(),
-            )
-        }
+        Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
     let config = HarnessConfig { base_urls: target.base_urls.clone(), show_progress: !opts.quiet };
     let ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {
             target.stop().await;
-            return (
-                environment_failure(s, file, placement, &started_at, e.to_string(), &Ledger::default(), t0),
-                Ledger::default(),
-            );
+            return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default());
         }
     };
     let duration = t0.elapsed();
@@ -203,50 +262,48 @@ async fn execute(s: &Scenario, file: &Path, placement: Placement, opts: &RunOpti
     let truth = match snapshots {
         Ok(snaps) => Truth::from_snapshots(s, &snaps),
         Err(e) => {
-            let summary = environment_failure(s, file, placement, &started_at, e.to_string(), &ledger, t0);
+            let summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
             return (summary, ledger);
         }
     };
     let checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
     let counts = stats::outcome_counts(&ledger);
     let verdict = verdict::decide(s, &checks, &counts);
-    let mut summary = build_summary(s, file, placement, &started_at, &ledger, Some(&truth), &checks, &verdict);
+    let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;
     (summary, ledger)
 }
 
-fn environment_failure(
-    s: &Scenario,
-    file: &Path,
+/// What every summary of one run is built from.
+struct Context<'a> {
+    s: &'a Scenario,
+    file: &'a Path,
     placement: Placement,
-    started_at: &str,
-    error: String,
-    ledger: &Ledger,
-    t0: Instant,
-) -> Summary {
+    store: &'a StoreOptions,
+    started_at: &'a str,
+}
+
+fn environment_failure(ctx: &Context, error: String, ledger: &Ledger, t0: Instant) -> Summary {
     let checks = verify::unchecked(&error);
     let verdict = Verdict {
         exit_code: EXIT_ENVIRONMENT,
         reasons: vec![format!("environment failed: {error}")],
         outcome_checks: Vec::new(),
     };
-    let mut summary = build_summary(s, file, placement, started_at, ledger, None, &checks, &verdict);
+    let mut summary = build_summary(ctx, ledger, None, &checks, &verdict);
     summary.error = Some(error);
     summary.duration_ms = t0.elapsed().as_millis() as u64;
     summary
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_summary(
-    s: &Scenario,
-    file: &Path,
-    placement: Placement,
-    started_at: &str,
+    ctx: &Context,
     ledger: &Ledger,
     truth: Option<&Truth>,
     checks: &[Check],
     verdict: &Verdict,
 ) -> Summary {
+    let (s, file, placement, started_at) = (ctx.s, ctx.file, ctx.placement, ctx.started_at);
     let products = s
         .products
         .iter()
@@ -276,6 +333,7 @@ fn build_summary(
             instances: s.server.instances,
             placement: placement.to_string(),
             rate_limit: s.server.rate_limit.to_string(),
+            store: ctx.store.location.describe(),
         },
         buyers: s.buyers.count,
         attempts: ledger.attempts.len() as u64,

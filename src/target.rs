@@ -1,11 +1,15 @@
-//! The target of a run: the bundled reference server, seeded with the scenario's products,
-//! as one or more instances on 127.0.0.1 (in this process, or as `flashbench serve` child
-//! processes when one process cannot hold both ends of every buyer's socket). It also reads
-//! each store's real state for ground truth when the load is over.
+//! The target of a run: the bundled reference server, seeded with the scenario's products, as
+//! one or more instances on 127.0.0.1 (in this process, or as `flashbench serve` child
+//! processes when one process cannot hold both ends of every buyer's socket).
+//!
+//! Shared stores (SQLite, PostgreSQL, Redis) are prepared and seeded once by flashbench
+//! itself, through a handle of its own that also reads ground truth after the load and
+//! removes the run's data at the end. `memory` stores live inside each instance, so they are
+//! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use crate::limits::Placement;
 use crate::scenario::Scenario;
-use crate::server::store::{SeedProduct, Snapshot};
+use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -33,6 +37,10 @@ pub struct TargetOptions {
     pub placement: Placement,
     /// The `flashbench` executable for child servers; defaults to this process's executable.
     pub server_exe: Option<PathBuf>,
+    /// Where the store is, and how to connect.
+    pub store: StoreOptions,
+    /// Leave the run's data (PostgreSQL schema, Redis keys) in place at the end.
+    pub keep_data: bool,
 }
 
 enum Running {
@@ -45,6 +53,9 @@ pub struct Target {
     pub placement: Placement,
     admin_token: String,
     running: Running,
+    /// flashbench's own handle on a shared store: seeding, ground truth, clean-up.
+    shared: Option<Store>,
+    keep_data: bool,
 }
 
 fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
@@ -60,41 +71,49 @@ fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
 }
 
 fn random_token() -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..32).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect()
+    format!("{:032x}", rand::random::<u128>())
 }
 
 impl Target {
-    /// Starts and seeds `scenario.server.instances` instances.
+    /// Prepares the store and starts and seeds `scenario.server.instances` instances.
     pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<Target, TargetError> {
         let admin_token = random_token();
+        let strategy = s.server.strategy();
         let configs: Vec<ServerConfig> = (0..s.server.instances)
             .map(|instance| ServerConfig {
-                backend: s.server.backend,
-                strategy: s.server.strategy(),
+                store: opts.store.clone(),
+                strategy,
                 rate_limit: s.server.rate_limit,
                 admin_token: admin_token.clone(),
                 instance,
             })
             .collect();
         let products = seed_products(s);
-        match opts.placement {
+        let shared = if s.server.backend.shares_store() {
+            Store::prepare(&opts.store).await.map_err(|e| TargetError::Start(e.to_string()))?;
+            let store = Store::open(strategy, 0, &opts.store).await.map_err(|e| TargetError::Start(e.to_string()))?;
+            store.seed(&products).await.map_err(|e| TargetError::Seed(e.to_string()))?;
+            Some(store)
+        } else {
+            None
+        };
+        let mut target = match opts.placement {
             Placement::InProcess => {
                 let mut servers = Vec::new();
                 for c in &configs {
                     let srv = server::start(c, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
                         .await
                         .map_err(|e| TargetError::Start(e.to_string()))?;
-                    srv.store.seed(&products).await.map_err(|e| TargetError::Seed(e.to_string()))?;
                     servers.push(srv);
                 }
-                Ok(Target {
+                Target {
                     base_urls: servers.iter().map(RunningServer::url).collect(),
                     placement: Placement::InProcess,
                     admin_token,
                     running: Running::InProcess(servers),
-                })
+                    shared,
+                    keep_data: opts.keep_data,
+                }
             }
             Placement::ChildProcesses => {
                 let exe = match &opts.server_exe {
@@ -114,46 +133,63 @@ impl Target {
                     children.push(child);
                     base_urls.push(url);
                 }
-                let target = Target {
+                Target {
                     base_urls,
                     placement: Placement::ChildProcesses,
                     admin_token,
                     running: Running::Children { children, client },
-                };
-                target.seed_over_http(&products).await?;
-                Ok(target)
+                    shared,
+                    keep_data: opts.keep_data,
+                }
+            }
+        };
+        if target.shared.is_none() {
+            if let Err(e) = target.seed_instances(&products).await {
+                target.stop().await;
+                return Err(e);
             }
         }
+        Ok(target)
     }
 
-    async fn seed_over_http(&self, products: &[SeedProduct]) -> Result<(), TargetError> {
-        let Running::Children { client, .. } = &self.running else { return Ok(()) };
-        for url in &self.base_urls {
-            let resp = client
-                .post(format!("{url}/admin/seed"))
-                .bearer_auth(&self.admin_token)
-                .json(&serde_json::json!({ "products": products }))
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| TargetError::Seed(format!("{url}: {e}")))?;
-            drop(resp);
+    /// Seeds every instance's own store (`memory`).
+    async fn seed_instances(&mut self, products: &[SeedProduct]) -> Result<(), TargetError> {
+        match &self.running {
+            Running::InProcess(servers) => {
+                for srv in servers {
+                    srv.store.seed(products).await.map_err(|e| TargetError::Seed(e.to_string()))?;
+                }
+            }
+            Running::Children { client, .. } => {
+                for url in &self.base_urls {
+                    client
+                        .post(format!("{url}/admin/seed"))
+                        .bearer_auth(&self.admin_token)
+                        .json(&serde_json::json!({ "products": products }))
+                        .send()
+                        .await
+                        .and_then(|r| r.error_for_status())
+                        .map_err(|e| TargetError::Seed(format!("{url}: {e}")))?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// The real state of every independent store.
+    /// The real state of every independent store: one snapshot of a shared store, or one per
+    /// `memory` instance.
     pub async fn snapshots(&self) -> Result<Vec<Snapshot>, TargetError> {
+        if let Some(store) = &self.shared {
+            return Ok(vec![store.snapshot().await.map_err(|e| TargetError::Truth(e.to_string()))?]);
+        }
+        let mut out = Vec::new();
         match &self.running {
             Running::InProcess(servers) => {
-                let mut out = Vec::new();
                 for srv in servers {
                     out.push(srv.store.snapshot().await.map_err(|e| TargetError::Truth(e.to_string()))?);
                 }
-                Ok(out)
             }
             Running::Children { client, .. } => {
-                let mut out = Vec::new();
                 for url in &self.base_urls {
                     let snap = client
                         .get(format!("{url}/admin/truth"))
@@ -167,12 +203,12 @@ impl Target {
                         .map_err(|e| TargetError::Truth(format!("{url}: {e}")))?;
                     out.push(snap);
                 }
-                Ok(out)
             }
         }
+        Ok(out)
     }
 
-    /// Stops every instance.
+    /// Stops every instance and, unless kept, removes the run's data from a shared server.
     pub async fn stop(self) {
         match self.running {
             Running::InProcess(servers) => servers.iter().for_each(RunningServer::stop),
@@ -182,14 +218,36 @@ impl Target {
                 }
             }
         }
+        if let (Some(store), false) = (&self.shared, self.keep_data) {
+            if let Err(e) = store.cleanup().await {
+                log::warn!("could not remove the run's data: {e}");
+            }
+        }
     }
+}
+
+/// The `serve` arguments that point a child at the same store.
+fn store_args(store: &StoreOptions) -> Vec<String> {
+    let mut args = vec!["--pool-size".to_string(), store.pool_size.to_string()];
+    match &store.location {
+        StoreLocation::Memory => {}
+        StoreLocation::Sqlite { file } => args.extend(["--sqlite-file".into(), file.display().to_string()]),
+        StoreLocation::Postgres { url, schema } => {
+            args.extend(["--database-url".into(), url.clone(), "--pg-schema".into(), schema.clone()])
+        }
+        StoreLocation::Redis { url, prefix } => {
+            args.extend(["--redis-url".into(), url.clone(), "--redis-prefix".into(), prefix.clone()])
+        }
+    }
+    args
 }
 
 async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, String), TargetError> {
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--exit-on-stdin-eof"])
-        .args(["--backend", c.backend.name(), "--strategy", c.strategy.name()])
+        .args(["--backend", c.backend().name(), "--strategy", c.strategy.name()])
         .args(["--rate-limit", &c.rate_limit.to_string(), "--instance", &c.instance.to_string()])
+        .args(store_args(&c.store))
         .env("FLASHBENCH_ADMIN_TOKEN", &c.admin_token)
         // Our end of this pipe closes when we exit, however we exit; the child then stops.
         .stdin(Stdio::piped())

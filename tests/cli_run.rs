@@ -4,6 +4,16 @@
 mod common;
 use common::*;
 
+/// Orders in an SQLite file, read with a connection of our own.
+fn orders_in_sqlite(file: &std::path::Path) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file).read_only(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.expect("open orders.db");
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.expect("count")
+    })
+}
+
 const ALL: [&str; 8] = [
     "no_oversell",
     "no_undersell",
@@ -41,6 +51,8 @@ fn limited_sells_exactly_five_and_every_invariant_passes() {
     for field in ["p50", "p99", "max"] {
         assert!(s["send_skew_us"][field].is_u64());
     }
+    assert_eq!(s["target"]["backend"], "sqlite", "SQLite is the embedded default");
+    assert_eq!(orders_in_sqlite(&dir.path().join("run/orders.db")), 5, "the run folder's orders.db holds the orders");
     let ledger = std::fs::read_to_string(dir.path().join("run/ledger.jsonl")).expect("ledger");
     assert_eq!(
         ledger.lines().filter(|l| l.starts_with("{\"attempt\"")).count() as u64,
@@ -100,7 +112,7 @@ fn seed_lock_is_caught_underselling() {
 
 #[test]
 fn two_memory_instances_are_caught_overselling() {
-    let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &["--instances", "2"]);
+    let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &["--backend", "memory", "--instances", "2"]);
     assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(status(&s, "no_oversell"), "fail");
     assert_eq!(sold(&s).0, 10, "each instance sells its own copy of the 5 units");
@@ -140,7 +152,7 @@ fn a_suite_with_a_breaking_scenario_exits_one_and_names_it() {
     .expect("w");
     std::fs::write(
         suite.join("b-broken.yaml"),
-        limited.replace("name: limited", "name: broken").replace("strategy: atomic", "strategy: naive"),
+        limited.replace("name: limited", "name: broken").replace("strategy: conditional", "strategy: naive"),
     )
     .expect("w");
     let out = dir.path().join("out");

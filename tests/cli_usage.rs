@@ -12,7 +12,10 @@ fn each_invalid_scenario_is_refused_with_its_position() {
         ("missing-field.yaml", "1:1: missing field `buyers`"),
         ("bad-yaml.yaml", "6:10: buyers.count"),
         ("unknown-target.yaml", "7:3: buyers.target: no product has id \"iphone-16\""),
-        ("wrong-strategy.yaml", "9:13: server.strategy: unknown variant `lua`"),
+        (
+            "wrong-strategy.yaml",
+            "9:3: server.strategy: backend memory has no strategy lua; it has: atomic, naive, seed-lock",
+        ),
         ("negative-stock.yaml", "4:12: products[0].stock: invalid type: integer `-1`"),
         ("zero-buyers.yaml", "6:3: buyers.count: expected 1 to 100000 buyers, found 0"),
         ("bad-duration.yaml", "7:1: request_timeout: invalid duration \"10\""),
@@ -59,8 +62,15 @@ fn bad_overrides_are_usage_errors() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--buyers 0: expected 1 to"), "{}", r.stderr);
     let r = flashbench(&["run", "scenarios/limited.yaml", "--strategy", "lua"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--strategy lua: backend sqlite has no strategy lua; it has: conditional, naive, seed-lock"),
+        "{}",
+        r.stderr
+    );
+    let r = flashbench(&["run", "scenarios/limited.yaml", "--strategy", "bogus"]);
     assert_eq!(r.code, 2, "clap refuses unknown strategies: {}", r.stderr);
-    assert!(r.stderr.contains("invalid value 'lua'"), "{}", r.stderr);
+    assert!(r.stderr.contains("invalid value 'bogus'"), "{}", r.stderr);
 }
 
 #[test]

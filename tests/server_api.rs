@@ -1,15 +1,16 @@
 //! The reference server's HTTP API: correct answers, 4xx JSON (never 5xx) for malformed
 //! requests, admin routes behind the token, the per-buyer rate limit.
 
-use flashbench::server::store::SeedProduct;
-use flashbench::server::{self, Backend, RateLimit, RunningServer, ServerConfig, Strategy};
+use flashbench::server::store::{SeedProduct, StoreLocation, StoreOptions};
+use flashbench::server::{self, RateLimit, RunningServer, ServerConfig, Strategy};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const TOKEN: &str = "test-token";
 
 async fn start(rate_limit: &str) -> RunningServer {
     let config = ServerConfig {
-        backend: Backend::Memory,
+        store: StoreOptions { location: StoreLocation::Memory, pool_size: 1, timeout: Duration::from_secs(3) },
         strategy: Strategy::Atomic,
         rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
         admin_token: TOKEN.into(),

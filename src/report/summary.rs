@@ -50,6 +50,8 @@ pub struct TargetInfo {
     pub instances: u32,
     pub placement: String,
     pub rate_limit: String,
+    /// Where the data lived: the SQLite file, the PostgreSQL schema, the Redis key prefix.
+    pub store: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,6 +20,9 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         "target     {} {}/{} ×{} ({}), rate limit {}",
         t.kind, t.backend, t.strategy, t.instances, t.placement, t.rate_limit
     );
+    if t.backend != "memory" {
+        let _ = writeln!(o, "store      {}", t.store);
+    }
     let _ = writeln!(o, "verdict    {verdict} (exit {}): {}", s.exit_code, s.headline());
     for r in s.reasons.iter().skip(1) {
         let _ = writeln!(o, "           · {r}");

@@ -235,6 +235,22 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             out.push(problem(&[Key("server"), Key("strategy")], srv.backend.unsupported_message(strategy)));
         }
     }
+    if srv.pool_size.is_some_and(|n| n == 0 || n > 256) {
+        out.push(problem(&[Key("server"), Key("pool_size")], "expected 1 to 256 connections"));
+    }
+    for (field, url, schemes) in [
+        ("redis_url", &srv.redis_url, &["redis://", "rediss://", "unix://"][..]),
+        ("database_url", &srv.database_url, &["postgres://", "postgresql://"][..]),
+    ] {
+        if let Some(u) = url {
+            if !schemes.iter().any(|sc| u.starts_with(sc)) {
+                out.push(problem(
+                    &[Key("server"), Key(field)],
+                    format!("{u:?} should start with {}", schemes.join(" or ")),
+                ));
+            }
+        }
+    }
     let e = &s.expect;
     for (i, v) in e.violations.iter().enumerate() {
         if e.may_also_violate.contains(v) {

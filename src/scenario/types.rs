@@ -173,11 +173,29 @@ pub struct ServerSpec {
     /// Per-buyer rate limit of each instance: `1000/min`, `50/s`, or `off`.
     #[serde(default)]
     pub rate_limit: RateLimit,
+    /// Redis to use for `backend: redis` (overridden by `--redis-url` and `FLASHBENCH_REDIS_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// PostgreSQL to use for `backend: postgres` (overridden by `--database-url` and
+    /// `FLASHBENCH_DATABASE_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Database connections per instance (SQL backends); default 8 for PostgreSQL, 4 for SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
 }
 
 impl Default for ServerSpec {
     fn default() -> Self {
-        ServerSpec { backend: Backend::default(), strategy: None, instances: 1, rate_limit: RateLimit::default() }
+        ServerSpec {
+            backend: Backend::default(),
+            strategy: None,
+            instances: 1,
+            rate_limit: RateLimit::default(),
+            redis_url: None,
+            database_url: None,
+            pool_size: None,
+        }
     }
 }
 

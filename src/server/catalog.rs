@@ -12,8 +12,14 @@ use std::time::Duration;
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// In the server process's memory: one store per instance.
-    #[default]
     Memory,
+    /// An SQLite file (compiled in, nothing to install), shared by every instance.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL server; each run gets its own schema.
+    Postgres,
+    /// A Redis server; each run gets its own key prefix.
+    Redis,
 }
 
 /// How the server takes an order. Some are correct; the broken ones reproduce real designs so
@@ -28,6 +34,16 @@ pub enum Strategy {
     /// The seed design: lock `lock:product:{id}:stock:{stock}` for 2 s, released only by
     /// expiry; losers are told "High demand! Please try again.": undersells. Broken.
     SeedLock,
+    /// `UPDATE … SET stock = stock - q WHERE id = ? AND stock >= q` and the order insert, in one
+    /// transaction (SQL). Correct.
+    Conditional,
+    /// `SELECT … FOR UPDATE`, check, update and insert in one transaction (PostgreSQL). Correct.
+    ForUpdate,
+    /// A version column checked on update, no retry: concurrent buyers are refused while stock
+    /// remains, so it undersells. Broken.
+    Optimistic,
+    /// Check, decrement and the order record in one Lua script (Redis). Correct.
+    Lua,
 }
 
 impl Strategy {
@@ -36,12 +52,16 @@ impl Strategy {
             Strategy::Atomic => "atomic",
             Strategy::Naive => "naive",
             Strategy::SeedLock => "seed-lock",
+            Strategy::Conditional => "conditional",
+            Strategy::ForUpdate => "for-update",
+            Strategy::Optimistic => "optimistic",
+            Strategy::Lua => "lua",
         }
     }
 
     /// Is this a deliberately broken strategy?
     pub fn is_broken(self) -> bool {
-        !matches!(self, Strategy::Atomic)
+        matches!(self, Strategy::Naive | Strategy::SeedLock | Strategy::Optimistic)
     }
 }
 
@@ -49,6 +69,9 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Memory => "memory",
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Redis => "redis",
         }
     }
 
@@ -56,7 +79,20 @@ impl Backend {
     pub fn strategies(self) -> &'static [Strategy] {
         match self {
             Backend::Memory => &[Strategy::Atomic, Strategy::Naive, Strategy::SeedLock],
+            Backend::Sqlite => &[Strategy::Conditional, Strategy::Naive, Strategy::SeedLock],
+            Backend::Postgres => &[Strategy::Conditional, Strategy::ForUpdate, Strategy::Naive, Strategy::Optimistic],
+            Backend::Redis => &[Strategy::Lua, Strategy::SeedLock, Strategy::Naive],
         }
+    }
+
+    /// Do all instances share one store? (`memory` keeps one per instance.)
+    pub fn shares_store(self) -> bool {
+        !matches!(self, Backend::Memory)
+    }
+
+    /// Does this backend need a server of its own (PostgreSQL, Redis)?
+    pub fn needs_service(self) -> bool {
+        matches!(self, Backend::Postgres | Backend::Redis)
     }
 
     pub fn default_strategy(self) -> Strategy {

@@ -14,7 +14,7 @@ pub use rate_limit::BuyerLimiter;
 use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{Store, StoreError};
+use store::{Store, StoreError, StoreOptions};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
@@ -24,12 +24,19 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 /// How to run one server instance.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub backend: Backend,
+    /// The store's backend, location and connection settings.
+    pub store: StoreOptions,
     pub strategy: Strategy,
     pub rate_limit: RateLimit,
     pub admin_token: String,
     /// Instance number, unique among instances sharing a store (it goes into order ids).
     pub instance: u32,
+}
+
+impl ServerConfig {
+    pub fn backend(&self) -> Backend {
+        self.store.location.backend()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +91,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 
 /// Opens the store and starts serving on `addr` (port 0 picks a free port).
 pub async fn start(config: &ServerConfig, addr: SocketAddr) -> Result<RunningServer, ServerError> {
-    let store = Arc::new(Store::open(config.backend, config.strategy, config.instance)?);
+    let store = Arc::new(Store::open(config.strategy, config.instance, &config.store).await?);
     start_with_store(config, store, addr)
 }
 

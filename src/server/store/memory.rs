@@ -5,15 +5,12 @@
 //! and `seed-lock` (the seed design's stock-keyed TTL lock). Each `yield` stands where a real
 //! store would make a round trip, which is where other requests get in.
 
-use super::{Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot};
+use super::{Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
 use crate::server::Strategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-/// How long the seed design's lock lives; it is never released otherwise.
-pub const SEED_LOCK_TTL: Duration = Duration::from_secs(2);
+use std::time::Instant;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -86,7 +83,8 @@ impl MemoryStore {
         match self.strategy {
             Strategy::Naive => self.place_naive(req).await,
             Strategy::SeedLock => self.place_seed_lock(req).await,
-            Strategy::Atomic => self.place_atomic(req),
+            // The catalogue only gives memory its own strategies; anything else runs atomic.
+            _ => self.place_atomic(req),
         }
     }
 

@@ -1,12 +1,27 @@
-//! Stores: where one server instance keeps stock and orders, and how it takes an order (the
-//! strategy). Every store can export its ground truth: the real stock and the full order list.
+//! Stores: where the server keeps stock and orders, and how it takes an order (the strategy).
+//! Every store can export its ground truth, the real stock and the full order list.
+//!
+//! | backend | module | shared by instances | strategies |
+//! |---|---|---|---|
+//! | `memory` | [`memory`] | no: one per instance | `atomic`, `naive`, `seed-lock` |
+//! | `sqlite` | [`sqlite`] | yes: one file | `conditional`, `naive`, `seed-lock` |
+//! | `postgres` | [`postgres`] | yes: one schema per run | `conditional`, `for-update`, `naive`, `optimistic` |
+//! | `redis` | [`redis`] | yes: one key prefix per run | `lua`, `seed-lock`, `naive` |
 
-mod memory;
+pub mod memory;
+pub mod postgres;
+pub mod redis;
+pub mod sqlite;
 
 pub use memory::MemoryStore;
 
 use super::{Backend, Strategy};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a seed-design lock lives; it is never released otherwise.
+pub const SEED_LOCK_TTL: Duration = Duration::from_secs(2);
 
 /// A product as seeded into a store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,22 +92,95 @@ pub struct Snapshot {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("cannot connect to {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error("{backend} store: {cause}")]
+    Query { backend: &'static str, cause: String },
+}
+
+/// Where one store's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Memory,
+    Sqlite { file: PathBuf },
+    Postgres { url: String, schema: String },
+    Redis { url: String, prefix: String },
+}
+
+impl StoreLocation {
+    pub fn backend(&self) -> Backend {
+        match self {
+            StoreLocation::Memory => Backend::Memory,
+            StoreLocation::Sqlite { .. } => Backend::Sqlite,
+            StoreLocation::Postgres { .. } => Backend::Postgres,
+            StoreLocation::Redis { .. } => Backend::Redis,
+        }
+    }
+
+    /// Where the data is, for people: the file, the schema at the server, or the key prefix.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Memory => "memory".into(),
+            StoreLocation::Sqlite { file } => file.display().to_string(),
+            StoreLocation::Postgres { url, schema } => format!("{} schema {schema}", redact(url)),
+            StoreLocation::Redis { url, prefix } => format!("{} keys {prefix}:*", redact(url)),
+        }
+    }
+}
+
+/// A store's location and connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub location: StoreLocation,
+    /// Connections per instance (SQL backends).
+    pub pool_size: u32,
+    /// How long connecting, or waiting for a connection, may take.
+    pub timeout: Duration,
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// One store of one backend, running one strategy.
 #[derive(Debug)]
 pub enum Store {
     Memory(MemoryStore),
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+    Redis(redis::RedisStore),
 }
 
 impl Store {
-    /// Opens a store; `instance` makes order ids unique across instances.
-    pub fn open(backend: Backend, strategy: Strategy, instance: u32) -> Result<Store, StoreError> {
-        match backend {
-            Backend::Memory => Ok(Store::Memory(MemoryStore::new(strategy, instance))),
+    /// Creates what the store needs (tables, schema) once, before any instance opens it.
+    pub async fn prepare(opts: &StoreOptions) -> Result<(), StoreError> {
+        match &opts.location {
+            StoreLocation::Memory | StoreLocation::Redis { .. } => Ok(()),
+            StoreLocation::Sqlite { file } => sqlite::prepare(file, opts).await,
+            StoreLocation::Postgres { url, schema } => postgres::prepare(url, schema, opts).await,
         }
+    }
+
+    /// Opens a store; `instance` makes order ids unique across `memory` instances.
+    pub async fn open(strategy: Strategy, instance: u32, opts: &StoreOptions) -> Result<Store, StoreError> {
+        Ok(match &opts.location {
+            StoreLocation::Memory => Store::Memory(MemoryStore::new(strategy, instance)),
+            StoreLocation::Sqlite { file } => Store::Sqlite(sqlite::SqliteStore::open(file, strategy, opts).await?),
+            StoreLocation::Postgres { url, schema } => {
+                Store::Postgres(postgres::PostgresStore::open(url, schema, strategy, opts).await?)
+            }
+            StoreLocation::Redis { url, prefix } => {
+                Store::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
+            }
+        })
     }
 
     /// Replaces every product and order with `products`.
@@ -102,24 +190,58 @@ impl Store {
                 s.seed(products);
                 Ok(())
             }
+            Store::Sqlite(s) => s.seed(products).await,
+            Store::Postgres(s) => s.seed(products).await,
+            Store::Redis(s) => s.seed(products).await,
         }
     }
 
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
         match self {
             Store::Memory(s) => Ok(s.place(req).await),
+            Store::Sqlite(s) => s.place(req).await,
+            Store::Postgres(s) => s.place(req).await,
+            Store::Redis(s) => s.place(req).await,
         }
     }
 
     pub async fn product(&self, id: &str) -> Result<Option<ProductStock>, StoreError> {
         match self {
             Store::Memory(s) => Ok(s.product(id)),
+            Store::Sqlite(s) => s.product(id).await,
+            Store::Postgres(s) => s.product(id).await,
+            Store::Redis(s) => s.product(id).await,
         }
     }
 
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         match self {
             Store::Memory(s) => Ok(s.snapshot()),
+            Store::Sqlite(s) => s.snapshot().await,
+            Store::Postgres(s) => s.snapshot().await,
+            Store::Redis(s) => s.snapshot().await,
         }
+    }
+
+    /// Removes the run's data where it lives on a shared server (the PostgreSQL schema, the
+    /// Redis keys). SQLite files and memory are left alone.
+    pub async fn cleanup(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) | Store::Sqlite(_) => Ok(()),
+            Store::Postgres(s) => s.drop_schema().await,
+            Store::Redis(s) => s.delete_keys().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }

@@ -1,0 +1,281 @@
+//! The `redis` store (redis crate, async, one multiplexed connection per instance). Every key
+//! of a run starts with its prefix, so runs and tests never collide; the keys are deleted at
+//! the end unless kept. Strategies: `lua` (check, decrement and the order record in one
+//! script), `seed-lock` (the seed's stock-keyed lock with a 2 s TTL, released only by
+//! expiry: undersells) and `naive` (GET, then SET: oversells).
+//!
+//! Keys: `{p}:products` (set of ids), `{p}:stock:{id}`, `{p}:name:{id}`, `{p}:limit:{id}`,
+//! `{p}:held:{id}` (hash buyer → orders), `{p}:orders` (hash order id → JSON), `{p}:seq`,
+//! and the seed design's `{p}:lock:product:{id}:stock:{stock}`.
+
+use super::{
+    redact, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions, SEED_LOCK_TTL,
+};
+use crate::server::Strategy;
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, Script};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Longest a command may wait for its answer before the request is failed.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const PLACE_LUA: &str = r#"
+-- KEYS: stock, limit, held, orders, seq   ARGV: buyer, quantity, product
+local stock = tonumber(redis.call('GET', KEYS[1]))
+if stock == nil then return {-1} end
+local q = tonumber(ARGV[2])
+if stock < q then return {0} end
+local limit = tonumber(redis.call('GET', KEYS[2]) or '1')
+local held = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+if held >= limit then return {-2, limit} end
+local remaining = redis.call('DECRBY', KEYS[1], q)
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+local id = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[4], id, cjson.encode({product_id = ARGV[3], buyer_id = ARGV[1], quantity = q}))
+return {1, id, remaining}
+"#;
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Query { backend: "redis", cause: e.to_string() }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredOrder {
+    product_id: String,
+    buyer_id: String,
+    quantity: u32,
+}
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    strategy: Strategy,
+    script: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).field("strategy", &self.strategy).finish()
+    }
+}
+
+impl RedisStore {
+    pub async fn open(url: &str, prefix: &str, strategy: Strategy, opts: &StoreOptions) -> Result<Self, StoreError> {
+        let connect_err = |cause: String| StoreError::Connect { target: redact(url), cause };
+        let client = ::redis::Client::open(url).map_err(|e| connect_err(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(opts.timeout))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1);
+        let conn = tokio::time::timeout(opts.timeout * 2, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(|_| connect_err(format!("no answer within {:?}", opts.timeout * 2)))?
+            .map_err(|e| connect_err(e.to_string()))?;
+        Ok(RedisStore { conn, prefix: prefix.to_string(), strategy, script: Script::new(PLACE_LUA) })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        for p in parts {
+            k.push(':');
+            k.push_str(p);
+        }
+        k
+    }
+
+    /// Deletes every key of this prefix.
+    pub async fn delete_keys(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(err)?;
+            if !keys.is_empty() {
+                let _: () = conn.del(keys).await.map_err(err)?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    pub async fn seed(&self, products: &[SeedProduct]) -> Result<(), StoreError> {
+        self.delete_keys().await?;
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        for p in products {
+            pipe.sadd(self.key(&["products"]), &p.id)
+                .set(self.key(&["stock", &p.id]), i64::from(p.stock))
+                .set(self.key(&["name", &p.id]), &p.name)
+                .set(self.key(&["limit", &p.id]), p.limit_per_buyer);
+        }
+        let mut conn = self.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn product(&self, id: &str) -> Result<Option<ProductStock>, StoreError> {
+        let mut conn = self.conn.clone();
+        let (stock, name): (Option<i64>, Option<String>) = ::redis::pipe()
+            .get(self.key(&["stock", id]))
+            .get(self.key(&["name", id]))
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(stock.map(|stock| ProductStock { id: id.to_string(), name: name.unwrap_or_default(), stock }))
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut ids: Vec<String> = conn.smembers(self.key(&["products"])).await.map_err(err)?;
+        ids.sort();
+        let mut products = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = self.product(&id).await? {
+                products.push(p);
+            }
+        }
+        let raw: Vec<(String, String)> = conn.hgetall(self.key(&["orders"])).await.map_err(err)?;
+        let mut orders = Vec::with_capacity(raw.len());
+        for (id, json) in raw {
+            let o: StoredOrder =
+                serde_json::from_str(&json).map_err(|e| err(format!("order {id} is not valid JSON: {e}")))?;
+            orders.push(Order { id, product_id: o.product_id, buyer_id: o.buyer_id, quantity: o.quantity });
+        }
+        orders.sort_by_key(|o| o.id.parse::<u64>().unwrap_or(u64::MAX));
+        Ok(Snapshot { products, orders })
+    }
+
+    pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        match self.strategy {
+            Strategy::SeedLock => self.place_seed_lock(req).await,
+            Strategy::Naive => self.place_naive(req).await,
+            _ => self.place_lua(req).await,
+        }
+    }
+
+    fn order(id: i64, req: &OrderRequest) -> Order {
+        Order {
+            id: id.to_string(),
+            product_id: req.product_id.clone(),
+            buyer_id: req.buyer_id.clone(),
+            quantity: req.quantity,
+        }
+    }
+
+    async fn place_lua(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        let mut conn = self.conn.clone();
+        let id = req.product_id.as_str();
+        let answer: Vec<i64> = self
+            .script
+            .key(self.key(&["stock", id]))
+            .key(self.key(&["limit", id]))
+            .key(self.key(&["held", id]))
+            .key(self.key(&["orders"]))
+            .key(self.key(&["seq"]))
+            .arg(&req.buyer_id)
+            .arg(req.quantity)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(match answer.as_slice() {
+            [1, order, remaining] => Placed::Created { order: Self::order(*order, req), remaining: *remaining },
+            [0] => Placed::SoldOut,
+            [-2, limit] => Placed::LimitReached { limit: *limit as u32 },
+            [-1] => Placed::UnknownProduct,
+            other => return Err(err(format!("unexpected script answer {other:?}"))),
+        })
+    }
+
+    /// Reads (stock, limit, held), or `None` for an unknown product.
+    async fn read(&self, req: &OrderRequest) -> Result<Option<(i64, i64, i64)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let id = req.product_id.as_str();
+        let (stock, limit, held): (Option<i64>, Option<i64>, Option<i64>) = ::redis::pipe()
+            .get(self.key(&["stock", id]))
+            .get(self.key(&["limit", id]))
+            .hget(self.key(&["held", id]), &req.buyer_id)
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(stock.map(|s| (s, limit.unwrap_or(1), held.unwrap_or(0))))
+    }
+
+    /// Records the order (id, order hash, buyer's count); returns its id.
+    async fn record(&self, req: &OrderRequest) -> Result<i64, StoreError> {
+        let mut conn = self.conn.clone();
+        let id: i64 = conn.incr(self.key(&["seq"]), 1).await.map_err(err)?;
+        let json = serde_json::to_string(&StoredOrder {
+            product_id: req.product_id.clone(),
+            buyer_id: req.buyer_id.clone(),
+            quantity: req.quantity,
+        })
+        .map_err(err)?;
+        let _: () = ::redis::pipe()
+            .hset(self.key(&["orders"]), id, json)
+            .hincr(self.key(&["held", &req.product_id]), &req.buyer_id, 1)
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(id)
+    }
+
+    async fn place_naive(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        let q = i64::from(req.quantity);
+        let Some((stock, limit, held)) = self.read(req).await? else { return Ok(Placed::UnknownProduct) };
+        if stock < q {
+            return Ok(Placed::SoldOut);
+        }
+        if held >= limit {
+            return Ok(Placed::LimitReached { limit: limit as u32 });
+        }
+        // Writes back what it read, minus the order: concurrent writers overwrite each other.
+        let mut conn = self.conn.clone();
+        let _: () = conn.set(self.key(&["stock", &req.product_id]), stock - q).await.map_err(err)?;
+        let id = self.record(req).await?;
+        Ok(Placed::Created { order: Self::order(id, req), remaining: stock - q })
+    }
+
+    /// The seed's flow: read the stock for the key, `SET NX PX 2000` the lock, verify the
+    /// stock, create the order, decrement the inventory. The lock is never deleted.
+    async fn place_seed_lock(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        let q = i64::from(req.quantity);
+        let mut conn = self.conn.clone();
+        let stock: Option<i64> = conn.get(self.key(&["stock", &req.product_id])).await.map_err(err)?;
+        let Some(stock) = stock else { return Ok(Placed::UnknownProduct) };
+        let lock = self.key(&["lock", "product", &req.product_id, "stock", &stock.to_string()]);
+        let acquired: Option<String> = ::redis::cmd("SET")
+            .arg(&lock)
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(SEED_LOCK_TTL.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        if acquired.is_none() {
+            return Ok(Placed::Busy { seed_style: true });
+        }
+        let Some((current, limit, held)) = self.read(req).await? else { return Ok(Placed::UnknownProduct) };
+        if current < q {
+            return Ok(Placed::SoldOut);
+        }
+        if held >= limit {
+            return Ok(Placed::LimitReached { limit: limit as u32 });
+        }
+        let id = self.record(req).await?;
+        let remaining: i64 = conn.decr(self.key(&["stock", &req.product_id]), q).await.map_err(err)?;
+        Ok(Placed::Created { order: Self::order(id, req), remaining })
+    }
+}
