@@ -351,5 +351,6 @@ fn build_summary(
         send_skew_us: stats::send_skew(ledger),
         connect_failures: ledger.connect_failures,
         late_buyers: ledger.late_buyers,
+        top_errors: stats::top_errors(ledger, 5),
     }
 }

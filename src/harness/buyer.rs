@@ -15,6 +15,8 @@ struct AnswerBody {
     order: Option<AnswerOrder>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,9 +63,22 @@ pub async fn buy(
                 let parsed: Option<AnswerBody> = serde_json::from_slice(&answer.body).ok();
                 let busy_hint = parsed.as_ref().and_then(|a| a.error.as_deref()) == Some("busy");
                 let outcome = Outcome::from_status(answer.status, busy_hint);
+                let error = match outcome {
+                    Outcome::Won if parsed.as_ref().and_then(|a| a.order.as_ref()).is_none() => {
+                        Some(format!("{} without an order id in the body", answer.status))
+                    }
+                    // Keep what the server said about a failure: the summary groups these.
+                    Outcome::Error => Some(match parsed.as_ref().and_then(|a| a.message.clone()) {
+                        Some(m) => format!("{}: {m}", answer.status),
+                        None => format!(
+                            "{}: {}",
+                            answer.status,
+                            String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
+                        ),
+                    }),
+                    _ => None,
+                };
                 let order_id = parsed.and_then(|a| a.order).map(|o| o.id);
-                let error = (outcome == Outcome::Won && order_id.is_none())
-                    .then(|| "201 without an order id in the body".to_string());
                 (answer.status, outcome, order_id, error)
             }
             Err(e) => (0, transport_outcome(&e), None, Some(describe(&e))),

@@ -1,7 +1,7 @@
 //! `summary.json`: the public record of one run. Fields are documented in the README; add
 //! fields freely, but rename or remove one only together with the docs.
 
-use crate::stats::{LatencySummary, SkewSummary};
+use crate::stats::{ErrorCount, LatencySummary, SkewSummary};
 use crate::verdict::OutcomeCheck;
 use crate::verify::{Check, Invariant, Status};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub struct Summary {
     pub send_skew_us: SkewSummary,
     pub connect_failures: u32,
     pub late_buyers: u32,
+    /// The most frequent messages of `error` and `timeout` attempts.
+    #[serde(default)]
+    pub top_errors: Vec<ErrorCount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

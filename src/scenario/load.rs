@@ -80,7 +80,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Sc
         if message.starts_with("EOF while parsing") {
             message = "the file is empty; a scenario needs at least `name`, `products` and `buyers`".into();
         }
-        let has_path = path != "." && !path.is_empty();
+        let has_path = !matches!(path.as_str(), "." | "" | "?");
         if let Some((prefix, rest)) = message.split_once(": ") {
             if has_path && path.starts_with(prefix) && !prefix.contains(' ') {
                 message = rest.to_string();

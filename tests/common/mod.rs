@@ -68,3 +68,67 @@ pub fn sold(summary: &Value) -> (u64, i64) {
     let p = &summary["products"][0];
     (p["orders"].as_u64().unwrap_or(u64::MAX), p["final_stock"].as_i64().unwrap_or(i64::MIN))
 }
+
+/// A service the tests need (PostgreSQL or Redis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Postgres,
+    Redis,
+}
+
+impl Service {
+    pub fn for_backend(backend: &str) -> Option<Service> {
+        match backend {
+            "postgres" => Some(Service::Postgres),
+            "redis" => Some(Service::Redis),
+            _ => None,
+        }
+    }
+
+    fn env_and_default(self) -> (&'static str, &'static str) {
+        match self {
+            Service::Postgres => ("FLASHBENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
+            Service::Redis => ("FLASHBENCH_REDIS_URL", "redis://127.0.0.1:6379"),
+        }
+    }
+
+    /// The URL to use: `FLASHBENCH_DATABASE_URL` / `FLASHBENCH_REDIS_URL`, or the default.
+    pub fn url(self) -> String {
+        let (var, default) = self.env_and_default();
+        std::env::var(var).unwrap_or_else(|_| default.to_string())
+    }
+
+    /// The URL when the service answers. When it does not: with `FLASHBENCH_REQUIRE_SERVICES=1`
+    /// (CI) the test fails; otherwise it is skipped, loudly.
+    pub fn available(self) -> Option<String> {
+        let url = self.url();
+        let host_port =
+            url.split("://").nth(1).unwrap_or("").rsplit('@').next().unwrap_or("").split('/').next().unwrap_or("");
+        let reachable = host_port
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .or_else(|| std::net::ToSocketAddrs::to_socket_addrs(host_port).ok().and_then(|mut a| a.next()))
+            .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok());
+        if reachable {
+            return Some(url);
+        }
+        let (var, _) = self.env_and_default();
+        if std::env::var("FLASHBENCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!(
+                "{self:?} is required (FLASHBENCH_REQUIRE_SERVICES=1) but {url} does not answer; set {var} or start it"
+            );
+        }
+        eprintln!("\n!!! SKIPPED: {self:?} at {url} does not answer; start it or set {var} to run this test !!!\n");
+        None
+    }
+}
+
+/// `--redis-url`/`--database-url` arguments for `backend`, or `None` when its service is
+/// missing (and not required).
+pub fn service_args(backend: &str) -> Option<Vec<String>> {
+    match Service::for_backend(backend) {
+        None => Some(vec![]),
+        Some(Service::Postgres) => Service::Postgres.available().map(|u| vec!["--database-url".into(), u]),
+        Some(Service::Redis) => Service::Redis.available().map(|u| vec!["--redis-url".into(), u]),
+    }
+}

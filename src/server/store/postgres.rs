@@ -31,6 +31,14 @@ async fn pool(url: &str, schema: Option<&str>, size: u32, opts: &StoreOptions) -
     if let Some(schema) = schema {
         connect = connect.options([("search_path", schema)]);
     }
+    // One direct connection first: a pool would only say that it timed out, this says why.
+    match tokio::time::timeout(opts.timeout, sqlx::ConnectOptions::connect(&connect)).await {
+        Err(_) => return Err(connect_err(format!("no answer within {:?}", opts.timeout))),
+        Ok(Err(e)) => return Err(connect_err(e.to_string())),
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
     PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(opts.timeout)
