@@ -218,10 +218,13 @@ impl Target {
                 }
             }
         }
-        if let (Some(store), false) = (&self.shared, self.keep_data) {
-            if let Err(e) = store.cleanup().await {
-                log::warn!("could not remove the run's data: {e}");
+        if let Some(store) = &self.shared {
+            if !self.keep_data {
+                if let Err(e) = store.cleanup().await {
+                    log::warn!("could not remove the run's data: {e}");
+                }
             }
+            store.close().await;
         }
     }
 }

@@ -223,6 +223,16 @@ impl Store {
         }
     }
 
+    /// Finishes with the store: SQLite folds its write-ahead log into the file (so `orders.db`
+    /// alone holds everything), SQL pools close their connections.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+            Store::Memory(_) | Store::Redis(_) => {}
+        }
+    }
+
     /// Removes the run's data where it lives on a shared server (the PostgreSQL schema, the
     /// Redis keys). SQLite files and memory are left alone.
     pub async fn cleanup(&self) -> Result<(), StoreError> {

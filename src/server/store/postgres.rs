@@ -93,6 +93,10 @@ impl PostgresStore {
         })
     }
 
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub async fn drop_schema(&self) -> Result<(), StoreError> {
         sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema)))
             .execute(&self.pool)

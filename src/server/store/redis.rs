@@ -20,21 +20,8 @@ use std::time::Duration;
 /// Longest a command may wait for its answer before the request is failed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-const PLACE_LUA: &str = r#"
--- KEYS: stock, limit, held, orders, seq   ARGV: buyer, quantity, product
-local stock = tonumber(redis.call('GET', KEYS[1]))
-if stock == nil then return {-1} end
-local q = tonumber(ARGV[2])
-if stock < q then return {0} end
-local limit = tonumber(redis.call('GET', KEYS[2]) or '1')
-local held = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-if held >= limit then return {-2, limit} end
-local remaining = redis.call('DECRBY', KEYS[1], q)
-redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-local id = redis.call('INCR', KEYS[5])
-redis.call('HSET', KEYS[4], id, cjson.encode({product_id = ARGV[3], buyer_id = ARGV[1], quantity = q}))
-return {1, id, remaining}
-"#;
+/// The `lua` strategy's script; `bench/stores.sh` runs the same file with redis-benchmark.
+pub const PLACE_LUA: &str = include_str!("place.lua");
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Query { backend: "redis", cause: e.to_string() }

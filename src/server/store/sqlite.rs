@@ -66,6 +66,11 @@ impl SqliteStore {
         Ok(SqliteStore { pool: pool(file, opts).await?, strategy })
     }
 
+    pub async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
+    }
+
     pub async fn seed(&self, products: &[SeedProduct]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(err)?;
         for sql in ["DELETE FROM orders", "DELETE FROM products", "DELETE FROM seed_locks"] {
