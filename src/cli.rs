@@ -41,6 +41,12 @@ pub enum Command {
     },
     /// Run the reference order server on its own.
     Serve(ServeArgs),
+    /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
+    Report {
+        /// Run folders (each holding summary.json and ledger.csv).
+        #[arg(required = true, value_name = "RUN_DIR")]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +151,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => run_command(args).await,
         Command::Validate { paths } => validate_command(&paths),
         Command::Serve(args) => serve_command(args).await,
+        Command::Report { dirs } => report_command(&dirs),
     }
 }
 
@@ -181,6 +188,7 @@ async fn run_command(args: RunArgs) -> i32 {
     };
     let single = files.len() == 1;
     let mut rows = Vec::new();
+    let mut results = Vec::new();
     for file in &files {
         let exact = match (&opts.out, single) {
             (Some(out), true) => Some(out.clone()),
@@ -205,16 +213,63 @@ async fn run_command(args: RunArgs) -> i32 {
             (None, Some(e)) => eprintln!("error: {e}"),
             (None, None) => {}
         }
+        if let (Some(s), Some(e)) = (&result.summary, &result.error) {
+            if s.exit_code != result.exit_code {
+                eprintln!("error: {e}");
+            }
+        }
         let what = match (&result.summary, &result.error) {
             (_, Some(e)) if result.exit_code == EXIT_USAGE || result.exit_code == EXIT_ENVIRONMENT => e.clone(),
             (Some(s), _) => s.headline(),
             _ => String::new(),
         };
         rows.push((result.summary.as_ref().map_or_else(|| stem(file), |s| s.scenario.clone()), result.exit_code, what));
+        results.push(result);
     }
     let code = most_severe(rows.iter().map(|r| r.1));
     if !single {
         print!("{}", report::render_suite(&rows, code));
+        let suite_dir = match &opts.out {
+            Some(out) => Ok(out.clone()),
+            None => report::create_run_dir(&opts.reports_root, "suites", None).map(|d| d.path),
+        };
+        let entries: Vec<report::suite::Entry> = rows
+            .iter()
+            .zip(&results)
+            .map(|((name, code, what), r)| report::suite::Entry {
+                name: name.clone(),
+                exit_code: *code,
+                what: what.clone(),
+                summary: r.summary.as_ref(),
+                dir: r.dir.clone(),
+            })
+            .collect();
+        match suite_dir.and_then(|d| {
+            std::fs::create_dir_all(&d).and_then(|()| report::suite::write(&d, &entries, code)).map(|()| d)
+        }) {
+            Ok(d) => println!("suite report {}", d.join("index.html").display()),
+            Err(e) => eprintln!("warning: cannot write the suite report: {e}"),
+        }
+    }
+    code
+}
+
+fn report_command(dirs: &[PathBuf]) -> i32 {
+    let mut code = EXIT_PASS;
+    for dir in dirs {
+        match report::rerender(dir) {
+            Ok(s) => println!(
+                "rendered {} ({} {}, exit {})",
+                dir.join("index.html").display(),
+                s.scenario,
+                s.verdict,
+                s.exit_code
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = EXIT_USAGE;
+            }
+        }
     }
     code
 }

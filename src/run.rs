@@ -202,7 +202,8 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     let (summary, ledger) = execute(&s, file, placement, &store, opts).await;
     let exit_code = summary.exit_code;
     let error = summary.error.clone();
-    if let Err(e) = write_ledger(&dir, &ledger).and_then(|()| write_summary(&dir, &summary)) {
+    let yaml = serde_yaml::to_string(&s).unwrap_or_default();
+    if let Err(e) = report::write_run(&dir, &summary, &ledger, &yaml) {
         return RunResult {
             file: file.to_path_buf(),
             exit_code: EXIT_ENVIRONMENT,
@@ -212,18 +213,6 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         };
     }
     RunResult { file: file.to_path_buf(), exit_code, summary: Some(summary), dir: Some(dir), error }
-}
-
-fn write_ledger(dir: &Path, ledger: &Ledger) -> std::io::Result<()> {
-    let mut bytes = Vec::new();
-    ledger.write_jsonl(&mut bytes)?;
-    report::write_atomic(&dir.join("ledger.jsonl"), &bytes)
-}
-
-/// Written last: a `summary.json` exists only once everything else of the run is on disk.
-fn write_summary(dir: &Path, summary: &Summary) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-    report::write_atomic(&dir.join("summary.json"), &json)
 }
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
@@ -352,5 +341,7 @@ fn build_summary(
         connect_failures: ledger.connect_failures,
         late_buyers: ledger.late_buyers,
         top_errors: stats::top_errors(ledger, 5),
+        release_us: ledger.release_us,
+        environment: crate::report::Environment::detect(),
     }
 }

@@ -21,9 +21,10 @@ pub struct Attempt {
     /// HTTP status; 0 when there was no answer.
     pub status: u16,
     pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Empty in `ledger.csv` when there is none (every row has every column).
+    #[serde(default)]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error: Option<String>,
 }
 
@@ -70,22 +71,5 @@ impl Ledger {
 
     pub fn indeterminate(&self) -> u64 {
         self.attempts.iter().filter(|a| a.outcome.is_indeterminate()).count() as u64
-    }
-
-    /// Writes the ledger as JSON lines: a header line, then one line per attempt, then one
-    /// per stock sample.
-    pub fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let header = serde_json::json!({
-            "products": self.products, "buyers": self.buyers, "release_us": self.release_us,
-            "connect_failures": self.connect_failures, "late_buyers": self.late_buyers,
-        });
-        writeln!(out, "{}", serde_json::json!({ "header": header }))?;
-        for a in &self.attempts {
-            writeln!(out, "{}", serde_json::json!({ "attempt": a }))?;
-        }
-        for s in &self.stock_samples {
-            writeln!(out, "{}", serde_json::json!({ "stock": s }))?;
-        }
-        Ok(())
     }
 }

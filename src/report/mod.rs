@@ -1,10 +1,102 @@
-//! Reports of a run: `summary.json` (public interface), the ledger, the terminal summary, and
-//! the run folder they go into (`reports/<scenario>/<timestamp>/` with a `latest` link).
+//! Reports of a run, all in its folder (`reports/<scenario>/<timestamp>/` with a `latest`
+//! link, or `--out`): `summary.json` (public interface, written last), `index.html`
+//! (self-contained), PNG and SVG charts, `junit.xml`, `summary.md`, the ledger (`ledger.csv`,
+//! `stock.csv`) and `scenario.yaml` as run; and the terminal summary. `flashbench report`
+//! renders them again from the folder. A suite adds an index page and a combined `junit.xml`.
 
+pub mod charts;
 mod folder;
+pub mod html;
+pub mod junit;
+pub mod ledger_files;
+pub mod markdown;
+pub mod suite;
 mod summary;
 mod terminal;
 
 pub use folder::{create_run_dir, write_atomic, RunDir};
-pub use summary::{InvariantSummary, ProductSummary, Summary, TargetInfo};
+pub use summary::{Environment, InvariantSummary, ProductSummary, Summary, TargetInfo};
 pub use terminal::{render, render_suite};
+
+use crate::harness::Ledger;
+use std::path::Path;
+
+pub const SUMMARY_JSON: &str = "summary.json";
+pub const SCENARIO_YAML: &str = "scenario.yaml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Render(String),
+    #[error("{path}: not a flashbench run folder ({why})")]
+    NotARun { path: String, why: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io { path: path.display().to_string(), source }
+}
+
+/// Writes every file of a finished run into `dir`; `summary.json` last, so that it exists only
+/// once the rest is on disk.
+pub fn write_run(dir: &Path, summary: &Summary, ledger: &Ledger, scenario_yaml: &str) -> Result<(), ReportError> {
+    ledger_files::write(dir, ledger).map_err(io(dir))?;
+    let yaml = dir.join(SCENARIO_YAML);
+    write_atomic(&yaml, scenario_yaml.as_bytes()).map_err(io(&yaml))?;
+    render_artifacts(dir, summary, ledger, scenario_yaml)?;
+    let path = dir.join(SUMMARY_JSON);
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| ReportError::Render(e.to_string()))?;
+    write_atomic(&path, &json).map_err(io(&path))
+}
+
+/// Charts, `index.html`, `junit.xml` and `summary.md` from a summary and its ledger.
+pub fn render_artifacts(
+    dir: &Path,
+    summary: &Summary,
+    ledger: &Ledger,
+    scenario_yaml: &str,
+) -> Result<(), ReportError> {
+    let charts = charts::render_all(summary, ledger, dir).map_err(ReportError::Render)?;
+    let junit = junit::document(&[summary]);
+    let md = markdown::render(summary);
+    for (name, text) in [("junit.xml", junit.as_str()), ("summary.md", md.as_str())] {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+    }
+    let mut files: Vec<String> =
+        ["summary.json", "junit.xml", "summary.md", ledger_files::LEDGER_CSV, ledger_files::STOCK_CSV, SCENARIO_YAML]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    if dir.join("orders.db").exists() {
+        files.push("orders.db".into());
+    }
+    for c in &charts {
+        files.push(format!("{}.png", c.name));
+        files.push(format!("{}.svg", c.name));
+    }
+    let page = html::render(summary, &charts, scenario_yaml, &files);
+    let path = dir.join("index.html");
+    write_atomic(&path, page.as_bytes()).map_err(io(&path))
+}
+
+/// `flashbench report DIR`: renders every artifact of a finished run again from its folder.
+pub fn rerender(dir: &Path) -> Result<Summary, ReportError> {
+    let not_a_run = |why: String| ReportError::NotARun { path: dir.display().to_string(), why };
+    let text =
+        std::fs::read_to_string(dir.join(SUMMARY_JSON)).map_err(|e| not_a_run(format!("{SUMMARY_JSON}: {e}")))?;
+    let summary: Summary = serde_json::from_str(&text).map_err(|e| not_a_run(format!("{SUMMARY_JSON}: {e}")))?;
+    let ledger = if dir.join(ledger_files::LEDGER_CSV).exists() {
+        ledger_files::read(dir, &summary).map_err(|e| not_a_run(e.to_string()))?
+    } else {
+        Ledger::default()
+    };
+    let yaml = std::fs::read_to_string(dir.join(SCENARIO_YAML)).unwrap_or_default();
+    render_artifacts(dir, &summary, &ledger, &yaml)?;
+    Ok(summary)
+}

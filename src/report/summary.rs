@@ -43,6 +43,39 @@ pub struct Summary {
     /// The most frequent messages of `error` and `timeout` attempts.
     #[serde(default)]
     pub top_errors: Vec<ErrorCount>,
+    /// When the burst was released (µs on the ledger's clock); absent for a ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_us: Option<u64>,
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+/// Where the run ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub cores: usize,
+    pub os: String,
+    /// `git rev-parse --short HEAD` in the working directory, when it is a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_revision: Option<String>,
+}
+
+impl Environment {
+    pub fn detect() -> Self {
+        let git_revision = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|r| !r.is_empty());
+        Environment {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            git_revision,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,159 @@
+//! The burst itself: how simultaneous the "simultaneous" release was, and whether the
+//! winners were the earliest to arrive.
+
+use super::{color, e, empty, legend_box, span, Area, Data, Draw, Drawn, FONT};
+use crate::outcome::Outcome;
+use plotters::prelude::*;
+
+pub struct SendSkew<'a>(pub &'a Data<'a>);
+
+impl Draw for SendSkew<'_> {
+    const NAME: &'static str = "send-skew";
+    const TITLE: &'static str = "Send skew";
+
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Drawn {
+        let d = self.0;
+        let mut skew: Vec<f64> = d
+            .ledger
+            .attempts
+            .iter()
+            .filter(|a| a.attempt == 1)
+            .map(|a| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0)
+            .collect();
+        if skew.is_empty() {
+            return empty(root, Self::TITLE, "no attempts");
+        }
+        skew.sort_by(f64::total_cmp);
+        let max = skew[skew.len() - 1].max(0.001);
+        let bins = 50usize;
+        let width = max / bins as f64;
+        let mut counts = vec![0u64; bins + 1];
+        for s in &skew {
+            counts[(s / width) as usize] += 1;
+        }
+        let top = counts.iter().copied().max().unwrap_or(1) as f64;
+        let pct = |p: f64| skew[((p * skew.len() as f64).ceil() as usize).clamp(1, skew.len()) - 1];
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{}: first requests completed after the intended start ({} buyers)", Self::TITLE, skew.len()),
+                (FONT, 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(span(0.0, max + width), 0.0..top * 1.15)
+            .map_err(e)?;
+        chart.configure_mesh().x_desc("skew (ms)").y_desc("buyers").label_style((FONT, 13)).draw().map_err(e)?;
+        let c = color(Outcome::SoldOut);
+        chart
+            .draw_series(counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
+                let x0 = i as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width, *n as f64)], c.mix(0.8).filled())
+            }))
+            .map_err(e)?
+            .label(format!("buyers per {width:.3} ms"))
+            .legend(legend_box(c));
+        for (label, p, shade) in [("p50", 0.5, BLACK.mix(0.6)), ("p99", 0.99, RGBColor(214, 39, 40).mix(0.9))] {
+            let x = pct(p);
+            chart
+                .draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, top * 1.1)], 4, 3, shade.stroke_width(2)))
+                .map_err(e)?
+                .label(format!("{label} {x:.2} ms"))
+                .legend(move |(lx, ly)| PathElement::new(vec![(lx, ly), (lx + 18, ly)], shade.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(e)?;
+        Ok(())
+    }
+}
+
+/// Each buyer's arrival rank (1 = first), by when its first request was sent.
+pub fn arrival_ranks(d: &Data) -> std::collections::HashMap<u32, usize> {
+    let mut firsts: Vec<(u64, u32)> =
+        d.ledger.attempts.iter().filter(|a| a.attempt == 1).map(|a| (a.sent_us, a.buyer)).collect();
+    firsts.sort_unstable();
+    firsts.iter().enumerate().map(|(i, (_, b))| (*b, i + 1)).collect()
+}
+
+pub struct Fairness<'a>(pub &'a Data<'a>);
+
+impl Draw for Fairness<'_> {
+    const NAME: &'static str = "fairness";
+    const TITLE: &'static str = "Winners by arrival rank";
+
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Drawn {
+        let d = self.0;
+        let ranks = arrival_ranks(d);
+        let mut winners: Vec<(usize, f64)> = d
+            .ledger
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == Outcome::Won)
+            .filter_map(|a| ranks.get(&a.buyer).map(|r| (*r, d.ms(a.done_us))))
+            .collect();
+        if winners.is_empty() {
+            let why = if ranks.is_empty() { "no attempts" } else { "no winners: nothing was sold" };
+            return empty(root, Self::TITLE, why);
+        }
+        winners.sort_by_key(|w| w.0);
+        let n = ranks.len() as f64;
+        let w = winners.len();
+        let median = winners[w / 2].0;
+        let (t_lo, t_hi) =
+            winners.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, t)| (l.min(*t), h.max(*t)));
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "{}: {w} winners of {} buyers, median rank {median} (first come, first served: 1 to {w})",
+                    Self::TITLE,
+                    ranks.len()
+                ),
+                (FONT, 17),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d((0.8..(n * 1.25).max(10.0)).log_scale(), span(t_lo.min(0.0), t_hi * 1.1))
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc("arrival rank, log scale (1 = first request sent)")
+            .y_desc("order confirmed at (ms)")
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(e)?;
+        let ideal = color(Outcome::Won).mix(0.15);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.8, t_lo.min(0.0)), (w as f64 + 0.5, t_hi * 1.1)],
+                ideal.filled(),
+            )))
+            .map_err(e)?
+            .label(format!("first-come-first-served: ranks 1 to {w}"))
+            .legend(legend_box(RGBColor(200, 230, 200)));
+        let c = color(Outcome::Won);
+        chart
+            .draw_series(winners.iter().map(|(r, t)| Circle::new((*r as f64, *t), 5, c.filled())))
+            .map_err(e)?
+            .label("winner")
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(e)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! `junit.xml`: one testsuite per scenario, one testcase per invariant and per threshold, with
+//! the evidence in each failure; the format the JUnit consumers of common CI systems read.
+
+use super::html::esc;
+use super::Summary;
+use crate::verify::Status;
+use std::fmt::Write;
+
+/// One `<testsuite>` element for a run.
+pub fn testsuite(s: &Summary) -> (String, Counts) {
+    let mut cases = String::new();
+    let mut n = Counts::default();
+    let class = format!("flashbench.{}", s.scenario);
+    if let Some(err) = &s.error {
+        n.tests += 1;
+        n.errors += 1;
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{}.environment\" name=\"environment\" time=\"0\"><error message=\"{}\" type=\"environment\">{}</error></testcase>",
+            esc(&class),
+            esc(err),
+            esc(err)
+        );
+    }
+    for i in &s.invariants {
+        n.tests += 1;
+        let head =
+            format!("    <testcase classname=\"{}.invariants\" name=\"{}\" time=\"0\"", esc(&class), i.name.name());
+        let evidence = if i.examples.is_empty() {
+            i.detail.clone()
+        } else {
+            format!("{}\ne.g. {}", i.detail, i.examples.join("\n"))
+        };
+        match (i.status, i.expected_violation) {
+            (Status::Fail, false) => {
+                n.failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "{head}><failure message=\"{} violated: {}\" type=\"invariant\">{}</failure></testcase>",
+                    i.name.name(),
+                    esc(&i.detail),
+                    esc(&evidence)
+                );
+            }
+            (Status::Pass | Status::NotApplicable, true) => {
+                n.failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "{head}><failure message=\"expected violation of {} was not found\" type=\"self-test\">{}</failure></testcase>",
+                    i.name.name(),
+                    esc(&evidence)
+                );
+            }
+            (Status::NotApplicable, false) => {
+                n.skipped += 1;
+                let _ = writeln!(cases, "{head}><skipped message=\"not applicable: {}\"/></testcase>", esc(&i.detail));
+            }
+            (Status::Fail, true) => {
+                let _ = writeln!(
+                    cases,
+                    "{head}><system-out>caught, as expected: {}</system-out></testcase>",
+                    esc(&evidence)
+                );
+            }
+            (Status::Pass, false) => {
+                let _ = writeln!(cases, "{head}/>");
+            }
+        }
+    }
+    for t in &s.expected_outcomes {
+        n.tests += 1;
+        let name = format!("count.{} {}", t.outcome, t.expected);
+        let head = format!("    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"", esc(&class), esc(&name));
+        if t.pass {
+            let _ = writeln!(cases, "{head}/>");
+        } else {
+            n.failures += 1;
+            let _ = writeln!(
+                cases,
+                "{head}><failure message=\"{} (observed {})\" type=\"threshold\">observed {}</failure></testcase>",
+                esc(&name),
+                t.observed,
+                t.observed
+            );
+        }
+    }
+    let t = &s.target;
+    let props = [
+        ("backend", t.backend.as_str()),
+        ("strategy", t.strategy.as_str()),
+        ("placement", t.placement.as_str()),
+        ("store", t.store.as_str()),
+    ];
+    let mut xml = format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\" timestamp=\"{}\">\n    <properties>\n",
+        esc(&s.scenario),
+        n.tests,
+        n.failures,
+        n.errors,
+        n.skipped,
+        s.duration_ms as f64 / 1000.0,
+        esc(s.started_at.trim_end_matches('Z'))
+    );
+    for (k, v) in props {
+        let _ = writeln!(xml, "      <property name=\"{k}\" value=\"{}\"/>", esc(v));
+    }
+    let _ = writeln!(xml, "      <property name=\"instances\" value=\"{}\"/>", t.instances);
+    xml.push_str("    </properties>\n");
+    xml.push_str(&cases);
+    xml.push_str("  </testsuite>\n");
+    (xml, n)
+}
+
+/// Test counts of a testsuite.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: u32,
+    pub failures: u32,
+    pub errors: u32,
+    pub skipped: u32,
+}
+
+/// A whole `junit.xml` for one or more runs.
+pub fn document(summaries: &[&Summary]) -> String {
+    let mut total = Counts::default();
+    let mut body = String::new();
+    let mut time = 0.0;
+    for s in summaries {
+        let (xml, n) = testsuite(s);
+        body.push_str(&xml);
+        total.tests += n.tests;
+        total.failures += n.failures;
+        total.errors += n.errors;
+        total.skipped += n.skipped;
+        time += s.duration_ms as f64 / 1000.0;
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flashbench\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.3}\">\n{body}</testsuites>\n",
+        total.tests, total.failures, total.errors, total.skipped
+    )
+}

@@ -1,0 +1,77 @@
+//! `summary.md`: a compact Markdown summary, fit for a CI job summary page.
+
+use super::Summary;
+use crate::verify::Status;
+use std::fmt::Write;
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// Markdown cells cannot hold `|` or newlines.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(s: &Summary) -> String {
+    let mut o = String::new();
+    let (mark, verdict) = if s.passed() { ("✅", "PASS") } else { ("❌", "FAIL") };
+    let t = &s.target;
+    let _ = writeln!(o, "## {mark} {} — {verdict} (exit {})\n", s.scenario, s.exit_code);
+    let _ = writeln!(o, "{}\n", cell(&s.headline()));
+    let _ = writeln!(
+        o,
+        "{} buyers · {}/{} × {} ({}) · {} attempts · {:.0}/s · send skew p99 {} ms\n",
+        s.buyers,
+        t.backend,
+        t.strategy,
+        t.instances,
+        t.placement,
+        s.attempts,
+        s.throughput_rps,
+        ms(s.send_skew_us.p99)
+    );
+    o.push_str("| product | initial | final | orders |\n|---|---:|---:|---:|\n");
+    for p in &s.products {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            cell(&p.id),
+            p.initial_stock,
+            p.final_stock.map_or("?".into(), |f| f.to_string()),
+            p.orders
+        );
+    }
+    o.push_str("\n| invariant | status | evidence |\n|---|---|---|\n");
+    for i in &s.invariants {
+        let status = match (i.status, i.expected_violation) {
+            (Status::Pass, false) => "✅ pass",
+            (Status::Fail, false) => "❌ FAIL",
+            (Status::Fail, true) => "🎯 caught",
+            (_, true) => "❌ missed",
+            (Status::NotApplicable, false) => "➖ n/a",
+        };
+        let _ = writeln!(o, "| `{}` | {status} | {} |", i.name.name(), cell(&i.detail));
+    }
+    if !s.expected_outcomes.is_empty() {
+        o.push_str("\n| threshold | observed | |\n|---|---:|---|\n");
+        for e in &s.expected_outcomes {
+            let _ = writeln!(
+                o,
+                "| `count.{} {}` | {} | {} |",
+                e.outcome,
+                e.expected,
+                e.observed,
+                if e.pass { "✅" } else { "❌" }
+            );
+        }
+    }
+    o.push_str("\n| latency (ms) | count | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n");
+    for (name, l) in s.latency_us.iter().filter(|(n, l)| l.count > 0 || n.as_str() == "all") {
+        let _ = writeln!(o, "| {name} | {} | {} | {} | {} |", l.count, ms(l.p50), ms(l.p99), ms(l.max));
+    }
+    if let Some(err) = &s.error {
+        let _ = writeln!(o, "\n**Environment failure:** {}", cell(err));
+    }
+    o
+}
