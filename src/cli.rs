@@ -41,6 +41,8 @@ pub enum Command {
     },
     /// Run the reference order server on its own.
     Serve(ServeArgs),
+    /// Print the JSON Schema of the scenario format (for editors: yaml-language-server).
+    Schema,
     /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
     Report {
         /// Run folders (each holding summary.json and ledger.csv).
@@ -90,6 +92,21 @@ pub struct RunArgs {
     /// Keep the run's PostgreSQL schema or Redis keys after the run (they are removed by default).
     #[arg(long)]
     pub keep_data: bool,
+    /// Run each scenario K times on fresh state (wins over `repeat:`); any violation fails.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
+    /// Stop at the first failing repetition or scenario.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Compare with a previous run's or suite's summary.json; a regression beyond a limit exits 3.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// A regression limit METRIC=PERCENT (e.g. latency.won.p99=20%); wins over the scenario's.
+    #[arg(long, value_name = "METRIC=PCT", value_parser = crate::baseline::Limit::parse_arg)]
+    pub regression: Vec<crate::baseline::Limit>,
+    /// Write this run's results (a summary.json) to PATH, as the next run's baseline.
+    #[arg(long, value_name = "PATH")]
+    pub save_baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +169,10 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Validate { paths } => validate_command(&paths),
         Command::Serve(args) => serve_command(args).await,
         Command::Report { dirs } => report_command(&dirs),
+        Command::Schema => {
+            println!("{}", scenario::schema_json());
+            EXIT_PASS
+        }
     }
 }
 
@@ -185,6 +206,19 @@ async fn run_command(args: RunArgs) -> i32 {
         database_url: args.database_url.clone(),
         pool_size: args.pool_size,
         keep_data: args.keep_data,
+        repeat: args.repeat,
+        fail_fast: args.fail_fast,
+        baseline: match &args.baseline {
+            None => None,
+            Some(path) => match crate::baseline::Baseline::load(path) {
+                Ok(b) => Some(std::sync::Arc::new(b)),
+                Err(e) => {
+                    eprintln!("error: --baseline {e}");
+                    return EXIT_USAGE;
+                }
+            },
+        },
+        regressions: args.regression.clone(),
     };
     let single = files.len() == 1;
     let mut rows = Vec::new();
@@ -224,7 +258,28 @@ async fn run_command(args: RunArgs) -> i32 {
             _ => String::new(),
         };
         rows.push((result.summary.as_ref().map_or_else(|| stem(file), |s| s.scenario.clone()), result.exit_code, what));
+        let failed = result.exit_code != 0;
         results.push(result);
+        if failed && args.fail_fast {
+            eprintln!("--fail-fast: stopping after {}", file.display());
+            break;
+        }
+    }
+    let summaries: Vec<&report::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
+    if let Some(path) = &args.save_baseline {
+        let json = if single {
+            summaries.first().map(serde_json::to_vec_pretty)
+        } else {
+            Some(serde_json::to_vec_pretty(&report::suite::SuiteSummary::new(
+                &summaries,
+                most_severe(rows.iter().map(|r| r.1)),
+            )))
+        };
+        match json.map(|j| j.map_err(std::io::Error::other).and_then(|b| report::write_atomic(path, &b))) {
+            Some(Ok(())) => eprintln!("baseline saved to {}", path.display()),
+            Some(Err(e)) => eprintln!("warning: cannot save the baseline to {}: {e}", path.display()),
+            None => eprintln!("warning: no result to save as a baseline"),
+        }
     }
     let code = most_severe(rows.iter().map(|r| r.1));
     if !single {
@@ -244,8 +299,13 @@ async fn run_command(args: RunArgs) -> i32 {
                 dir: r.dir.clone(),
             })
             .collect();
+        let suite_summary = report::suite::SuiteSummary::new(&summaries, code);
         match suite_dir.and_then(|d| {
-            std::fs::create_dir_all(&d).and_then(|()| report::suite::write(&d, &entries, code)).map(|()| d)
+            std::fs::create_dir_all(&d)
+                .and_then(|()| report::suite::write(&d, &entries, code))
+                .and_then(|()| serde_json::to_vec_pretty(&suite_summary).map_err(std::io::Error::other))
+                .and_then(|json| report::write_atomic(&d.join("summary.json"), &json))
+                .map(|()| d)
         }) {
             Ok(d) => println!("suite report {}", d.join("index.html").display()),
             Err(e) => eprintln!("warning: cannot write the suite report: {e}"),

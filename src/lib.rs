@@ -15,17 +15,20 @@
 //! [`run`] strings the steps together for one scenario or a suite; [`cli`] is the command
 //! line; [`outcome`] holds the outcome classes every attempt is sorted into.
 
+pub mod baseline;
 pub mod cli;
 pub mod harness;
 pub mod limits;
 pub mod logging;
 pub mod outcome;
+pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod target;
+pub mod threshold;
 pub mod truth;
 pub mod verdict;
 pub mod verify;

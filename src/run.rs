@@ -1,14 +1,17 @@
 //! One run, end to end, following the flow: scenario → target → harness → truth → verify →
 //! verdict → report. Also suites: several files or a folder, run in name order.
 
+use crate::baseline::{Baseline, Limit};
 use crate::harness::{self, HarnessConfig, Ledger};
 use crate::limits::{self, Placement};
+use crate::repeat;
 use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
 use crate::scenario::{self, Scenario};
 use crate::server::store::{StoreLocation, StoreOptions};
 use crate::server::{Backend, Strategy};
 use crate::stats;
 use crate::target::{Target, TargetOptions};
+use crate::threshold::{Observed, ThresholdResult};
 use crate::truth::Truth;
 use crate::verdict::{self, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::verify::{self, Check};
@@ -45,6 +48,14 @@ pub struct RunOptions {
     pub pool_size: Option<u32>,
     /// Leave the run's PostgreSQL schema or Redis keys in place.
     pub keep_data: bool,
+    /// `--repeat`: wins over the scenario's `repeat`.
+    pub repeat: Option<u32>,
+    /// Stop at the first failing repetition or scenario.
+    pub fail_fast: bool,
+    /// `--baseline`: the previous results to compare with.
+    pub baseline: Option<std::sync::Arc<Baseline>>,
+    /// `--regression`: limits that win over the scenario's `regression`.
+    pub regressions: Vec<Limit>,
 }
 
 impl Default for RunOptions {
@@ -59,6 +70,10 @@ impl Default for RunOptions {
             database_url: None,
             pool_size: None,
             keep_data: false,
+            repeat: None,
+            fail_fast: false,
+            baseline: None,
+            regressions: Vec::new(),
         }
     }
 }
@@ -198,8 +213,28 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         Ok(d) => d.path,
         Err(e) => return usage_error(file, format!("cannot create the report folder: {e}")),
     };
-    let store = store_options(&s, &dir, opts);
-    let (summary, ledger) = execute(&s, file, placement, &store, opts).await;
+    let repeat = opts.repeat.unwrap_or(s.repeat).max(1);
+    let mut reps = Vec::with_capacity(repeat as usize);
+    for i in 1..=repeat {
+        if repeat > 1 && !opts.quiet {
+            eprintln!("repetition {i} of {repeat}");
+        }
+        let store = store_options(&s, &dir, opts);
+        if let StoreLocation::Sqlite { file } = &store.location {
+            // Each repetition starts from fresh state; the folder keeps the last one's file.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+        reps.push(execute(&s, file, placement, &store, opts).await);
+        if opts.fail_fast && reps.last().is_some_and(|(r, _)| r.exit_code != 0) {
+            break;
+        }
+    }
+    let (mut summary, ledger) = repeat::aggregate(reps);
+    if let Some(baseline) = &opts.baseline {
+        compare_with_baseline(&mut summary, &s, baseline, &opts.regressions);
+    }
     let exit_code = summary.exit_code;
     let error = summary.error.clone();
     let yaml = serde_yaml::to_string(&s).unwrap_or_default();
@@ -213,6 +248,42 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         };
     }
     RunResult { file: file.to_path_buf(), exit_code, summary: Some(summary), dir: Some(dir), error }
+}
+
+/// Adds the baseline comparison; a regression beyond its limit fails the run (exit 3) unless
+/// something worse already did.
+fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baseline, extra: &[Limit]) {
+    let Some(before) = baseline.run(&s.name) else {
+        summary.reasons.push(format!("baseline {} has no run of {}; nothing compared", baseline.file, s.name));
+        return;
+    };
+    let mut limits: Vec<Limit> = s.regression.iter().filter_map(|(m, l)| Limit::parse(m, l).ok()).collect();
+    for l in extra {
+        limits.retain(|x| x.name != l.name);
+        limits.push(l.clone());
+    }
+    let report = crate::baseline::compare(&baseline.file, before, summary, &limits);
+    let regressed: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.status == "fail")
+        .map(|r| {
+            format!(
+                "regression: {} {} → {} ({:+.1}%, limit {}%)",
+                r.metric,
+                r.before_text,
+                r.now_text,
+                r.change_percent,
+                r.limit_percent.unwrap_or(0.0)
+            )
+        })
+        .collect();
+    if !regressed.is_empty() {
+        summary.reasons.extend(regressed);
+        summary.exit_code = verdict::most_severe([summary.exit_code, verdict::EXIT_THRESHOLD]);
+        summary.verdict = if summary.exit_code == 0 { "pass" } else { "fail" }.into();
+    }
+    summary.baseline = Some(report);
 }
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
@@ -257,9 +328,12 @@ async fn execute(
     };
     let checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
     let counts = stats::outcome_counts(&ledger);
-    let verdict = verdict::decide(s, &checks, &counts);
+    let observed = Observed::new(&ledger);
+    let thresholds: Vec<ThresholdResult> = s.thresholds.iter().map(|t| observed.evaluate(t)).collect();
+    let verdict = verdict::decide(s, &checks, &counts, &thresholds);
     let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;
+    summary.thresholds = thresholds;
     (summary, ledger)
 }
 
@@ -343,5 +417,9 @@ fn build_summary(
         top_errors: stats::top_errors(ledger, 5),
         release_us: ledger.release_us,
         environment: crate::report::Environment::detect(),
+        thresholds: Vec::new(),
+        repetitions: Vec::new(),
+        violation_rate: std::collections::BTreeMap::new(),
+        baseline: None,
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::outcome::Outcome;
 use crate::scenario::{CountExpectation, Scenario};
+use crate::threshold::ThresholdResult;
 use crate::verify::{Check, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,7 +54,12 @@ impl Verdict {
 }
 
 /// Decides the verdict of a run whose ground truth was read.
-pub fn decide(s: &Scenario, checks: &[Check], counts: &BTreeMap<Outcome, u64>) -> Verdict {
+pub fn decide(
+    s: &Scenario,
+    checks: &[Check],
+    counts: &BTreeMap<Outcome, u64>,
+    thresholds: &[ThresholdResult],
+) -> Verdict {
     let mut reasons = Vec::new();
     let mut violated = false;
     for c in checks {
@@ -90,6 +96,10 @@ pub fn decide(s: &Scenario, checks: &[Check], counts: &BTreeMap<Outcome, u64>) -
         missed = true;
         reasons.push(format!("expected count.{} {}, observed {}", oc.outcome, oc.expected, oc.observed));
     }
+    for t in thresholds.iter().filter(|t| t.status != "pass") {
+        missed = true;
+        reasons.push(format!("threshold {} failed: observed {}", t.expression, t.observed_text));
+    }
     let exit_code = if violated {
         EXIT_VIOLATION
     } else if missed {
@@ -116,13 +126,13 @@ mod tests {
     fn exit_codes_follow_the_contract() {
         let mut s = fixtures::scenario(5, 10);
         let counts: BTreeMap<Outcome, u64> = [(Outcome::Won, 5)].into();
-        assert_eq!(decide(&s, &checks(&[]), &counts).exit_code, EXIT_PASS);
-        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts).exit_code, EXIT_VIOLATION);
+        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, EXIT_PASS);
+        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
         s.expect.outcomes.insert(Outcome::Won, CountExpectation::Exact(4));
-        let v = decide(&s, &checks(&[]), &counts);
+        let v = decide(&s, &checks(&[]), &counts, &[]);
         assert_eq!(v.exit_code, EXIT_THRESHOLD);
         assert_eq!(v.reasons, vec!["expected count.won == 4, observed 5".to_string()]);
-        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts).exit_code, EXIT_VIOLATION);
+        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
     }
 
     #[test]
@@ -132,12 +142,12 @@ mod tests {
         s.expect.may_also_violate = vec![Invariant::StockConserved];
         let counts = BTreeMap::new();
         assert_eq!(
-            decide(&s, &checks(&[Invariant::NoOversell, Invariant::StockConserved]), &counts).exit_code,
+            decide(&s, &checks(&[Invariant::NoOversell, Invariant::StockConserved]), &counts, &[]).exit_code,
             EXIT_PASS
         );
-        assert_eq!(decide(&s, &checks(&[]), &counts).exit_code, EXIT_VIOLATION, "a missed violation fails");
+        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, EXIT_VIOLATION, "a missed violation fails");
         assert_eq!(
-            decide(&s, &checks(&[Invariant::NoOversell, Invariant::PerBuyerLimit]), &counts).exit_code,
+            decide(&s, &checks(&[Invariant::NoOversell, Invariant::PerBuyerLimit]), &counts, &[]).exit_code,
             EXIT_VIOLATION,
             "an unexpected violation fails"
         );

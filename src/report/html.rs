@@ -150,9 +150,26 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         );
     }
     o.push_str("</table></section>\n<section><h2>Thresholds</h2>");
-    if s.expected_outcomes.is_empty() {
+    if !s.thresholds.is_empty() {
+        o.push_str("<table><tr><th></th><th>threshold</th><th class=n>observed</th></tr>");
+        for t in &s.thresholds {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td><code>{}</code></td><td class=n>{}</td></tr>",
+                if t.status == "pass" {
+                    r#"<span class="badge b-pass">pass</span>"#
+                } else {
+                    r#"<span class="badge b-fail">FAIL</span>"#
+                },
+                esc(&t.expression),
+                esc(&t.observed_text)
+            );
+        }
+        o.push_str("</table>");
+    }
+    if s.expected_outcomes.is_empty() && s.thresholds.is_empty() {
         o.push_str("<p class=muted>No thresholds in this scenario.</p>");
-    } else {
+    } else if !s.expected_outcomes.is_empty() {
         o.push_str("<table><tr><th></th><th>expression</th><th class=n>observed</th></tr>");
         for oc in &s.expected_outcomes {
             let _ = write!(
@@ -203,7 +220,50 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         }
         o.push_str("</ul>");
     }
-    o.push_str("</section>\n<section><h2>Charts</h2>");
+    o.push_str("</section>\n");
+    if !s.repetitions.is_empty() {
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let _ = write!(o, "<section><h2>Repetitions</h2><p>{passed} of {} passed.", s.repetitions.len());
+        for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
+            let _ = write!(o, " <code>{name}</code> violated in {:.1}%.", rate * 100.0);
+        }
+        o.push_str("</p><table><tr><th>#</th><th>verdict</th><th class=n>orders</th><th>why</th></tr>");
+        for r in &s.repetitions {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td>{}</td></tr>",
+                r.index,
+                esc(&r.verdict),
+                r.orders,
+                esc(r.reason.as_deref().unwrap_or(""))
+            );
+        }
+        o.push_str("</table></section>\n");
+    }
+    if let Some(b) = &s.baseline {
+        let _ = write!(
+            o,
+            "<section><h2>Against the baseline</h2><p class=muted>{}</p><table><tr><th>metric</th><th class=n>before</th><th class=n>now</th><th class=n>change</th><th>limit</th></tr>",
+            esc(&b.file)
+        );
+        for r in &b.rows {
+            let _ = write!(
+                o,
+                "<tr><td><code>{}</code></td><td class=n>{}</td><td class=n>{}</td><td class=n>{:+.1}%</td><td>{}</td></tr>",
+                esc(&r.metric),
+                esc(&r.before_text),
+                esc(&r.now_text),
+                r.change_percent,
+                match (r.limit_percent, r.status.as_str()) {
+                    (Some(l), "fail") => format!(r#"{l}% <span class="badge b-fail">REGRESSED</span>"#),
+                    (Some(l), _) => format!(r#"{l}% <span class="badge b-pass">ok</span>"#),
+                    _ => String::new(),
+                }
+            );
+        }
+        o.push_str("</table></section>\n");
+    }
+    o.push_str("<section><h2>Charts</h2>");
     for c in charts {
         let _ = writeln!(
             o,

@@ -84,6 +84,48 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
             );
         }
     }
+    for t in &s.thresholds {
+        n.tests += 1;
+        let head = format!(
+            "    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"",
+            esc(&class),
+            esc(&t.expression)
+        );
+        if t.status == "pass" {
+            let _ = writeln!(cases, "{head}/>");
+        } else {
+            n.failures += 1;
+            let _ = writeln!(
+                cases,
+                "{head}><failure message=\"{} (observed {})\" type=\"threshold\">observed {}</failure></testcase>",
+                esc(&t.expression),
+                esc(&t.observed_text),
+                esc(&t.observed_text)
+            );
+        }
+    }
+    if let Some(b) = &s.baseline {
+        for r in b.rows.iter().filter(|r| r.limit_percent.is_some()) {
+            n.tests += 1;
+            let name = format!("{} regression <= {}%", r.metric, r.limit_percent.unwrap_or(0.0));
+            let head =
+                format!("    <testcase classname=\"{}.baseline\" name=\"{}\" time=\"0\"", esc(&class), esc(&name));
+            if r.status == "fail" {
+                n.failures += 1;
+                let _ = writeln!(
+                    cases,
+                    "{head}><failure message=\"{} {} → {} ({:+.1}%)\" type=\"regression\">baseline {}</failure></testcase>",
+                    esc(&r.metric),
+                    esc(&r.before_text),
+                    esc(&r.now_text),
+                    r.change_percent,
+                    esc(&b.file)
+                );
+            } else {
+                let _ = writeln!(cases, "{head}/>");
+            }
+        }
+    }
     let t = &s.target;
     let props = [
         ("backend", t.backend.as_str()),

@@ -66,6 +66,38 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+    if !s.thresholds.is_empty() {
+        o.push_str("\n| threshold | observed | |\n|---|---:|---|\n");
+        for t in &s.thresholds {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} |",
+                cell(&t.expression),
+                t.observed_text,
+                if t.status == "pass" { "✅" } else { "❌" }
+            );
+        }
+    }
+    if !s.repetitions.is_empty() {
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let _ = writeln!(o, "\n**Repetitions:** {passed} of {} passed.", s.repetitions.len());
+        for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
+            let _ = writeln!(o, "- `{name}` violated in {:.1}% of repetitions", rate * 100.0);
+        }
+    }
+    if let Some(b) = &s.baseline {
+        o.push_str("\n| vs baseline | before | now | change | limit |\n|---|---:|---:|---:|---|\n");
+        for r in &b.rows {
+            let limit = r
+                .limit_percent
+                .map_or("".to_string(), |l| format!("{l}%{}", if r.status == "fail" { " ❌" } else { " ✅" }));
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {:+.1}% | {limit} |",
+                r.metric, r.before_text, r.now_text, r.change_percent
+            );
+        }
+    }
     o.push_str("\n| latency (ms) | count | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n");
     for (name, l) in s.latency_us.iter().filter(|(n, l)| l.count > 0 || n.as_str() == "all") {
         let _ = writeln!(o, "| {name} | {} | {} | {} | {} |", l.count, ms(l.p50), ms(l.p99), ms(l.max));

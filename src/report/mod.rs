@@ -11,7 +11,7 @@ pub mod junit;
 pub mod ledger_files;
 pub mod markdown;
 pub mod suite;
-mod summary;
+pub mod summary;
 mod terminal;
 
 pub use folder::{create_run_dir, write_atomic, RunDir};

@@ -6,6 +6,28 @@ use super::{junit, write_atomic, Summary};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+/// A suite's `summary.json`: its verdict, and every scenario's summary.
+#[derive(Debug, serde::Serialize)]
+pub struct SuiteSummary<'a> {
+    pub verdict: &'static str,
+    pub exit_code: i32,
+    pub passed: usize,
+    pub failed: Vec<&'a str>,
+    pub scenarios: &'a [&'a Summary],
+}
+
+impl<'a> SuiteSummary<'a> {
+    pub fn new(scenarios: &'a [&'a Summary], exit_code: i32) -> Self {
+        SuiteSummary {
+            verdict: if exit_code == 0 { "pass" } else { "fail" },
+            exit_code,
+            passed: scenarios.iter().filter(|s| s.passed()).count(),
+            failed: scenarios.iter().filter(|s| !s.passed()).map(|s| s.scenario.as_str()).collect(),
+            scenarios,
+        }
+    }
+}
+
 /// One scenario of a suite: its summary (absent when it never ran) and its folder.
 pub struct Entry<'a> {
     pub name: String,

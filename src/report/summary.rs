@@ -48,6 +48,30 @@ pub struct Summary {
     pub release_us: Option<u64>,
     #[serde(default)]
     pub environment: Environment,
+    /// Every threshold of the scenario with its observed value.
+    #[serde(default)]
+    pub thresholds: Vec<crate::threshold::ThresholdResult>,
+    /// With `--repeat`: each repetition's verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repetitions: Vec<Repetition>,
+    /// With `--repeat`: per invariant, the share of repetitions that violated it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub violation_rate: BTreeMap<String, f64>,
+    /// With `--baseline`: the comparison table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::BaselineReport>,
+}
+
+/// One repetition of a repeated race.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repetition {
+    pub index: u32,
+    pub verdict: String,
+    pub exit_code: i32,
+    /// Invariants violated (not expected) in this repetition.
+    pub violated: Vec<String>,
+    pub orders: u64,
+    pub reason: Option<String>,
 }
 
 /// Where the run ran.
@@ -127,6 +151,50 @@ impl InvariantSummary {
 }
 
 impl Summary {
+    /// A summary of nothing, to build on (tests, metric checks).
+    pub fn empty() -> Summary {
+        Summary {
+            flashbench_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: String::new(),
+            description: String::new(),
+            scenario_file: String::new(),
+            verdict: "pass".into(),
+            exit_code: 0,
+            reasons: Vec::new(),
+            error: None,
+            started_at: String::new(),
+            target: TargetInfo {
+                kind: String::new(),
+                backend: String::new(),
+                strategy: String::new(),
+                instances: 0,
+                placement: String::new(),
+                rate_limit: String::new(),
+                store: String::new(),
+            },
+            buyers: 0,
+            attempts: 0,
+            products: Vec::new(),
+            outcomes: BTreeMap::new(),
+            expected_outcomes: Vec::new(),
+            invariants: Vec::new(),
+            latency_us: BTreeMap::new(),
+            throughput_rps: 0.0,
+            duration_ms: 0,
+            load_ms: 0,
+            send_skew_us: SkewSummary::default(),
+            connect_failures: 0,
+            late_buyers: 0,
+            top_errors: Vec::new(),
+            release_us: None,
+            environment: Environment::default(),
+            thresholds: Vec::new(),
+            repetitions: Vec::new(),
+            violation_rate: BTreeMap::new(),
+            baseline: None,
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.exit_code == 0
     }

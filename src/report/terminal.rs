@@ -47,6 +47,15 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             oc.observed
         );
     }
+    for t in &s.thresholds {
+        let _ = writeln!(
+            o,
+            "  {} {}  (observed {})",
+            if t.status == "pass" { "ok  " } else { "FAIL" },
+            t.expression,
+            t.observed_text
+        );
+    }
     let _ = writeln!(
         o,
         "attempts   {} by {} buyers in {} ms ({:.0}/s); send skew p50 {} ms, p99 {} ms, max {} ms",
@@ -107,6 +116,29 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             ms(l.p999),
             ms(l.max)
         );
+    }
+    if !s.repetitions.is_empty() {
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let _ = writeln!(o, "\nrepetitions {passed} of {} passed", s.repetitions.len());
+        for r in s.repetitions.iter().filter(|r| r.exit_code != 0) {
+            let _ = writeln!(o, "  #{:<4} exit {}  {}", r.index, r.exit_code, r.reason.as_deref().unwrap_or(""));
+        }
+        for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
+            let _ = writeln!(o, "  violation rate {name}: {:.1}%", rate * 100.0);
+        }
+    }
+    if let Some(b) = &s.baseline {
+        let _ = writeln!(o, "\nbaseline   {}", b.file);
+        let _ = writeln!(o, "  {:<24}{:>14}{:>14}{:>10}  limit", "metric", "before", "now", "change");
+        for r in &b.rows {
+            let limit = r.limit_percent.map_or("-".to_string(), |l| format!("{l}%"));
+            let mark = if r.status == "fail" { "  REGRESSED" } else { "" };
+            let _ = writeln!(
+                o,
+                "  {:<24}{:>14}{:>14}{:>9.1}%  {limit}{mark}",
+                r.metric, r.before_text, r.now_text, r.change_percent
+            );
+        }
     }
     if let Some(dir) = run_dir {
         let _ = writeln!(o, "\nreport     {}", dir.join("summary.json").display());

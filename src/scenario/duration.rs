@@ -38,3 +38,18 @@ impl Serialize for HumanDuration {
         serializer.collect_str(self)
     }
 }
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration with its unit: `250ms`, `2s`, `1m 30s`.",
+            "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zµ]+(\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zµ]+)*\\s*$",
+            "examples": ["250ms", "2s", "10s"]
+        })
+    }
+}

@@ -1,6 +1,6 @@
 //! Reading a scenario file: YAML parsing, the catalogue, and the checks serde cannot make.
 
-use super::locate::{locate, Seg};
+use super::locate::{locate, locate_exactly, Seg};
 use super::types::{ArrivalMode, Catalogue, Scenario};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -91,12 +91,25 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Sc
         }
         // The parser knows where syntax and type errors are; for errors raised by a field's
         // own parsing it may not, and the path finds the line instead.
-        let (line, column) = match inner.location() {
-            Some(l) if !(has_path && (l.line(), l.column()) == (1, 1)) => (l.line(), l.column()),
-            _ => locate(text, &path_segments(&path)),
+        // The parser knows where syntax and type errors are; for an error raised by a field's
+        // own parsing it may point at its parent, so the path wins when it can be followed.
+        let segments = path_segments(&path);
+        let (line, column) = match (inner.location(), has_path.then(|| locate_exactly(text, &segments)).flatten()) {
+            (_, Some(exact)) if is_custom(&message) => exact,
+            (Some(l), _) if !(has_path && (l.line(), l.column()) == (1, 1)) => (l.line(), l.column()),
+            _ => locate(text, &segments),
         };
         ScenarioError::Invalid { file: file.to_string(), line, column, message }
     })
+}
+
+/// Errors raised by a field's own parsing (durations, rate limits, thresholds), as opposed
+/// to the parser's type and syntax errors, whose positions it knows exactly.
+fn is_custom(message: &str) -> bool {
+    !(message.contains("invalid type")
+        || message.contains("unknown field")
+        || message.contains("unknown variant")
+        || message.contains("missing field"))
 }
 
 /// `buyers.retry.on[1]` as path segments.
@@ -249,6 +262,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                     format!("{u:?} should start with {}", schemes.join(" or ")),
                 ));
             }
+        }
+    }
+    if s.repeat == 0 || s.repeat > 1000 {
+        out.push(problem(&[Key("repeat")], "expected 1 to 1000 repetitions"));
+    }
+    for (metric, limit) in &s.regression {
+        if let Err(why) = crate::baseline::Limit::parse(metric, limit) {
+            out.push(problem(&[Key("regression")], why));
         }
     }
     let e = &s.expect;

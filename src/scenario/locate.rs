@@ -45,9 +45,22 @@ fn entries(text: &str) -> Vec<Entry> {
 
 /// The 1-based (line, column) of the deepest part of `path` found in `text`.
 pub fn locate(text: &str, path: &[Seg]) -> (usize, usize) {
+    let (at, _) = walk(text, path);
+    at
+}
+
+/// The 1-based (line, column) of the whole of `path`, when every part of it is found.
+pub fn locate_exactly(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
+    let (at, depth) = walk(text, path);
+    (depth == path.len() && !path.is_empty()).then_some(at)
+}
+
+/// Follows `path` as far as it goes: the position reached and how many parts were found.
+fn walk(text: &str, path: &[Seg]) -> ((usize, usize), usize) {
     let all = entries(text);
     let mut block: &[Entry] = &all;
     let mut best = (1, 1);
+    let mut depth = 0;
     for seg in path {
         let Some(min) = block.iter().map(|e| e.indent).min() else { break };
         let found = match seg {
@@ -61,13 +74,14 @@ pub fn locate(text: &str, path: &[Seg]) -> (usize, usize) {
         let Some(at) = found else { break };
         let head = &block[at];
         best = (head.line, head.indent + 1);
+        depth += 1;
         let end = block[at + 1..]
             .iter()
             .position(|e| e.indent <= head.indent && !(head.dash && e.line == head.line))
             .map_or(block.len(), |p| at + 1 + p);
         block = &block[at + 1..end];
     }
-    best
+    (best, depth)
 }
 
 #[cfg(test)]

@@ -14,3 +14,8 @@ pub use duration::{parse_duration, HumanDuration};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
 pub use types::*;
+
+/// The JSON Schema of the scenario format, pretty-printed (`flashbench schema`).
+pub fn schema_json() -> String {
+    serde_json::to_string_pretty(&schemars::schema_for!(Scenario)).unwrap_or_default()
+}

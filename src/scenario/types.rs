@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// One contention scenario, as read from YAML.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used for the report folder (`reports/<name>/`).
@@ -33,10 +33,23 @@ pub struct Scenario {
     pub server: ServerSpec,
     #[serde(default)]
     pub expect: Expect,
+    /// Thresholds (k6 style), e.g. `latency.won.p99 < 50ms`; a failed one exits 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::threshold::Threshold>,
+    /// Run the race this many times on fresh state (`--repeat` wins); any violation fails.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub repeat: u32,
+    /// Regression limits against a baseline, e.g. `latency.won.p99: 20%`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regression: BTreeMap<String, String>,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// A product and its initial stock.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub id: String,
@@ -46,14 +59,14 @@ pub struct Product {
 }
 
 /// A catalogue file: a list of products shared by several scenarios.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Catalogue {
     pub products: Vec<Product>,
 }
 
 /// Who buys, what and how persistently.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Buyers {
     /// How many buyers (one goose user each).
@@ -78,7 +91,7 @@ pub struct Buyers {
 }
 
 /// Which answers a buyer retries, and how long it waits before the next attempt.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
     #[serde(default = "default_retry_on")]
@@ -95,7 +108,7 @@ impl Default for Retry {
 
 /// Exponential backoff: `initial`, times `multiplier` per retry, capped at `max`, with full
 /// jitter when `jitter` is on.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backoff {
     #[serde(default = "default_backoff_initial")]
@@ -129,7 +142,7 @@ impl Backoff {
 }
 
 /// How buyers arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalMode {
     /// Every buyer connects, waits at a barrier, and all are released together.
@@ -139,7 +152,7 @@ pub enum ArrivalMode {
     Ramp,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Arrival {
     #[serde(default)]
@@ -159,7 +172,7 @@ impl Default for Arrival {
 }
 
 /// The reference server that runs the sale.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     #[serde(default)]
@@ -207,7 +220,7 @@ impl ServerSpec {
 }
 
 /// What the run must show.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Invariants to check; all that apply when absent.
@@ -225,14 +238,14 @@ pub struct Expect {
 }
 
 /// An expected count: exact, or within bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(untagged)]
 pub enum CountExpectation {
     Exact(u64),
     Range(CountRange),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CountRange {
     #[serde(default, skip_serializing_if = "Option::is_none")]

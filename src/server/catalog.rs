@@ -8,7 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Where the server keeps stock and orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     /// In the server process's memory: one store per instance.
@@ -24,7 +26,7 @@ pub enum Backend {
 
 /// How the server takes an order. Some are correct; the broken ones reproduce real designs so
 /// that flashbench can prove it catches them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Check and decrement under one lock (memory). Correct.
@@ -182,6 +184,21 @@ impl<'de> Deserialize<'de> for RateLimit {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for RateLimit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RateLimit".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Per-buyer requests per period: `1000/min`, `50/s`, `10/100ms`, or `off`.",
+            "pattern": "^(off|[0-9]+/(s|sec|second|min|minute|h|hour|[0-9]+(ms|s|m)))$",
+            "examples": ["1000/min", "off"]
+        })
     }
 }
 

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The invariant names: public interface (`summary.json`, scenario `expect`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Invariant {
     NoOversell,

@@ -1,0 +1,204 @@
+//! Baselines: compare a run with a previous run's (or suite's) `summary.json`, metric by
+//! metric, and fail (exit 3) where it regressed beyond a limit (`regression:` in the scenario,
+//! or `--regression` on the command line). `--save-baseline` writes the file the next run
+//! compares with.
+
+use crate::report::Summary;
+use crate::threshold::{Metric, Stat};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A regression limit: `latency.won.p99` may grow by at most 20 % (throughput: shrink).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub name: String,
+    pub metric: Metric,
+    pub percent: f64,
+}
+
+impl Limit {
+    pub fn parse(metric: &str, limit: &str) -> Result<Limit, String> {
+        let m: Metric = metric.parse()?;
+        if value(&Summary::empty(), m).is_none() {
+            return Err(format!(
+                "{metric}: a baseline only holds avg, min, max, p50, p90, p99 and p99.9 (and p50, p99, max of send_skew)"
+            ));
+        }
+        let pct = limit
+            .trim()
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|p| *p >= 0.0)
+            .ok_or_else(|| format!("{metric}: {limit:?} is not a percentage such as 20%"))?;
+        Ok(Limit { name: metric.to_string(), metric: m, percent: pct })
+    }
+
+    /// `METRIC=PCT`, as given to `--regression`.
+    pub fn parse_arg(arg: &str) -> Result<Limit, String> {
+        let (m, l) =
+            arg.split_once('=').ok_or_else(|| format!("{arg:?}: write METRIC=PERCENT, e.g. latency.won.p99=20%"))?;
+        Limit::parse(m.trim(), l)
+    }
+}
+
+/// A metric's value in a summary, when the summary holds it.
+pub fn value(s: &Summary, m: Metric) -> Option<f64> {
+    let lat = |key: &str, st: Stat| {
+        let l = s.latency_us.get(key).copied().unwrap_or_default();
+        match st {
+            Stat::Min => Some(l.min as f64),
+            Stat::Max => Some(l.max as f64),
+            Stat::Mean => Some(l.mean),
+            Stat::Pct(50.0) => Some(l.p50 as f64),
+            Stat::Pct(90.0) => Some(l.p90 as f64),
+            Stat::Pct(99.0) => Some(l.p99 as f64),
+            Stat::Pct(99.9) => Some(l.p999 as f64),
+            Stat::Pct(_) => None,
+        }
+    };
+    match m {
+        Metric::Latency(o, st) => lat(o.map_or("all", |o| o.name()), st),
+        Metric::Count(None) => Some(s.attempts as f64),
+        Metric::Count(Some(o)) => Some(s.outcomes.get(o.name()).copied().unwrap_or(0) as f64),
+        Metric::Rate(o) => Some(if s.attempts == 0 {
+            0.0
+        } else {
+            s.outcomes.get(o.name()).copied().unwrap_or(0) as f64 / s.attempts as f64
+        }),
+        Metric::Throughput => Some(s.throughput_rps),
+        Metric::SendSkew(Stat::Pct(50.0)) => Some(s.send_skew_us.p50 as f64),
+        Metric::SendSkew(Stat::Pct(99.0)) => Some(s.send_skew_us.p99 as f64),
+        Metric::SendSkew(Stat::Max) => Some(s.send_skew_us.max as f64),
+        Metric::SendSkew(_) => None,
+    }
+}
+
+/// One row of the comparison table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub before: f64,
+    pub now: f64,
+    /// Change in percent, positive when the value grew.
+    pub change_percent: f64,
+    /// The limit in percent, when the metric has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_percent: Option<f64>,
+    /// `pass`, `fail` (regressed beyond the limit) or `info` (no limit).
+    pub status: String,
+    pub before_text: String,
+    pub now_text: String,
+}
+
+/// The comparison with a baseline, in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineReport {
+    pub file: String,
+    pub rows: Vec<Comparison>,
+}
+
+/// Metrics always shown, limit or not.
+const SHOWN: [&str; 5] = ["latency.all.p99", "latency.won.p99", "latency.sold_out.p99", "throughput", "send_skew.p99"];
+
+pub fn compare(file: &str, before: &Summary, now: &Summary, limits: &[Limit]) -> BaselineReport {
+    let mut names: Vec<String> = limits.iter().map(|l| l.name.clone()).collect();
+    for n in SHOWN {
+        if !names.iter().any(|x| x == n) {
+            names.push(n.to_string());
+        }
+    }
+    let rows = names
+        .iter()
+        .filter_map(|name| {
+            let m: Metric = name.parse().ok()?;
+            let (b, n) = (value(before, m)?, value(now, m)?);
+            let change = if b == 0.0 {
+                if n == 0.0 {
+                    0.0
+                } else {
+                    100.0
+                }
+            } else {
+                (n - b) / b * 100.0
+            };
+            let limit = limits.iter().find(|l| &l.name == name).map(|l| l.percent);
+            let worse = if m.higher_is_worse() { change } else { -change };
+            let status = match limit {
+                Some(l) if worse > l => "fail",
+                Some(_) => "pass",
+                None => "info",
+            };
+            Some(Comparison {
+                metric: name.clone(),
+                before: b,
+                now: n,
+                change_percent: (change * 10.0).round() / 10.0,
+                limit_percent: limit,
+                status: status.into(),
+                before_text: m.show(b),
+                now_text: m.show(n),
+            })
+        })
+        .collect();
+    BaselineReport { file: file.to_string(), rows }
+}
+
+/// A baseline file: one run's `summary.json`, or a suite's (with `scenarios[]`).
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub file: String,
+    pub runs: Vec<Summary>,
+}
+
+#[derive(Deserialize)]
+struct SuiteFile {
+    scenarios: Vec<Summary>,
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Baseline, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let runs = match serde_json::from_str::<Summary>(&text) {
+            Ok(s) => vec![s],
+            Err(single) => match serde_json::from_str::<SuiteFile>(&text) {
+                Ok(suite) => suite.scenarios,
+                Err(_) => return Err(format!("{}: not a flashbench summary.json ({single})", path.display())),
+            },
+        };
+        Ok(Baseline { file: path.display().to_string(), runs })
+    }
+
+    pub fn run(&self, scenario: &str) -> Option<&Summary> {
+        self.runs.iter().find(|s| s.scenario == scenario)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_regressions_beyond_their_limit_only() {
+        let mut before = Summary::empty();
+        before
+            .latency_us
+            .insert("won".into(), crate::stats::LatencySummary { p99: 10_000, count: 5, ..Default::default() });
+        before.throughput_rps = 1000.0;
+        let mut now = before.clone();
+        now.latency_us
+            .insert("won".into(), crate::stats::LatencySummary { p99: 13_000, count: 5, ..Default::default() });
+        now.throughput_rps = 700.0;
+        let limits = vec![
+            Limit::parse("latency.won.p99", "20%").expect("limit"),
+            Limit::parse("throughput", "50%").expect("limit"),
+        ];
+        let report = compare("b.json", &before, &now, &limits);
+        let row = |m: &str| report.rows.iter().find(|r| r.metric == m).expect("row");
+        assert_eq!((row("latency.won.p99").status.as_str(), row("latency.won.p99").change_percent), ("fail", 30.0));
+        assert_eq!((row("throughput").status.as_str(), row("throughput").change_percent), ("pass", -30.0));
+        assert_eq!(row("send_skew.p99").status, "info");
+        assert!(Limit::parse("latency.won.p95", "20%").is_err(), "p95 is not in a summary");
+        assert!(Limit::parse_arg("latency.won.p99=abc").is_err());
+        assert_eq!(Limit::parse_arg("latency.all.max=5%").map(|l| l.percent), Ok(5.0));
+    }
+}

@@ -1,0 +1,369 @@
+//! Thresholds, in a syntax familiar from k6: `latency.won.p99 < 50ms`,
+//! `latency.all.p99.9 < 200ms`, `rate.error == 0`, `count.won == 5`, `throughput > 1000/s`,
+//! `send_skew.p99 < 2ms`. A metric, an operator and a value with its unit. The same metric
+//! names serve the baseline's regression limits.
+
+use crate::harness::Ledger;
+use crate::outcome::Outcome;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A statistic of a distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    Min,
+    Max,
+    Mean,
+    /// A percentile, 0 to 100.
+    Pct(f64),
+}
+
+/// What a threshold or a regression limit measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// Latency of one outcome (`None`: all attempts), in µs.
+    Latency(Option<Outcome>, Stat),
+    /// Attempts with this outcome (`None`: all attempts).
+    Count(Option<Outcome>),
+    /// Share of attempts with this outcome, 0 to 1.
+    Rate(Outcome),
+    /// Attempts per second.
+    Throughput,
+    /// Send skew, in µs.
+    SendSkew(Stat),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Op::Lt => a < b,
+            Op::Le => a <= b,
+            Op::Gt => a > b,
+            Op::Ge => a >= b,
+            Op::Eq => (a - b).abs() < 1e-9,
+            Op::Ne => (a - b).abs() >= 1e-9,
+        }
+    }
+}
+
+fn parse_stat(s: &str) -> Result<Stat, String> {
+    match s {
+        "min" => Ok(Stat::Min),
+        "max" => Ok(Stat::Max),
+        "avg" | "mean" => Ok(Stat::Mean),
+        "med" | "median" => Ok(Stat::Pct(50.0)),
+        _ => {
+            let digits = s.strip_prefix("p(").and_then(|r| r.strip_suffix(')')).or_else(|| s.strip_prefix('p'));
+            let p: f64 = digits.and_then(|d| d.parse().ok()).ok_or_else(|| {
+                format!("unknown statistic {s:?}; use min, max, avg, or a percentile such as p50, p99, p99.9")
+            })?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!("percentile {p} is not between 0 and 100"));
+            }
+            Ok(Stat::Pct(p))
+        }
+    }
+}
+
+fn parse_outcome(s: &str) -> Result<Option<Outcome>, String> {
+    if s == "all" {
+        return Ok(None);
+    }
+    Outcome::ALL.iter().find(|o| o.name() == s).map(|o| Some(*o)).ok_or_else(|| {
+        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
+        format!("unknown outcome {s:?}; use all or one of {}", names.join(", "))
+    })
+}
+
+impl FromStr for Metric {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.trim().splitn(2, '.').collect();
+        match parts.as_slice() {
+            ["throughput"] => Ok(Metric::Throughput),
+            ["latency", rest] => {
+                let (outcome, stat) = rest
+                    .split_once('.')
+                    .ok_or_else(|| format!("{s:?}: write latency.<outcome>.<statistic>, e.g. latency.won.p99"))?;
+                Ok(Metric::Latency(parse_outcome(outcome)?, parse_stat(stat)?))
+            }
+            ["send_skew", stat] => Ok(Metric::SendSkew(parse_stat(stat)?)),
+            ["count", outcome] => Ok(Metric::Count(parse_outcome(outcome)?)),
+            ["rate", outcome] => parse_outcome(outcome)?
+                .map(Metric::Rate)
+                .ok_or_else(|| "rate.all is always 1; name an outcome, e.g. rate.error".to_string()),
+            _ => Err(format!(
+                "unknown metric {s:?}; use latency.<outcome>.<stat>, count.<outcome>, rate.<outcome>, throughput or send_skew.<stat>"
+            )),
+        }
+    }
+}
+
+impl Metric {
+    fn is_time(self) -> bool {
+        matches!(self, Metric::Latency(..) | Metric::SendSkew(_))
+    }
+
+    /// Parses a limit for this metric into its unit (µs, a share, per second, a count).
+    fn parse_value(self, text: &str) -> Result<f64, String> {
+        let t = text.trim();
+        let number = |n: &str| n.trim().parse::<f64>().map_err(|_| format!("{t:?} is not a number"));
+        match self {
+            Metric::Latency(..) | Metric::SendSkew(_) => {
+                let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+                let (n, unit) = t.split_at(split);
+                let factor = match unit.trim() {
+                    "us" | "µs" => 1.0,
+                    "ms" => 1e3,
+                    "s" => 1e6,
+                    "" => return Err(format!("{t:?} needs a time unit: us, ms or s")),
+                    u => return Err(format!("unknown time unit {u:?}; use us, ms or s")),
+                };
+                Ok(number(n)? * factor)
+            }
+            Metric::Rate(_) => match t.strip_suffix('%') {
+                Some(p) => Ok(number(p)? / 100.0),
+                None => number(t),
+            },
+            Metric::Throughput => number(t.strip_suffix("/s").unwrap_or(t)),
+            Metric::Count(_) => number(t),
+        }
+    }
+
+    /// A value of this metric, with its unit, for people.
+    pub fn show(self, v: f64) -> String {
+        match self {
+            _ if self.is_time() => format!("{:.3}ms", v / 1000.0),
+            Metric::Rate(_) => format!("{:.4}%", v * 100.0),
+            Metric::Throughput => format!("{v:.1}/s"),
+            _ => format!("{v}"),
+        }
+    }
+
+    /// Is a larger value worse (latency, skew, error rates), or better (throughput)?
+    pub fn higher_is_worse(self) -> bool {
+        !matches!(self, Metric::Throughput)
+    }
+}
+
+/// One threshold, as written and as parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub expression: String,
+    pub metric: Metric,
+    pub op: Op,
+    pub limit: f64,
+}
+
+impl FromStr for Threshold {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ops = [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt)];
+        let (at, text, op) = ops
+            .iter()
+            .filter_map(|(t, op)| s.find(t).map(|i| (i, *t, *op)))
+            .min_by_key(|(i, t, _)| (*i, std::cmp::Reverse(t.len())))
+            .ok_or_else(|| format!("{s:?}: no comparison; write e.g. `latency.won.p99 < 50ms`"))?;
+        let metric: Metric = s[..at].trim().parse()?;
+        let limit = metric.parse_value(&s[at + text.len()..])?;
+        Ok(Threshold { expression: s.trim().to_string(), metric, op, limit })
+    }
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Threshold {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expression)
+    }
+}
+
+impl schemars::JsonSchema for Threshold {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Threshold".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "`<metric> <op> <value>`: latency.<outcome|all>.<avg|min|max|pNN>, count.<outcome|all>, rate.<outcome>, throughput or send_skew.<stat>; ops < <= > >= == !=; time values with us, ms or s.",
+            "pattern": "^\\s*(latency|count|rate|throughput|send_skew)[a-z0-9_.()]*\\s*(<=|>=|==|!=|<|>)\\s*\\S+",
+            "examples": ["latency.won.p99 < 50ms", "rate.error == 0", "count.won == 5", "throughput > 1000/s"]
+        })
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expression)
+    }
+}
+
+/// A threshold's result: public interface (`summary.json` `thresholds[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expression: String,
+    /// The observed value, in the metric's unit (µs, a share, per second, a count).
+    pub observed: f64,
+    /// The observed value with its unit, for people.
+    pub observed_text: String,
+    /// `pass` or `fail`.
+    pub status: String,
+}
+
+/// Everything a threshold can ask about one run, computed once from the ledger.
+pub struct Observed {
+    latency: Vec<Vec<u64>>,
+    all: Vec<u64>,
+    skew: Vec<u64>,
+    throughput: f64,
+}
+
+fn stat(v: &[u64], s: Stat) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    match s {
+        Stat::Min => v[0] as f64,
+        Stat::Max => v[v.len() - 1] as f64,
+        Stat::Mean => v.iter().sum::<u64>() as f64 / v.len() as f64,
+        Stat::Pct(p) => {
+            let i = ((p / 100.0 * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            v[i] as f64
+        }
+    }
+}
+
+impl Observed {
+    pub fn new(ledger: &Ledger) -> Self {
+        let mut latency = vec![Vec::new(); Outcome::ALL.len()];
+        let mut all = Vec::with_capacity(ledger.attempts.len());
+        let mut skew = Vec::new();
+        for a in &ledger.attempts {
+            latency[a.outcome.index()].push(a.latency_us());
+            all.push(a.latency_us());
+            if a.attempt == 1 {
+                skew.push(a.sent_us.saturating_sub(a.intended_us));
+            }
+        }
+        for v in latency.iter_mut().chain([&mut all, &mut skew]) {
+            v.sort_unstable();
+        }
+        Observed { latency, all, skew, throughput: crate::stats::throughput_rps(ledger) }
+    }
+
+    pub fn value(&self, m: Metric) -> f64 {
+        match m {
+            Metric::Latency(None, s) => stat(&self.all, s),
+            Metric::Latency(Some(o), s) => stat(&self.latency[o.index()], s),
+            Metric::Count(None) => self.all.len() as f64,
+            Metric::Count(Some(o)) => self.latency[o.index()].len() as f64,
+            Metric::Rate(o) => {
+                if self.all.is_empty() {
+                    0.0
+                } else {
+                    self.latency[o.index()].len() as f64 / self.all.len() as f64
+                }
+            }
+            Metric::Throughput => self.throughput,
+            Metric::SendSkew(s) => stat(&self.skew, s),
+        }
+    }
+
+    pub fn evaluate(&self, t: &Threshold) -> ThresholdResult {
+        let v = self.value(t.metric);
+        ThresholdResult {
+            expression: t.expression.clone(),
+            observed: v,
+            observed_text: t.metric.show(v),
+            status: if t.op.holds(v, t.limit) { "pass" } else { "fail" }.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Attempt;
+
+    fn at(outcome: Outcome, latency: u64) -> Attempt {
+        Attempt {
+            buyer: 0,
+            product: 0,
+            instance: 0,
+            attempt: 1,
+            intended_us: 0,
+            sent_us: 100,
+            done_us: 100 + latency,
+            status: 0,
+            outcome,
+            order_id: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn parses_the_k6_like_syntax() {
+        let t: Threshold = "latency.won.p99 < 50ms".parse().expect("parse");
+        assert_eq!((t.metric, t.op, t.limit), (Metric::Latency(Some(Outcome::Won), Stat::Pct(99.0)), Op::Lt, 50_000.0));
+        let t: Threshold = "latency.all.p99.9 <= 200ms".parse().expect("parse");
+        assert_eq!((t.metric, t.op), (Metric::Latency(None, Stat::Pct(99.9)), Op::Le));
+        assert_eq!("rate.error == 0".parse::<Threshold>().map(|t| t.limit), Ok(0.0));
+        assert_eq!("rate.error < 1%".parse::<Threshold>().map(|t| t.limit), Ok(0.01));
+        assert_eq!("count.won == 5".parse::<Threshold>().map(|t| t.limit), Ok(5.0));
+        assert_eq!("throughput > 1000/s".parse::<Threshold>().map(|t| t.metric), Ok(Metric::Throughput));
+        assert_eq!("send_skew.p99 < 2ms".parse::<Threshold>().map(|t| t.limit), Ok(2000.0));
+        assert_eq!("latency.sold_out.p(95) >= 1s".parse::<Threshold>().map(|t| t.limit), Ok(1e6));
+        assert_eq!("latency.all.avg != 3us".parse::<Threshold>().map(|t| t.op), Ok(Op::Ne));
+        for bad in [
+            "latency.won.p99 < 50",
+            "latency.won < 5ms",
+            "latncy.won.p99 < 5ms",
+            "count.winners == 5",
+            "throughput 5",
+            "latency.won.p101 < 1ms",
+            "rate.all < 1",
+        ] {
+            assert!(bad.parse::<Threshold>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn evaluates_against_a_ledger() {
+        let ledger = Ledger {
+            attempts: vec![
+                at(Outcome::Won, 1000),
+                at(Outcome::SoldOut, 200),
+                at(Outcome::SoldOut, 400),
+                at(Outcome::Error, 5000),
+            ],
+            ..Ledger::default()
+        };
+        let obs = Observed::new(&ledger);
+        let eval = |s: &str| obs.evaluate(&s.parse().expect("threshold"));
+        assert_eq!(eval("count.won == 1").status, "pass");
+        assert_eq!(eval("rate.error < 20%").status, "fail");
+        assert_eq!(eval("rate.error < 20%").observed_text, "25.0000%");
+        assert_eq!(eval("latency.sold_out.max <= 400us").status, "pass");
+        assert_eq!(eval("latency.all.p50 < 1us").observed, 400.0);
+        assert_eq!(eval("latency.all.p99 < 1us").observed_text, "5.000ms");
+    }
+}
