@@ -1,7 +1,7 @@
 //! The burst itself: how simultaneous the "simultaneous" release was, and whether the
 //! winners were the earliest to arrive.
 
-use super::{color, e, empty, legend_box, span, Area, Data, Draw, Drawn, FONT};
+use super::{color, e, empty, legend, legend_box, span, Area, Data, Draw, Drawn, FONT};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -62,14 +62,7 @@ impl Draw for SendSkew<'_> {
                 .label(format!("{label} {x:.2} ms"))
                 .legend(move |(lx, ly)| PathElement::new(vec![(lx, ly), (lx + 18, ly)], shade.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }
@@ -146,14 +139,7 @@ impl Draw for Fairness<'_> {
             .map_err(e)?
             .label("winner")
             .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

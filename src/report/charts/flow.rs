@@ -1,6 +1,6 @@
 //! How the sale flowed: answers per second stacked by outcome, and stock over time.
 
-use super::{bucket_ms, color, e, empty, legend_box, span, Area, Data, Draw, Drawn, FONT};
+use super::{bucket_ms, color, e, empty, legend, legend_box, span, Area, Data, Draw, Drawn, FONT};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -59,14 +59,7 @@ impl Draw for Throughput<'_> {
             });
             chart.draw_series(bars).map_err(e)?.label(format!("{o} ({total})")).legend(legend_box(c));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }
@@ -204,14 +197,7 @@ impl Draw for Stock<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], so.stroke_width(1)));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

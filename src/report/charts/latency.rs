@@ -1,6 +1,6 @@
 //! Latency charts: the percentile distribution (HDR style) and latency over time.
 
-use super::{color, e, empty, span, Area, Data, Draw, Drawn, FONT, MAX_POINTS};
+use super::{color, e, empty, legend, span, Area, Data, Draw, Drawn, FONT, MAX_POINTS};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -97,14 +97,7 @@ impl Draw for Percentiles<'_> {
                 ))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }
@@ -187,14 +180,7 @@ impl Draw for OverTime<'_> {
                 .label(format!("{o} ({n})"))
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

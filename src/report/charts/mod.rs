@@ -100,6 +100,21 @@ fn empty<DB: DrawingBackend>(root: &Area<DB>, title: &str, why: &str) -> Drawn {
     Ok(())
 }
 
+/// Draws the legend of every labelled series, the same way on every chart.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(e)
+}
+
 /// A legend entry for a series drawn as rectangles or points.
 fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
     move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
