@@ -85,7 +85,13 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// Detected once per process: the machine and checkout do not change between runs.
     pub fn detect() -> Self {
+        static ONCE: std::sync::OnceLock<Environment> = std::sync::OnceLock::new();
+        ONCE.get_or_init(Environment::probe).clone()
+    }
+
+    fn probe() -> Self {
         let git_revision = std::process::Command::new("git")
             .args(["rev-parse", "--short", "HEAD"])
             .stderr(std::process::Stdio::null())
