@@ -117,10 +117,6 @@ impl BuyerConn {
         BuyerConn { addr, stream: None, buf: BytesMut::with_capacity(512), pending: None }
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     async fn stream(&mut self, timeout: Duration) -> Result<Arc<TcpStream>, ConnError> {
         if self.stream.is_none() {
             let addr = self.addr;

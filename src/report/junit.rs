@@ -67,11 +67,16 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
             }
         }
     }
-    for t in &s.expected_outcomes {
+    // Expected outcome counts and threshold expressions are both thresholds to CI.
+    let counts = s
+        .expected_outcomes
+        .iter()
+        .map(|t| (format!("count.{} {}", t.outcome, t.expected), t.pass, t.observed.to_string()));
+    let exprs = s.thresholds.iter().map(|t| (t.expression.clone(), t.status == "pass", t.observed_text.clone()));
+    for (name, pass, observed) in counts.chain(exprs) {
         n.tests += 1;
-        let name = format!("count.{} {}", t.outcome, t.expected);
         let head = format!("    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"", esc(&class), esc(&name));
-        if t.pass {
+        if pass {
             let _ = writeln!(cases, "{head}/>");
         } else {
             n.failures += 1;
@@ -79,28 +84,8 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
                 cases,
                 "{head}><failure message=\"{} (observed {})\" type=\"threshold\">observed {}</failure></testcase>",
                 esc(&name),
-                t.observed,
-                t.observed
-            );
-        }
-    }
-    for t in &s.thresholds {
-        n.tests += 1;
-        let head = format!(
-            "    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"",
-            esc(&class),
-            esc(&t.expression)
-        );
-        if t.status == "pass" {
-            let _ = writeln!(cases, "{head}/>");
-        } else {
-            n.failures += 1;
-            let _ = writeln!(
-                cases,
-                "{head}><failure message=\"{} (observed {})\" type=\"threshold\">observed {}</failure></testcase>",
-                esc(&t.expression),
-                esc(&t.observed_text),
-                esc(&t.observed_text)
+                esc(&observed),
+                esc(&observed)
             );
         }
     }

@@ -60,11 +60,6 @@ impl Strategy {
             Strategy::Lua => "lua",
         }
     }
-
-    /// Is this a deliberately broken strategy?
-    pub fn is_broken(self) -> bool {
-        matches!(self, Strategy::Naive | Strategy::SeedLock | Strategy::Optimistic)
-    }
 }
 
 impl Backend {
@@ -90,11 +85,6 @@ impl Backend {
     /// Do all instances share one store? (`memory` keeps one per instance.)
     pub fn shares_store(self) -> bool {
         !matches!(self, Backend::Memory)
-    }
-
-    /// Does this backend need a server of its own (PostgreSQL, Redis)?
-    pub fn needs_service(self) -> bool {
-        matches!(self, Backend::Postgres | Backend::Redis)
     }
 
     pub fn default_strategy(self) -> Strategy {
