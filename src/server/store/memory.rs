@@ -1,16 +1,28 @@
 //! The `memory` store: stock and orders in the server process. One store per instance, so two
 //! instances sell the same stock twice (which flashbench must catch).
 //!
-//! Strategies: `atomic` (check and decrement under one lock), `naive` (read, yield, write back)
-//! and `seed-lock` (the seed design's stock-keyed TTL lock). Each `yield` stands where a real
-//! store would make a round trip, which is where other requests get in.
+//! Strategies: `atomic` (check and decrement under one lock), `naive` (read, wait, write back)
+//! and `seed-lock` (the seed design's stock-keyed TTL lock). Each [`round_trip`] stands where a
+//! real store would make a network round trip, which is where other requests get in. It is a
+//! real wait ([`ROUND_TRIP`]), not a bare `yield`: a yield only lets in requests that are
+//! already parsed, so on a fast machine a server that keeps pace with the arrivals would
+//! serve a burst one request at a time and the broken strategies would look correct.
 
 use super::{Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
 use crate::server::Strategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The store round trip the broken strategies simulate between their steps: about what a
+/// Redis or PostgreSQL call costs across a network (tokio timers round it up to 1–2 ms).
+pub const ROUND_TRIP: Duration = Duration::from_millis(1);
+
+/// One simulated store round trip.
+async fn round_trip() {
+    tokio::time::sleep(ROUND_TRIP).await;
+}
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -133,7 +145,7 @@ impl MemoryStore {
 
     async fn place_naive(&self, req: &OrderRequest) -> Placed {
         let Some((stock, held, limit)) = self.read(req) else { return Placed::UnknownProduct };
-        tokio::task::yield_now().await;
+        round_trip().await;
         if stock < i64::from(req.quantity) {
             return Placed::SoldOut;
         }
@@ -150,7 +162,7 @@ impl MemoryStore {
     /// released; it expires after [`SEED_LOCK_TTL`].
     async fn place_seed_lock(&self, req: &OrderRequest) -> Placed {
         let Some((stock, _, _)) = self.read(req) else { return Placed::UnknownProduct };
-        tokio::task::yield_now().await;
+        round_trip().await;
         let key = format!("lock:product:{}:stock:{stock}", req.product_id);
         {
             let mut locks = self.seed_locks.lock().unwrap_or_else(|p| p.into_inner());
@@ -162,7 +174,7 @@ impl MemoryStore {
                 }
             }
         }
-        tokio::task::yield_now().await;
+        round_trip().await;
         let Some((current, held, limit)) = self.read(req) else { return Placed::UnknownProduct };
         if current < i64::from(req.quantity) {
             return Placed::SoldOut;
@@ -170,14 +182,14 @@ impl MemoryStore {
         if held >= limit {
             return Placed::LimitReached { limit };
         }
-        tokio::task::yield_now().await;
+        round_trip().await;
         let order = self.new_order(req);
         {
             let mut inner = self.inner();
             *inner.held.entry((req.product_id.clone(), req.buyer_id.clone())).or_default() += 1;
             inner.orders.push(order.clone());
         }
-        tokio::task::yield_now().await;
+        round_trip().await;
         let mut inner = self.inner();
         let Some(p) = inner.products.get_mut(&req.product_id) else { return Placed::UnknownProduct };
         p.stock -= i64::from(req.quantity);
