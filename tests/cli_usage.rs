@@ -98,8 +98,11 @@ fn help_and_version() {
 #[test]
 fn serve_prints_where_it_listens_and_answers() {
     use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("serve.db");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--products", "fixtures/catalogue.yaml"])
+        .args(["--sqlite-file", &db.to_string_lossy()])
         .current_dir(repo())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -125,6 +128,7 @@ fn serve_prints_where_it_listens_and_answers() {
     let answer = answer.unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"stock\":1"), "the catalogue was seeded: {answer}");
+    assert!(db.exists(), "the SQLite file goes where --sqlite-file says");
 }
 
 #[test]
