@@ -1,23 +1,66 @@
 //! Repeated races: one clean run proves little, so a scenario may run K times on fresh state.
 //! The repetitions fold into one summary: the worst repetition's verdict and evidence, every
 //! repetition's verdict, the violation rate per invariant, and latency merged across them.
+//!
+//! A self-test (a scenario with `expect.violations`) repeats to catch a race that does not
+//! show every time: it passes when each expected violation was caught in at least one
+//! repetition and no repetition broke anything else. A repetition that merely missed the
+//! catch keeps its own `fail` in `repetitions[]`, but does not fail the scenario.
 
 use crate::harness::Ledger;
 use crate::report::summary::Repetition;
 use crate::report::Summary;
+use crate::scenario::Expect;
 use crate::stats;
-use crate::verdict::most_severe;
+use crate::verdict::{most_severe, EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
 use crate::verify::Status;
 use std::collections::BTreeMap;
 
+/// The exit code a self-test repetition would have had if its missed catches had been
+/// made, or `None` when it failed for another reason too (or is not a self-test miss).
+pub fn code_without_misses(s: &Summary, expect: &Expect) -> Option<i32> {
+    if s.exit_code != EXIT_VIOLATION || expect.violations.is_empty() {
+        return None;
+    }
+    let broke_something_else = s
+        .invariants
+        .iter()
+        .any(|i| i.status == Status::Fail && !i.expected_violation && !expect.may_also_violate.contains(&i.name));
+    if broke_something_else {
+        return None;
+    }
+    let missed_counts = s.expected_outcomes.iter().any(|o| !o.pass) || s.thresholds.iter().any(|t| t.status != "pass");
+    Some(if missed_counts { EXIT_THRESHOLD } else { EXIT_PASS })
+}
+
+/// Each repetition's exit code as it counts for the scenario: a self-test repetition that
+/// only missed catches made by another repetition counts as if it had made them.
+fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<i32> {
+    let caught =
+        |name| reps.iter().any(|(s, _)| s.invariants.iter().any(|i| i.name == name && i.status == Status::Fail));
+    let all_caught = expect.violations.iter().all(|&v| caught(v));
+    reps.iter()
+        .map(|(s, _)| match code_without_misses(s, expect) {
+            Some(code) if all_caught => code,
+            _ => s.exit_code,
+        })
+        .collect()
+}
+
 /// Folds the repetitions of one scenario into one summary and one ledger.
-pub fn aggregate(mut reps: Vec<(Summary, Ledger)>) -> (Summary, Ledger) {
+pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger) {
     if reps.len() <= 1 {
         return reps.pop().unwrap_or_else(|| (Summary::empty(), Ledger::default()));
     }
     let k = reps.len();
-    let worst_code = most_severe(reps.iter().map(|(s, _)| s.exit_code));
-    let worst = reps.iter().position(|(s, _)| s.exit_code == worst_code).unwrap_or(0);
+    let counted = counted_codes(&reps, expect);
+    let worst_code = most_severe(counted.iter().copied());
+    // Shown: the first repetition with the worst counted code, preferring one whose own
+    // verdict agrees (for a passing self-test, a repetition that made the catch).
+    let worst = (0..k)
+        .find(|&i| counted[i] == worst_code && reps[i].0.exit_code == worst_code)
+        .or_else(|| counted.iter().position(|&c| c == worst_code))
+        .unwrap_or(0);
     let mut merged = Ledger { products: reps[0].1.products.clone(), buyers: reps[0].1.buyers, ..Ledger::default() };
     let mut violations: BTreeMap<String, usize> = BTreeMap::new();
     let mut repetitions = Vec::with_capacity(k);
@@ -64,11 +107,10 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>) -> (Summary, Ledger) {
     summary.connect_failures = merged.connect_failures;
     summary.late_buyers = merged.late_buyers;
     summary.violation_rate = violations.into_iter().map(|(name, n)| (name, n as f64 / k as f64)).collect();
-    let failed = repetitions.iter().filter(|r| r.exit_code != 0).count();
+    let failed = counted.iter().filter(|&&c| c != EXIT_PASS).count();
     let mut reasons = Vec::new();
     if failed > 0 {
-        let worst_rep = repetitions.iter().find(|r| r.exit_code == worst_code).map_or(0, |r| r.index);
-        reasons.push(format!("{failed} of {k} repetitions failed; repetition {worst_rep} shown"));
+        reasons.push(format!("{failed} of {k} repetitions failed; repetition {} shown", worst + 1));
         for (name, rate) in summary.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
             reasons.push(format!("{name} violated in {:.0}% of repetitions", rate * 100.0));
         }
@@ -79,4 +121,71 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>) -> (Summary, Ledger) {
     summary.verdict = if worst_code == 0 { "pass" } else { "fail" }.into();
     summary.repetitions = repetitions;
     (summary, merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::InvariantSummary;
+    use crate::verify::{Check, Invariant};
+
+    /// A repetition whose `failing` invariants failed, `expected` marking the self-test's.
+    fn rep(failing: &[Invariant], expected: &[Invariant], exit_code: i32) -> (Summary, Ledger) {
+        let mut s = Summary::empty();
+        s.exit_code = exit_code;
+        s.invariants = Invariant::ALL
+            .iter()
+            .map(|&i| {
+                let status = if failing.contains(&i) { Status::Fail } else { Status::Pass };
+                InvariantSummary::from_check(&Check::new(i, status, "d"), expected.contains(&i))
+            })
+            .collect();
+        (s, Ledger::default())
+    }
+
+    fn self_test(violations: &[Invariant]) -> Expect {
+        Expect { violations: violations.to_vec(), ..Expect::default() }
+    }
+
+    const UNDER: Invariant = Invariant::NoUndersell;
+
+    #[test]
+    fn a_self_test_passes_when_one_repetition_makes_the_catch() {
+        let expect = self_test(&[UNDER]);
+        let reps = vec![rep(&[], &[UNDER], 1), rep(&[UNDER], &[UNDER], 0), rep(&[], &[UNDER], 1)];
+        let (s, _) = aggregate(reps, &expect);
+        assert_eq!(s.exit_code, 0, "{:?}", s.reasons);
+        let own: Vec<i32> = s.repetitions.iter().map(|r| r.exit_code).collect();
+        assert_eq!(own, [1, 0, 1], "each repetition keeps its own verdict");
+        assert!(s.invariants.iter().any(|i| i.name == UNDER && i.status == Status::Fail), "the catch is shown");
+        assert!((s.violation_rate["no_undersell"] - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_self_test_fails_when_no_repetition_makes_the_catch() {
+        let (s, _) = aggregate(vec![rep(&[], &[UNDER], 1), rep(&[], &[UNDER], 1)], &self_test(&[UNDER]));
+        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.reasons[0], "2 of 2 repetitions failed; repetition 1 shown");
+    }
+
+    #[test]
+    fn a_self_test_fails_when_a_repetition_breaks_something_else() {
+        let over = Invariant::NoOversell;
+        let reps = vec![rep(&[UNDER], &[UNDER], 0), rep(&[over], &[UNDER], 1)];
+        let (s, _) = aggregate(reps, &self_test(&[UNDER]));
+        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.reasons[0], "1 of 2 repetitions failed; repetition 2 shown");
+        let tolerated = Expect { may_also_violate: vec![over], ..self_test(&[UNDER]) };
+        let reps = vec![rep(&[UNDER], &[UNDER], 0), rep(&[over], &[UNDER], 1)];
+        assert_eq!(aggregate(reps, &tolerated).0.exit_code, 0, "a tolerated violation is no failure");
+    }
+
+    #[test]
+    fn any_violation_fails_an_ordinary_scenario() {
+        let reps = vec![rep(&[], &[], 0), rep(&[UNDER], &[], 1), rep(&[], &[], 0)];
+        let (s, _) = aggregate(reps, &Expect::default());
+        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.reasons[0], "1 of 3 repetitions failed; repetition 2 shown");
+        assert_eq!(s.reasons[1], "no_undersell violated in 33% of repetitions");
+    }
 }
