@@ -26,9 +26,15 @@ const BROKEN: [(&str, &str, &str); 8] = [
     ("memory", "seed-lock", "no_undersell"),
 ];
 
-fn run_on(scenario: &str, backend: &str, strategy: &str, instances: &str) -> Option<(Ran, serde_json::Value)> {
+fn run_on(
+    scenario: &str,
+    backend: &str,
+    strategy: &str,
+    instances: &str,
+    repeat: &str,
+) -> Option<(Ran, serde_json::Value)> {
     let extra = service_args(backend)?;
-    let mut args = vec!["--backend", backend, "--strategy", strategy, "--instances", instances];
+    let mut args = vec!["--backend", backend, "--strategy", strategy, "--instances", instances, "--repeat", repeat];
     args.extend(extra.iter().map(String::as_str));
     let (ran, s, _d) = run_scenario(scenario, &args);
     Some((ran, s))
@@ -42,7 +48,7 @@ fn correct_strategies_sell_exactly_the_stock() {
             for (scenario, units) in
                 [("scenarios/single-unit.yaml", 1), ("scenarios/limited.yaml", 5), ("scenarios/post-depletion.yaml", 0)]
             {
-                let Some((ran, s)) = run_on(scenario, backend, strategy, n) else { continue };
+                let Some((ran, s)) = run_on(scenario, backend, strategy, n, "1") else { continue };
                 let what = format!("{backend}/{strategy} ×{n} {scenario}");
                 assert_eq!(ran.code, 0, "{what}: {}{}", ran.stdout, ran.stderr);
                 assert_eq!(sold(&s), (units, 0), "{what}");
@@ -58,13 +64,10 @@ fn correct_strategies_sell_exactly_the_stock() {
 fn broken_strategies_are_caught_with_three_instances() {
     for (backend, strategy, invariant) in BROKEN {
         let n = if backend == "memory" { "1" } else { "3" };
-        let Some(service) = service_args(backend) else { continue };
         // Underselling is a race that shows in nearly every run, not all (oversells show in
         // every one); any violation in three repetitions fails the run.
         let repeat = if invariant == "no_undersell" { "3" } else { "1" };
-        let mut args = vec!["--backend", backend, "--strategy", strategy, "--instances", n, "--repeat", repeat];
-        args.extend(service.iter().map(String::as_str));
-        let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &args);
+        let Some((ran, s)) = run_on("scenarios/limited.yaml", backend, strategy, n, repeat) else { continue };
         assert_eq!(ran.code, 1, "{backend}/{strategy}: {}{}", ran.stdout, ran.stderr);
         assert_eq!(status(&s, invariant), "fail", "{backend}/{strategy}: {}", invariant_detail(&s, invariant));
     }
