@@ -85,15 +85,18 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 /// How long connecting to a store may take before the run ends with exit 4.
 pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Where this run's data lives: `orders.db` in the run folder, a fresh PostgreSQL schema, or
-/// a fresh Redis key prefix.
-pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> StoreOptions {
+/// Where this run's data lives: a new SQLite file in the run folder (`orders.db`, or
+/// `orders-<tag>.db` when that name is taken: a run never touches a file it did not create),
+/// a fresh PostgreSQL schema, or a fresh Redis key prefix.
+pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> std::io::Result<StoreOptions> {
     let tag = format!("{:08x}", rand::random::<u32>());
     let slug: String =
         s.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
     let location = match s.server.backend {
         Backend::Memory => StoreLocation::Memory,
-        Backend::Sqlite => StoreLocation::Sqlite { file: dir.join("orders.db") },
+        Backend::Sqlite => StoreLocation::Sqlite {
+            file: report::claim_file(dir, &["orders.db".to_string(), format!("orders-{tag}.db")])?,
+        },
         Backend::Postgres => StoreLocation::Postgres {
             url: opts
                 .database_url
@@ -112,10 +115,19 @@ pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> StoreOption
         },
     };
     let default_pool = if s.server.backend == Backend::Sqlite { 4 } else { 8 };
-    StoreOptions {
+    Ok(StoreOptions {
         location,
         pool_size: opts.pool_size.or(s.server.pool_size).unwrap_or(default_pool),
         timeout: STORE_TIMEOUT,
+    })
+}
+
+/// Removes a SQLite store file this run created, with its companions.
+fn remove_own_store(store: &StoreOptions) {
+    if let StoreLocation::Sqlite { file } = &store.location {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
     }
 }
 
@@ -215,18 +227,29 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     };
     let repeat = opts.repeat.unwrap_or(s.repeat).max(1);
     let mut reps = Vec::with_capacity(repeat as usize);
+    let mut previous: Option<StoreOptions> = None;
     for i in 1..=repeat {
         if repeat > 1 && !opts.quiet {
             eprintln!("repetition {i} of {repeat}");
         }
-        let store = store_options(&s, &dir, opts);
-        if let StoreLocation::Sqlite { file } = &store.location {
-            // Each repetition starts from fresh state; the folder keeps the last one's file.
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
+        // Each repetition starts from fresh state; the folder keeps the last one's file.
+        if let Some(old) = previous.take() {
+            remove_own_store(&old);
         }
+        let store = match store_options(&s, &dir, opts) {
+            Ok(store) => store,
+            Err(e) => {
+                return RunResult {
+                    file: file.to_path_buf(),
+                    exit_code: EXIT_ENVIRONMENT,
+                    summary: None,
+                    dir: Some(dir.clone()),
+                    error: Some(format!("cannot create the store file in {}: {e}", dir.display())),
+                }
+            }
+        };
         reps.push(execute(&s, file, placement, &store, opts).await);
+        previous = Some(store);
         // A self-test repetition that only missed its catch may be made good by the next.
         let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
         if opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {

@@ -119,7 +119,9 @@ impl Metric {
     /// Parses a limit for this metric into its unit (µs, a share, per second, a count).
     fn parse_value(self, text: &str) -> Result<f64, String> {
         let t = text.trim();
-        let number = |n: &str| n.trim().parse::<f64>().map_err(|_| format!("{t:?} is not a number"));
+        let number = |n: &str| {
+            n.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{t:?} is not a number"))
+        };
         match self {
             Metric::Latency(..) | Metric::SendSkew(_) => {
                 let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -142,6 +144,16 @@ impl Metric {
         }
     }
 
+    /// The values this metric can take in a run of at most `most` attempts, and whether
+    /// they are whole numbers.
+    fn domain(self, most: u64) -> (f64, f64, bool) {
+        match self {
+            Metric::Count(_) => (0.0, most as f64, true),
+            Metric::Rate(_) => (0.0, 1.0, false),
+            Metric::Latency(..) | Metric::SendSkew(_) | Metric::Throughput => (0.0, f64::INFINITY, false),
+        }
+    }
+
     /// A value of this metric, with its unit, for people.
     pub fn show(self, v: f64) -> String {
         match self {
@@ -155,6 +167,20 @@ impl Metric {
     /// Is a larger value worse (latency, skew, error rates), or better (throughput)?
     pub fn higher_is_worse(self) -> bool {
         !matches!(self, Metric::Throughput)
+    }
+}
+
+impl Op {
+    /// Can `x op limit` hold for some `x` in `[lo, hi]` (whole numbers only when `whole`)?
+    fn satisfiable(self, limit: f64, lo: f64, hi: f64, whole: bool) -> bool {
+        match self {
+            Op::Lt => lo < limit,
+            Op::Le => lo <= limit,
+            Op::Gt => hi > limit,
+            Op::Ge => hi >= limit,
+            Op::Eq => (lo..=hi).contains(&limit) && (!whole || limit.fract() == 0.0),
+            Op::Ne => !(lo == hi && lo == limit),
+        }
     }
 }
 
@@ -180,6 +206,23 @@ impl FromStr for Threshold {
         let metric: Metric = s[..at].trim().parse()?;
         let limit = metric.parse_value(&s[at + text.len()..])?;
         Ok(Threshold { expression: s.trim().to_string(), metric, op, limit })
+    }
+}
+
+impl Threshold {
+    /// Why this threshold can never hold in a run of at most `most` attempts, if it cannot.
+    pub fn impossible(&self, most: u64) -> Option<String> {
+        let (lo, hi, whole) = self.metric.domain(most);
+        if self.op.satisfiable(self.limit, lo, hi, whole) {
+            return None;
+        }
+        let range = if hi.is_infinite() {
+            format!("at least {}", self.metric.show(lo))
+        } else {
+            format!("from {} to {}", self.metric.show(lo), self.metric.show(hi))
+        };
+        let whole = if whole { " whole numbers" } else { "" };
+        Some(format!("`{}` can never hold: the value is always{whole} {range}", self.expression))
     }
 }
 
@@ -344,6 +387,21 @@ mod tests {
         ] {
             assert!(bad.parse::<Threshold>().is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn finds_thresholds_that_can_never_hold() {
+        let impossible = |s: &str| s.parse::<Threshold>().expect("parses").impossible(100);
+        for bad in ["count.won == -1", "count.won < 0", "count.won > 100", "count.won == 2.5", "rate.error == 200%"] {
+            assert!(impossible(bad).is_some(), "{bad} should be impossible");
+        }
+        assert!(impossible("rate.error > 1").is_some_and(|w| w.contains("from 0.0000% to 100.0000%")));
+        for fine in
+            ["count.won == 100", "count.won < 1", "rate.error == 0", "rate.error <= 100%", "latency.won.p99 < 1us"]
+        {
+            assert_eq!(impossible(fine), None, "{fine}");
+        }
+        assert!("count.won == NaN".parse::<Threshold>().is_err(), "not a number");
     }
 
     #[test]

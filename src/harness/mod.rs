@@ -71,11 +71,17 @@ pub struct HarnessConfig {
     pub show_progress: bool,
 }
 
-/// Longest a run may take before it is called off: every wait in it is bounded.
+/// Longest a run may take before it is called off: every wait in it is bounded. Saturating
+/// arithmetic: validation bounds every term, and no scenario may make this panic.
 pub fn run_deadline(s: &Scenario) -> Duration {
-    let per_attempt = s.request_timeout.0 + s.buyers.retry.backoff.max.0;
+    let per_attempt = s.request_timeout.0.saturating_add(s.buyers.retry.backoff.max.0);
     let ramp = s.arrival.over.map_or(Duration::ZERO, |d| d.0);
-    s.arrival.connect_timeout.0 + ramp + per_attempt * s.buyers.attempts + Duration::from_secs(30)
+    s.arrival
+        .connect_timeout
+        .0
+        .saturating_add(ramp)
+        .saturating_add(per_attempt.saturating_mul(s.buyers.attempts))
+        .saturating_add(Duration::from_secs(30))
 }
 
 /// Runs the scenario's buyers against the target and returns the ledger.

@@ -14,7 +14,7 @@ pub mod suite;
 pub mod summary;
 mod terminal;
 
-pub use folder::{create_run_dir, write_atomic, RunDir};
+pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
 pub use summary::{Environment, InvariantSummary, ProductSummary, Summary, TargetInfo};
 pub use terminal::{render, render_suite};
 

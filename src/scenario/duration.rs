@@ -14,10 +14,19 @@ impl HumanDuration {
     }
 }
 
-/// Parses `250ms`, `2s`, `1m`, `1h 5m`; a bare number is refused because its unit would be a guess.
+/// The longest duration a scenario may give: long enough for any sale, short enough that no
+/// sum of them (a run's deadline adds several, times the attempts) can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses `250ms`, `2s`, `1m`, `1h 5m`, up to [`MAX_DURATION`]; a bare number is refused
+/// because its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("invalid duration {text:?} ({e}); write a number with a unit, e.g. 250ms, 2s, 1m"))
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration {text:?} ({e}); write a number with a unit, e.g. 250ms, 2s, 1m"))?;
+    if d > MAX_DURATION {
+        return Err(format!("duration {text:?} is longer than the most a scenario may give, 24h"));
+    }
+    Ok(d)
 }
 
 impl fmt::Display for HumanDuration {

@@ -2,6 +2,7 @@
 
 use super::locate::{locate, locate_exactly, Seg};
 use super::types::{ArrivalMode, Catalogue, Scenario};
+use crate::server::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,14 @@ use std::path::{Path, PathBuf};
 pub const MAX_BUYERS: u32 = 100_000;
 /// Server instances one run may start at most.
 pub const MAX_INSTANCES: u32 = 64;
+/// Products one scenario may sell.
+pub const MAX_PRODUCTS: usize = 10_000;
+/// Attempts (and orders wanted) per buyer at most.
+pub const MAX_ATTEMPTS: u32 = 1000;
+/// Largest backoff multiplier.
+pub const MAX_MULTIPLIER: f64 = 1000.0;
+/// Longest scenario name, in bytes (it names folders, schemas and key prefixes).
+pub const MAX_NAME_LEN: usize = 100;
 
 /// A scenario that cannot be used. Always names the file, and the line and column when known.
 #[derive(Debug, thiserror::Error)]
@@ -165,10 +174,26 @@ fn problem(path: &[Seg], message: impl Into<String>) -> Problem {
 fn product_problems(products: &[super::Product]) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    if products.len() > MAX_PRODUCTS {
+        out.push(problem(
+            &[Seg::Key("products")],
+            format!("at most {MAX_PRODUCTS} products, found {}", products.len()),
+        ));
+    }
     for (i, p) in products.iter().enumerate() {
         let here = [Seg::Key("products"), Seg::Index(i), Seg::Key("id")];
         if p.id.trim().is_empty() {
             out.push(problem(&here, "a product id may not be empty"));
+        } else if p.id.len() > MAX_ID_LEN {
+            out.push(problem(
+                &here,
+                format!(
+                    "a product id may be at most {MAX_ID_LEN} bytes (the server refuses longer), found {}",
+                    p.id.len()
+                ),
+            ));
+        } else if p.id.chars().any(char::is_control) {
+            out.push(problem(&here, "a product id may not hold control characters"));
         } else if !seen.insert(p.id.as_str()) {
             out.push(problem(&here, format!("product id {:?} appears twice", p.id)));
         }
@@ -180,10 +205,18 @@ fn product_problems(products: &[super::Product]) -> Vec<Problem> {
 pub fn validate(s: &Scenario) -> Vec<Problem> {
     use Seg::Key;
     let mut out = Vec::new();
-    if s.name.trim().is_empty() || s.name.contains(['/', '\\']) || s.name.starts_with('.') {
+    if s.name.trim().is_empty()
+        || s.name.contains(['/', '\\'])
+        || s.name.starts_with('.')
+        || s.name.chars().any(char::is_control)
+        || s.name.len() > MAX_NAME_LEN
+    {
         out.push(problem(
             &[Key("name")],
-            "a name is needed, without `/`, `\\` or a leading `.` (it names the report folder)",
+            format!(
+                "a name of 1 to {MAX_NAME_LEN} bytes is needed, without `/`, `\\`, control characters or a leading `.` \
+                 (it names the report folder)"
+            ),
         ));
     }
     if s.products.is_empty() {
@@ -206,19 +239,30 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             ));
         }
     }
-    for (field, v) in [("quantity", b.quantity), ("wants", b.wants), ("limit", b.limit), ("attempts", b.attempts)] {
-        if v == 0 {
-            out.push(problem(&[Key("buyers"), Key(field)], "must be at least 1"));
+    for (field, v, max, why) in [
+        ("quantity", b.quantity, MAX_QUANTITY, "units per order the server accepts"),
+        ("wants", b.wants, MAX_ATTEMPTS, "orders per buyer"),
+        ("limit", b.limit, MAX_LIMIT, "orders per buyer the server can be seeded with"),
+        ("attempts", b.attempts, MAX_ATTEMPTS, "attempts per buyer"),
+    ] {
+        if v == 0 || v > max {
+            out.push(problem(&[Key("buyers"), Key(field)], format!("expected 1 to {max} ({why}), found {v}")));
         }
     }
-    if b.attempts > 1000 {
-        out.push(problem(&[Key("buyers"), Key("attempts")], "at most 1000 attempts per buyer"));
+    if b.attempts < b.wants {
+        out.push(problem(
+            &[Key("buyers"), Key("attempts")],
+            format!(
+                "{} attempt(s) cannot get the {} order(s) each buyer wants; give `attempts` at least `wants`",
+                b.attempts, b.wants
+            ),
+        ));
     }
     let bo = &b.retry.backoff;
-    if !(bo.multiplier.is_finite() && bo.multiplier >= 1.0) {
+    if !(bo.multiplier.is_finite() && (1.0..=MAX_MULTIPLIER).contains(&bo.multiplier)) {
         out.push(problem(
             &[Key("buyers"), Key("retry"), Key("backoff"), Key("multiplier")],
-            "must be a number of at least 1.0",
+            format!("must be a number from 1.0 to {MAX_MULTIPLIER}"),
         ));
     }
     if bo.initial > bo.max {
@@ -233,8 +277,18 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         }
         _ => {}
     }
-    if s.request_timeout.0.is_zero() {
-        out.push(problem(&[Key("request_timeout")], "must be more than zero"));
+    for (path, d) in [
+        (&[Key("request_timeout")][..], Some(s.request_timeout)),
+        (&[Key("arrival"), Key("connect_timeout")][..], Some(s.arrival.connect_timeout)),
+        (&[Key("arrival"), Key("over")][..], s.arrival.over),
+        (&[Key("truth"), Key("max_wait")][..], Some(s.truth.max_wait)),
+    ] {
+        if d.is_some_and(|d| d.0.is_zero()) {
+            out.push(problem(path, "must be more than zero"));
+        }
+    }
+    if s.truth.settle > s.truth.max_wait {
+        out.push(problem(&[Key("truth"), Key("settle")], "may not exceed `max_wait`"));
     }
     let srv = &s.server;
     if srv.instances == 0 || srv.instances > MAX_INSTANCES {
@@ -273,6 +327,23 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         }
     }
     let e = &s.expect;
+    if e.invariants.as_ref().is_some_and(Vec::is_empty) {
+        out.push(problem(
+            &[Key("expect"), Key("invariants")],
+            "an empty list checks nothing; name at least one invariant, or leave `invariants` out to check all",
+        ));
+    }
+    let most = s.max_attempts();
+    for (outcome, expected) in &e.outcomes {
+        if let Some(why) = expected.impossible(most) {
+            out.push(problem(&[Key("expect"), Key("outcomes"), Key(outcome.name())], why));
+        }
+    }
+    for (i, t) in s.thresholds.iter().enumerate() {
+        if let Some(why) = t.impossible(most) {
+            out.push(problem(&[Key("thresholds"), Seg::Index(i)], why));
+        }
+    }
     for (i, v) in e.violations.iter().enumerate() {
         if e.may_also_violate.contains(v) {
             out.push(problem(
@@ -303,4 +374,81 @@ pub fn load_products(path: &Path) -> Result<Vec<super::Product>, ScenarioError> 
         return Ok(catalogue.products);
     }
     load_str(&text, &file, path.parent().unwrap_or(Path::new("."))).map(|s| s.products)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name: t\nproducts:\n  - id: p\n    stock: 5\nbuyers:\n  count: 10\n";
+
+    /// The error for `BASE` with `extra` appended, as `line:column: message`.
+    fn error(extra: &str) -> String {
+        match load_str(&format!("{BASE}{extra}"), "t.yaml", Path::new(".")) {
+            Ok(_) => panic!("{extra:?} should be refused"),
+            Err(ScenarioError::Invalid { line, column, message, .. }) => format!("{line}:{column}: {message}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn buyers_need_an_attempt_for_every_order_they_want() {
+        let text = BASE.replace("count: 10\n", "count: 10\n  wants: 2\n  limit: 2\n  attempts: 1\n");
+        let e = load_str(&text, "t.yaml", Path::new(".")).expect_err("attempts < wants");
+        assert!(e.to_string().contains("t.yaml:9:3: buyers.attempts: 1 attempt(s) cannot get the 2 order(s)"), "{e}");
+    }
+
+    #[test]
+    fn inputs_the_server_refuses_are_refused_here_first() {
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        let text = BASE.replace("id: p", &format!("id: {long}"));
+        let e = load_str(&text, "t.yaml", Path::new(".")).expect_err("long id");
+        assert!(e.to_string().contains("3:5: products[0].id: a product id may be at most 128 bytes"), "{e}");
+        let text = BASE.replace("count: 10\n", "count: 10\n  quantity: 1001\n");
+        let e = load_str(&text, "t.yaml", Path::new(".")).expect_err("quantity");
+        assert!(e.to_string().contains("buyers.quantity: expected 1 to 1000"), "{e}");
+    }
+
+    #[test]
+    fn durations_and_rates_that_could_overflow_are_refused() {
+        for (extra, want) in [
+            (
+                "request_timeout: 18446744073709551615s\n",
+                "7:1: request_timeout: duration \"18446744073709551615s\" is longer",
+            ),
+            ("request_timeout: 25h\n", "7:1: request_timeout: duration \"25h\" is longer than"),
+            ("arrival:\n  connect_timeout: 100000h\n", "8:3: arrival.connect_timeout: duration"),
+            ("arrival:\n  mode: ramp\n  over: 9999999h\n", "9:3: arrival.over: duration"),
+            ("server:\n  rate_limit: 1/18446744073709551615s\n", "8:3: server.rate_limit: "),
+        ] {
+            let got = error(extra);
+            assert!(got.starts_with(want), "{extra:?}: {got}");
+        }
+        let backoff = "buyers:\n  count: 10\n  retry:\n    backoff:\n      max: 99999h\n";
+        let text = BASE.replace("buyers:\n  count: 10\n", backoff);
+        let e = load_str(&text, "t.yaml", Path::new(".")).expect_err("backoff");
+        assert!(e.to_string().contains("buyers.retry.backoff.max"), "{e}");
+    }
+
+    #[test]
+    fn expectations_and_thresholds_that_can_never_pass_are_refused() {
+        let got = error("expect:\n  outcomes:\n    won: {min: 5, max: 1}\n");
+        assert!(got.starts_with("9:5: expect.outcomes.won: min 5 is above max 1"), "{got}");
+        let got = error("expect:\n  outcomes:\n    won: 11\n");
+        assert!(got.contains("the run makes at most 10 attempts"), "{got}");
+        let got = error("thresholds:\n  - count.won == -1\n");
+        assert!(got.starts_with("8:3: thresholds[0]: `count.won == -1` can never hold"), "{got}");
+        let got = error("thresholds:\n  - rate.error == 200%\n");
+        assert!(got.contains("can never hold"), "{got}");
+        let got = error("expect:\n  invariants: []\n");
+        assert!(got.contains("an empty list checks nothing"), "{got}");
+    }
+
+    #[test]
+    fn truth_settings_are_checked() {
+        let got = error("truth:\n  settle: 2s\n  max_wait: 1s\n");
+        assert!(got.starts_with("8:3: truth.settle: may not exceed `max_wait`"), "{got}");
+        let ok = load_str(&format!("{BASE}truth:\n  settle: 50ms\n"), "t.yaml", Path::new(".")).expect("valid");
+        assert_eq!(ok.truth.settle.0, std::time::Duration::from_millis(50));
+    }
 }

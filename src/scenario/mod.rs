@@ -10,7 +10,7 @@ mod load;
 mod locate;
 mod types;
 
-pub use duration::{parse_duration, HumanDuration};
+pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
 pub use types::*;

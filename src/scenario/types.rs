@@ -31,6 +31,9 @@ pub struct Scenario {
     pub request_timeout: HumanDuration,
     #[serde(default)]
     pub server: ServerSpec,
+    /// How ground truth is read after the load.
+    #[serde(default, skip_serializing_if = "TruthSpec::is_default")]
+    pub truth: TruthSpec,
     #[serde(default)]
     pub expect: Expect,
     /// Thresholds (k6 style), e.g. `latency.won.p99 < 50ms`; a failed one exits 3.
@@ -136,8 +139,8 @@ impl Backoff {
     /// The wait before retry number `retry` (1 for the first retry), before jitter.
     pub fn delay(&self, retry: u32) -> Duration {
         let factor = self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
-        let millis = self.initial.0.as_secs_f64() * factor;
-        Duration::from_secs_f64(millis.min(self.max.0.as_secs_f64()))
+        let secs = self.initial.0.as_secs_f64() * factor;
+        Duration::try_from_secs_f64(secs).map_or(self.max.0, |d| d.min(self.max.0))
     }
 }
 
@@ -219,6 +222,33 @@ impl ServerSpec {
     }
 }
 
+/// How ground truth is read once the load is over: the target must first be quiet (no order
+/// request in flight), then two reads `settle` apart must agree, all within `max_wait`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthSpec {
+    /// Time between the two reads that must agree (only needed when some attempt was
+    /// indeterminate: otherwise every order request has been answered and nothing can change).
+    #[serde(default = "default_settle")]
+    pub settle: HumanDuration,
+    /// Longest wait for quiet and agreeing reads; after it, truth is read anyway and the
+    /// summary says it had not settled.
+    #[serde(default = "default_truth_wait")]
+    pub max_wait: HumanDuration,
+}
+
+impl Default for TruthSpec {
+    fn default() -> Self {
+        TruthSpec { settle: default_settle(), max_wait: default_truth_wait() }
+    }
+}
+
+impl TruthSpec {
+    fn is_default(&self) -> bool {
+        *self == TruthSpec::default()
+    }
+}
+
 /// What the run must show.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +285,21 @@ pub struct CountRange {
 }
 
 impl CountExpectation {
+    /// Why no run of at most `most` attempts could meet this expectation, if none could.
+    pub fn impossible(&self, most: u64) -> Option<String> {
+        let (min, max) = match *self {
+            CountExpectation::Exact(v) => (Some(v), Some(v)),
+            CountExpectation::Range(CountRange { min, max }) => (min, max),
+        };
+        match (min, max) {
+            (Some(a), Some(b)) if a > b => Some(format!("min {a} is above max {b}: no count is both")),
+            (Some(a), _) if a > most => {
+                Some(format!("{a} can never be observed: the run makes at most {most} attempts"))
+            }
+            _ => None,
+        }
+    }
+
     pub fn admits(&self, n: u64) -> bool {
         match *self {
             CountExpectation::Exact(v) => n == v,
@@ -286,15 +331,26 @@ impl Scenario {
         }
     }
 
+    /// Orders one buyer may lawfully get and can actually try for: `min(wants, limit,
+    /// attempts)` (validation makes `attempts >= wants`, so this is `min(wants, limit)`).
+    pub fn orders_wanted(&self) -> u32 {
+        self.buyers.wants.min(self.buyers.limit).min(self.buyers.attempts)
+    }
+
     /// Units of demand that may lawfully be served per product: buyers on it times
-    /// `min(wants, limit)` times `quantity`.
+    /// [`Scenario::orders_wanted`] times `quantity`.
     pub fn eligible_demand(&self) -> Vec<u64> {
         let mut demand = vec![0u64; self.products.len()];
-        let per_buyer = u64::from(self.buyers.wants.min(self.buyers.limit)) * u64::from(self.buyers.quantity);
+        let per_buyer = u64::from(self.orders_wanted()) * u64::from(self.buyers.quantity);
         for buyer in 0..self.buyers.count {
             demand[self.product_of(buyer)] += per_buyer;
         }
         demand
+    }
+
+    /// The most order attempts the run can make: every buyer using every attempt.
+    pub fn max_attempts(&self) -> u64 {
+        u64::from(self.buyers.count) * u64::from(self.buyers.attempts)
     }
 }
 
@@ -318,6 +374,12 @@ fn default_multiplier() -> f64 {
 }
 fn default_connect_timeout() -> HumanDuration {
     HumanDuration::from_millis(60_000)
+}
+fn default_settle() -> HumanDuration {
+    HumanDuration::from_millis(500)
+}
+fn default_truth_wait() -> HumanDuration {
+    HumanDuration::from_millis(30_000)
 }
 fn default_request_timeout() -> HumanDuration {
     HumanDuration::from_millis(10_000)

@@ -71,8 +71,13 @@ fn bad_json(rejection: JsonRejection) -> Response {
     error(status, "bad_request", rejection.body_text())
 }
 
-const MAX_ID_LEN: usize = 128;
-const MAX_QUANTITY: u32 = 1000;
+/// Longest product or buyer id the server accepts, in bytes. Scenarios are checked against
+/// the same constant, so a scenario `validate` accepts is one the server serves.
+pub const MAX_ID_LEN: usize = 128;
+/// Most units one order may ask for.
+pub const MAX_QUANTITY: u32 = 1000;
+/// Highest per-buyer order limit a product may be seeded with.
+pub const MAX_LIMIT: u32 = 1_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +184,13 @@ async fn seed(
     for p in &body.products {
         if let Err(e) = check_id("id", &p.id) {
             return e.into_response();
+        }
+        if p.limit_per_buyer == 0 || p.limit_per_buyer > MAX_LIMIT {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                format!("limit_per_buyer must be 1 to {MAX_LIMIT}"),
+            );
         }
     }
     match app.store.seed(&body.products).await {

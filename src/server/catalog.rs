@@ -120,6 +120,13 @@ pub enum RateLimit {
     Every { requests: NonZeroU32, period: Duration },
 }
 
+impl RateLimit {
+    /// Most requests per period: with the shortest period, still one every nanosecond.
+    pub const MAX_REQUESTS: u32 = 1_000_000;
+    pub const MIN_PERIOD: Duration = Duration::from_millis(1);
+    pub const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
+}
+
 impl Default for RateLimit {
     fn default() -> Self {
         RateLimit::Every { requests: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN), period: Duration::from_secs(60) }
@@ -144,8 +151,13 @@ impl FromStr for RateLimit {
             "h" | "hour" => Duration::from_secs(3600),
             other => humantime::parse_duration(other).map_err(|_| bad())?,
         };
-        if period.is_zero() {
-            return Err(bad());
+        if requests.get() > RateLimit::MAX_REQUESTS
+            || !(RateLimit::MIN_PERIOD..=RateLimit::MAX_PERIOD).contains(&period)
+        {
+            return Err(format!(
+                "rate limit {text:?} is out of range: at most {} requests per period, and a period from 1ms to 24h",
+                RateLimit::MAX_REQUESTS
+            ));
         }
         Ok(RateLimit::Every { requests, period })
     }
@@ -204,6 +216,9 @@ mod tests {
         assert!("0/min".parse::<RateLimit>().is_err());
         assert!("ten/s".parse::<RateLimit>().is_err());
         assert!("5/0s".parse::<RateLimit>().is_err());
+        assert!("1/18446744073709551615s".parse::<RateLimit>().is_err_and(|e| e.contains("out of range")));
+        assert!("2000000/s".parse::<RateLimit>().is_err());
+        assert!("1/25h".parse::<RateLimit>().is_err());
         assert_eq!(
             "10/100ms".parse::<RateLimit>(),
             Ok(RateLimit::Every { requests: NonZeroU32::new(10).unwrap(), period: Duration::from_millis(100) })

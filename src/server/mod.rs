@@ -7,7 +7,7 @@ mod catalog;
 mod rate_limit;
 pub mod store;
 
-pub use api::{router, AppState};
+pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 pub use catalog::{Backend, RateLimit, Strategy};
 pub use rate_limit::BuyerLimiter;
 
