@@ -7,7 +7,7 @@
 //! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
 //! | 2 | [`target`], [`server`], [`limits`] | the reference order server (axum, stores, strategies), started and seeded; the machine's socket budget |
 //! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; the [`harness::Ledger`] of every attempt |
-//! | 4 | [`truth`] | the real final stock and orders, read from the stores |
+//! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
 //! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
 //! | 6 | [`verdict`] | expected violations and outcome counts → verdict and exit code |
 //! | 7 | [`stats`], [`report`] | latency percentiles, throughput, send skew; `summary.json`, the terminal summary |
@@ -23,6 +23,7 @@ pub mod logging;
 pub mod outcome;
 pub mod repeat;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod scenario;
 pub mod server;

@@ -3,6 +3,8 @@
 //! `won`, `sold_out`, `busy`, `rate_limited` and `rejected` are definite answers; `error` and
 //! `timeout` are indeterminate: the order may or may not have been taken, so the invariants
 //! bound them (as Jepsen treats `:info`) and never count them as failures by themselves.
+//! `not_sent` is a request that never left (the connection was refused, or could not be
+//! opened or written in time): definitely no effect, and no part of any invariant.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -17,10 +19,11 @@ pub enum Outcome {
     Rejected,
     Error,
     Timeout,
+    NotSent,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Won,
         Outcome::SoldOut,
         Outcome::Busy,
@@ -28,6 +31,7 @@ impl Outcome {
         Outcome::Rejected,
         Outcome::Error,
         Outcome::Timeout,
+        Outcome::NotSent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,12 +43,18 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Error => "error",
             Outcome::Timeout => "timeout",
+            Outcome::NotSent => "not_sent",
         }
     }
 
     /// May the attempt have taken effect without the client knowing?
     pub fn is_indeterminate(self) -> bool {
         matches!(self, Outcome::Error | Outcome::Timeout)
+    }
+
+    /// Did the request reach the target? `not_sent` did not: it takes no part in any invariant.
+    pub fn was_sent(self) -> bool {
+        self != Outcome::NotSent
     }
 
     pub fn index(self) -> usize {

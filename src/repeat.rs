@@ -1,6 +1,9 @@
 //! Repeated races: one clean run proves little, so a scenario may run K times on fresh state.
-//! The repetitions fold into one summary: the worst repetition's verdict and evidence, every
-//! repetition's verdict, the violation rate per invariant, and latency merged across them.
+//! The repetitions fold into one summary: the worst repetition's verdict and evidence (its
+//! number in `shown_repetition`), every repetition's verdict with its own truth and counts,
+//! the violation rate per invariant, and latency merged across them. The merged ledger keeps
+//! each repetition's rows apart (`repetition`): each has its own clock, buyers and store, so
+//! charts draw one repetition (the shown one), never a mix.
 //!
 //! A self-test (a scenario with `expect.violations`) repeats to catch a race that does not
 //! show every time: it passes when each expected violation was caught in at least one
@@ -65,7 +68,9 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     let mut violations: BTreeMap<String, usize> = BTreeMap::new();
     let mut repetitions = Vec::with_capacity(k);
     let (mut load_ms, mut duration_ms) = (0, 0);
-    for (i, (s, l)) in reps.iter().enumerate() {
+    for (i, (s, l)) in reps.iter_mut().enumerate() {
+        // Each repetition keeps its own rows: its own clock, buyers and store.
+        l.set_repetition(i as u32 + 1);
         merged.attempts.extend(l.attempts.iter().cloned());
         merged.stock_samples.extend(l.stock_samples.iter().cloned());
         merged.connect_failures += l.connect_failures;
@@ -89,12 +94,18 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
             verdict: s.verdict.clone(),
             exit_code: s.exit_code,
             violated,
-            orders: s.products.iter().map(|p| p.orders).sum(),
+            orders: s.products.iter().filter_map(|p| p.orders).sum(),
             reason: s.reasons.first().cloned(),
+            products: s.products.clone(),
+            outcomes: s.outcomes.clone(),
+            indeterminate: s.indeterminate,
         });
     }
     merged.release_us = reps[worst].1.release_us;
+    merged.overrun = reps[worst].1.overrun;
     let mut summary = reps.swap_remove(worst).0;
+    summary.shown_repetition = Some(worst as u32 + 1);
+    summary.indeterminate = crate::resolve::Indeterminate::of(&merged);
     summary.attempts = merged.attempts.len() as u64;
     summary.outcomes = stats::outcome_counts(&merged).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect();
     summary.latency_us = stats::latency(&merged);

@@ -6,6 +6,7 @@ use crate::harness::{self, HarnessConfig, Ledger};
 use crate::limits::{self, Placement};
 use crate::repeat;
 use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
+use crate::resolve;
 use crate::scenario::{self, Scenario};
 use crate::server::store::{StoreLocation, StoreOptions};
 use crate::server::{Backend, Strategy};
@@ -13,7 +14,7 @@ use crate::stats;
 use crate::target::{Target, TargetOptions};
 use crate::threshold::{Observed, ThresholdResult};
 use crate::truth::Truth;
-use crate::verdict::{self, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::verdict::{self, RunFacts, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::verify::{self, Check};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -333,8 +334,12 @@ async fn execute(
         Ok(t) => t,
         Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
-    let config = HarnessConfig { base_urls: target.base_urls.clone(), show_progress: !opts.quiet };
-    let ledger = match harness::drive(Arc::new(s.clone()), &config).await {
+    let config = HarnessConfig {
+        base_urls: target.base_urls.clone(),
+        show_progress: !opts.quiet,
+        deadline: harness::run_deadline(s),
+    };
+    let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {
             target.stop().await;
@@ -342,20 +347,22 @@ async fn execute(
         }
     };
     let duration = t0.elapsed();
-    let snapshots = target.snapshots().await;
+    let read = target.read_truth(&s.truth, ledger.indeterminate() > 0).await;
     target.stop().await;
-    let truth = match snapshots {
-        Ok(snaps) => Truth::from_snapshots(s, &snaps),
+    let truth = match read {
+        Ok((snaps, reading)) => Truth::from_snapshots(s, &snaps, reading),
         Err(e) => {
             let summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
             return (summary, ledger);
         }
     };
+    resolve::resolve(s, &mut ledger, &truth);
     let checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
     let counts = stats::outcome_counts(&ledger);
     let observed = Observed::new(&ledger);
     let thresholds: Vec<ThresholdResult> = s.thresholds.iter().map(|t| observed.evaluate(t)).collect();
-    let verdict = verdict::decide(s, &checks, &counts, &thresholds);
+    let facts = RunFacts { overrun: ledger.overrun.as_ref(), truth: &truth.reading };
+    let verdict = verdict::decide(s, &checks, &counts, &thresholds, facts);
     let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;
     summary.thresholds = thresholds;
@@ -392,6 +399,7 @@ fn build_summary(
     verdict: &Verdict,
 ) -> Summary {
     let (s, file, placement, started_at) = (ctx.s, ctx.file, ctx.placement, ctx.started_at);
+    let demand = s.eligible_demand();
     let products = s
         .products
         .iter()
@@ -400,8 +408,9 @@ fn build_summary(
             id: p.id.clone(),
             initial_stock: u64::from(p.stock),
             final_stock: truth.and_then(|t| t.products[i].final_stock),
-            orders: truth.map_or(0, |t| t.orders_of(i)),
-            units_ordered: truth.map_or(0, |t| t.units_ordered(i)),
+            orders: truth.and_then(|t| t.orders_of(i)),
+            units_ordered: truth.and_then(|t| t.units_ordered(i)).map_or(0, |u| u.max(0) as u64),
+            eligible_demand: demand.get(i).copied().unwrap_or(0),
         })
         .collect();
     Summary {
@@ -427,6 +436,8 @@ fn build_summary(
         attempts: ledger.attempts.len() as u64,
         products,
         outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
+        indeterminate: resolve::Indeterminate::of(ledger),
+        truth: truth.map(|t| t.reading.clone()),
         expected_outcomes: verdict.outcome_checks.clone(),
         invariants: checks
             .iter()
@@ -439,11 +450,13 @@ fn build_summary(
         send_skew_us: stats::send_skew(ledger),
         connect_failures: ledger.connect_failures,
         late_buyers: ledger.late_buyers,
+        overrun: ledger.overrun,
         top_errors: stats::top_errors(ledger, 5),
         release_us: ledger.release_us,
         environment: crate::report::Environment::detect(),
         thresholds: Vec::new(),
         repetitions: Vec::new(),
+        shown_repetition: None,
         violation_rate: std::collections::BTreeMap::new(),
         baseline: None,
     }

@@ -108,6 +108,7 @@ mod tests {
 
     fn at(buyer: u32, outcome: Outcome, intended: u64, sent: u64, done: u64) -> Attempt {
         Attempt {
+            repetition: 1,
             buyer,
             product: 0,
             instance: 0,
@@ -117,6 +118,7 @@ mod tests {
             done_us: done,
             status: 0,
             outcome,
+            resolved: None,
             order_id: None,
             error: None,
         }

@@ -8,18 +8,23 @@
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use crate::limits::Placement;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, TruthSpec};
 use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
+use crate::truth::TruthReading;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// How long a child server may take to start and say where it listens.
 const CHILD_START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the in-flight count is read while waiting for the target to go quiet.
+const QUIET_POLL: Duration = Duration::from_millis(10);
+/// How long one instance may take to say how many requests it has in flight.
+const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -174,6 +179,92 @@ impl Target {
             }
         }
         Ok(())
+    }
+
+    /// Order requests in flight at every instance, summed; an instance that does not answer
+    /// (it died) has none, and is named in the second value.
+    async fn in_flight(&self) -> (usize, Vec<String>) {
+        match &self.running {
+            Running::InProcess(servers) => (servers.iter().map(RunningServer::in_flight).sum(), Vec::new()),
+            Running::Children { client, .. } => {
+                let mut total = 0;
+                let mut silent = Vec::new();
+                for url in &self.base_urls {
+                    let answer = client
+                        .get(format!("{url}/admin/in-flight"))
+                        .bearer_auth(&self.admin_token)
+                        .timeout(IN_FLIGHT_TIMEOUT)
+                        .send()
+                        .await
+                        .and_then(|r| r.error_for_status());
+                    let n = match answer {
+                        Ok(r) => r.json::<serde_json::Value>().await.ok().and_then(|v| v["in_flight"].as_u64()),
+                        Err(_) => None,
+                    };
+                    match n {
+                        Some(n) => total += n as usize,
+                        None => silent.push(url.clone()),
+                    }
+                }
+                (total, silent)
+            }
+        }
+    }
+
+    /// Ground truth once the load is over: waits until no order request is in flight at any
+    /// instance, then reads every store; when `unsettled_possible` (some attempt ended without
+    /// an answer, so the store may still change: a command queued in a paused Redis, a handler
+    /// still running for a buyer who gave up) reads again `spec.settle` later until two reads
+    /// agree. Everything within `spec.max_wait`; past it, the last read is returned and the
+    /// reading says it had not settled.
+    pub async fn read_truth(
+        &self,
+        spec: &TruthSpec,
+        unsettled_possible: bool,
+    ) -> Result<(Vec<Snapshot>, TruthReading), TargetError> {
+        let started = Instant::now();
+        let give_up = started + spec.max_wait.0;
+        let mut reading = TruthReading { quiet: false, settled: false, reads: 0, waited_ms: 0, notes: Vec::new() };
+        loop {
+            let (n, silent) = self.in_flight().await;
+            if n == 0 {
+                reading.quiet = true;
+                if !silent.is_empty() {
+                    reading.notes.push(format!("not answering after the load: {}", silent.join(", ")));
+                }
+                break;
+            }
+            if Instant::now() >= give_up {
+                reading.notes.push(format!("{n} order request(s) still in flight after {:?}", spec.max_wait.0));
+                break;
+            }
+            tokio::time::sleep(QUIET_POLL).await;
+        }
+        let mut last = self.snapshots().await?;
+        reading.reads = 1;
+        if !unsettled_possible && reading.quiet {
+            reading.settled = true;
+        } else {
+            while Instant::now() + spec.settle.0 <= give_up {
+                tokio::time::sleep(spec.settle.0).await;
+                let next = self.snapshots().await?;
+                reading.reads += 1;
+                let agree = next == last;
+                last = next;
+                if agree {
+                    reading.settled = true;
+                    break;
+                }
+            }
+            if !reading.settled {
+                reading.notes.push(format!(
+                    "the store was still changing after {:?} ({} reads {:?} apart)",
+                    spec.max_wait.0, reading.reads, spec.settle.0
+                ));
+            }
+        }
+        reading.waited_ms = started.elapsed().as_millis() as u64;
+        Ok((last, reading))
     }
 
     /// The real state of every independent store: one snapshot of a shared store, or one per

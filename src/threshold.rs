@@ -349,6 +349,7 @@ mod tests {
 
     fn at(outcome: Outcome, latency: u64) -> Attempt {
         Attempt {
+            repetition: 1,
             buyer: 0,
             product: 0,
             instance: 0,
@@ -358,6 +359,7 @@ mod tests {
             done_us: 100 + latency,
             status: 0,
             outcome,
+            resolved: None,
             order_id: None,
             error: None,
         }

@@ -1,10 +1,14 @@
 //! Ground truth: the real final state (stock and orders) read from the stores after the run
 //! drained, never from the server's answers. Independent stores (one `memory` store per
 //! instance) are added up: each sold from its own copy of the stock.
+//!
+//! A store may keep no order records (stock only, as some users' servers do): then `orders`
+//! is `None`, and what needs them is settled by counting units instead (see [`crate::resolve`]).
 
 use crate::scenario::Scenario;
 use crate::server::store::{Order, Snapshot};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// A product's stock at the start (from the scenario) and at the end (from the stores).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,16 +21,34 @@ pub struct ProductTruth {
     pub stores: u32,
 }
 
+/// How truth was read: whether the target had gone quiet and two reads agreed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruthReading {
+    /// No order request was in flight at any instance when the store was read.
+    pub quiet: bool,
+    /// The store no longer changed: two reads `truth.settle` apart agreed (or every attempt
+    /// had been answered, so nothing could change it).
+    pub settled: bool,
+    pub reads: u32,
+    /// From the end of the load to the truth returned.
+    pub waited_ms: u64,
+    /// What was not as it should be (an instance not answering, a store still changing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Truth {
     /// In scenario order.
     pub products: Vec<ProductTruth>,
-    pub orders: Vec<Order>,
+    /// Every stored order; `None` when the store keeps no order records.
+    pub orders: Option<Vec<Order>>,
+    pub reading: TruthReading,
 }
 
 impl Truth {
     /// Combines the snapshots of independent stores for `scenario`.
-    pub fn from_snapshots(scenario: &Scenario, snapshots: &[Snapshot]) -> Truth {
+    pub fn from_snapshots(scenario: &Scenario, snapshots: &[Snapshot], reading: TruthReading) -> Truth {
         let products = scenario
             .products
             .iter()
@@ -44,17 +66,38 @@ impl Truth {
             })
             .collect();
         let orders = snapshots.iter().flat_map(|s| s.orders.iter().cloned()).collect();
-        Truth { products, orders }
+        Truth { products, orders: Some(orders), reading }
     }
 
-    /// Units ordered of product `index` (orders of other products are not counted).
-    pub fn units_ordered(&self, index: usize) -> u64 {
-        let id = &self.products[index].id;
-        self.orders.iter().filter(|o| &o.product_id == id).map(|o| u64::from(o.quantity)).sum()
+    /// The stored orders of product `index`, when the store keeps order records.
+    pub fn orders_of_product(&self, index: usize) -> Option<impl Iterator<Item = &Order>> {
+        let id = &self.products.get(index)?.id;
+        Some(self.orders.as_ref()?.iter().filter(move |o| &o.product_id == id))
     }
 
-    pub fn orders_of(&self, index: usize) -> u64 {
-        let id = &self.products[index].id;
-        self.orders.iter().filter(|o| &o.product_id == id).count() as u64
+    /// Units ordered of product `index`: summed over its stored orders, or, without order
+    /// records, the stock that left (initial − final).
+    pub fn units_ordered(&self, index: usize) -> Option<i64> {
+        match self.orders_of_product(index) {
+            Some(orders) => Some(orders.map(|o| i64::from(o.quantity)).sum()),
+            None => {
+                let p = self.products.get(index)?;
+                p.final_stock.map(|f| p.initial_stock as i64 - f)
+            }
+        }
+    }
+
+    /// Orders stored of product `index` (`None` without order records).
+    pub fn orders_of(&self, index: usize) -> Option<u64> {
+        self.orders_of_product(index).map(|o| o.count() as u64)
+    }
+
+    /// Orders each (buyer id, product id) holds, when the store keeps order records.
+    pub fn holdings(&self) -> Option<HashMap<(&str, &str), u32>> {
+        let mut held: HashMap<(&str, &str), u32> = HashMap::new();
+        for o in self.orders.as_ref()? {
+            *held.entry((o.buyer_id.as_str(), o.product_id.as_str())).or_default() += 1;
+        }
+        Some(held)
     }
 }

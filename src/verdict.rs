@@ -5,9 +5,11 @@
 //! violated (or a self-test's expected violation was missed), `2` usage or scenario error,
 //! `3` a threshold or expected count failed while invariants held, `4` the environment failed.
 
+use crate::harness::Overrun;
 use crate::outcome::Outcome;
 use crate::scenario::{CountExpectation, Scenario};
 use crate::threshold::ThresholdResult;
+use crate::truth::TruthReading;
 use crate::verify::{Check, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,12 +55,48 @@ impl Verdict {
     }
 }
 
+/// What happened to the run itself, beside its invariants and counts: a deadline that cut
+/// attempts short, a ground truth that had not settled. Either leaves a pass unproven, so
+/// the run then exits 4 (unless an invariant was violated: that stands, it is a proof).
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    pub overrun: Option<&'a Overrun>,
+    pub truth: &'a TruthReading,
+}
+
+impl RunFacts<'_> {
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(o) = self.overrun {
+            out.push(format!(
+                "the run overran its deadline of {:.1}s: {} attempt(s) were cut short{}; the invariants were checked \
+                 on what happened",
+                o.deadline_ms as f64 / 1000.0,
+                o.cut_attempts,
+                if o.unfinished_buyers > 0 {
+                    format!(", {} buyer(s) never finished", o.unfinished_buyers)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !self.truth.settled {
+            out.push(format!(
+                "ground truth had not settled, so a pass proves nothing: {}",
+                self.truth.notes.join("; ")
+            ));
+        }
+        out
+    }
+}
+
 /// Decides the verdict of a run whose ground truth was read.
 pub fn decide(
     s: &Scenario,
     checks: &[Check],
     counts: &BTreeMap<Outcome, u64>,
     thresholds: &[ThresholdResult],
+    facts: RunFacts,
 ) -> Verdict {
     let mut reasons = Vec::new();
     let mut violated = false;
@@ -100,8 +138,13 @@ pub fn decide(
         missed = true;
         reasons.push(format!("threshold {} failed: observed {}", t.expression, t.observed_text));
     }
+    let problems = facts.problems();
+    let unproven = !problems.is_empty();
+    reasons.extend(problems);
     let exit_code = if violated {
         EXIT_VIOLATION
+    } else if unproven {
+        EXIT_ENVIRONMENT
     } else if missed {
         EXIT_THRESHOLD
     } else {
@@ -114,6 +157,19 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::verify::{fixtures, Invariant};
+
+    fn settled() -> TruthReading {
+        TruthReading { quiet: true, settled: true, reads: 1, ..TruthReading::default() }
+    }
+
+    fn decide(
+        s: &Scenario,
+        checks: &[Check],
+        counts: &BTreeMap<Outcome, u64>,
+        thresholds: &[ThresholdResult],
+    ) -> Verdict {
+        super::decide(s, checks, counts, thresholds, RunFacts { overrun: None, truth: &settled() })
+    }
 
     fn checks(failing: &[Invariant]) -> Vec<Check> {
         Invariant::ALL
@@ -151,6 +207,23 @@ mod tests {
             EXIT_VIOLATION,
             "an unexpected violation fails"
         );
+    }
+
+    #[test]
+    fn an_overrun_or_unsettled_truth_leaves_a_pass_unproven_but_a_violation_stands() {
+        let s = fixtures::scenario(5, 10);
+        let counts = BTreeMap::new();
+        let overrun = Overrun { deadline_ms: 1500, cut_attempts: 7, unfinished_buyers: 0 };
+        let facts = RunFacts { overrun: Some(&overrun), truth: &settled() };
+        let v = super::decide(&s, &checks(&[]), &counts, &[], facts);
+        assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
+        assert!(v.reasons[0].starts_with("the run overran its deadline of 1.5s: 7 attempt(s)"), "{:?}", v.reasons);
+        let v = super::decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[], facts);
+        assert_eq!(v.exit_code, EXIT_VIOLATION);
+        let unsettled = TruthReading { notes: vec!["still changing".into()], ..TruthReading::default() };
+        let v = super::decide(&s, &checks(&[]), &counts, &[], RunFacts { overrun: None, truth: &unsettled });
+        assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
+        assert!(v.reasons[0].contains("had not settled") && v.reasons[0].contains("still changing"));
     }
 
     #[test]

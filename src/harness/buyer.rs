@@ -7,6 +7,7 @@ use super::Shared;
 use crate::outcome::Outcome;
 use rand::Rng;
 use serde::Deserialize;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(Deserialize)]
@@ -53,11 +54,22 @@ pub async fn buy(
     let mut won = 0;
     let mut intended = first_intended;
     for attempt in 1..=s.buyers.attempts {
+        // Every attempt ends by the run's deadline: one in flight then is a `timeout`.
+        let left = shared.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        let timeout = s.request_timeout.0.min(left);
         let (sent, result) = if conn.is_prepared() {
-            conn.complete(s.request_timeout.0).await
+            conn.complete(timeout).await
         } else {
-            (Instant::now(), conn.send(request, s.request_timeout.0).await)
+            (Instant::now(), conn.send(request, timeout).await)
         };
+        let cut = timeout < s.request_timeout.0 && result.as_ref().is_err_and(ConnError::is_timeout);
+        if cut {
+            shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
+        }
         let (status, outcome, order_id, error) = match result {
             Ok(answer) => {
                 let parsed: Option<AnswerBody> = serde_json::from_slice(&answer.body).ok();
@@ -81,11 +93,15 @@ pub async fn buy(
                 let order_id = parsed.and_then(|a| a.order).map(|o| o.id);
                 (answer.status, outcome, order_id, error)
             }
+            Err(e) if cut => {
+                (0, transport_outcome(&e), None, Some(format!("cut by the run's deadline: {}", describe(&e))))
+            }
             Err(e) => (0, transport_outcome(&e), None, Some(describe(&e))),
         };
         let done = Instant::now();
         shared.progress.record(outcome);
         out.push(Attempt {
+            repetition: 1,
             buyer,
             product: product as u32,
             instance: instance as u32,
@@ -95,6 +111,7 @@ pub async fn buy(
             done_us: shared.micros(done),
             status,
             outcome,
+            resolved: None,
             order_id,
             error,
         });
@@ -114,7 +131,7 @@ pub async fn buy(
                 }
                 if attempt < s.buyers.attempts {
                     intended = Instant::now() + delay;
-                    tokio::time::sleep_until(intended.into()).await;
+                    tokio::time::sleep_until(intended.min(shared.deadline).into()).await;
                 }
             }
             _ => break,
@@ -123,8 +140,12 @@ pub async fn buy(
     out
 }
 
+/// A failure without an answer: `not_sent` when the request never left in full (the server
+/// cannot have acted on it), `timeout` when it left and no answer came in time, else `error`.
 fn transport_outcome(e: &ConnError) -> Outcome {
-    if e.is_timeout() {
+    if e.is_unsent() {
+        Outcome::NotSent
+    } else if e.is_timeout() {
         Outcome::Timeout
     } else {
         Outcome::Error

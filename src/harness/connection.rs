@@ -36,11 +36,26 @@ pub enum ConnError {
     Malformed(String),
     #[error("no request was prepared on this connection")]
     NotPrepared,
+    /// The request was never written in full, so the server cannot have acted on it.
+    #[error("not sent: {0}")]
+    Unsent(Box<ConnError>),
 }
 
 impl ConnError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, ConnError::Timeout(_))
+    }
+
+    /// Did this failure happen before the whole request was written?
+    pub fn is_unsent(&self) -> bool {
+        matches!(self, ConnError::Unsent(_))
+    }
+
+    fn unsent(self) -> ConnError {
+        match self {
+            ConnError::Unsent(_) => self,
+            other => ConnError::Unsent(Box::new(other)),
+        }
     }
 }
 
@@ -85,6 +100,9 @@ pub struct BuyerConn {
     buf: BytesMut,
     /// The final byte of a prepared request, still to be written (by the gate or by us).
     pending: Option<Pending>,
+    /// Whether a TCP connection was ever opened (a buyer that never got one is not counted
+    /// as having reached the target).
+    ever_connected: bool,
 }
 
 async fn write_all(stream: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
@@ -112,9 +130,23 @@ pub fn request_bytes(method: &str, path: &str, host: &str, body: &[u8]) -> Vec<u
     out
 }
 
+/// How the body of a response is delimited.
+enum Framing {
+    Length(usize),
+    Chunked,
+    /// By the end of the connection.
+    Eof,
+    Empty,
+}
+
 impl BuyerConn {
     pub fn new(addr: SocketAddr) -> Self {
-        BuyerConn { addr, stream: None, buf: BytesMut::with_capacity(512), pending: None }
+        BuyerConn { addr, stream: None, buf: BytesMut::with_capacity(512), pending: None, ever_connected: false }
+    }
+
+    /// Has a TCP connection to the target ever been opened on this buyer's behalf?
+    pub fn ever_connected(&self) -> bool {
+        self.ever_connected
     }
 
     async fn stream(&mut self, timeout: Duration) -> Result<Arc<TcpStream>, ConnError> {
@@ -127,6 +159,7 @@ impl BuyerConn {
             let _ = stream.set_nodelay(true);
             self.buf.clear();
             self.stream = Some(Arc::new(stream));
+            self.ever_connected = true;
         }
         self.stream.clone().ok_or(ConnError::Closed)
     }
@@ -138,15 +171,22 @@ impl BuyerConn {
     }
 
     /// Sends a whole request and reads the answer within `timeout`, connecting if needed.
-    /// After a failure the connection is dropped; the next request opens a new one.
+    /// A failure before the request was written in full is [`ConnError::Unsent`]. After a
+    /// failure the connection is dropped; the next request opens a new one.
     pub async fn send(&mut self, request: &[u8], timeout: Duration) -> Result<Answer, ConnError> {
+        let mut written = false;
         let result = tokio::time::timeout(timeout, async {
-            let stream = self.stream(timeout).await?;
-            write_all(&stream, request).await?;
+            let stream = self.stream(timeout).await.map_err(ConnError::unsent)?;
+            write_all(&stream, request).await.map_err(|e| ConnError::from(e).unsent())?;
+            written = true;
             self.read_answer().await
         })
         .await
         .unwrap_or(Err(ConnError::Timeout(timeout)));
+        let result = match result {
+            Err(e) if !written => Err(e.unsent()),
+            other => other,
+        };
         if result.is_err() {
             self.drop_connection();
         }
@@ -188,24 +228,31 @@ impl BuyerConn {
     /// Completes the prepared request: its final byte was written by the gate, or is written
     /// now. Returns when the request was sent in full, and the answer, read within `timeout`.
     pub async fn complete(&mut self, timeout: Duration) -> (Instant, Result<Answer, ConnError>) {
-        let Some(pending) = self.pending.take() else { return (Instant::now(), Err(ConnError::NotPrepared)) };
+        let Some(pending) = self.pending.take() else {
+            return (Instant::now(), Err(ConnError::NotPrepared.unsent()));
+        };
         let mut sent = pending.written_at.get().copied();
         let result = tokio::time::timeout(timeout, async {
             let stream = self.stream.clone().ok_or(ConnError::NotPrepared)?;
             if sent.is_none() {
-                sent = Some(Instant::now());
                 write_all(&stream, &[pending.byte]).await?;
+                sent = Some(Instant::now());
             }
             self.read_answer().await
         })
         .await
         .unwrap_or(Err(ConnError::Timeout(timeout)));
+        let result = match result {
+            Err(e) if sent.is_none() => Err(e.unsent()),
+            other => other,
+        };
         if result.is_err() {
             self.drop_connection();
         }
         (sent.unwrap_or_else(Instant::now), result)
     }
 
+    /// Reads more bytes into the buffer; `Closed` at the end of the connection.
     async fn fill(&mut self) -> Result<(), ConnError> {
         let stream = self.stream.clone().ok_or(ConnError::Closed)?;
         if self.buf.len() >= MAX_RESPONSE {
@@ -223,51 +270,34 @@ impl BuyerConn {
         }
     }
 
+    /// Reads one response: its head, then its body by content-length, chunks, or the end of
+    /// the connection. A `connection: close` (or an HTTP/1.0 answer without keep-alive)
+    /// drops the connection after the body.
     async fn read_answer(&mut self) -> Result<Answer, ConnError> {
-        let (status, head_len, length, close) = loop {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
+        let (status, head_len, framing, close) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(&self.buf) {
                 Ok(httparse::Status::Complete(n)) => {
                     let status = resp.code.unwrap_or(0);
-                    let mut length = None;
-                    let mut close = false;
-                    for h in resp.headers.iter() {
-                        if h.name.eq_ignore_ascii_case("content-length") {
-                            let text = std::str::from_utf8(h.value).unwrap_or("");
-                            length = Some(
-                                text.trim()
-                                    .parse::<usize>()
-                                    .map_err(|_| ConnError::Malformed(format!("content-length {text:?}")))?,
-                            );
-                        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                            return Err(ConnError::Malformed(
-                                "chunked responses are not supported; answer with content-length".into(),
-                            ));
-                        } else if h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close") {
-                            close = true;
-                        }
-                    }
-                    break (status, n, length, close);
+                    let (framing, close) = framing_of(&resp, status)?;
+                    break (status, n, framing, close);
                 }
                 Ok(httparse::Status::Partial) => self.fill().await?,
                 Err(e) => return Err(ConnError::Malformed(e.to_string())),
             }
         };
         self.buf.advance(head_len);
-        let body = match length {
-            Some(len) => {
-                if len > MAX_RESPONSE {
-                    return Err(ConnError::Malformed(format!("body of {len} bytes")));
-                }
+        let body = match framing {
+            Framing::Empty => Bytes::new(),
+            Framing::Length(len) => {
                 while self.buf.len() < len {
                     self.fill().await?;
                 }
                 self.buf.split_to(len).freeze()
             }
-            None if matches!(status, 204 | 304) || (100..200).contains(&status) => Bytes::new(),
-            None => {
-                // Delimited by the end of the connection.
+            Framing::Chunked => self.read_chunks().await?,
+            Framing::Eof => {
                 loop {
                     match self.fill().await {
                         Ok(()) => {}
@@ -285,6 +315,87 @@ impl BuyerConn {
         }
         Ok(Answer { status, body })
     }
+
+    /// A chunked body (`Transfer-Encoding: chunked`), trailers skipped.
+    async fn read_chunks(&mut self) -> Result<Bytes, ConnError> {
+        let mut body = BytesMut::new();
+        loop {
+            let (line, size) = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete((n, size))) => break (n, size),
+                    Ok(httparse::Status::Partial) => self.fill().await?,
+                    Err(_) => return Err(ConnError::Malformed("bad chunk size line".into())),
+                }
+            };
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            if size > MAX_RESPONSE.saturating_sub(body.len()) {
+                return Err(ConnError::Malformed(format!("chunked body larger than {MAX_RESPONSE} bytes")));
+            }
+            self.buf.advance(line);
+            if size == 0 {
+                // Trailers, each ending in CRLF, then an empty line.
+                loop {
+                    let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+                        self.fill().await?;
+                        continue;
+                    };
+                    self.buf.advance(end + 2);
+                    if end == 0 {
+                        return Ok(body.freeze());
+                    }
+                }
+            }
+            while self.buf.len() < size + 2 {
+                self.fill().await?;
+            }
+            body.extend_from_slice(&self.buf[..size]);
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(ConnError::Malformed("chunk not followed by CRLF".into()));
+            }
+            self.buf.advance(size + 2);
+        }
+    }
+}
+
+/// How a response's body is delimited, and whether the connection closes after it.
+fn framing_of(resp: &httparse::Response, status: u16) -> Result<(Framing, bool), ConnError> {
+    let mut length = None;
+    let mut chunked = false;
+    let mut close = resp.version == Some(0);
+    for h in resp.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = value.parse::<usize>().map_err(|_| ConnError::Malformed(format!("content-length {value:?}")))?;
+            if n > MAX_RESPONSE {
+                return Err(ConnError::Malformed(format!("body of {n} bytes")));
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.to_ascii_lowercase().split(',').map(str::trim).any(|c| c == "chunked") {
+                return Err(ConnError::Malformed(format!("transfer-encoding {value:?} is not supported")));
+            }
+            chunked = true;
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            let tokens = value.to_ascii_lowercase();
+            if tokens.split(',').any(|t| t.trim() == "close") {
+                close = true;
+            } else if tokens.split(',').any(|t| t.trim() == "keep-alive") {
+                close = false;
+            }
+        }
+    }
+    let framing = if matches!(status, 204 | 304) || (100..200).contains(&status) {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else {
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::Eof,
+        }
+    };
+    Ok((framing, close))
 }
 
 #[cfg(test)]
@@ -293,63 +404,157 @@ mod tests {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    /// A server that answers each request with the given raw responses, in order, and
-    /// records whether the final byte of a request arrived separately.
-    async fn serve(responses: Vec<&'static str>) -> SocketAddr {
+    /// What the fixture server does after reading one request.
+    #[derive(Clone, Copy)]
+    enum Reply {
+        /// Writes these bytes and keeps the connection.
+        Send(&'static str),
+        /// Writes these bytes and closes the connection (an EOF-delimited body).
+        SendAndClose(&'static str),
+        /// Closes without answering.
+        Close,
+        /// Resets the connection (RST) without answering.
+        Reset,
+    }
+
+    /// A raw HTTP/1.1 server: connection `i` reads requests and follows `scripts[i]`.
+    async fn serve(scripts: Vec<Vec<Reply>>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.expect("accept");
-            let mut reader = tokio::io::BufReader::new(sock);
-            for r in responses {
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).await.expect("line");
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().expect("len");
+            for script in scripts {
+                let (sock, _) = listener.accept().await.expect("accept");
+                let mut reader = tokio::io::BufReader::new(sock);
+                for reply in script {
+                    let mut len = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().expect("len");
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
                     }
-                    if line == "\r\n" {
-                        break;
+                    let mut body = vec![0; len];
+                    reader.read_exact(&mut body).await.expect("body");
+                    match reply {
+                        Reply::Send(r) => reader.get_mut().write_all(r.as_bytes()).await.expect("write"),
+                        Reply::SendAndClose(r) => {
+                            reader.get_mut().write_all(r.as_bytes()).await.expect("write");
+                            break;
+                        }
+                        Reply::Close => break,
+                        Reply::Reset => {
+                            // Linger 0 makes the close a reset; with 0 it never blocks.
+                            #[allow(deprecated)]
+                            let _ = reader.get_ref().set_linger(Some(Duration::ZERO));
+                            break;
+                        }
                     }
                 }
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).await.expect("body");
-                reader.get_mut().write_all(r.as_bytes()).await.expect("write");
             }
         });
         addr
     }
 
+    const SECS: Duration = Duration::from_secs(5);
+
+    fn get() -> Vec<u8> {
+        request_bytes("GET", "/", "h", b"")
+    }
+
     #[tokio::test]
     async fn prepared_request_completes_with_its_last_byte_and_keeps_alive() {
-        let addr = serve(vec![
-            "HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}",
-            "HTTP/1.1 409 Conflict\r\ncontent-length: 5\r\n\r\nsorry",
-        ])
+        let addr = serve(vec![vec![
+            Reply::Send("HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}"),
+            Reply::Send("HTTP/1.1 409 Conflict\r\ncontent-length: 5\r\n\r\nsorry"),
+        ]])
         .await;
         let mut conn = BuyerConn::new(addr);
         let req = request_bytes("POST", "/orders", "h", b"{\"a\":1}");
-        conn.prepare(&req, Duration::from_secs(5)).await.expect("prepare");
+        conn.prepare(&req, SECS).await.expect("prepare");
         assert!(conn.is_prepared());
         let last = conn.last_byte().expect("prepared");
         assert!(last.write_now(), "one byte fits an empty socket buffer");
-        let (_, a) = conn.complete(Duration::from_secs(5)).await;
+        let (_, a) = conn.complete(SECS).await;
         let a = a.expect("complete");
         assert_eq!((a.status, &a.body[..]), (201, &b"{}"[..]));
-        let b = conn.send(&req, Duration::from_secs(5)).await.expect("second on the same connection");
+        let b = conn.send(&req, SECS).await.expect("second on the same connection");
         assert_eq!((b.status, &b.body[..]), (409, &b"sorry"[..]));
     }
 
     #[tokio::test]
-    async fn refuses_chunked_and_reports_closed_connections() {
-        let addr = serve(vec!["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"]).await;
+    async fn reads_chunked_bodies_with_trailers() {
+        let addr = serve(vec![vec![
+            Reply::Send("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n"),
+            Reply::Send("HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ]])
+        .await;
         let mut conn = BuyerConn::new(addr);
-        let err = conn.send(&request_bytes("GET", "/", "h", b""), Duration::from_secs(5)).await;
-        assert!(matches!(err, Err(ConnError::Malformed(_))), "{err:?}");
-        let closed = serve(vec![]).await;
-        let mut conn = BuyerConn::new(closed);
-        let err = conn.send(&request_bytes("GET", "/", "h", b""), Duration::from_secs(5)).await;
-        assert!(matches!(err, Err(ConnError::Closed) | Err(ConnError::Io(_))), "{err:?}");
+        let a = conn.send(&get(), SECS).await.expect("chunked");
+        assert_eq!((a.status, &a.body[..]), (200, &b"hello, world"[..]));
+        let b = conn.send(&get(), SECS).await.expect("empty chunked, same connection");
+        assert_eq!((b.status, b.body.len()), (400, 0));
+    }
+
+    #[tokio::test]
+    async fn reads_eof_delimited_bodies_and_honours_connection_close() {
+        let addr = serve(vec![
+            vec![Reply::SendAndClose("HTTP/1.1 200 OK\r\n\r\n{\"stock\":3}")],
+            vec![Reply::SendAndClose("HTTP/1.1 201 Created\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}")],
+            vec![Reply::Send("HTTP/1.0 409 Conflict\r\ncontent-length: 0\r\n\r\n")],
+            vec![Reply::Send("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")],
+        ])
+        .await;
+        let mut conn = BuyerConn::new(addr);
+        let a = conn.send(&get(), SECS).await.expect("eof-delimited");
+        assert_eq!((a.status, &a.body[..]), (200, &b"{\"stock\":3}"[..]));
+        let b = conn.send(&get(), SECS).await.expect("a new connection after the EOF");
+        assert_eq!(b.status, 201);
+        let c = conn.send(&get(), SECS).await.expect("a new connection after connection: close");
+        assert_eq!(c.status, 409);
+        let d = conn.send(&get(), SECS).await.expect("a new connection after an HTTP/1.0 answer");
+        assert_eq!(d.status, 200);
+    }
+
+    #[tokio::test]
+    async fn classifies_transport_failures_by_whether_the_request_left() {
+        // Refused: nothing listens, so the request never left.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let err = BuyerConn::new(port).send(&get(), SECS).await.expect_err("refused");
+        assert!(err.is_unsent() && err.to_string().contains("refused"), "{err}");
+        // Closed or reset after the request was read: it may have taken effect.
+        for reply in [Reply::Close, Reply::Reset] {
+            let addr = serve(vec![vec![reply]]).await;
+            let err = BuyerConn::new(addr).send(&get(), SECS).await.expect_err("no answer");
+            assert!(!err.is_unsent() && !err.is_timeout(), "{err}");
+            assert!(matches!(err, ConnError::Closed | ConnError::Io(_)), "{err:?}");
+        }
+        // No answer in time after the request was written: a timeout, not "not sent".
+        let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = silent.local_addr().expect("addr");
+        let err = BuyerConn::new(addr).send(&get(), Duration::from_millis(50)).await.expect_err("silent");
+        assert!(err.is_timeout() && !err.is_unsent(), "{err}");
+        drop(silent);
+        // An unsupported transfer-coding is a malformed answer.
+        let addr = serve(vec![vec![Reply::Send("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n")]]).await;
+        let err = BuyerConn::new(addr).send(&get(), SECS).await.expect_err("gzip");
+        assert!(matches!(err, ConnError::Malformed(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_prepared_request_whose_last_byte_cannot_be_written_was_not_sent() {
+        let addr = serve(vec![vec![Reply::Reset]]).await;
+        let mut conn = BuyerConn::new(addr);
+        conn.prepare(&request_bytes("POST", "/orders", "h", b"{}"), SECS).await.expect("prepare");
+        // The fixture never sees a whole request; make the connection unusable instead.
+        conn.stream = None;
+        let (_, r) = conn.complete(SECS).await;
+        assert!(r.is_err_and(|e| e.is_unsent()));
+        assert!(conn.ever_connected());
     }
 }

@@ -2,11 +2,16 @@
 //! epoch), plus the stock the harness observed while the sale ran.
 
 use crate::outcome::Outcome;
+use crate::resolve::Resolution;
 use serde::{Deserialize, Serialize};
 
 /// One order attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
+    /// Which repetition of the scenario (1 unless `--repeat`); each has its own clock,
+    /// buyers and store.
+    #[serde(default = "first")]
+    pub repetition: u32,
     pub buyer: u32,
     /// Index into [`Ledger::products`].
     pub product: u32,
@@ -21,11 +26,18 @@ pub struct Attempt {
     /// HTTP status; 0 when there was no answer.
     pub status: u16,
     pub outcome: Outcome,
+    /// For `error` and `timeout`: what ground truth says the attempt did.
+    #[serde(default)]
+    pub resolved: Option<Resolution>,
     /// Empty in `ledger.csv` when there is none (every row has every column).
     #[serde(default)]
     pub order_id: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+}
+
+fn first() -> u32 {
+    1
 }
 
 impl Attempt {
@@ -37,6 +49,8 @@ impl Attempt {
 /// A product's stock as the harness read it from the API during the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockSample {
+    #[serde(default = "first")]
+    pub repetition: u32,
     pub t_us: u64,
     pub product: u32,
     pub instance: u32,
@@ -57,6 +71,20 @@ pub struct Ledger {
     pub connect_failures: u32,
     /// Buyers that had not connected when the burst was released anyway.
     pub late_buyers: u32,
+    /// Set when the run reached its deadline before every buyer was done.
+    #[serde(default)]
+    pub overrun: Option<Overrun>,
+}
+
+/// What the run's deadline cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrun {
+    pub deadline_ms: u64,
+    /// Attempts in flight at the deadline (recorded as `timeout`) and buyers stopped before
+    /// their next attempt.
+    pub cut_attempts: u32,
+    /// Buyers still at work when the harness stopped waiting (0 unless goose itself hung).
+    pub unfinished_buyers: u32,
 }
 
 impl Ledger {
@@ -71,5 +99,26 @@ impl Ledger {
 
     pub fn indeterminate(&self) -> u64 {
         self.attempts.iter().filter(|a| a.outcome.is_indeterminate()).count() as u64
+    }
+
+    /// Marks every attempt and sample as repetition `k`.
+    pub fn set_repetition(&mut self, k: u32) {
+        self.attempts.iter_mut().for_each(|a| a.repetition = k);
+        self.stock_samples.iter_mut().for_each(|s| s.repetition = k);
+    }
+
+    /// The attempts and samples of repetition `k` alone (their own clock, buyers and store);
+    /// the rest as in this ledger.
+    pub fn repetition(&self, k: u32) -> Ledger {
+        Ledger {
+            products: self.products.clone(),
+            buyers: self.buyers,
+            attempts: self.attempts.iter().filter(|a| a.repetition == k).cloned().collect(),
+            stock_samples: self.stock_samples.iter().filter(|s| s.repetition == k).cloned().collect(),
+            release_us: self.release_us,
+            connect_failures: self.connect_failures,
+            late_buyers: self.late_buyers,
+            overrun: self.overrun,
+        }
     }
 }

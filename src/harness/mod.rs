@@ -15,12 +15,13 @@ mod progress;
 
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
-pub use ledger::{Attempt, Ledger, StockSample};
+pub use ledger::{Attempt, Ledger, Overrun, StockSample};
 pub use progress::Progress;
 
 use crate::scenario::{ArrivalMode, Scenario};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -30,13 +31,15 @@ pub const CONNECT_CONCURRENCY: usize = 256;
 /// How often the stock monitor reads each product's stock.
 pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 
+/// How long buyers still at work past the deadline get to record what they did before the
+/// harness stops waiting for goose (each attempt is already cut at the deadline).
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error("goose could not run the load: {0}")]
     Goose(String),
-    #[error("the run did not finish within {0:?}; the target stopped answering or is far too slow")]
-    Overrun(Duration),
-    #[error("no buyer could connect to the target ({0}); is it running?")]
+    #[error("no buyer could open a connection to the target ({0}); is it running?")]
     Unreachable(String),
 }
 
@@ -51,8 +54,16 @@ pub struct Shared {
     ramp_interval: Duration,
     connect_permits: Semaphore,
     attempts: Mutex<Vec<Attempt>>,
-    connect_failures: std::sync::atomic::AtomicU32,
+    connect_failures: AtomicU32,
     first_connect_error: OnceLock<String>,
+    /// Buyers that opened a TCP connection to the target at some point.
+    reached: AtomicU32,
+    /// When every buyer must stop: attempts in flight then end as `timeout`.
+    pub deadline: Instant,
+    /// Attempts the deadline cut, and buyers it stopped before their last attempt.
+    pub cut_by_deadline: AtomicU32,
+    /// Buyers whose work has started and not yet ended (0 once the load is over).
+    live_buyers: AtomicU32,
     pub progress: Progress,
 }
 
@@ -63,12 +74,30 @@ impl Shared {
     }
 }
 
+/// Counts a buyer as live while it exists.
+struct LiveBuyer<'a>(&'a AtomicU32);
+
+impl<'a> LiveBuyer<'a> {
+    fn new(count: &'a AtomicU32) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        LiveBuyer(count)
+    }
+}
+
+impl Drop for LiveBuyer<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// How the harness reaches the target.
 #[derive(Debug, Clone)]
 pub struct HarnessConfig {
     /// Base URL of every instance, e.g. `http://127.0.0.1:3000`.
     pub base_urls: Vec<String>,
     pub show_progress: bool,
+    /// How long the load may take, from its start ([`run_deadline`] of the scenario).
+    pub deadline: Duration,
 }
 
 /// Longest a run may take before it is called off: every wait in it is bounded. Saturating
@@ -111,8 +140,12 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         ramp_interval,
         connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
         attempts: Mutex::new(Vec::with_capacity(buyers)),
-        connect_failures: Default::default(),
+        connect_failures: AtomicU32::new(0),
         first_connect_error: OnceLock::new(),
+        reached: AtomicU32::new(0),
+        deadline: Instant::now() + config.deadline,
+        cut_by_deadline: AtomicU32::new(0),
+        live_buyers: AtomicU32::new(0),
         progress: Progress::new(config.show_progress, &scenario.name),
         scenario: scenario.clone(),
     });
@@ -137,11 +170,11 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     }
 
     let attack = build_attack(shared.clone(), config, ramp_interval)?;
-    let deadline = run_deadline(&scenario);
     let result = {
         // Goose prints "N users launched." to stdout whatever it is told; keep stdout ours.
         let _silence = gag::Gag::stdout().ok();
-        tokio::time::timeout(deadline, attack.execute()).await
+        // Buyers stop at the deadline by themselves; this only guards against goose itself.
+        tokio::time::timeout(config.deadline + DEADLINE_GRACE, attack.execute()).await
     };
     let _ = stop_monitor.send(());
     ticker.abort();
@@ -154,26 +187,31 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         },
         None => (None, buyers),
     };
-    match result {
-        Err(_) => return Err(HarnessError::Overrun(deadline)),
-        Ok(Err(e)) => return Err(HarnessError::Goose(e.to_string())),
-        Ok(Ok(_)) => {}
+    if let Ok(Err(e)) = result {
+        return Err(HarnessError::Goose(e.to_string()));
     }
-    let connect_failures = shared.connect_failures.load(std::sync::atomic::Ordering::Relaxed);
-    if connect_failures as usize == buyers {
+    if shared.reached.load(Ordering::Acquire) == 0 {
         let why = shared.first_connect_error.get().cloned().unwrap_or_default();
         return Err(HarnessError::Unreachable(why));
     }
     let mut attempts = std::mem::take(&mut *shared.attempts.lock().unwrap_or_else(|p| p.into_inner()));
     attempts.sort_by_key(|a| (a.sent_us, a.buyer, a.attempt));
+    let cut = shared.cut_by_deadline.load(Ordering::Acquire);
+    let still_running = shared.live_buyers.load(Ordering::Acquire);
+    let overrun = (cut > 0 || still_running > 0 || result.is_err()).then_some(Overrun {
+        deadline_ms: config.deadline.as_millis() as u64,
+        cut_attempts: cut,
+        unfinished_buyers: still_running,
+    });
     Ok(Ledger {
         products: scenario.products.iter().map(|p| p.id.clone()).collect(),
         buyers: scenario.buyers.count,
         attempts,
         stock_samples,
         release_us: release,
-        connect_failures,
+        connect_failures: shared.connect_failures.load(Ordering::Acquire),
         late_buyers: (buyers.saturating_sub(arrived)) as u32,
+        overrun,
     })
 }
 
@@ -204,10 +242,14 @@ fn build_attack(
     let buyer: TransactionFunction = Arc::new(move |user| {
         let shared = buyer_shared.clone();
         Box::pin(async move {
+            let _live = LiveBuyer::new(&shared.live_buyers);
             let index = user.weighted_users_index as u32;
             let request = buyer::order_request(&shared, index);
             let (mut conn, intended) = connect(&shared, index, &request).await;
             let attempts = buyer::buy(&shared, &mut conn, index, &request, intended).await;
+            if conn.ever_connected() {
+                shared.reached.fetch_add(1, Ordering::AcqRel);
+            }
             shared.attempts.lock().unwrap_or_else(|p| p.into_inner()).extend(attempts);
             Ok(())
         })
@@ -222,28 +264,36 @@ fn build_attack(
         .register_scenario(scenario))
 }
 
-/// Opens buyer `buyer`'s own connection, then waits for its start: in a burst with `request`
-/// written but its last byte, at the release; in a ramp, at its slot. Returns the
-/// connection and the intended start.
+/// Opens buyer `buyer`'s own connection with a warm-up probe (`GET /healthz`, within
+/// `arrival.connect_timeout`), then waits for its start: in a burst with `request` written but
+/// its last byte, at the release; in a ramp, at its slot. Returns the connection and the
+/// intended start. A failed probe does not stop the buyer: it tries its order anyway, on a
+/// fresh connection if needed (and `not_sent` when none can be opened).
 async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Instant) {
     let s = &shared.scenario;
     let addr = shared.addrs[buyer as usize % shared.addrs.len()];
     let mut conn = BuyerConn::new(addr);
-    let connected = {
+    let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
+    let problem = {
         let _permit = shared.connect_permits.acquire().await;
         let health = connection::request_bytes("GET", "/healthz", &addr.to_string(), b"");
-        let answer = conn.send(&health, s.request_timeout.0).await;
-        match answer {
-            Ok(a) if a.status == 200 && shared.gate.is_some() => {
-                conn.prepare(request, s.request_timeout.0).await.map(|()| a)
-            }
-            other => other,
+        match conn.send(&health, probe_timeout).await {
+            Ok(answer) if answer.status == 200 => None,
+            Ok(answer) => Some(format!("http://{addr}/healthz answered {}", answer.status)),
+            Err(e) => Some(format!("http://{addr}/healthz: {}", buyer::describe(&e))),
         }
+        .or(match shared.gate.is_some() && conn.ever_connected() {
+            true => conn
+                .prepare(request, probe_timeout)
+                .await
+                .err()
+                .map(|e| format!("http://{addr}: cannot write the order request: {}", buyer::describe(&e))),
+            false => None,
+        })
     };
-    match connected {
-        Ok(answer) if answer.status == 200 => shared.progress.connected(),
-        Ok(answer) => connect_failed(shared, format!("http://{addr}/healthz answered {}", answer.status)),
-        Err(e) => connect_failed(shared, format!("http://{addr}/healthz: {}", buyer::describe(&e))),
+    match problem {
+        None => shared.progress.connected(),
+        Some(why) => connect_failed(shared, why),
     }
     let intended = match &shared.gate {
         Some(gate) => {
@@ -261,7 +311,7 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
 }
 
 fn connect_failed(shared: &Shared, why: String) {
-    shared.connect_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.connect_failures.fetch_add(1, Ordering::Relaxed);
     let _ = shared.first_connect_error.set(why);
 }
 
@@ -303,6 +353,7 @@ fn spawn_stock_monitor(
                     let Ok(body) = resp.json::<serde_json::Value>().await else { continue };
                     if let Some(stock) = body.get("stock").and_then(serde_json::Value::as_i64) {
                         samples.push(StockSample {
+                            repetition: 1,
                             t_us: shared.micros(Instant::now()),
                             product: p as u32,
                             instance: instance as u32,

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 #[derive(Debug)]
 pub struct Progress {
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; Outcome::ALL.len()],
     connected: AtomicU64,
     phase: Mutex<&'static str>,
     bar: ProgressBar,

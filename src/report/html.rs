@@ -126,14 +126,16 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
             "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(&p.id),
             p.initial_stock,
-            p.final_stock.map_or("?".into(), |f| f.to_string()),
-            p.orders,
+            p.final_text(),
+            p.orders_text(),
             p.units_ordered
         );
     }
-    o.push_str(
-        "</table></section>\n<section><h2>Invariants</h2><table><tr><th></th><th>invariant</th><th>evidence</th></tr>",
-    );
+    o.push_str("</table>");
+    for line in super::terminal::truth_lines(s) {
+        let _ = write!(o, "<p>{}</p>", esc(&line));
+    }
+    o.push_str("</section>\n<section><h2>Invariants</h2><table><tr><th></th><th>invariant</th><th>evidence</th></tr>");
     for i in &s.invariants {
         let examples = if i.examples.is_empty() {
             String::new()
@@ -227,14 +229,25 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
             let _ = write!(o, " <code>{name}</code> violated in {:.1}%.", rate * 100.0);
         }
-        o.push_str("</p><table><tr><th>#</th><th>verdict</th><th class=n>orders</th><th>why</th></tr>");
-        for r in &s.repetitions {
+        if let Some(k) = s.shown_repetition {
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td>{}</td></tr>",
+                " Evidence, ground truth and charts are repetition {k}'s; outcome counts and latency are pooled over all."
+            );
+        }
+        o.push_str("</p><table><tr><th>#</th><th>verdict</th><th class=n>final stock</th><th class=n>orders</th><th>outcomes</th><th>why</th></tr>");
+        for r in &s.repetitions {
+            let finals: Vec<String> = r.products.iter().map(|p| p.final_text()).collect();
+            let outcomes: Vec<String> =
+                r.outcomes.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
                 r.index,
                 esc(&r.verdict),
+                esc(&finals.join(", ")),
                 r.orders,
+                esc(&outcomes.join(" · ")),
                 esc(r.reason.as_deref().unwrap_or(""))
             );
         }

@@ -48,6 +48,7 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
         release_us: summary.release_us,
         connect_failures: summary.connect_failures,
         late_buyers: summary.late_buyers,
+        overrun: summary.overrun,
     })
 }
 
@@ -61,6 +62,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let attempts = vec![
             Attempt {
+                repetition: 1,
                 buyer: 7,
                 product: 0,
                 instance: 1,
@@ -70,10 +72,12 @@ mod tests {
                 done_us: 99,
                 status: 201,
                 outcome: Outcome::Won,
+                resolved: None,
                 order_id: Some("42".into()),
                 error: None,
             },
             Attempt {
+                repetition: 1,
                 buyer: 8,
                 product: 0,
                 instance: 0,
@@ -83,11 +87,12 @@ mod tests {
                 done_us: 5000,
                 status: 0,
                 outcome: Outcome::Timeout,
+                resolved: None,
                 order_id: None,
                 error: Some("timed out, \"really\"".into()),
             },
         ];
-        let samples = vec![StockSample { t_us: 5, product: 0, instance: 0, stock: -1 }];
+        let samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: -1 }];
         let ledger = Ledger { attempts: attempts.clone(), stock_samples: samples.clone(), ..Ledger::default() };
         write(dir.path(), &ledger).expect("write");
         assert_eq!(read_rows::<Attempt>(&dir.path().join(LEDGER_CSV)).expect("read"), attempts);

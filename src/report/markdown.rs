@@ -33,14 +33,7 @@ pub fn render(s: &Summary) -> String {
     );
     o.push_str("| product | initial | final | orders |\n|---|---:|---:|---:|\n");
     for p in &s.products {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} |",
-            cell(&p.id),
-            p.initial_stock,
-            p.final_stock.map_or("?".into(), |f| f.to_string()),
-            p.orders
-        );
+        let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&p.id), p.initial_stock, p.final_text(), p.orders_text());
     }
     o.push_str("\n| invariant | status | evidence |\n|---|---|---|\n");
     for i in &s.invariants {

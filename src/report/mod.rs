@@ -61,6 +61,15 @@ pub fn render_artifacts(
     ledger: &Ledger,
     scenario_yaml: &str,
 ) -> Result<(), ReportError> {
+    // Repetitions each have their own clock: charts draw the shown one, never a mix.
+    let shown;
+    let ledger = match summary.shown_repetition {
+        Some(k) => {
+            shown = ledger.repetition(k);
+            &shown
+        }
+        None => ledger,
+    };
     let charts = charts::render_all(summary, ledger, dir).map_err(ReportError::Render)?;
     let junit = junit::document(&[summary]);
     let md = markdown::render(summary);

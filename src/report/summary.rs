@@ -1,7 +1,9 @@
 //! `summary.json`: the public record of one run. Fields are documented in the README; add
 //! fields freely, but rename or remove one only together with the docs.
 
+use crate::resolve::Indeterminate;
 use crate::stats::{ErrorCount, LatencySummary, SkewSummary};
+use crate::truth::TruthReading;
 use crate::verdict::OutcomeCheck;
 use crate::verify::{Check, Invariant, Status};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,12 @@ pub struct Summary {
     pub products: Vec<ProductSummary>,
     /// Every outcome class, with its count.
     pub outcomes: BTreeMap<String, u64>,
+    /// The `error` and `timeout` attempts, resolved against ground truth.
+    #[serde(default)]
+    pub indeterminate: Indeterminate,
+    /// How ground truth was read (absent when it could not be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<TruthReading>,
     pub expected_outcomes: Vec<OutcomeCheck>,
     pub invariants: Vec<InvariantSummary>,
     /// `all` and every outcome class.
@@ -40,6 +48,9 @@ pub struct Summary {
     pub send_skew_us: SkewSummary,
     pub connect_failures: u32,
     pub late_buyers: u32,
+    /// Set when the run reached its deadline before every buyer was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrun: Option<crate::harness::Overrun>,
     /// The most frequent messages of `error` and `timeout` attempts.
     #[serde(default)]
     pub top_errors: Vec<ErrorCount>,
@@ -54,6 +65,9 @@ pub struct Summary {
     /// With `--repeat`: each repetition's verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repetitions: Vec<Repetition>,
+    /// With `--repeat`: the repetition whose evidence, truth and charts are shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_repetition: Option<u32>,
     /// With `--repeat`: per invariant, the share of repetitions that violated it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub violation_rate: BTreeMap<String, f64>,
@@ -62,7 +76,7 @@ pub struct Summary {
     pub baseline: Option<crate::baseline::BaselineReport>,
 }
 
-/// One repetition of a repeated race.
+/// One repetition of a repeated race, with its own ground truth and counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Repetition {
     pub index: u32,
@@ -72,6 +86,13 @@ pub struct Repetition {
     pub violated: Vec<String>,
     pub orders: u64,
     pub reason: Option<String>,
+    /// This repetition's stock and orders, from its own store.
+    #[serde(default)]
+    pub products: Vec<ProductSummary>,
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub indeterminate: Indeterminate,
 }
 
 /// Where the run ran.
@@ -126,8 +147,12 @@ pub struct ProductSummary {
     pub initial_stock: u64,
     /// `null` when the store could not be read.
     pub final_stock: Option<i64>,
-    pub orders: u64,
+    /// `null` when the store could not be read or keeps no order records.
+    pub orders: Option<u64>,
     pub units_ordered: u64,
+    /// Units the buyers on this product could lawfully get: buyers × min(wants, limit) × quantity.
+    #[serde(default)]
+    pub eligible_demand: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +166,18 @@ pub struct InvariantSummary {
     pub counts: BTreeMap<String, i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
+}
+
+impl ProductSummary {
+    /// Orders stored, or `?` when unknown.
+    pub fn orders_text(&self) -> String {
+        self.orders.map_or("?".into(), |n| n.to_string())
+    }
+
+    /// Final stock, or `?` when unknown.
+    pub fn final_text(&self) -> String {
+        self.final_stock.map_or("?".into(), |f| f.to_string())
+    }
 }
 
 impl InvariantSummary {
@@ -182,6 +219,8 @@ impl Summary {
             attempts: 0,
             products: Vec::new(),
             outcomes: BTreeMap::new(),
+            indeterminate: Indeterminate::default(),
+            truth: None,
             expected_outcomes: Vec::new(),
             invariants: Vec::new(),
             latency_us: BTreeMap::new(),
@@ -191,11 +230,13 @@ impl Summary {
             send_skew_us: SkewSummary::default(),
             connect_failures: 0,
             late_buyers: 0,
+            overrun: None,
             top_errors: Vec::new(),
             release_us: None,
             environment: Environment::default(),
             thresholds: Vec::new(),
             repetitions: Vec::new(),
+            shown_repetition: None,
             violation_rate: BTreeMap::new(),
             baseline: None,
         }
@@ -216,10 +257,20 @@ impl Summary {
             .filter(|i| i.expected_violation && i.status == Status::Fail)
             .map(|i| i.name.name())
             .collect();
-        if caught.is_empty() {
+        let held = if caught.is_empty() {
             "all invariants held".to_string()
         } else {
             format!("caught the expected violation of {}", caught.join(", "))
+        };
+        match self.indeterminate_line() {
+            Some(line) => format!("{held}; {line}"),
+            None => held,
         }
+    }
+
+    /// What the run's `error` and `timeout` attempts turned out to do, in one line.
+    pub fn indeterminate_line(&self) -> Option<String> {
+        let count = |o: &str| self.outcomes.get(o).copied().unwrap_or(0);
+        self.indeterminate.line(count("error"), count("timeout"))
     }
 }

@@ -32,8 +32,10 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     }
     let _ = writeln!(o, "\nproduct                 initial    final   orders");
     for p in &s.products {
-        let fin = p.final_stock.map_or("?".to_string(), |f| f.to_string());
-        let _ = writeln!(o, "  {:<20} {:>8} {:>8} {:>8}", p.id, p.initial_stock, fin, p.orders);
+        let _ = writeln!(o, "  {:<20} {:>8} {:>8} {:>8}", p.id, p.initial_stock, p.final_text(), p.orders_text());
+    }
+    for line in truth_lines(s) {
+        let _ = writeln!(o, "  {line}");
     }
     let outcomes: Vec<String> = s.outcomes.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
     let _ = writeln!(o, "\noutcomes   {}", if outcomes.is_empty() { "none".to_string() } else { outcomes.join(" · ") });
@@ -144,6 +146,29 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         let _ = writeln!(o, "\nreport     {}", dir.join("summary.json").display());
     }
     o
+}
+
+/// What the reader of the stock table should know about it: which repetition it is, what
+/// the indeterminate attempts did, and how ground truth was read when that was not plain.
+pub fn truth_lines(s: &Summary) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(k) = s.shown_repetition {
+        out.push(format!("(repetition {k} of {}; counts and latency below are pooled)", s.repetitions.len()));
+    }
+    if let Some(line) = s.indeterminate_line() {
+        out.push(format!("indeterminate: {line}"));
+    }
+    if let Some(t) = &s.truth {
+        if t.reads > 1 || !t.notes.is_empty() {
+            let state = match (t.quiet, t.settled) {
+                (true, true) => format!("read after the target was quiet; {} reads agreed", t.reads),
+                _ => format!("NOT settled after {} reads", t.reads),
+            };
+            let notes = if t.notes.is_empty() { String::new() } else { format!(" ({})", t.notes.join("; ")) };
+            out.push(format!("ground truth {state}, {} ms after the load{notes}", t.waited_ms));
+        }
+    }
+    out
 }
 
 /// One line per scenario of a suite, and the suite's exit code.

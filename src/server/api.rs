@@ -7,11 +7,12 @@
 //! | `GET /healthz` | 200 |
 //! | `POST /admin/seed` {products: [...]} | 204; replaces all stock and orders (bearer token) |
 //! | `GET /admin/truth` | 200 {products, orders}: the store's real state (bearer token) |
+//! | `GET /admin/in-flight` | 200 {in_flight}: order requests being handled now (bearer token) |
 //!
 //! Malformed requests get a 4xx with `{"error": code, "message": text}`, never a 5xx.
 
 use super::rate_limit::BuyerLimiter;
-use super::store::{OrderRequest, Placed, SeedProduct, Store};
+use super::store::{OrderRequest, Placed, SeedProduct, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What every handler of one instance shares.
@@ -28,6 +30,25 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub limiter: Arc<BuyerLimiter>,
     pub admin_token: Arc<str>,
+    /// Order requests being handled now: flashbench reads truth only once this is 0.
+    pub in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts one order request as in flight for as long as its handler lives (a handler dropped
+/// because its client went away stops counting too).
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -37,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/admin/seed", post(seed))
         .route("/admin/truth", get(truth))
+        .route("/admin/in-flight", get(in_flight))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -118,7 +140,18 @@ async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>,
         return error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests, slow down.");
     }
     let req = OrderRequest { product_id: body.product_id, buyer_id: body.buyer_id, quantity };
-    match app.store.place(&req).await {
+    // The order runs to its end on a task of its own, as in most servers: a buyer who hangs up
+    // does not cancel it halfway (hyper drops the handler of a closed connection), and it
+    // counts as in flight until it is done.
+    let counted = InFlight::enter(&app.in_flight);
+    let store = app.store.clone();
+    let placed = tokio::spawn(async move {
+        let _counted = counted;
+        store.place(&req).await
+    })
+    .await
+    .unwrap_or_else(|e| Err(StoreError::Query { backend: "server", cause: format!("the order task failed: {e}") }));
+    match placed {
         Ok(Placed::Created { order, remaining }) => {
             (StatusCode::CREATED, Json(json!({ "order": order, "remaining_stock": remaining }))).into_response()
         }
@@ -207,4 +240,11 @@ async fn truth(State(app): State<AppState>, headers: HeaderMap) -> Response {
         Ok(snapshot) => Json(snapshot).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
     }
+}
+
+async fn in_flight(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&app, &headers) {
+        return e.into_response();
+    }
+    Json(json!({ "in_flight": app.in_flight.load(Ordering::Acquire) })).into_response()
 }

@@ -13,6 +13,7 @@ pub use rate_limit::BuyerLimiter;
 
 use axum::serve::ListenerExt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use store::{Store, StoreError, StoreOptions};
 use tokio::net::{TcpListener, TcpSocket};
@@ -56,12 +57,18 @@ pub enum ServerError {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Arc<Store>,
+    in_flight: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
 impl RunningServer {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Order requests being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
     }
 
     /// Stops serving at once; open connections are dropped.
@@ -103,10 +110,12 @@ pub fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     let listener = bind(addr)?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let state = AppState {
         store: store.clone(),
         limiter: Arc::new(BuyerLimiter::new(config.rate_limit)),
         admin_token: Arc::from(config.admin_token.as_str()),
+        in_flight: in_flight.clone(),
     };
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -121,5 +130,5 @@ pub fn start_with_store(
             log::error!("server on {addr} stopped: {e}");
         }
     });
-    Ok(RunningServer { addr, store, task })
+    Ok(RunningServer { addr, store, in_flight, task })
 }

@@ -4,7 +4,7 @@ use crate::harness::{Attempt, Ledger};
 use crate::outcome::Outcome;
 use crate::scenario::{load_str, Scenario};
 use crate::server::store::Order;
-use crate::truth::{ProductTruth, Truth};
+use crate::truth::{ProductTruth, Truth, TruthReading};
 use std::path::Path;
 
 /// One product `p` with `stock` units and `buyers` buyers on it, one attempt each.
@@ -16,6 +16,7 @@ pub fn scenario(stock: u32, buyers: u32) -> Scenario {
 /// An attempt of `buyer` (on product 0), sent at `sent` µs, done 100 µs later.
 pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
     Attempt {
+        repetition: 1,
         buyer,
         product: 0,
         instance: 0,
@@ -30,9 +31,10 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
             Outcome::RateLimited => 429,
             Outcome::Rejected => 403,
             Outcome::Error => 500,
-            Outcome::Timeout => 0,
+            Outcome::Timeout | Outcome::NotSent => 0,
         },
         outcome,
+        resolved: None,
         order_id: (outcome == Outcome::Won).then(|| format!("o{buyer}")),
         error: None,
     }
@@ -55,6 +57,7 @@ pub fn truth(initial: u64, final_stock: i64, buyers: &[u32]) -> Truth {
             final_stock: Some(final_stock),
             stores: 1,
         }],
-        orders: buyers.iter().map(|&b| order(b)).collect(),
+        orders: Some(buyers.iter().map(|&b| order(b)).collect()),
+        reading: TruthReading { quiet: true, settled: true, reads: 1, ..TruthReading::default() },
     }
 }

@@ -1,6 +1,7 @@
 //! `no_phantom_orders`: every stored order maps to a `won` attempt (by order id), or to an
-//! indeterminate attempt of the same buyer and product; never to a definite refusal, and
-//! never to a buyer that did not take part.
+//! indeterminate attempt (or a `won` without an id) of the same buyer and product; never to
+//! a definite refusal, and never to a buyer that did not take part. Without order records:
+//! the units that left the stock are at most those the won and indeterminate attempts asked for.
 
 use super::{Check, Input, Invariant, Status};
 use crate::harness::Ledger;
@@ -9,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 pub fn check(input: &Input) -> Check {
     let (l, t) = (input.ledger, input.truth);
-    let acked: HashSet<&str> = l.attempts.iter().filter_map(|a| a.order_id.as_deref()).collect();
+    let Some(orders) = &t.orders else { return by_count(input) };
+    let acked: HashSet<&str> =
+        l.attempts.iter().filter(|a| a.outcome == Outcome::Won).filter_map(|a| a.order_id.as_deref()).collect();
     // Orders each (buyer, product) may hold without an id: indeterminate attempts and id-less wins.
     let mut allowance: HashMap<(String, &str), usize> = HashMap::new();
     for a in &l.attempts {
@@ -20,7 +23,7 @@ pub fn check(input: &Input) -> Check {
         }
     }
     let mut phantom = Vec::new();
-    for o in &t.orders {
+    for o in orders {
         if acked.contains(o.id.as_str()) {
             continue;
         }
@@ -33,17 +36,47 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::NoPhantomOrders,
             Status::Pass,
-            format!("all {} stored orders were acknowledged or indeterminate", t.orders.len()),
+            format!("all {} stored orders were acknowledged or indeterminate", orders.len()),
         )
     } else {
         Check::new(
             Invariant::NoPhantomOrders,
             Status::Fail,
-            format!("{} of {} stored orders match no won or indeterminate attempt", phantom.len(), t.orders.len()),
+            format!("{} of {} stored orders match no won or indeterminate attempt", phantom.len(), orders.len()),
         )
         .examples(phantom.clone())
     };
-    check.count("stored", t.orders.len()).count("phantom", phantom.len())
+    check.count("stored", orders.len()).count("phantom", phantom.len())
+}
+
+/// Without order records: per product, units sold ≤ (won + indeterminate attempts) × quantity.
+fn by_count(input: &Input) -> Check {
+    let (s, l, t) = (input.scenario, input.ledger, input.truth);
+    let q = i64::from(s.buyers.quantity);
+    let mut extra = Vec::new();
+    for (i, p) in t.products.iter().enumerate() {
+        let could = l
+            .attempts
+            .iter()
+            .filter(|a| a.product as usize == i && (a.outcome == Outcome::Won || a.outcome.is_indeterminate()))
+            .count() as i64
+            * q;
+        if let Some(sold) = t.units_ordered(i).filter(|&sold| sold > could) {
+            extra.push(format!(
+                "{}: {sold} units left the stock, won and indeterminate attempts account for {could}",
+                p.id
+            ));
+        }
+    }
+    if extra.is_empty() {
+        Check::new(
+            Invariant::NoPhantomOrders,
+            Status::Pass,
+            "the units that left the stock are accounted for (counted: the store keeps no order records)",
+        )
+    } else {
+        Check::new(Invariant::NoPhantomOrders, Status::Fail, extra.join("; "))
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +95,26 @@ mod tests {
         let c = check(&Input { scenario: &s, ledger: &l, truth: &refused_but_stored });
         assert_eq!(c.status, Status::Fail);
         assert_eq!(c.examples, vec!["order o2 (buyer buyer-2, product p)".to_string()]);
+    }
+
+    #[test]
+    fn an_order_id_on_a_refusal_does_not_acknowledge_the_order() {
+        let s = scenario(3, 3);
+        let mut busy = attempt(2, Busy, 2);
+        busy.order_id = Some("o2".into());
+        let l = ledger(vec![busy]);
+        let c = check(&Input { scenario: &s, ledger: &l, truth: &truth(3, 2, &[2]) });
+        assert_eq!(c.status, Status::Fail, "a busy answer that carried an id is still a refusal");
+    }
+
+    #[test]
+    fn without_order_records_counts_units() {
+        let s = scenario(5, 3);
+        let l = ledger(vec![attempt(0, Won, 0), attempt(1, Error, 1), attempt(2, Busy, 2)]);
+        let mut t = truth(5, 3, &[]);
+        t.orders = None;
+        assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &t }).status, Status::Pass);
+        t.products[0].final_stock = Some(2);
+        assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &t }).status, Status::Fail);
     }
 }

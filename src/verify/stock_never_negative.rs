@@ -58,10 +58,10 @@ mod tests {
     fn flags_negative_samples_and_finals() {
         let s = scenario(1, 2);
         let mut l = ledger(vec![]);
-        l.stock_samples = vec![StockSample { t_us: 5, product: 0, instance: 0, stock: 1 }];
+        l.stock_samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: 1 }];
         let t = truth(1, 0, &[1]);
         assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &t }).status, Status::Pass);
-        l.stock_samples.push(StockSample { t_us: 9, product: 0, instance: 0, stock: -1 });
+        l.stock_samples.push(StockSample { repetition: 1, t_us: 9, product: 0, instance: 0, stock: -1 });
         let c = check(&Input { scenario: &s, ledger: &l, truth: &t });
         assert_eq!(c.status, Status::Fail);
         assert!(c.examples[0].contains("p = -1 at 9"), "{:?}", c.examples);

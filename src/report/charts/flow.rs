@@ -20,7 +20,7 @@ impl Draw for Throughput<'_> {
         let hi = attempts.iter().map(|a| d.ms(a.done_us)).fold(f64::NEG_INFINITY, f64::max);
         let width = bucket_ms(hi - lo, 60);
         let n = ((hi - lo) / width) as usize + 1;
-        let mut counts = vec![[0u64; 7]; n];
+        let mut counts = vec![[0u64; Outcome::ALL.len()]; n];
         for a in attempts {
             counts[((d.ms(a.done_us) - lo) / width) as usize][a.outcome.index()] += 1;
         }
@@ -46,7 +46,7 @@ impl Draw for Throughput<'_> {
             .draw()
             .map_err(e)?;
         for o in Outcome::ALL {
-            let below = |c: &[u64; 7]| c[..o.index()].iter().sum::<u64>() as f64 * per_s;
+            let below = |c: &[u64; Outcome::ALL.len()]| c[..o.index()].iter().sum::<u64>() as f64 * per_s;
             let total: u64 = counts.iter().map(|c| c[o.index()]).sum();
             if total == 0 {
                 continue;

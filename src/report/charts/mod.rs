@@ -74,6 +74,7 @@ pub fn color(o: Outcome) -> RGBColor {
         Outcome::Rejected => RGBColor(127, 127, 127),
         Outcome::Error => RGBColor(214, 39, 40),
         Outcome::Timeout => RGBColor(40, 40, 40),
+        Outcome::NotSent => RGBColor(199, 199, 199),
     }
 }
 
@@ -209,6 +210,7 @@ mod edge_cases {
             .map(|i| {
                 let sent = 1_000 + u64::from(i) * 7 % 50_000;
                 Attempt {
+                    repetition: 1,
                     buyer: i,
                     product: 0,
                     instance: 0,
@@ -218,6 +220,7 @@ mod edge_cases {
                     done_us: sent + 200 + u64::from(i % 977) * 13,
                     status: 201,
                     outcome: outcome(i),
+                    resolved: None,
                     order_id: None,
                     error: None,
                 }

@@ -130,16 +130,23 @@ impl PostgresStore {
         Ok(row.map(|(id, name, stock)| ProductStock { id, name, stock }))
     }
 
+    /// Products and orders from one REPEATABLE READ transaction: one snapshot for both.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         let products: Vec<(String, String, i64)> = sqlx::query_as("SELECT id, name, stock FROM products ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(err)?;
         let orders: Vec<(i64, String, String, i32)> =
             sqlx::query_as("SELECT id, product_id, buyer_id, quantity FROM orders ORDER BY id")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(err)?;
+        tx.commit().await.map_err(err)?;
         Ok(Snapshot {
             products: products.into_iter().map(|(id, name, stock)| ProductStock { id, name, stock }).collect(),
             orders: orders

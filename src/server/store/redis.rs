@@ -23,6 +23,21 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `lua` strategy's script; `bench/stores.sh` runs the same file with redis-benchmark.
 pub const PLACE_LUA: &str = include_str!("place.lua");
 
+/// `(id, name, stock)` as [`SNAPSHOT_LUA`] returns it; the stock is `""` when missing.
+type StockRow = (String, String, String);
+
+/// Ground truth in one atomic read: `{{id, name, stock}...}` and the orders hash.
+/// KEYS: products set, orders hash   ARGV: prefix
+const SNAPSHOT_LUA: &str = r#"
+local rows = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local stock = redis.call('GET', ARGV[1] .. ':stock:' .. id)
+  local name = redis.call('GET', ARGV[1] .. ':name:' .. id)
+  rows[#rows + 1] = {id, name or '', stock or ''}
+end
+return {rows, redis.call('HGETALL', KEYS[2])}
+"#;
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Query { backend: "redis", cause: e.to_string() }
 }
@@ -122,17 +137,26 @@ impl RedisStore {
         Ok(stock.map(|stock| ProductStock { id: id.to_string(), name: name.unwrap_or_default(), stock }))
     }
 
+    /// Every product's stock and every order from one script: Redis runs a script alone, so
+    /// the reads are one consistent snapshot.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let mut conn = self.conn.clone();
-        let mut ids: Vec<String> = conn.smembers(self.key(&["products"])).await.map_err(err)?;
-        ids.sort();
-        let mut products = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(p) = self.product(&id).await? {
-                products.push(p);
+        let (stocks, raw): (Vec<StockRow>, Vec<(String, String)>) = Script::new(SNAPSHOT_LUA)
+            .key(self.key(&["products"]))
+            .key(self.key(&["orders"]))
+            .arg(&self.prefix)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        let mut products = Vec::with_capacity(stocks.len());
+        for (id, name, stock) in stocks {
+            if stock.is_empty() {
+                continue;
             }
+            let stock = stock.parse().map_err(|_| err(format!("stock of {id} is not a number: {stock:?}")))?;
+            products.push(ProductStock { id, name, stock });
         }
-        let raw: Vec<(String, String)> = conn.hgetall(self.key(&["orders"])).await.map_err(err)?;
+        products.sort_by(|a, b| a.id.cmp(&b.id));
         let mut orders = Vec::with_capacity(raw.len());
         for (id, json) in raw {
             let o: StoredOrder =

@@ -98,16 +98,20 @@ impl SqliteStore {
         Ok(row.map(|(id, name, stock)| ProductStock { id, name, stock }))
     }
 
+    /// Products and orders from one read transaction: in WAL mode it sees one snapshot, so
+    /// an order committed between the two reads cannot make stock and orders disagree.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
         let products: Vec<(String, String, i64)> = sqlx::query_as("SELECT id, name, stock FROM products ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(err)?;
         let orders: Vec<(i64, String, String, i64)> =
             sqlx::query_as("SELECT id, product_id, buyer_id, quantity FROM orders ORDER BY id")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(err)?;
+        tx.commit().await.map_err(err)?;
         Ok(Snapshot {
             products: products.into_iter().map(|(id, name, stock)| ProductStock { id, name, stock }).collect(),
             orders: orders
