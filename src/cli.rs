@@ -284,6 +284,9 @@ async fn run_command(args: RunArgs) -> i32 {
     let code = most_severe(rows.iter().map(|r| r.1));
     if !single {
         print!("{}", report::render_suite(&rows, code));
+        if let Some(table) = report::render_self_tests(&summaries) {
+            print!("{table}");
+        }
         let suite_dir = match &opts.out {
             Some(out) => Ok(out.clone()),
             None => report::create_run_dir(&opts.reports_root, "suites", None).map(|d| d.path),

@@ -16,7 +16,7 @@ mod terminal;
 
 pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
 pub use summary::{Environment, InvariantSummary, ProductSummary, Summary, TargetInfo};
-pub use terminal::{render, render_suite};
+pub use terminal::{render, render_self_tests, render_suite};
 
 use crate::harness::Ledger;
 use std::path::Path;

@@ -182,3 +182,67 @@ pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
     let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);
     o
 }
+
+/// The self-tests of a suite as a table, mutant × invariant: `CAUGHT` (expected and found),
+/// `MISSED` (expected, not found), `also` (found and tolerated), `FAIL` (found, not
+/// expected), `·` (held or not applicable). `None` when no scenario is a self-test.
+pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
+    use crate::verify::Invariant;
+    let tests: Vec<&&Summary> =
+        summaries.iter().filter(|s| s.invariants.iter().any(|i| i.expected_violation)).collect();
+    if tests.is_empty() {
+        return None;
+    }
+    let short = |i: Invariant| match i {
+        Invariant::NoOversell => "oversell",
+        Invariant::NoUndersell => "undersell",
+        Invariant::StockConserved => "conserved",
+        Invariant::StockNeverNegative => "negative",
+        Invariant::AckedOrdersDurable => "durable",
+        Invariant::NoPhantomOrders => "phantom",
+        Invariant::PerBuyerLimit => "limit",
+        Invariant::NoWinAfterSoldOut => "late win",
+    };
+    let label = |s: &Summary| {
+        let n = if s.target.instances > 1 { format!(" ×{}", s.target.instances) } else { String::new() };
+        format!("{}/{}{n}", s.target.backend, s.target.strategy)
+    };
+    let width = tests.iter().map(|s| label(s).len()).max().unwrap_or(0).max(6);
+    let mut o = format!("\nself-tests: mutant × invariant\n  {:<width$}", "mutant");
+    for i in Invariant::ALL {
+        let _ = write!(o, " {:>10}", short(i));
+    }
+    o.push('\n');
+    let mut missed = 0;
+    for s in &tests {
+        let _ = write!(o, "  {:<width$}", label(s));
+        for inv in Invariant::ALL {
+            let cell = match s.invariants.iter().find(|i| i.name == inv) {
+                Some(i) => match (i.status, i.expected_violation) {
+                    (Status::Fail, true) => "CAUGHT",
+                    (_, true) => {
+                        missed += 1;
+                        "MISSED"
+                    }
+                    (Status::Fail, false) if s.exit_code == 0 => "also",
+                    (Status::Fail, false) => "FAIL",
+                    _ => "·",
+                },
+                None => "?",
+            };
+            let _ = write!(o, " {cell:>10}");
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "{} mutant(s), {}",
+        tests.len(),
+        if missed == 0 {
+            "every one caught by the invariant it targets".to_string()
+        } else {
+            format!("{missed} MISSED")
+        }
+    );
+    Some(o)
+}

@@ -2,7 +2,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `POST /orders` {product_id, buyer_id, quantity?, idempotency_key?} | 201 order, 409 sold out, 423 busy (400 under `seed-lock`), 429 rate limited, 403 per-buyer limit, 404 unknown product, 400/415/422 bad input |
+//! | `POST /orders` {product_id, buyer_id, quantity?, idempotency_key?} | 201 order, 409 sold out, 423 busy (400 under `seed-lock`), 429 rate limited, 403 per-buyer limit, 404 unknown product, 402 payment failed (`late-rollback`), 400/415/422 bad input, 503 store unavailable |
 //! | `GET /products/{id}` | 200 {id, name, stock}, 404 |
 //! | `GET /healthz` | 200 |
 //! | `POST /admin/seed` {products: [...]} | 204; replaces all stock and orders (bearer token) |
@@ -164,6 +164,9 @@ async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>,
             error(StatusCode::FORBIDDEN, "limit_reached", format!("at most {limit} order(s) per buyer"))
         }
         Ok(Placed::UnknownProduct) => error(StatusCode::NOT_FOUND, "unknown_product", "no such product"),
+        Ok(Placed::PaymentFailed) => {
+            error(StatusCode::PAYMENT_REQUIRED, "payment_failed", "Payment failed; the order was cancelled.")
+        }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
     }
 }

@@ -46,7 +46,37 @@ pub enum Strategy {
     Optimistic,
     /// Check, decrement and the order record in one Lua script (Redis). Correct.
     Lua,
+    /// Answers 201, but the first two orders of each instance are lost afterwards (their
+    /// transaction is undone). Broken (`acked_orders_durable`).
+    LossyAck,
+    /// Stores every order but answers every other one 423 busy. Broken (`no_phantom_orders`).
+    Phantom,
+    /// Never checks the per-buyer limit. Broken (`per_buyer_limit`).
+    NoLimit,
+    /// Decrements without checking the stock. Broken (`stock_never_negative`).
+    Negative,
+    /// Caches "sold out" per instance on contention and answers from the stale cache while
+    /// stock remains. Broken (`no_undersell`).
+    EarlySoldOut,
+    /// Answers 503 instead of waiting when every pooled connection is in use. Broken
+    /// (`no_undersell`: unsold stock hidden behind errors).
+    PoolExhaustion,
+    /// Reserves, then rolls the first two orders of each instance back 20 ms later after a
+    /// failed payment: later buyers win what earlier ones were told was sold out. Broken
+    /// (`no_win_after_sold_out`).
+    LateRollback,
 }
+
+/// The mutants, broken in one way each; every backend runs them over its correct strategy.
+pub const MUTANTS: [Strategy; 7] = [
+    Strategy::LossyAck,
+    Strategy::Phantom,
+    Strategy::NoLimit,
+    Strategy::Negative,
+    Strategy::EarlySoldOut,
+    Strategy::PoolExhaustion,
+    Strategy::LateRollback,
+];
 
 impl Strategy {
     pub fn name(self) -> &'static str {
@@ -58,6 +88,13 @@ impl Strategy {
             Strategy::ForUpdate => "for-update",
             Strategy::Optimistic => "optimistic",
             Strategy::Lua => "lua",
+            Strategy::LossyAck => "lossy-ack",
+            Strategy::Phantom => "phantom",
+            Strategy::NoLimit => "no-limit",
+            Strategy::Negative => "negative",
+            Strategy::EarlySoldOut => "early-sold-out",
+            Strategy::PoolExhaustion => "pool-exhaustion",
+            Strategy::LateRollback => "late-rollback",
         }
     }
 }
@@ -72,8 +109,8 @@ impl Backend {
         }
     }
 
-    /// The strategies this backend runs, correct ones first.
-    pub fn strategies(self) -> &'static [Strategy] {
+    /// The backend's own strategies, correct ones first (the [`MUTANTS`] come on top).
+    fn own_strategies(self) -> &'static [Strategy] {
         match self {
             Backend::Memory => &[Strategy::Atomic, Strategy::Naive, Strategy::SeedLock],
             Backend::Sqlite => &[Strategy::Conditional, Strategy::Naive, Strategy::SeedLock],
@@ -82,22 +119,34 @@ impl Backend {
         }
     }
 
+    /// Every strategy this backend runs: its own, correct ones first, then the mutants.
+    pub fn strategies(self) -> Vec<Strategy> {
+        self.own_strategies().iter().chain(MUTANTS.iter()).copied().collect()
+    }
+
     /// Do all instances share one store? (`memory` keeps one per instance.)
     pub fn shares_store(self) -> bool {
         !matches!(self, Backend::Memory)
     }
 
     pub fn default_strategy(self) -> Strategy {
-        self.strategies()[0]
+        self.own_strategies()[0]
     }
 
     pub fn supports(self, strategy: Strategy) -> bool {
-        self.strategies().contains(&strategy)
+        self.own_strategies().contains(&strategy) || MUTANTS.contains(&strategy)
     }
 
     pub fn unsupported_message(self, strategy: Strategy) -> String {
-        let names: Vec<&str> = self.strategies().iter().map(|s| s.name()).collect();
-        format!("backend {} has no strategy {}; it has: {}", self.name(), strategy.name(), names.join(", "))
+        let names: Vec<&str> = self.own_strategies().iter().map(|s| s.name()).collect();
+        let mutants: Vec<&str> = MUTANTS.iter().map(|s| s.name()).collect();
+        format!(
+            "backend {} has no strategy {}; it has: {}, and the mutants {}",
+            self.name(),
+            strategy.name(),
+            names.join(", "),
+            mutants.join(", ")
+        )
     }
 }
 

@@ -8,7 +8,7 @@ mod rate_limit;
 pub mod store;
 
 pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
-pub use catalog::{Backend, RateLimit, Strategy};
+pub use catalog::{Backend, RateLimit, Strategy, MUTANTS};
 pub use rate_limit::BuyerLimiter;
 
 use axum::serve::ListenerExt;

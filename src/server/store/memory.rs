@@ -8,7 +8,7 @@
 //! already parsed, so on a fast machine a server that keeps pace with the arrivals would
 //! serve a burst one request at a time and the broken strategies would look correct.
 
-use super::{Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
+use super::{Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
 use crate::server::Strategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,8 +95,21 @@ impl MemoryStore {
         match self.strategy {
             Strategy::Naive => self.place_naive(req).await,
             Strategy::SeedLock => self.place_seed_lock(req).await,
-            // The catalogue only gives memory its own strategies; anything else runs atomic.
-            _ => self.place_atomic(req),
+            // Everything else (the mutants included) runs atomic, with the checks it keeps.
+            other => self.place_atomic(req, Checks::of(other)),
+        }
+    }
+
+    /// Takes a created order back: the order goes, its units return.
+    pub fn cancel(&self, order: &Order) {
+        let mut inner = self.inner();
+        let Some(at) = inner.orders.iter().position(|o| o.id == order.id) else { return };
+        let o = inner.orders.remove(at);
+        if let Some(p) = inner.products.get_mut(&o.product_id) {
+            p.stock += i64::from(o.quantity);
+        }
+        if let Some(n) = inner.held.get_mut(&(o.product_id.clone(), o.buyer_id.clone())) {
+            *n = n.saturating_sub(1);
         }
     }
 
@@ -129,15 +142,15 @@ impl MemoryStore {
         Some((p.stock, held, p.limit))
     }
 
-    fn place_atomic(&self, req: &OrderRequest) -> Placed {
+    fn place_atomic(&self, req: &OrderRequest, checks: Checks) -> Placed {
         let mut inner = self.inner();
         let Some(p) = inner.products.get(&req.product_id) else { return Placed::UnknownProduct };
         let (stock, limit) = (p.stock, p.limit);
         let held = inner.held.get(&(req.product_id.clone(), req.buyer_id.clone())).copied().unwrap_or(0);
-        if stock < i64::from(req.quantity) {
+        if checks.stock && stock < i64::from(req.quantity) {
             return Placed::SoldOut;
         }
-        if held >= limit {
+        if checks.limit && held >= limit {
             return Placed::LimitReached { limit };
         }
         self.commit(&mut inner, req, stock - i64::from(req.quantity))

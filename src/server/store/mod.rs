@@ -7,8 +7,12 @@
 //! | `sqlite` | [`sqlite`] | yes: one file | `conditional`, `naive`, `seed-lock` |
 //! | `postgres` | [`postgres`] | yes: one schema per run | `conditional`, `for-update`, `naive`, `optimistic` |
 //! | `redis` | [`redis`] | yes: one key prefix per run | `lua`, `seed-lock`, `naive` |
+//!
+//! Every backend also runs the mutants of [`mutant`] (`lossy-ack`, `phantom`, `no-limit`,
+//! `negative`, `early-sold-out`, `pool-exhaustion`, `late-rollback`) over its correct strategy.
 
 pub mod memory;
+mod mutant;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
@@ -73,6 +77,22 @@ pub enum Placed {
         limit: u32,
     },
     UnknownProduct,
+    /// The order was taken back after a failed payment step (`late-rollback`).
+    PaymentFailed,
+}
+
+/// The checks a correct strategy makes; the `negative` and `no-limit` mutants leave one out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    pub stock: bool,
+    pub limit: bool,
+}
+
+impl Checks {
+    /// The checks `strategy` makes when it runs a backend's correct strategy.
+    pub fn of(strategy: Strategy) -> Checks {
+        Checks { stock: strategy != Strategy::Negative, limit: strategy != Strategy::NoLimit }
+    }
 }
 
 /// A product's stock as the store holds it now.
@@ -150,13 +170,44 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// One store of one backend, running one strategy.
+/// The store of one backend, holding the data and running its own strategies.
 #[derive(Debug)]
-pub enum Store {
+pub enum Backing {
     Memory(MemoryStore),
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PostgresStore),
     Redis(redis::RedisStore),
+}
+
+impl Backing {
+    pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        match self {
+            Backing::Memory(s) => Ok(s.place(req).await),
+            Backing::Sqlite(s) => s.place(req).await,
+            Backing::Postgres(s) => s.place(req).await,
+            Backing::Redis(s) => s.place(req).await,
+        }
+    }
+
+    /// Undoes a created order in one step: the order record goes, its units go back.
+    pub async fn cancel(&self, order: &Order) -> Result<(), StoreError> {
+        match self {
+            Backing::Memory(s) => {
+                s.cancel(order);
+                Ok(())
+            }
+            Backing::Sqlite(s) => s.cancel(order).await,
+            Backing::Postgres(s) => s.cancel(order).await,
+            Backing::Redis(s) => s.cancel(order).await,
+        }
+    }
+}
+
+/// One store of one backend, running one strategy (a mutant wraps the backend's correct one).
+#[derive(Debug)]
+pub struct Store {
+    backing: Backing,
+    mutant: Option<mutant::Mutant>,
 }
 
 impl Store {
@@ -171,75 +222,74 @@ impl Store {
 
     /// Opens a store; `instance` makes order ids unique across `memory` instances.
     pub async fn open(strategy: Strategy, instance: u32, opts: &StoreOptions) -> Result<Store, StoreError> {
-        Ok(match &opts.location {
-            StoreLocation::Memory => Store::Memory(MemoryStore::new(strategy, instance)),
-            StoreLocation::Sqlite { file } => Store::Sqlite(sqlite::SqliteStore::open(file, strategy, opts).await?),
+        let backing = match &opts.location {
+            StoreLocation::Memory => Backing::Memory(MemoryStore::new(strategy, instance)),
+            StoreLocation::Sqlite { file } => Backing::Sqlite(sqlite::SqliteStore::open(file, strategy, opts).await?),
             StoreLocation::Postgres { url, schema } => {
-                Store::Postgres(postgres::PostgresStore::open(url, schema, strategy, opts).await?)
+                Backing::Postgres(postgres::PostgresStore::open(url, schema, strategy, opts).await?)
             }
             StoreLocation::Redis { url, prefix } => {
-                Store::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
+                Backing::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
             }
-        })
+        };
+        Ok(Store { backing, mutant: mutant::Mutant::for_strategy(strategy, opts.pool_size) })
     }
 
     /// Replaces every product and order with `products`.
     pub async fn seed(&self, products: &[SeedProduct]) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(s) => {
+        match &self.backing {
+            Backing::Memory(s) => {
                 s.seed(products);
                 Ok(())
             }
-            Store::Sqlite(s) => s.seed(products).await,
-            Store::Postgres(s) => s.seed(products).await,
-            Store::Redis(s) => s.seed(products).await,
+            Backing::Sqlite(s) => s.seed(products).await,
+            Backing::Postgres(s) => s.seed(products).await,
+            Backing::Redis(s) => s.seed(products).await,
         }
     }
 
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
-        match self {
-            Store::Memory(s) => Ok(s.place(req).await),
-            Store::Sqlite(s) => s.place(req).await,
-            Store::Postgres(s) => s.place(req).await,
-            Store::Redis(s) => s.place(req).await,
+        match &self.mutant {
+            Some(m) => m.place(&self.backing, req).await,
+            None => self.backing.place(req).await,
         }
     }
 
     pub async fn product(&self, id: &str) -> Result<Option<ProductStock>, StoreError> {
-        match self {
-            Store::Memory(s) => Ok(s.product(id)),
-            Store::Sqlite(s) => s.product(id).await,
-            Store::Postgres(s) => s.product(id).await,
-            Store::Redis(s) => s.product(id).await,
+        match &self.backing {
+            Backing::Memory(s) => Ok(s.product(id)),
+            Backing::Sqlite(s) => s.product(id).await,
+            Backing::Postgres(s) => s.product(id).await,
+            Backing::Redis(s) => s.product(id).await,
         }
     }
 
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        match self {
-            Store::Memory(s) => Ok(s.snapshot()),
-            Store::Sqlite(s) => s.snapshot().await,
-            Store::Postgres(s) => s.snapshot().await,
-            Store::Redis(s) => s.snapshot().await,
+        match &self.backing {
+            Backing::Memory(s) => Ok(s.snapshot()),
+            Backing::Sqlite(s) => s.snapshot().await,
+            Backing::Postgres(s) => s.snapshot().await,
+            Backing::Redis(s) => s.snapshot().await,
         }
     }
 
     /// Finishes with the store: SQLite folds its write-ahead log into the file (so `orders.db`
     /// alone holds everything), SQL pools close their connections.
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-            Store::Postgres(s) => s.close().await,
-            Store::Memory(_) | Store::Redis(_) => {}
+        match &self.backing {
+            Backing::Sqlite(s) => s.close().await,
+            Backing::Postgres(s) => s.close().await,
+            Backing::Memory(_) | Backing::Redis(_) => {}
         }
     }
 
     /// Removes the run's data where it lives on a shared server (the PostgreSQL schema, the
     /// Redis keys). SQLite files and memory are left alone.
     pub async fn cleanup(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(_) | Store::Sqlite(_) => Ok(()),
-            Store::Postgres(s) => s.drop_schema().await,
-            Store::Redis(s) => s.delete_keys().await,
+        match &self.backing {
+            Backing::Memory(_) | Backing::Sqlite(_) => Ok(()),
+            Backing::Postgres(s) => s.drop_schema().await,
+            Backing::Redis(s) => s.delete_keys().await,
         }
     }
 }

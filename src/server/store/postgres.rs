@@ -5,7 +5,9 @@
 //! then write back, no transaction: oversells) and `optimistic` (a version column checked on
 //! update, no retry: refuses concurrent buyers while stock remains, so it undersells).
 
-use super::{redact, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions};
+use super::{
+    redact, Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
+};
 use crate::server::Strategy;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -166,8 +168,24 @@ impl PostgresStore {
             Strategy::ForUpdate => self.place_for_update(req).await,
             Strategy::Naive => self.place_naive(req).await,
             Strategy::Optimistic => self.place_optimistic(req).await,
-            _ => self.place_conditional(req).await,
+            other => self.place_conditional(req, Checks::of(other)).await,
         }
+    }
+
+    /// Takes a created order back in one transaction: the row goes, its units return.
+    pub async fn cancel(&self, order: &Order) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let id: i64 = order.id.parse().map_err(|_| err(format!("order id {:?} is not a row id", order.id)))?;
+        let deleted = sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(err)?;
+        if deleted.rows_affected() == 1 {
+            sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
+                .bind(i64::from(order.quantity))
+                .bind(&order.product_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     fn order(id: i64, req: &OrderRequest) -> Order {
@@ -204,22 +222,21 @@ impl PostgresStore {
         Ok(row.is_some())
     }
 
-    async fn place_conditional(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+    async fn place_conditional(&self, req: &OrderRequest, checks: Checks) -> Result<Placed, StoreError> {
         let q = i64::from(req.quantity);
         let mut tx = self.pool.begin().await.map_err(err)?;
-        let updated: Option<(i64, i32)> = sqlx::query_as(
-            "UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1 RETURNING stock, limit_per_buyer",
-        )
-        .bind(q)
-        .bind(&req.product_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
+        let sql = if checks.stock {
+            "UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1 RETURNING stock, limit_per_buyer"
+        } else {
+            "UPDATE products SET stock = stock - $1 WHERE id = $2 RETURNING stock, limit_per_buyer"
+        };
+        let updated: Option<(i64, i32)> =
+            sqlx::query_as(sql).bind(q).bind(&req.product_id).fetch_optional(&mut *tx).await.map_err(err)?;
         let Some((remaining, limit)) = updated else {
             let exists = Self::exists(&mut *tx, &req.product_id).await?;
             return Ok(if exists { Placed::SoldOut } else { Placed::UnknownProduct });
         };
-        if Self::held(&mut *tx, req).await? >= i64::from(limit) {
+        if checks.limit && Self::held(&mut *tx, req).await? >= i64::from(limit) {
             return Ok(Placed::LimitReached { limit: limit as u32 });
         }
         let id = Self::insert(&mut *tx, req).await?;

@@ -9,7 +9,8 @@
 //! and the seed design's `{p}:lock:product:{id}:stock:{stock}`.
 
 use super::{
-    redact, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions, SEED_LOCK_TTL,
+    redact, Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
+    SEED_LOCK_TTL,
 };
 use crate::server::Strategy;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -22,6 +23,16 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `lua` strategy's script; `bench/stores.sh` runs the same file with redis-benchmark.
 pub const PLACE_LUA: &str = include_str!("place.lua");
+
+/// Takes an order back atomically. KEYS: orders hash, stock, held   ARGV: id, quantity, buyer
+const CANCEL_LUA: &str = r#"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+  redis.call('HINCRBY', KEYS[3], ARGV[3], -1)
+  return 1
+end
+return 0
+"#;
 
 /// `(id, name, stock)` as [`SNAPSHOT_LUA`] returns it; the stock is `""` when missing.
 type StockRow = (String, String, String);
@@ -171,8 +182,24 @@ impl RedisStore {
         match self.strategy {
             Strategy::SeedLock => self.place_seed_lock(req).await,
             Strategy::Naive => self.place_naive(req).await,
-            _ => self.place_lua(req).await,
+            other => self.place_lua(req, Checks::of(other)).await,
         }
+    }
+
+    /// Takes a created order back in one script: the order goes, its units return.
+    pub async fn cancel(&self, order: &Order) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = Script::new(CANCEL_LUA)
+            .key(self.key(&["orders"]))
+            .key(self.key(&["stock", &order.product_id]))
+            .key(self.key(&["held", &order.product_id]))
+            .arg(&order.id)
+            .arg(order.quantity)
+            .arg(&order.buyer_id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 
     fn order(id: i64, req: &OrderRequest) -> Order {
@@ -184,7 +211,7 @@ impl RedisStore {
         }
     }
 
-    async fn place_lua(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+    async fn place_lua(&self, req: &OrderRequest, checks: Checks) -> Result<Placed, StoreError> {
         let mut conn = self.conn.clone();
         let id = req.product_id.as_str();
         let answer: Vec<i64> = self
@@ -197,6 +224,8 @@ impl RedisStore {
             .arg(&req.buyer_id)
             .arg(req.quantity)
             .arg(id)
+            .arg(if checks.stock { "0" } else { "1" })
+            .arg(if checks.limit { "0" } else { "1" })
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;

@@ -4,7 +4,7 @@
 //! stock-keyed TTL lock, kept in a table: undersells).
 
 use super::{
-    Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions, SEED_LOCK_TTL,
+    Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions, SEED_LOCK_TTL,
 };
 use crate::server::Strategy;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -130,8 +130,24 @@ impl SqliteStore {
         match self.strategy {
             Strategy::Naive => self.place_naive(req).await,
             Strategy::SeedLock => self.place_seed_lock(req).await,
-            _ => self.place_conditional(req).await,
+            other => self.place_conditional(req, Checks::of(other)).await,
         }
+    }
+
+    /// Takes a created order back in one transaction: the row goes, its units return.
+    pub async fn cancel(&self, order: &Order) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let id: i64 = order.id.parse().map_err(|_| err(format!("order id {:?} is not a row id", order.id)))?;
+        let deleted = sqlx::query("DELETE FROM orders WHERE id = ?1").bind(id).execute(&mut *tx).await.map_err(err)?;
+        if deleted.rows_affected() == 1 {
+            sqlx::query("UPDATE products SET stock = stock + ?1 WHERE id = ?2")
+                .bind(i64::from(order.quantity))
+                .bind(&order.product_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     fn order(id: i64, req: &OrderRequest) -> Order {
@@ -152,17 +168,16 @@ impl SqliteStore {
             .map_err(err)
     }
 
-    async fn place_conditional(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+    async fn place_conditional(&self, req: &OrderRequest, checks: Checks) -> Result<Placed, StoreError> {
         let q = i64::from(req.quantity);
         let mut tx = self.pool.begin().await.map_err(err)?;
-        let updated: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1 RETURNING stock, limit_per_buyer",
-        )
-        .bind(q)
-        .bind(&req.product_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
+        let sql = if checks.stock {
+            "UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1 RETURNING stock, limit_per_buyer"
+        } else {
+            "UPDATE products SET stock = stock - ?1 WHERE id = ?2 RETURNING stock, limit_per_buyer"
+        };
+        let updated: Option<(i64, i64)> =
+            sqlx::query_as(sql).bind(q).bind(&req.product_id).fetch_optional(&mut *tx).await.map_err(err)?;
         let Some((remaining, limit)) = updated else {
             let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM products WHERE id = ?1")
                 .bind(&req.product_id)
@@ -171,7 +186,7 @@ impl SqliteStore {
                 .map_err(err)?;
             return Ok(if exists.is_some() { Placed::SoldOut } else { Placed::UnknownProduct });
         };
-        if Self::held(&mut *tx, req).await? >= limit {
+        if checks.limit && Self::held(&mut *tx, req).await? >= limit {
             return Ok(Placed::LimitReached { limit: limit as u32 });
         }
         let id: i64 =
