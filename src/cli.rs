@@ -177,12 +177,10 @@ pub async fn dispatch(cli: Cli) -> i32 {
 }
 
 async fn run_command(args: RunArgs) -> i32 {
-    // An interrupted run has no verdict: stop at once and claim nothing. Run folders hold a
-    // `summary.json` only once a run has finished; child servers stop with their parent.
-    let _ = ctrlc::set_handler(|| {
-        eprintln!("\ninterrupted: no verdict, no summary.json written for the scenario in progress");
-        std::process::exit(130);
-    });
+    // An interrupted run has no verdict: stop at once and claim nothing, but remove the run's
+    // schema or keys. Run folders hold a `summary.json` only once a run has finished; child
+    // servers stop with their parent.
+    crate::interrupt::install();
     let files = match run::expand(&args.paths) {
         Ok(f) => f,
         Err(e) => {

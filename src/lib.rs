@@ -18,6 +18,7 @@
 pub mod baseline;
 pub mod cli;
 pub mod harness;
+pub mod interrupt;
 pub mod limits;
 pub mod logging;
 pub mod outcome;

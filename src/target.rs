@@ -61,6 +61,8 @@ pub struct Target {
     /// flashbench's own handle on a shared store: seeding, ground truth, clean-up.
     shared: Option<Store>,
     keep_data: bool,
+    /// The run's data, registered for removal should the run be interrupted.
+    _tracked: Option<crate::interrupt::Tracked>,
 }
 
 fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
@@ -94,6 +96,7 @@ impl Target {
             })
             .collect();
         let products = seed_products(s);
+        let tracked = (!opts.keep_data).then(|| crate::interrupt::track(&opts.store));
         let shared = if s.server.backend.shares_store() {
             Store::prepare(&opts.store).await.map_err(|e| TargetError::Start(e.to_string()))?;
             let store = Store::open(strategy, 0, &opts.store).await.map_err(|e| TargetError::Start(e.to_string()))?;
@@ -118,6 +121,7 @@ impl Target {
                     running: Running::InProcess(servers),
                     shared,
                     keep_data: opts.keep_data,
+                    _tracked: tracked,
                 }
             }
             Placement::ChildProcesses => {
@@ -145,6 +149,7 @@ impl Target {
                     running: Running::Children { children, client },
                     shared,
                     keep_data: opts.keep_data,
+                    _tracked: tracked,
                 }
             }
         };

@@ -31,7 +31,8 @@ async fn pool(url: &str, schema: Option<&str>, size: u32, opts: &StoreOptions) -
     let mut connect =
         PgConnectOptions::from_str(url).map_err(|e| connect_err(e.to_string()))?.application_name("flashbench");
     if let Some(schema) = schema {
-        connect = connect.options([("search_path", schema)]);
+        // The run's own connections can be told apart (and ended, on Ctrl-C) by their name.
+        connect = connect.options([("search_path", schema)]).application_name(&application_name(schema));
     }
     // One direct connection first: a pool would only say that it timed out, this says why.
     match tokio::time::timeout(opts.timeout, sqlx::ConnectOptions::connect(&connect)).await {
@@ -47,6 +48,33 @@ async fn pool(url: &str, schema: Option<&str>, size: u32, opts: &StoreOptions) -
         .connect_with(connect)
         .await
         .map_err(|e| connect_err(e.to_string()))
+}
+
+/// The `application_name` of every connection to `schema` (at most 63 bytes: schema names
+/// flashbench makes are 52 at most).
+fn application_name(schema: &str) -> String {
+    format!("flashbench:{schema}")
+}
+
+/// Removes `schema` from the server at `url` with a connection of its own, first ending the
+/// run's other connections to it (found by `application_name`), which may hold locks: the way
+/// out of an interrupted run.
+pub async fn drop_schema_now(url: &str, schema: &str, opts: &StoreOptions) -> Result<(), StoreError> {
+    if !valid_schema(schema) {
+        return Err(err(format!("invalid schema name {schema:?}")));
+    }
+    let admin = pool(url, None, 1, opts).await?;
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()")
+        .bind(application_name(schema))
+        .execute(&admin)
+        .await
+        .map_err(err)?;
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
+        .execute(&admin)
+        .await
+        .map_err(err)?;
+    admin.close().await;
+    Ok(())
 }
 
 pub fn migrator() -> Migrator {
