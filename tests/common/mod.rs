@@ -69,6 +69,11 @@ pub fn sold(summary: &Value) -> (u64, i64) {
     (p["orders"].as_u64().unwrap_or(u64::MAX), p["final_stock"].as_i64().unwrap_or(i64::MIN))
 }
 
+/// Has CI required the services (`FLASHBENCH_REQUIRE_SERVICES=1`)?
+pub fn required() -> bool {
+    std::env::var("FLASHBENCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
 /// A service the tests need (PostgreSQL or Redis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -98,22 +103,40 @@ impl Service {
         std::env::var(var).unwrap_or_else(|_| default.to_string())
     }
 
+    /// Does the service answer at [`Service::url`]?
+    pub fn reachable(self) -> bool {
+        let url = self.url();
+        let host_port =
+            url.split("://").nth(1).unwrap_or("").rsplit('@').next().unwrap_or("").split('/').next().unwrap_or("");
+        host_port
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .or_else(|| std::net::ToSocketAddrs::to_socket_addrs(host_port).ok().and_then(|mut a| a.next()))
+            .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok())
+    }
+
+    /// Should tests that need this service be skipped? Only when it does not answer and CI
+    /// has not required it (`FLASHBENCH_REQUIRE_SERVICES=1`: then they run, and fail saying why).
+    pub fn skip(self) -> bool {
+        !self.reachable() && !required()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "PostgreSQL",
+            Service::Redis => "Redis",
+        }
+    }
+
     /// The URL when the service answers. When it does not: with `FLASHBENCH_REQUIRE_SERVICES=1`
     /// (CI) the test fails; otherwise it is skipped, loudly.
     pub fn available(self) -> Option<String> {
         let url = self.url();
-        let host_port =
-            url.split("://").nth(1).unwrap_or("").rsplit('@').next().unwrap_or("").split('/').next().unwrap_or("");
-        let reachable = host_port
-            .parse::<std::net::SocketAddr>()
-            .ok()
-            .or_else(|| std::net::ToSocketAddrs::to_socket_addrs(host_port).ok().and_then(|mut a| a.next()))
-            .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok());
-        if reachable {
+        if self.reachable() {
             return Some(url);
         }
         let (var, _) = self.env_and_default();
-        if std::env::var("FLASHBENCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+        if required() {
             panic!(
                 "{self:?} is required (FLASHBENCH_REQUIRE_SERVICES=1) but {url} does not answer; set {var} or start it"
             );
@@ -130,5 +153,45 @@ pub fn service_args(backend: &str) -> Option<Vec<String>> {
         None => Some(vec![]),
         Some(Service::Postgres) => Service::Postgres.available().map(|u| vec!["--database-url".into(), u]),
         Some(Service::Redis) => Service::Redis.available().map(|u| vec!["--redis-url".into(), u]),
+    }
+}
+
+/// The tests of a `harness = false` test binary: trials that need a service the machine lacks
+/// are *ignored*, so `cargo test` and nextest count them as skipped in their summary, and a
+/// line on stdout says why.
+pub struct Trials(pub Vec<libtest_mimic::Trial>);
+
+impl Trials {
+    pub fn new() -> Self {
+        Trials(Vec::new())
+    }
+
+    /// Adds a test that needs `needs` (none, or one or two services).
+    pub fn add(&mut self, name: impl Into<String>, needs: &[Service], test: impl FnOnce() + Send + 'static) {
+        let skip = needs.iter().any(|s| s.skip());
+        let trial = libtest_mimic::Trial::test(name, move || {
+            test();
+            Ok(())
+        });
+        self.0.push(trial.with_ignored_flag(skip));
+    }
+
+    /// Runs the trials and exits with their verdict.
+    pub fn run(self) -> std::process::ExitCode {
+        let args = libtest_mimic::Arguments::from_args();
+        let skipped = self.0.iter().filter(|t| t.has_ignored_flag()).count();
+        if skipped > 0 && !args.list {
+            let missing: Vec<String> = [Service::Postgres, Service::Redis]
+                .iter()
+                .filter(|s| s.skip())
+                .map(|s| format!("{} at {}", s.name(), s.url()))
+                .collect();
+            println!(
+                "\n!!! SKIPPED {skipped} test(s): {} does not answer; start it (see .ci/run) or set \
+                 FLASHBENCH_DATABASE_URL / FLASHBENCH_REDIS_URL !!!\n",
+                missing.join(" and ")
+            );
+        }
+        libtest_mimic::run(&args, self.0).exit_code()
     }
 }
