@@ -165,3 +165,148 @@ fn a_suite_with_a_breaking_scenario_exits_one_and_names_it() {
     assert!(ran.stdout.contains("PASS  exit 0  good"), "{}", ran.stdout);
     assert!(read_summary(&out.join("good")).is_some() && read_summary(&out.join("broken")).is_some());
 }
+
+/// Writes `text` as a scenario file in a fresh folder.
+fn scenario_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.yaml");
+    std::fs::write(&path, text).expect("write");
+    let p = path.to_string_lossy().into_owned();
+    (dir, p)
+}
+
+#[test]
+fn the_seeds_mistake_is_not_made_again_timeouts_resolve_to_no_effect() {
+    // The seed design with a request timeout so short that most buyers give up: before, one
+    // timeout made no_undersell "not applicable" and the run passed with 5 units unsold.
+    let text = std::fs::read_to_string(repo().join("scenarios/limited.yaml")).expect("read");
+    let (_d, file) = scenario_file(&text.replace("request_timeout: 10s", "request_timeout: 1ms"));
+    let (ran, s, _out) = run_scenario(&file, &["--backend", "memory", "--strategy", "seed-lock"]);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(status(&s, "no_undersell"), "fail");
+    let under = invariant(&s, "no_undersell");
+    let detail = under["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("timeout→no effect"), "the evidence names the timeouts resolved to no effect: {detail}");
+    assert!(under["examples"][0].as_str().is_some_and(|e| e.ends_with("timeout→no effect")), "{under}");
+    let ind = &s["indeterminate"];
+    assert_eq!(ind["total"], s["outcomes"]["timeout"], "{ind}");
+    assert!(ind["no_effect"].as_u64() > Some(0), "{ind}");
+    let ledger = std::fs::read_to_string(_out.path().join("run/ledger.csv")).expect("ledger");
+    assert!(
+        ledger.lines().next().is_some_and(|h| h.starts_with("repetition,") && h.contains(",resolved,")),
+        "{ledger:.200}"
+    );
+    assert!(ledger.contains(",timeout,no_effect,"), "ledger rows carry the resolution");
+}
+
+#[test]
+fn buyers_wanting_several_orders_of_several_units_get_exactly_the_stock() {
+    // 10 buyers want 2 orders of 2 units each (limit 2): 20 units of demand for 12 in stock.
+    let (_d, file) = scenario_file(
+        "name: multi\nproducts:\n  - id: p\n    stock: 12\nbuyers:\n  count: 10\n  quantity: 2\n  wants: 2\n  limit: 2\n  \
+         attempts: 2\nserver:\n  backend: memory\n",
+    );
+    let (ran, s, _o) = run_scenario(&file, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let p = &s["products"][0];
+    assert_eq!(
+        (p["orders"].as_u64(), p["units_ordered"].as_u64(), p["final_stock"].as_i64()),
+        (Some(6), Some(12), Some(0))
+    );
+    assert_eq!(p["eligible_demand"], 40);
+    for name in ALL {
+        assert_ne!(status(&s, name), "fail", "{name}: {}", invariant(&s, name));
+    }
+    // With less stock than one order left over, nothing is undersold.
+    let (_d, file) = scenario_file(
+        "name: odd\nproducts:\n  - id: p\n    stock: 7\nbuyers:\n  count: 10\n  quantity: 2\nserver:\n  backend: memory\n",
+    );
+    let (ran, s, _o) = run_scenario(&file, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(sold(&s), (3, 1), "three orders of 2; the last unit fits no order");
+    assert_eq!(status(&s, "no_undersell"), "pass", "{}", invariant(&s, "no_undersell"));
+}
+
+#[test]
+fn buyers_spread_over_several_products_without_a_target() {
+    let (_d, file) = scenario_file(
+        "name: spread\nproducts:\n  - id: a\n    stock: 5\n  - id: b\n    stock: 5\n  - id: c\n    stock: 200\nbuyers:\n  \
+         count: 300\n",
+    );
+    let (ran, s, _o) = run_scenario(&file, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let products = s["products"].as_array().expect("products");
+    let sold: Vec<(u64, i64)> =
+        products.iter().map(|p| (p["orders"].as_u64().unwrap_or(0), p["final_stock"].as_i64().unwrap_or(-1))).collect();
+    // 100 buyers each: a and b sell out, c keeps what 100 buyers could not buy.
+    assert_eq!(sold, [(5, 0), (5, 0), (100, 100)]);
+    assert!(invariant(&s, "no_undersell")["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("c: every buyer got what it wanted")));
+}
+
+#[test]
+fn a_server_killed_mid_run_still_gets_a_verdict_from_the_store() {
+    // Two child servers on one SQLite file; one is killed while buyers arrive. Ground truth is
+    // read from the file itself, so the run ends with a verdict, not exit 4.
+    let (dir, file) = scenario_file(
+        "name: killed\nproducts:\n  - id: p\n    stock: 5000\nbuyers:\n  count: 600\narrival:\n  mode: ramp\n  over: 3s\n\
+         request_timeout: 2s\nserver:\n  backend: sqlite\n  instances: 2\n",
+    );
+    let out = dir.path().join("run");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &file, "--quiet", "--placement", "child", "--out", &out.to_string_lossy()])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait (bounded) for orders in the store, then kill the first child server.
+    let db = out.join("orders.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
+        assert!(std::time::Instant::now() < deadline, "no orders came in");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let children = children_of(run.id());
+    assert_eq!(children.len(), 2, "two child servers: {children:?}");
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &children[0].to_string()])
+        .status()
+        .is_ok_and(|s| s.success()));
+    let output = run.wait_with_output().expect("wait");
+    let s = read_summary(&out).expect("a summary from truth");
+    assert!(matches!(output.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(s["overrun"].is_null(), "no buyer outlived the run: {}", s["overrun"]);
+    assert_eq!(s["truth"]["settled"], true, "{}", s["truth"]);
+    assert!(s["truth"]["notes"][0].as_str().is_some_and(|n| n.contains("not answering")), "{}", s["truth"]);
+    assert!(
+        s["outcomes"]["not_sent"].as_u64() > Some(0),
+        "buyers of the dead server could not send: {}",
+        s["outcomes"]
+    );
+    // Everyone who sent wanted a unit and there was plenty: the requests the dead server lost
+    // left buyers without, and the verdict says so, from the store's own numbers.
+    let orders = orders_in_sqlite(&db) as u64;
+    assert_eq!(s["products"][0]["orders"].as_u64(), Some(orders));
+    assert_eq!(s["indeterminate"]["unknown"], 0, "{}", s["indeterminate"]);
+    if output.status.code() == Some(1) {
+        assert_eq!(status(&s, "no_undersell"), "fail", "{}", s["reasons"]);
+    }
+}
+
+/// Pids of the direct children of `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) state ppid ...": the comm may hold spaces, so read after the last ')'.
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).and_then(|p| p.parse().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out.sort_unstable();
+    out
+}

@@ -262,10 +262,17 @@ impl Summary {
         } else {
             format!("caught the expected violation of {}", caught.join(", "))
         };
-        match self.indeterminate_line() {
-            Some(line) => format!("{held}; {line}"),
-            None => held,
-        }
+        [Some(held), self.indeterminate_line(), self.not_sent_line()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// How many requests never left, in one line: they take no part in any invariant.
+    pub fn not_sent_line(&self) -> Option<String> {
+        let n = self.outcomes.get("not_sent").copied().filter(|&n| n > 0)?;
+        Some(format!("{n} of {} requests never sent (no connection), so not part of any invariant", self.attempts))
     }
 
     /// What the run's `error` and `timeout` attempts turned out to do, in one line.

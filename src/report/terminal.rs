@@ -160,9 +160,10 @@ pub fn truth_lines(s: &Summary) -> Vec<String> {
     }
     if let Some(t) = &s.truth {
         if t.reads > 1 || !t.notes.is_empty() {
-            let state = match (t.quiet, t.settled) {
-                (true, true) => format!("read after the target was quiet; {} reads agreed", t.reads),
-                _ => format!("NOT settled after {} reads", t.reads),
+            let state = match (t.quiet, t.settled, t.reads) {
+                (true, true, 1) => "read once, after the target was quiet and every attempt answered".to_string(),
+                (true, true, n) => format!("read after the target was quiet; the last 2 of {n} reads agreed"),
+                (_, _, n) => format!("NOT settled after {n} reads"),
             };
             let notes = if t.notes.is_empty() { String::new() } else { format!(" ({})", t.notes.join("; ")) };
             out.push(format!("ground truth {state}, {} ms after the load{notes}", t.waited_ms));

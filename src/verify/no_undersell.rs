@@ -79,10 +79,18 @@ pub fn check(input: &Input) -> Check {
                 p.id
             ));
         } else if sold_out.is_empty() {
-            fine.push(format!(
-                "{}: every buyer got what it wanted (demand {} < stock {})",
-                p.id, demand[i], p.initial_stock
-            ));
+            let silent: std::collections::HashSet<u32> = l
+                .attempts
+                .iter()
+                .filter(|a| a.product as usize == i && !held.contains_key(&a.buyer))
+                .map(|a| a.buyer)
+                .collect();
+            let who = if silent.is_empty() {
+                "every buyer got what it wanted".to_string()
+            } else {
+                format!("every buyer who sent a request got what it wanted ({} sent none)", silent.len())
+            };
+            fine.push(format!("{}: {who} (demand {} < stock {})", p.id, demand[i], p.initial_stock));
         }
     }
     let (status, detail) = if !failures.is_empty() {
@@ -188,6 +196,6 @@ mod tests {
     fn buyers_that_never_sent_and_low_demand_leave_nothing_undersold() {
         let c = run(5, 3, vec![attempt(0, Won, 0), attempt(1, Won, 1), attempt(2, NotSent, 2)], 3, &[0, 1]);
         assert_eq!(c.status, Status::Pass, "{c:?}");
-        assert!(c.detail.contains("every buyer got what it wanted"), "{}", c.detail);
+        assert!(c.detail.contains("every buyer who sent a request got what it wanted (1 sent none)"), "{}", c.detail);
     }
 }
