@@ -19,6 +19,10 @@ fn each_invalid_scenario_is_refused_with_its_position() {
         ("negative-stock.yaml", "4:12: products[0].stock: invalid type: integer `-1`"),
         ("zero-buyers.yaml", "6:3: buyers.count: expected 1 to 100000 buyers, found 0"),
         ("bad-duration.yaml", "7:1: request_timeout: invalid duration \"10\""),
+        (
+            "attempts-below-wants.yaml",
+            "9:3: buyers.attempts: 1 attempt(s) cannot get the 2 order(s) each buyer wants; give `attempts` at least `wants`",
+        ),
     ];
     for (file, expected) in cases {
         let path = format!("fixtures/invalid/{file}");

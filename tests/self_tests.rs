@@ -19,6 +19,23 @@ fn catches_its_violation(file: std::path::PathBuf) {
     }
 }
 
+/// The same mutant in an ordinary scenario (no expectations): the run fails, exit 1, on the
+/// invariant the self-test targets.
+fn fails_on_its_own(file: std::path::PathBuf) {
+    let scenario = flashbench::scenario::load(&file).expect("self-test scenario loads");
+    let target = scenario.expect.violations.first().expect("a self-test targets an invariant").name();
+    let text = std::fs::read_to_string(&file).expect("read");
+    let plain = text.split("\nexpect:").next().unwrap_or(&text).to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("plain.yaml");
+    std::fs::write(&copy, format!("{plain}\n")).expect("write");
+    let extra = service_args(scenario.server.backend.name()).unwrap_or_default();
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (out, s, _d) = run_scenario(&copy.to_string_lossy(), &extra);
+    assert_eq!(out.code, 1, "{}: {}{}", file.display(), out.stdout, out.stderr);
+    assert_eq!(status(&s, target), "fail", "{}: {}", file.display(), invariant(&s, target));
+}
+
 fn a_self_test_that_misses_its_violation_fails() {
     // The correct strategy under a scenario that expects an oversell: the expectation is missed.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -59,7 +76,9 @@ fn main() -> std::process::ExitCode {
         let scenario = flashbench::scenario::load(&file).expect("self-test scenario loads");
         let name = file.file_stem().map(|s| s.to_string_lossy().replace('-', "_")).unwrap_or_default();
         let needs: Vec<Service> = Service::for_backend(scenario.server.backend.name()).into_iter().collect();
-        t.add(format!("self_test::{name}"), &needs, move || catches_its_violation(file));
+        let f = file.clone();
+        t.add(format!("self_test::{name}"), &needs, move || catches_its_violation(f));
+        t.add(format!("on_its_own::{name}_exits_1"), &needs, move || fails_on_its_own(file));
     }
     t.add("a_self_test_that_misses_its_violation_fails", &[], a_self_test_that_misses_its_violation_fails);
     t.add("every_invariant_has_a_mutant_on_memory_and_sqlite", &[], move || {
