@@ -149,7 +149,7 @@ mod tests {
 /// The most frequent error messages of indeterminate attempts, most frequent first.
 pub fn top_errors(ledger: &Ledger, most: usize) -> Vec<ErrorCount> {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for a in ledger.attempts.iter().filter(|a| a.outcome.is_indeterminate()) {
+    for a in ledger.attempts.iter().filter(|a| a.outcome.is_indeterminate() || !a.outcome.was_sent()) {
         *counts.entry(a.error.as_deref().unwrap_or("(no message)")).or_default() += 1;
     }
     let mut out: Vec<ErrorCount> =

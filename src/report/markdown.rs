@@ -35,6 +35,9 @@ pub fn render(s: &Summary) -> String {
     for p in &s.products {
         let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&p.id), p.initial_stock, p.final_text(), p.orders_text());
     }
+    for line in super::terminal::truth_lines(s) {
+        let _ = writeln!(o, "\n{}", cell(&line));
+    }
     o.push_str("\n| invariant | status | evidence |\n|---|---|---|\n");
     for i in &s.invariants {
         let status = match (i.status, i.expected_violation) {

@@ -51,7 +51,7 @@ pub struct Summary {
     /// Set when the run reached its deadline before every buyer was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrun: Option<crate::harness::Overrun>,
-    /// The most frequent messages of `error` and `timeout` attempts.
+    /// The most frequent messages of `error`, `timeout` and `not_sent` attempts.
     #[serde(default)]
     pub top_errors: Vec<ErrorCount>,
     /// When the burst was released (µs on the ledger's clock); absent for a ramp.

@@ -156,13 +156,15 @@ pub fn truth_lines(s: &Summary) -> Vec<String> {
         out.push(format!("(repetition {k} of {}; counts and latency below are pooled)", s.repetitions.len()));
     }
     if let Some(line) = s.indeterminate_line() {
-        out.push(format!("indeterminate: {line}"));
+        let over = if s.shown_repetition.is_some() { " (all repetitions)" } else { "" };
+        out.push(format!("indeterminate{over}: {line}"));
     }
     if let Some(t) = &s.truth {
         if t.reads > 1 || !t.notes.is_empty() {
             let state = match (t.quiet, t.settled, t.reads) {
                 (true, true, 1) => "read once, after the target was quiet and every attempt answered".to_string(),
-                (true, true, n) => format!("read after the target was quiet; the last 2 of {n} reads agreed"),
+                (true, true, 2) => "read after the target was quiet; two reads agreed".to_string(),
+                (true, true, n) => format!("read after the target was quiet; the last two of {n} reads agreed"),
                 (_, _, n) => format!("NOT settled after {n} reads"),
             };
             let notes = if t.notes.is_empty() { String::new() } else { format!(" ({})", t.notes.join("; ")) };
