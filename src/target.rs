@@ -36,6 +36,16 @@ pub enum TargetError {
     Truth(String),
 }
 
+/// What the instances said about their order requests in flight.
+#[derive(Debug, Default)]
+struct InFlight {
+    total: usize,
+    /// Refused the connection: the process is gone, and its requests with it.
+    dead: Vec<String>,
+    /// Accepted but did not answer in time: requests may still be running there.
+    unanswered: Vec<String>,
+}
+
 /// Options that do not come from the scenario.
 #[derive(Debug, Clone)]
 pub struct TargetOptions {
@@ -186,34 +196,37 @@ impl Target {
         Ok(())
     }
 
-    /// Order requests in flight at every instance, summed; an instance that does not answer
-    /// (it died) has none, and is named in the second value.
-    async fn in_flight(&self) -> (usize, Vec<String>) {
+    /// Order requests in flight at every instance, summed. An instance that refuses the
+    /// connection has died and has none (it is named in `dead`); one that accepts but does
+    /// not answer (paused, overloaded) may still have some (`unanswered`).
+    async fn in_flight(&self) -> InFlight {
+        let mut out = InFlight::default();
         match &self.running {
-            Running::InProcess(servers) => (servers.iter().map(RunningServer::in_flight).sum(), Vec::new()),
+            Running::InProcess(servers) => out.total = servers.iter().map(RunningServer::in_flight).sum(),
             Running::Children { client, .. } => {
-                let mut total = 0;
-                let mut silent = Vec::new();
                 for url in &self.base_urls {
                     let answer = client
                         .get(format!("{url}/admin/in-flight"))
                         .bearer_auth(&self.admin_token)
                         .timeout(IN_FLIGHT_TIMEOUT)
                         .send()
-                        .await
-                        .and_then(|r| r.error_for_status());
+                        .await;
                     let n = match answer {
                         Ok(r) => r.json::<serde_json::Value>().await.ok().and_then(|v| v["in_flight"].as_u64()),
+                        Err(e) if e.is_connect() => {
+                            out.dead.push(url.clone());
+                            continue;
+                        }
                         Err(_) => None,
                     };
                     match n {
-                        Some(n) => total += n as usize,
-                        None => silent.push(url.clone()),
+                        Some(n) => out.total += n as usize,
+                        None => out.unanswered.push(url.clone()),
                     }
                 }
-                (total, silent)
             }
         }
+        out
     }
 
     /// Ground truth once the load is over: waits until no order request is in flight at any
@@ -231,16 +244,25 @@ impl Target {
         let give_up = started + spec.max_wait.0;
         let mut reading = TruthReading { quiet: false, settled: false, reads: 0, waited_ms: 0, notes: Vec::new() };
         loop {
-            let (n, silent) = self.in_flight().await;
-            if n == 0 {
+            let now = self.in_flight().await;
+            if now.total == 0 && now.unanswered.is_empty() {
                 reading.quiet = true;
-                if !silent.is_empty() {
-                    reading.notes.push(format!("not answering after the load: {}", silent.join(", ")));
+                if !now.dead.is_empty() {
+                    reading.notes.push(format!("not answering after the load: {}", now.dead.join(", ")));
                 }
                 break;
             }
             if Instant::now() >= give_up {
-                reading.notes.push(format!("{n} order request(s) still in flight after {:?}", spec.max_wait.0));
+                reading.notes.push(format!(
+                    "{} order request(s) still in flight after {:?}{}",
+                    now.total,
+                    spec.max_wait.0,
+                    if now.unanswered.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", and no answer from {}", now.unanswered.join(", "))
+                    }
+                ));
                 break;
             }
             tokio::time::sleep(QUIET_POLL).await;
@@ -267,6 +289,8 @@ impl Target {
                     spec.max_wait.0, reading.reads, spec.settle.0
                 ));
             }
+            // Requests still running may yet change it, however still it looked.
+            reading.settled &= reading.quiet;
         }
         reading.waited_ms = started.elapsed().as_millis() as u64;
         Ok((last, reading))

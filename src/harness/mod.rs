@@ -348,8 +348,8 @@ fn spawn_stock_monitor(
             }
             for (instance, base) in base_urls.iter().enumerate() {
                 for &p in &wanted {
-                    let url = format!("{base}/products/{}", s.products[p].id);
-                    let Ok(resp) = client.get(&url).send().await else { continue };
+                    let Some(url) = product_url(base, &s.products[p].id) else { continue };
+                    let Ok(resp) = client.get(url).send().await else { continue };
                     let Ok(body) = resp.json::<serde_json::Value>().await else { continue };
                     if let Some(stock) = body.get("stock").and_then(serde_json::Value::as_i64) {
                         samples.push(StockSample {
@@ -366,4 +366,21 @@ fn spawn_stock_monitor(
         samples
     });
     (tx, task)
+}
+
+/// `{base}/products/{id}` with the id percent-encoded as one path segment (ids may hold `/`,
+/// `?`, `#` or spaces).
+fn product_url(base: &str, id: &str) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(base).ok()?;
+    url.path_segments_mut().ok()?.pop_if_empty().push("products").push(id);
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn product_urls_encode_the_id_as_one_segment() {
+        let url = super::product_url("http://127.0.0.1:8080", "a/b c?#").map(|u| u.to_string());
+        assert_eq!(url.as_deref(), Some("http://127.0.0.1:8080/products/a%2Fb%20c%3F%23"));
+    }
 }
