@@ -186,8 +186,9 @@ fn by_counting(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resol
 }
 
 /// Orders each buyer holds of its product at the end, by buyer index: from the order records
-/// when the store keeps them, else from the buyer's wins and resolved attempts (`None` where
-/// an unknown attempt leaves it open). Buyers who never sent a request are left out.
+/// when the store keeps them, else from the buyer's wins and resolved attempts. `None` where
+/// it is open: an unknown attempt without order records, or, on truth that had not settled,
+/// an attempt that may still take effect. Buyers who never sent a request are left out.
 pub fn holdings(s: &Scenario, ledger: &Ledger, truth: &Truth) -> HashMap<u32, Option<u32>> {
     let mut out: HashMap<u32, Option<u32>> = HashMap::new();
     for a in ledger.attempts.iter().filter(|a| a.outcome.was_sent()) {
@@ -195,9 +196,16 @@ pub fn holdings(s: &Scenario, ledger: &Ledger, truth: &Truth) -> HashMap<u32, Op
     }
     match truth.holdings() {
         Some(held) => {
+            let pending: HashSet<u32> = ledger
+                .attempts
+                .iter()
+                .filter(|a| !truth.reading.settled && a.resolved == Some(Resolution::Unknown))
+                .map(|a| a.buyer)
+                .collect();
             for (buyer, count) in out.iter_mut() {
                 let pid = s.products.get(s.product_of(*buyer)).map_or("", |p| p.id.as_str());
-                *count = Some(held.get(&(Ledger::buyer_id(*buyer).as_str(), pid)).copied().unwrap_or(0));
+                let now = held.get(&(Ledger::buyer_id(*buyer).as_str(), pid)).copied().unwrap_or(0);
+                *count = (!pending.contains(buyer)).then_some(now);
             }
         }
         None => {
@@ -249,6 +257,20 @@ mod tests {
         t.reading.settled = false;
         resolve(&s, &mut l, &t);
         assert_eq!(resolutions(&l), [Some("took_effect"), Some("unknown")]);
+    }
+
+    #[test]
+    fn on_unsettled_truth_a_buyer_with_a_pending_attempt_holds_an_open_count() {
+        let s = scenario(5, 2);
+        let mut l = ledger(vec![attempt(0, Won, 0), attempt(1, Timeout, 1)]);
+        let mut t = truth(5, 4, &[0]);
+        t.reading.settled = false;
+        resolve(&s, &mut l, &t);
+        let held = holdings(&s, &l, &t);
+        assert_eq!((held[&0], held[&1]), (Some(1), None));
+        t.reading.settled = true;
+        resolve(&s, &mut l, &t);
+        assert_eq!(holdings(&s, &l, &t)[&1], Some(0), "settled: its attempt had no effect");
     }
 
     #[test]

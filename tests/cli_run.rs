@@ -310,3 +310,65 @@ fn children_of(pid: u32) -> Vec<u32> {
     out.sort_unstable();
     out
 }
+
+#[test]
+fn a_server_paused_past_the_truth_wait_leaves_the_run_unproven_exit_4() {
+    // One of two child servers is paused (SIGSTOP) mid-run and never resumed: its requests
+    // may still run one day, so truth cannot settle, and a pass cannot be claimed.
+    let (dir, file) = scenario_file(
+        "name: paused\nproducts:\n  - id: p\n    stock: 5000\nbuyers:\n  count: 400\narrival:\n  mode: ramp\n  over: 2s\n  \
+         connect_timeout: 2s\nrequest_timeout: 1s\ntruth:\n  max_wait: 3s\nserver:\n  backend: sqlite\n  instances: 2\n",
+    );
+    let out = dir.path().join("run");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &file, "--quiet", "--placement", "child", "--out", &out.to_string_lossy()])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let db = out.join("orders.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
+        assert!(std::time::Instant::now() < deadline, "no orders came in");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let children = children_of(run.id());
+    assert_eq!(children.len(), 2, "two child servers: {children:?}");
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &children[0].to_string()])
+        .status()
+        .is_ok_and(|s| s.success()));
+    let output = run.wait_with_output().expect("wait");
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let s = read_summary(&out).expect("summary");
+    assert_eq!(
+        (s["truth"]["quiet"].as_bool(), s["truth"]["settled"].as_bool()),
+        (Some(false), Some(false)),
+        "{}",
+        s["truth"]
+    );
+    assert!(
+        s["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.contains("had not settled"))),
+        "{}",
+        s["reasons"]
+    );
+    assert!(
+        s["indeterminate"]["unknown"].as_u64() > Some(0),
+        "no effect is not claimed on unsettled truth: {}",
+        s["indeterminate"]
+    );
+    for i in s["invariants"].as_array().expect("invariants") {
+        assert_ne!(i["status"], "fail", "{i}");
+    }
+}
