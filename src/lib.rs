@@ -9,11 +9,18 @@
 //! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; the [`harness::Ledger`] of every attempt |
 //! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
 //! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
-//! | 6 | [`verdict`] | expected violations and outcome counts → verdict and exit code |
+//! | 6 | [`verdict`] | expected violations, outcome counts, thresholds, the deadline and the settling of truth → verdict and exit code |
 //! | 7 | [`stats`], [`report`] | latency percentiles, throughput, send skew; `summary.json`, the terminal summary |
 //!
-//! [`run`] strings the steps together for one scenario or a suite; [`cli`] is the command
-//! line; [`outcome`] holds the outcome classes every attempt is sorted into.
+//! [`run`] strings the steps together for one scenario or a suite ([`repeat`] folds
+//! repetitions, [`threshold`] and [`baseline`] are the CI gates); [`cli`] is the command line;
+//! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] removes a
+//! run's data from shared servers on Ctrl-C.
+//!
+//! Where a new piece goes: a store is a module under `server/store/` plus its arm in
+//! [`server::store::Backing`]; a broken strategy that wraps a correct one, a variant of
+//! [`server::Strategy`] and its arm in `server/store/mutant.rs`; an invariant, a file under
+//! `verify/` and a variant of [`verify::Invariant`].
 
 pub mod baseline;
 pub mod cli;

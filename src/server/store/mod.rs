@@ -8,7 +8,7 @@
 //! | `postgres` | [`postgres`] | yes: one schema per run | `conditional`, `for-update`, `naive`, `optimistic` |
 //! | `redis` | [`redis`] | yes: one key prefix per run | `lua`, `seed-lock`, `naive` |
 //!
-//! Every backend also runs the mutants of [`mutant`] (`lossy-ack`, `phantom`, `no-limit`,
+//! Every backend also runs the mutants of `mutant.rs` (`lossy-ack`, `phantom`, `no-limit`,
 //! `negative`, `early-sold-out`, `pool-exhaustion`, `late-rollback`) over its correct strategy.
 
 pub mod memory;
