@@ -254,27 +254,8 @@ fn a_server_killed_mid_run_still_gets_a_verdict_from_the_store() {
          request_timeout: 2s\nserver:\n  backend: sqlite\n  instances: 2\n",
     );
     let out = dir.path().join("run");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
-        .args(["run", &file, "--quiet", "--placement", "child", "--out", &out.to_string_lossy()])
-        .current_dir(repo())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Wait (bounded) for orders in the store, then kill the first child server.
     let db = out.join("orders.db");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
-        assert!(std::time::Instant::now() < deadline, "no orders came in");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let children = children_of(run.id());
-    assert_eq!(children.len(), 2, "two child servers: {children:?}");
-    assert!(std::process::Command::new("kill")
-        .args(["-KILL", &children[0].to_string()])
-        .status()
-        .is_ok_and(|s| s.success()));
-    let output = run.wait_with_output().expect("wait");
+    let output = signal_a_child_server_mid_run(&file, &out, "-KILL");
     let s = read_summary(&out).expect("a summary from truth");
     assert!(matches!(output.status.code(), Some(0) | Some(1)), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(s["overrun"].is_null(), "no buyer outlived the run: {}", s["overrun"]);
@@ -293,6 +274,29 @@ fn a_server_killed_mid_run_still_gets_a_verdict_from_the_store() {
     if output.status.code() == Some(1) {
         assert_eq!(status(&s, "no_undersell"), "fail", "{}", s["reasons"]);
     }
+}
+
+/// Runs `file` with two child servers on SQLite into `out`, sends `signal` to the first child
+/// once 20 orders are in the store (polled, bounded), and returns the run's output.
+fn signal_a_child_server_mid_run(file: &str, out: &std::path::Path, signal: &str) -> std::process::Output {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", file, "--quiet", "--placement", "child", "--out", &out.to_string_lossy()])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let db = out.join("orders.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
+        assert!(std::time::Instant::now() < deadline, "no orders came in");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let children = children_of(run.id());
+    assert_eq!(children.len(), 2, "two child servers: {children:?}");
+    let sent = std::process::Command::new("kill").args([signal, &children[0].to_string()]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill {signal}");
+    run.wait_with_output().expect("wait")
 }
 
 /// Pids of the direct children of `pid` (from /proc).
@@ -320,26 +324,7 @@ fn a_server_paused_past_the_truth_wait_leaves_the_run_unproven_exit_4() {
          connect_timeout: 2s\nrequest_timeout: 1s\ntruth:\n  max_wait: 3s\nserver:\n  backend: sqlite\n  instances: 2\n",
     );
     let out = dir.path().join("run");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
-        .args(["run", &file, "--quiet", "--placement", "child", "--out", &out.to_string_lossy()])
-        .current_dir(repo())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let db = out.join("orders.db");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
-        assert!(std::time::Instant::now() < deadline, "no orders came in");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let children = children_of(run.id());
-    assert_eq!(children.len(), 2, "two child servers: {children:?}");
-    assert!(std::process::Command::new("kill")
-        .args(["-STOP", &children[0].to_string()])
-        .status()
-        .is_ok_and(|s| s.success()));
-    let output = run.wait_with_output().expect("wait");
+    let output = signal_a_child_server_mid_run(&file, &out, "-STOP");
     assert_eq!(
         output.status.code(),
         Some(4),
