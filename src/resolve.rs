@@ -146,7 +146,8 @@ fn by_orders(ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolution>> {
         .map(|(a, buyer)| {
             a.outcome.is_indeterminate().then(|| {
                 let key = (buyer.as_str(), product(a));
-                let (left, tried) = (unexplained.get(&key).copied().unwrap_or(0), pending.get(&key).copied().unwrap_or(1));
+                let (left, tried) =
+                    (unexplained.get(&key).copied().unwrap_or(0), pending.get(&key).copied().unwrap_or(1));
                 match left {
                     0 => Resolution::NoEffect,
                     n if n >= tried => Resolution::TookEffect,
