@@ -87,10 +87,15 @@ fn postgres_schema_exists(url: &str, schema: &str) -> bool {
 }
 
 fn postgres_sql(url: &str, sql: String) -> i64 {
+    try_postgres_sql(url, sql).expect("query")
+}
+
+/// The first value `sql` returns (0 for none), or `None` when it fails (a table not made yet).
+fn try_postgres_sql(url: &str, sql: String) -> Option<i64> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let pool = sqlx::PgPool::connect(url).await.expect("connect");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&pool).await.expect("query").unwrap_or(0)
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&pool).await.ok().map(|v| v.unwrap_or(0))
     })
 }
 
@@ -320,7 +325,8 @@ fn ctrl_c_removes_the_runs_data(backend: &str) {
                         .ok()?
                     })
                 };
-                schema.filter(|s| postgres_sql(&url, format!("SELECT COUNT(*) FROM \"{s}\".orders")) > 5)
+                // The schema may exist before its tables: a failed count is "not yet".
+                schema.filter(|s| try_postgres_sql(&url, format!("SELECT COUNT(*) FROM \"{s}\".orders")) > Some(5))
             }
             _ => {
                 let keys = redis_keys(&url, "flashbench:interrupted:*:seq");
