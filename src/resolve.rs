@@ -105,7 +105,7 @@ fn plural(n: u64, word: &str) -> String {
 pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminate {
     let settled = truth.reading.settled;
     let resolutions = match &truth.orders {
-        Some(_) => by_orders(ledger, truth),
+        Some(_) => by_orders(s, ledger, truth),
         None => by_counting(s, ledger, truth),
     };
     for (a, r) in ledger.attempts.iter_mut().zip(resolutions) {
@@ -115,7 +115,7 @@ pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminat
 }
 
 /// With order records: per (buyer, product), the orders no `won` answer accounts for.
-fn by_orders(ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolution>> {
+fn by_orders(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolution>> {
     let orders = truth.orders.as_deref().unwrap_or_default();
     let acked: HashSet<&str> =
         ledger.attempts.iter().filter(|a| a.outcome == Outcome::Won).filter_map(|a| a.order_id.as_deref()).collect();
@@ -123,7 +123,7 @@ fn by_orders(ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolution>> {
     for o in orders.iter().filter(|o| !acked.contains(o.id.as_str())) {
         *unexplained.entry((o.buyer_id.as_str(), o.product_id.as_str())).or_default() += 1;
     }
-    let buyer_ids: Vec<String> = ledger.attempts.iter().map(|a| Ledger::buyer_id(a.buyer)).collect();
+    let buyer_ids: Vec<String> = ledger.attempts.iter().map(|a| s.buyer_id(a.buyer)).collect();
     let product = |a: &crate::harness::Attempt| ledger.products.get(a.product as usize).map_or("", String::as_str);
     // A win without an order id holds one of its pair's orders.
     for (a, buyer) in ledger.attempts.iter().zip(&buyer_ids) {
@@ -205,7 +205,7 @@ pub fn holdings(s: &Scenario, ledger: &Ledger, truth: &Truth) -> HashMap<u32, Op
                 .collect();
             for (buyer, count) in out.iter_mut() {
                 let pid = s.products.get(s.product_of(*buyer)).map_or("", |p| p.id.as_str());
-                let now = held.get(&(Ledger::buyer_id(*buyer).as_str(), pid)).copied().unwrap_or(0);
+                let now = held.get(&(s.buyer_id(*buyer).as_str(), pid)).copied().unwrap_or(0);
                 *count = (!pending.contains(buyer)).then_some(now);
             }
         }

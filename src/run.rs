@@ -334,11 +334,8 @@ async fn execute(
         Ok(t) => t,
         Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
-    let config = HarnessConfig {
-        base_urls: target.base_urls.clone(),
-        show_progress: !opts.quiet,
-        deadline: harness::run_deadline(s),
-    };
+    let config =
+        HarnessConfig { plan: Arc::new(target.plan()), show_progress: !opts.quiet, deadline: harness::run_deadline(s) };
     let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {

@@ -328,6 +328,17 @@ impl Target {
         Ok(out)
     }
 
+    /// What buyers need: the instances' addresses and the reference API.
+    pub fn plan(&self) -> crate::harness::Plan {
+        let endpoints = self
+            .base_urls
+            .iter()
+            .filter_map(|u| u.trim_start_matches("http://").trim_end_matches('/').parse().ok())
+            .map(crate::harness::Endpoint::at)
+            .collect();
+        crate::harness::Plan::reference(endpoints)
+    }
+
     /// Stops every instance and, unless kept, removes the run's data from a shared server.
     pub async fn stop(self) {
         match self.running {

@@ -2,7 +2,7 @@
 //! can misbehave exactly as needed): an unreachable target, a target that never answers (the
 //! run deadline), retries with backoff on `busy`, and the burst gate with many connections.
 
-use flashbench::harness::{self, HarnessConfig, HarnessError, Ledger};
+use flashbench::harness::{self, Endpoint, HarnessConfig, HarnessError, Ledger, Plan};
 use flashbench::outcome::Outcome;
 use flashbench::scenario::{load_str, Scenario};
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ fn scenario(text: &str) -> Arc<Scenario> {
 }
 
 fn config(addr: std::net::SocketAddr, deadline: Duration) -> HarnessConfig {
-    HarnessConfig { base_urls: vec![format!("http://{addr}")], show_progress: false, deadline }
+    HarnessConfig { plan: Arc::new(Plan::reference(vec![Endpoint::at(addr)])), show_progress: false, deadline }
 }
 
 /// How the fixture answers an order request, given the buyer id and how many orders of that
@@ -195,7 +195,7 @@ async fn buyers_that_cannot_connect_are_not_sent_and_the_run_goes_on() {
         "name: t\nproducts:\n  - id: p\n    stock: 50\nbuyers:\n  count: 20\narrival:\n  connect_timeout: 5s\n",
     );
     let config = HarnessConfig {
-        base_urls: vec![format!("http://{good}"), format!("http://{closed}")],
+        plan: Arc::new(Plan::reference(vec![Endpoint::at(good), Endpoint::at(closed)])),
         show_progress: false,
         deadline: Duration::from_secs(30),
     };

@@ -1,59 +1,39 @@
 //! One buyer's attempts: send an order, classify the answer, retry with backoff when the
 //! scenario says so, stop on a win (once it has what it wants), sold out or a refusal.
 
-use super::connection::{request_bytes, BuyerConn, ConnError};
-use super::ledger::{Attempt, Ledger};
+use super::connection::{BuyerConn, ConnError};
+use super::ledger::Attempt;
+use super::plan::BuyerVars;
 use super::Shared;
 use crate::outcome::Outcome;
 use rand::Rng;
-use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-#[derive(Deserialize)]
-struct AnswerBody {
-    #[serde(default)]
-    order: Option<AnswerOrder>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AnswerOrder {
-    id: String,
-}
-
-/// The bytes of buyer `buyer`'s order request.
-pub fn order_request(shared: &Shared, buyer: u32) -> Vec<u8> {
-    let s = &shared.scenario;
-    let body = serde_json::json!({
-        "product_id": s.products[s.product_of(buyer)].id,
-        "buyer_id": Ledger::buyer_id(buyer),
-        "quantity": s.buyers.quantity,
-    })
-    .to_string();
-    let host = shared.addrs[buyer as usize % shared.addrs.len()].to_string();
-    request_bytes("POST", "/orders", &host, body.as_bytes())
-}
-
-/// Runs buyer `buyer`'s attempts with `request`, the first meant to start at
-/// `first_intended` (and already written but its last byte when the connection is prepared).
+/// Runs buyer `buyer`'s attempts, the first with `first_request` (already written but its
+/// last byte when the connection is prepared), meant to start at `first_intended`; later
+/// attempts render the plan's order request anew (`{attempt}`, `{idempotency_key}`).
 pub async fn buy(
     shared: &Shared,
     conn: &mut BuyerConn,
     buyer: u32,
-    request: &[u8],
+    first_request: Vec<u8>,
     first_intended: Instant,
 ) -> Vec<Attempt> {
     let s = &shared.scenario;
+    let plan = &shared.plan;
     let product = s.product_of(buyer);
-    let instance = buyer as usize % shared.addrs.len();
+    let instance = buyer as usize % plan.endpoints.len().max(1);
+    let host = &plan.endpoint_of(buyer).host;
     let mut out = Vec::with_capacity(1);
     let mut won = 0;
     let mut intended = first_intended;
+    let mut request = first_request;
     for attempt in 1..=s.buyers.attempts {
+        if attempt > 1 {
+            let vars = BuyerVars::new(s, plan, buyer, won + 1);
+            request = plan.order.bytes(host, &vars.vars(attempt));
+        }
         // Every attempt ends by the run's deadline: one in flight then is a `timeout`.
         let left = shared.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -64,7 +44,7 @@ pub async fn buy(
         let (sent, result) = if conn.is_prepared() {
             conn.complete(timeout).await
         } else {
-            (Instant::now(), conn.send(request, timeout).await)
+            (Instant::now(), conn.send(&request, timeout).await)
         };
         let cut = timeout < s.request_timeout.0 && result.as_ref().is_err_and(ConnError::is_timeout);
         if cut {
@@ -72,26 +52,8 @@ pub async fn buy(
         }
         let (status, outcome, order_id, error) = match result {
             Ok(answer) => {
-                let parsed: Option<AnswerBody> = serde_json::from_slice(&answer.body).ok();
-                let busy_hint = parsed.as_ref().and_then(|a| a.error.as_deref()) == Some("busy");
-                let outcome = Outcome::from_status(answer.status, busy_hint);
-                let error = match outcome {
-                    Outcome::Won if parsed.as_ref().and_then(|a| a.order.as_ref()).is_none() => {
-                        Some(format!("{} without an order id in the body", answer.status))
-                    }
-                    // Keep what the server said about a failure: the summary groups these.
-                    Outcome::Error => Some(match parsed.as_ref().and_then(|a| a.message.clone()) {
-                        Some(m) => format!("{}: {m}", answer.status),
-                        None => format!(
-                            "{}: {}",
-                            answer.status,
-                            String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
-                        ),
-                    }),
-                    _ => None,
-                };
-                let order_id = parsed.and_then(|a| a.order).map(|o| o.id);
-                (answer.status, outcome, order_id, error)
+                let c = plan.classifier.classify(answer.status, &answer.body);
+                (answer.status, c.outcome, c.order_id, c.note)
             }
             Err(e) if cut => {
                 (0, transport_outcome(&e), None, Some(format!("cut by the run's deadline: {}", describe(&e))))

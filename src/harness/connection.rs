@@ -164,6 +164,15 @@ impl BuyerConn {
         self.stream.clone().ok_or(ConnError::Closed)
     }
 
+    /// Opens the connection (when none is open) without sending anything.
+    pub async fn open(&mut self, timeout: Duration) -> Result<(), ConnError> {
+        let result = self.stream(timeout).await.map(|_| ());
+        if result.is_err() {
+            self.drop_connection();
+        }
+        result
+    }
+
     fn drop_connection(&mut self) {
         self.stream = None;
         self.pending = None;

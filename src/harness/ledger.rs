@@ -88,11 +88,6 @@ pub struct Overrun {
 }
 
 impl Ledger {
-    /// The server-side id of buyer `index`.
-    pub fn buyer_id(index: u32) -> String {
-        format!("buyer-{index}")
-    }
-
     pub fn count(&self, outcome: Outcome) -> u64 {
         self.attempts.iter().filter(|a| a.outcome == outcome).count() as u64
     }

@@ -8,14 +8,19 @@
 //! while it runs. flashbench keeps its own ledger because goose measures time to first byte.
 
 pub mod buyer;
+pub mod classify;
 mod connection;
 mod gate;
 pub mod ledger;
+pub mod plan;
 mod progress;
+pub mod template;
 
+pub use classify::Classifier;
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
 pub use ledger::{Attempt, Ledger, Overrun, StockSample};
+pub use plan::{Endpoint, Plan, StockProbe};
 pub use progress::Progress;
 
 use crate::scenario::{ArrivalMode, Scenario};
@@ -30,6 +35,8 @@ use tokio::sync::Semaphore;
 pub const CONNECT_CONCURRENCY: usize = 256;
 /// How often the stock monitor reads each product's stock.
 pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
+/// How long one stock sample may take.
+const STOCK_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long buyers still at work past the deadline get to record what they did before the
 /// harness stops waiting for goose (each attempt is already cut at the deadline).
@@ -46,8 +53,8 @@ pub enum HarnessError {
 /// What every buyer shares.
 pub struct Shared {
     pub scenario: Arc<Scenario>,
-    /// Address of every server instance; buyer `i` talks to instance `i % len`.
-    pub addrs: Vec<std::net::SocketAddr>,
+    /// The target's endpoints, requests and rules.
+    pub plan: Arc<Plan>,
     pub epoch: Instant,
     pub gate: Option<StartGate>,
     ramp_origin: OnceLock<Instant>,
@@ -93,8 +100,8 @@ impl Drop for LiveBuyer<'_> {
 /// How the harness reaches the target.
 #[derive(Debug, Clone)]
 pub struct HarnessConfig {
-    /// Base URL of every instance, e.g. `http://127.0.0.1:3000`.
-    pub base_urls: Vec<String>,
+    /// Where buyers connect, what they send, how answers are read: from the target.
+    pub plan: Arc<Plan>,
     pub show_progress: bool,
     /// How long the load may take, from its start ([`run_deadline`] of the scenario).
     pub deadline: Duration,
@@ -121,19 +128,11 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         Some(over) if !burst => over.0 / scenario.buyers.count.max(1),
         _ => Duration::ZERO,
     };
-    let addrs = config
-        .base_urls
-        .iter()
-        .map(|u| u.trim_start_matches("http://").trim_end_matches('/').parse())
-        .collect::<Result<Vec<std::net::SocketAddr>, _>>()
-        .map_err(|e| {
-            HarnessError::Unreachable(format!("target URLs {:?} are not http://IP:PORT: {e}", config.base_urls))
-        })?;
-    if addrs.is_empty() {
+    if config.plan.endpoints.is_empty() {
         return Err(HarnessError::Unreachable("no target URL".into()));
     }
     let shared = Arc::new(Shared {
-        addrs,
+        plan: config.plan.clone(),
         epoch: Instant::now(),
         gate: burst.then(|| StartGate::new(buyers)),
         ramp_origin: OnceLock::new(),
@@ -150,7 +149,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         scenario: scenario.clone(),
     });
 
-    let (stop_monitor, monitor) = spawn_stock_monitor(shared.clone(), config.base_urls.clone());
+    let (stop_monitor, monitor) = spawn_stock_monitor(shared.clone());
     let ticker = spawn_ticker(shared.clone());
     let gate_task = shared.gate.is_some().then(|| {
         let shared = shared.clone();
@@ -226,7 +225,7 @@ fn build_attack(
 ) -> Result<GooseAttack, HarnessError> {
     let buyers = shared.scenario.buyers.count as usize;
     let mut goose_config = GooseConfiguration::default();
-    goose_config.host = config.base_urls.first().cloned();
+    goose_config.host = config.plan.endpoints.first().map(|e| e.url.clone());
     goose_config.users = Some(buyers);
     // A burst launches users as fast as goose can; a ramp at the scenario's pace.
     let rate = if ramp_interval.is_zero() { 1_000_000.0 } else { 1.0 / ramp_interval.as_secs_f64() };
@@ -244,9 +243,10 @@ fn build_attack(
         Box::pin(async move {
             let _live = LiveBuyer::new(&shared.live_buyers);
             let index = user.weighted_users_index as u32;
-            let request = buyer::order_request(&shared, index);
+            let vars = plan::BuyerVars::new(&shared.scenario, &shared.plan, index, 1);
+            let request = shared.plan.order.bytes(&shared.plan.endpoint_of(index).host, &vars.vars(1));
             let (mut conn, intended) = connect(&shared, index, &request).await;
-            let attempts = buyer::buy(&shared, &mut conn, index, &request, intended).await;
+            let attempts = buyer::buy(&shared, &mut conn, index, request, intended).await;
             if conn.ever_connected() {
                 shared.reached.fetch_add(1, Ordering::AcqRel);
             }
@@ -271,23 +271,30 @@ fn build_attack(
 /// fresh connection if needed (and `not_sent` when none can be opened).
 async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Instant) {
     let s = &shared.scenario;
-    let addr = shared.addrs[buyer as usize % shared.addrs.len()];
-    let mut conn = BuyerConn::new(addr);
+    let endpoint = shared.plan.endpoint_of(buyer);
+    let url = &endpoint.url;
+    let mut conn = BuyerConn::new(endpoint.addr);
     let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
     let problem = {
         let _permit = shared.connect_permits.acquire().await;
-        let health = connection::request_bytes("GET", "/healthz", &addr.to_string(), b"");
-        match conn.send(&health, probe_timeout).await {
-            Ok(answer) if answer.status == 200 => None,
-            Ok(answer) => Some(format!("http://{addr}/healthz answered {}", answer.status)),
-            Err(e) => Some(format!("http://{addr}/healthz: {}", buyer::describe(&e))),
+        match &shared.plan.warmup {
+            Some(warmup) => {
+                let vars = plan::BuyerVars::new(s, &shared.plan, buyer, 1);
+                let path = warmup.path.render_path(&vars.vars(1));
+                match conn.send(&warmup.bytes(&endpoint.host, &vars.vars(1)), probe_timeout).await {
+                    Ok(answer) if (200..300).contains(&answer.status) => None,
+                    Ok(answer) => Some(format!("{url}{path} answered {}", answer.status)),
+                    Err(e) => Some(format!("{url}{path}: {}", buyer::describe(&e))),
+                }
+            }
+            None => conn.open(probe_timeout).await.err().map(|e| format!("{url}: {}", buyer::describe(&e))),
         }
         .or(match shared.gate.is_some() && conn.ever_connected() {
             true => conn
                 .prepare(request, probe_timeout)
                 .await
                 .err()
-                .map(|e| format!("http://{addr}: cannot write the order request: {}", buyer::describe(&e))),
+                .map(|e| format!("{url}: cannot write the order request: {}", buyer::describe(&e))),
             false => None,
         })
     };
@@ -325,20 +332,21 @@ fn spawn_ticker(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Reads the stock of every product buyers want, on every instance, until told to stop.
+/// Reads the stock of every product buyers want, on every instance, until told to stop, with
+/// the plan's stock probe (none: no samples).
 fn spawn_stock_monitor(
     shared: Arc<Shared>,
-    base_urls: Vec<String>,
 ) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Vec<StockSample>>) {
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
+        let Some(probe) = shared.plan.stock.clone() else { return Vec::new() };
         let s = &shared.scenario;
         let mut wanted: Vec<usize> =
             (0..s.buyers.count.min(s.products.len() as u32)).map(|b| s.product_of(b)).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().unwrap_or_default();
         let mut samples = Vec::new();
+        let mut conns: Vec<BuyerConn> = shared.plan.endpoints.iter().map(|e| BuyerConn::new(e.addr)).collect();
         let mut every = tokio::time::interval(STOCK_SAMPLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -346,12 +354,26 @@ fn spawn_stock_monitor(
                 _ = &mut rx => break,
                 _ = every.tick() => {}
             }
-            for (instance, base) in base_urls.iter().enumerate() {
+            for (instance, (endpoint, conn)) in shared.plan.endpoints.iter().zip(conns.iter_mut()).enumerate() {
                 for &p in &wanted {
-                    let Some(url) = product_url(base, &s.products[p].id) else { continue };
-                    let Ok(resp) = client.get(url).send().await else { continue };
-                    let Ok(body) = resp.json::<serde_json::Value>().await else { continue };
-                    if let Some(stock) = body.get("stock").and_then(serde_json::Value::as_i64) {
+                    let product = &s.products[p];
+                    let vars = template::Vars {
+                        product: &product.id,
+                        stock: product.stock,
+                        quantity: s.buyers.quantity,
+                        run: &shared.plan.run,
+                        ..template::Vars::default()
+                    };
+                    let Ok(answer) = conn.send(&probe.request.bytes(&endpoint.host, &vars), STOCK_PROBE_TIMEOUT).await
+                    else {
+                        continue;
+                    };
+                    let body: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
+                    let stock = body
+                        .as_ref()
+                        .and_then(|b| b.pointer(&probe.pointer))
+                        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|t| t.trim().parse().ok())));
+                    if let Some(stock) = stock {
                         samples.push(StockSample {
                             repetition: 1,
                             t_us: shared.micros(Instant::now()),
@@ -366,21 +388,4 @@ fn spawn_stock_monitor(
         samples
     });
     (tx, task)
-}
-
-/// `{base}/products/{id}` with the id percent-encoded as one path segment (ids may hold `/`,
-/// `?`, `#` or spaces).
-fn product_url(base: &str, id: &str) -> Option<reqwest::Url> {
-    let mut url = reqwest::Url::parse(base).ok()?;
-    url.path_segments_mut().ok()?.pop_if_empty().push("products").push(id);
-    Some(url)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn product_urls_encode_the_id_as_one_segment() {
-        let url = super::product_url("http://127.0.0.1:8080", "a/b c?#").map(|u| u.to_string());
-        assert_eq!(url.as_deref(), Some("http://127.0.0.1:8080/products/a%2Fb%20c%3F%23"));
-    }
 }

@@ -249,6 +249,17 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             out.push(problem(&[Key("buyers"), Key(field)], format!("expected 1 to {max} ({why}), found {v}")));
         }
     }
+    if let Some(f) = &b.id_format {
+        let longest = s.buyer_id(b.count.saturating_sub(1)).len();
+        if !f.contains("{n}") {
+            out.push(problem(&[Key("buyers"), Key("id_format")], "must hold `{n}`, the buyer's number, e.g. `u-{n}`"));
+        } else if longest > MAX_ID_LEN || f.chars().any(char::is_control) {
+            out.push(problem(
+                &[Key("buyers"), Key("id_format")],
+                format!("buyer ids may be at most {MAX_ID_LEN} bytes, without control characters"),
+            ));
+        }
+    }
     if b.attempts < b.wants {
         out.push(problem(
             &[Key("buyers"), Key("attempts")],

@@ -91,6 +91,10 @@ pub struct Buyers {
     pub attempts: u32,
     #[serde(default)]
     pub retry: Retry,
+    /// How buyer ids are written, `{n}` standing for the buyer's number (0, 1, …); default
+    /// `buyer-{n}`. It is what `{buyer}` renders as and what truth's orders are matched by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_format: Option<String>,
 }
 
 /// Which answers a buyer retries, and how long it waits before the next attempt.
@@ -328,6 +332,14 @@ impl Scenario {
         match &self.buyers.target {
             Some(id) => self.products.iter().position(|p| &p.id == id).unwrap_or(0),
             None => buyer as usize % self.products.len().max(1),
+        }
+    }
+
+    /// The id of buyer `n`, as sent to the target and as truth's orders name it.
+    pub fn buyer_id(&self, n: u32) -> String {
+        match &self.buyers.id_format {
+            Some(f) => f.replace("{n}", &n.to_string()),
+            None => format!("buyer-{n}"),
         }
     }
 

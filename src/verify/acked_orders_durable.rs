@@ -4,7 +4,6 @@
 //! left the stock.
 
 use super::{Check, Input, Invariant, Status};
-use crate::harness::Ledger;
 use crate::outcome::Outcome;
 use std::collections::{HashMap, HashSet};
 
@@ -26,7 +25,7 @@ pub fn check(input: &Input) -> Check {
                 lost.push(format!("order {id} (buyer-{}, attempt {})", a.buyer, a.attempt))
             }
             Some(_) => {}
-            None => *anonymous.entry((Ledger::buyer_id(a.buyer), a.product as usize)).or_default() += 1,
+            None => *anonymous.entry((input.scenario.buyer_id(a.buyer), a.product as usize)).or_default() += 1,
         }
     }
     let mut anonymous: Vec<_> = anonymous.into_iter().collect();

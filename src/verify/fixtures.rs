@@ -45,7 +45,7 @@ pub fn ledger(attempts: Vec<Attempt>) -> Ledger {
 }
 
 pub fn order(buyer: u32) -> Order {
-    Order { id: format!("o{buyer}"), product_id: "p".into(), buyer_id: Ledger::buyer_id(buyer), quantity: 1 }
+    Order { id: format!("o{buyer}"), product_id: "p".into(), buyer_id: format!("buyer-{buyer}"), quantity: 1 }
 }
 
 /// Truth for product `p` (initial `initial`) with `final_stock` left and an order per buyer in `buyers`.

@@ -4,7 +4,6 @@
 //! the units that left the stock are at most those the won and indeterminate attempts asked for.
 
 use super::{Check, Input, Invariant, Status};
-use crate::harness::Ledger;
 use crate::outcome::Outcome;
 use std::collections::{HashMap, HashSet};
 
@@ -19,7 +18,7 @@ pub fn check(input: &Input) -> Check {
         let unexplained_win = a.outcome == Outcome::Won && a.order_id.is_none();
         if a.outcome.is_indeterminate() || unexplained_win {
             let pid = l.products.get(a.product as usize).map_or("", |p| p.as_str());
-            *allowance.entry((Ledger::buyer_id(a.buyer), pid)).or_default() += 1;
+            *allowance.entry((input.scenario.buyer_id(a.buyer), pid)).or_default() += 1;
         }
     }
     let mut phantom = Vec::new();
