@@ -7,11 +7,12 @@ use crate::limits::{self, Placement};
 use crate::repeat;
 use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
 use crate::resolve;
+use crate::scenario::target::TargetKind;
 use crate::scenario::{self, Scenario};
 use crate::server::store::{StoreLocation, StoreOptions};
 use crate::server::{Backend, Strategy};
 use crate::stats;
-use crate::target::{Target, TargetOptions};
+use crate::target::{self, TargetOptions};
 use crate::threshold::{Observed, ThresholdResult};
 use crate::truth::Truth;
 use crate::verdict::{self, RunFacts, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
@@ -171,6 +172,17 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 /// Applies command-line overrides and checks the result.
 pub fn apply_overrides(s: &mut Scenario, o: &Overrides) -> Result<(), String> {
+    if s.target.kind != TargetKind::Reference {
+        let given = [
+            ("--backend", o.backend.is_some()),
+            ("--strategy", o.strategy.is_some()),
+            ("--instances", o.instances.is_some()),
+            ("--placement", o.placement.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(format!("{flag} applies to the reference server; this scenario's target is `kind: http`"));
+        }
+    }
     if let Some(b) = o.backend {
         if b != s.server.backend && o.strategy.is_none() {
             s.server.strategy = None;
@@ -212,12 +224,15 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         return usage_error(file, e);
     }
     let fd_limit = limits::raise_fd_limit();
+    let reference = s.target.kind == TargetKind::Reference;
+    // An http target's server is not ours: only the buyers' sockets count.
+    let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
     let placement = match limits::place(
         u64::from(s.buyers.count),
         u64::from(s.server.instances),
         fd_limit,
         limits::ephemeral_ports(),
-        opts.overrides.placement,
+        wanted,
     ) {
         Ok(p) => p,
         Err(e) => return usage_error(file, format!("{}: {e}", file.display())),
@@ -237,20 +252,30 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         if let Some(old) = previous.take() {
             remove_own_store(&old);
         }
-        let store = match store_options(&s, &dir, opts) {
-            Ok(store) => store,
-            Err(e) => {
-                return RunResult {
-                    file: file.to_path_buf(),
-                    exit_code: EXIT_ENVIRONMENT,
-                    summary: None,
-                    dir: Some(dir.clone()),
-                    error: Some(format!("cannot create the store file in {}: {e}", dir.display())),
+        let setup = if reference {
+            let store = match store_options(&s, &dir, opts) {
+                Ok(store) => store,
+                Err(e) => {
+                    return RunResult {
+                        file: file.to_path_buf(),
+                        exit_code: EXIT_ENVIRONMENT,
+                        summary: None,
+                        dir: Some(dir.clone()),
+                        error: Some(format!("cannot create the store file in {}: {e}", dir.display())),
+                    }
                 }
-            }
+            };
+            previous = Some(store.clone());
+            target::Setup::Reference(TargetOptions {
+                placement,
+                server_exe: opts.server_exe.clone(),
+                store,
+                keep_data: opts.keep_data,
+            })
+        } else {
+            target::Setup::Http
         };
-        reps.push(execute(&s, file, placement, &store, opts).await);
-        previous = Some(store);
+        reps.push(execute(&s, file, &setup, opts).await);
         // A self-test repetition that only missed its catch may be made good by the next.
         let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
         if opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {
@@ -314,26 +339,15 @@ fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baselin
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
 /// target's behalf: a failure of the environment becomes an exit-4 summary.
-async fn execute(
-    s: &Scenario,
-    file: &Path,
-    placement: Placement,
-    store: &StoreOptions,
-    opts: &RunOptions,
-) -> (Summary, Ledger) {
+async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOptions) -> (Summary, Ledger) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
-    let target_opts = TargetOptions {
-        placement,
-        server_exe: opts.server_exe.clone(),
-        store: store.clone(),
-        keep_data: opts.keep_data,
-    };
-    let ctx = Context { s, file, placement, store, started_at: &started_at };
-    let target = match Target::start(s, &target_opts).await {
+    let mut ctx = Context { s, file, target: target::info_before_start(s, setup), started_at: &started_at };
+    let target = match target::start(s, setup).await {
         Ok(t) => t,
         Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
+    ctx.target = target.describe();
     let config =
         HarnessConfig { plan: Arc::new(target.plan()), show_progress: !opts.quiet, deadline: harness::run_deadline(s) };
     let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
@@ -344,10 +358,11 @@ async fn execute(
         }
     };
     let duration = t0.elapsed();
-    let read = target.read_truth(&s.truth, ledger.indeterminate() > 0).await;
+    let read = target.read_truth(s, ledger.indeterminate() > 0).await;
+    ctx.target.after_run = Some(target.after_run().await);
     target.stop().await;
     let truth = match read {
-        Ok((snaps, reading)) => Truth::from_snapshots(s, &snaps, reading),
+        Ok(truth) => truth,
         Err(e) => {
             let summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
             return (summary, ledger);
@@ -370,8 +385,7 @@ async fn execute(
 struct Context<'a> {
     s: &'a Scenario,
     file: &'a Path,
-    placement: Placement,
-    store: &'a StoreOptions,
+    target: TargetInfo,
     started_at: &'a str,
 }
 
@@ -395,7 +409,7 @@ fn build_summary(
     checks: &[Check],
     verdict: &Verdict,
 ) -> Summary {
-    let (s, file, placement, started_at) = (ctx.s, ctx.file, ctx.placement, ctx.started_at);
+    let (s, file, started_at) = (ctx.s, ctx.file, ctx.started_at);
     let demand = s.eligible_demand();
     let products = s
         .products
@@ -420,15 +434,7 @@ fn build_summary(
         reasons: verdict.reasons.clone(),
         error: None,
         started_at: started_at.to_string(),
-        target: TargetInfo {
-            kind: "reference".into(),
-            backend: s.server.backend.to_string(),
-            strategy: s.server.strategy().to_string(),
-            instances: s.server.instances,
-            placement: placement.to_string(),
-            rate_limit: s.server.rate_limit.to_string(),
-            store: ctx.store.location.describe(),
-        },
+        target: ctx.target.clone(),
         buyers: s.buyers.count,
         attempts: ledger.attempts.len() as u64,
         products,

@@ -193,7 +193,7 @@ impl Classifier {
 }
 
 /// The first 200 bytes of a body, on one line.
-fn start_of(text: &str) -> String {
+pub fn start_of(text: &str) -> String {
     let mut end = text.len().min(200);
     while !text.is_char_boundary(end) {
         end -= 1;

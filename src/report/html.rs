@@ -94,22 +94,21 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         o.push_str("</ul></section>\n");
     }
     let t = &s.target;
+    let after = t.after_run.map_or(String::new(), |l| {
+        format!("<tr><th>after the run</th><td>{}</td></tr>", esc(super::terminal::liveness(l)))
+    });
     let _ = writeln!(
         o,
         "<section><h2>Scenario</h2><p><b>{}</b> — {}</p><table>\
-         <tr><th>target</th><td>{} server, <b>{}/{}</b> × {} ({})</td></tr>\
-         <tr><th>store</th><td>{}</td></tr><tr><th>rate limit</th><td>{} per buyer</td></tr>\
+         <tr><th>target</th><td>{}</td></tr>\
+         <tr><th>{}</th><td>{}</td></tr>{after}\
          <tr><th>buyers</th><td>{} ({} attempts; {} could not connect, {} late for the release)</td></tr>\
          <tr><th>scenario file</th><td>{}</td></tr></table></section>",
         esc(&s.scenario),
         esc(&s.description),
-        esc(&t.kind),
-        esc(&t.backend),
-        esc(&t.strategy),
-        t.instances,
-        esc(&t.placement),
+        esc(&super::terminal::target_line(t)),
+        if t.kind == "http" { "ground truth from" } else { "store" },
         esc(&t.store),
-        esc(&t.rate_limit),
         s.buyers,
         s.attempts,
         s.connect_failures,

@@ -21,12 +21,9 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(o, "{}\n", cell(&s.headline()));
     let _ = writeln!(
         o,
-        "{} buyers · {}/{} × {} ({}) · {} attempts · {:.0}/s · send skew p99 {} ms\n",
+        "{} buyers · {} · {} attempts · {:.0}/s · send skew p99 {} ms\n",
         s.buyers,
-        t.backend,
-        t.strategy,
-        t.instances,
-        t.placement,
+        super::terminal::target_line(t),
         s.attempts,
         s.throughput_rps,
         ms(s.send_skew_us.p99)

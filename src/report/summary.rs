@@ -137,8 +137,15 @@ pub struct TargetInfo {
     pub instances: u32,
     pub placement: String,
     pub rate_limit: String,
-    /// Where the data lived: the SQLite file, the PostgreSQL schema, the Redis key prefix.
+    /// Where the data lived (the SQLite file, the PostgreSQL schema, the Redis key prefix),
+    /// or, for an `http` target, where truth came from.
     pub store: String,
+    /// `http` targets: the base URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    /// Whether the target still answered once the load was over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<crate::target::Liveness>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +221,8 @@ impl Summary {
                 placement: String::new(),
                 rate_limit: String::new(),
                 store: String::new(),
+                urls: Vec::new(),
+                after_run: None,
             },
             buyers: 0,
             attempts: 0,

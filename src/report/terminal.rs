@@ -15,13 +15,14 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     let verdict = if s.passed() { "PASS" } else { "FAIL" };
     let _ = writeln!(o, "flashbench · {} — {}", s.scenario, s.description.trim());
     let t = &s.target;
-    let _ = writeln!(
-        o,
-        "target     {} {}/{} ×{} ({}), rate limit {}",
-        t.kind, t.backend, t.strategy, t.instances, t.placement, t.rate_limit
-    );
-    if t.backend != "memory" {
+    let _ = writeln!(o, "target     {}", target_line(t));
+    if t.kind == "http" {
+        let _ = writeln!(o, "truth      {}", t.store);
+    } else if t.backend != "memory" {
         let _ = writeln!(o, "store      {}", t.store);
+    }
+    if let Some(alive) = t.after_run {
+        let _ = writeln!(o, "after run  {}", liveness(alive));
     }
     let _ = writeln!(o, "verdict    {verdict} (exit {}): {}", s.exit_code, s.headline());
     for r in s.reasons.iter().skip(1) {
@@ -148,6 +149,27 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     o
 }
 
+/// The target in one line: `reference sqlite/conditional ×1 (in-process), rate limit 1000/min`
+/// or `http http://shop:8000`.
+pub fn target_line(t: &super::TargetInfo) -> String {
+    if t.kind == "http" {
+        format!("http {}", t.urls.join(", "))
+    } else {
+        format!(
+            "{} {}/{} ×{} ({}), rate limit {}",
+            t.kind, t.backend, t.strategy, t.instances, t.placement, t.rate_limit
+        )
+    }
+}
+
+/// `responsive` or `UNRESPONSIVE (did not answer after the load)`.
+pub fn liveness(l: crate::target::Liveness) -> &'static str {
+    match l {
+        crate::target::Liveness::Responsive => "responsive",
+        crate::target::Liveness::Unresponsive => "UNRESPONSIVE: no answer to a request after the load",
+    }
+}
+
 /// What the reader of the stock table should know about it: which repetition it is, what
 /// the indeterminate attempts did, and how ground truth was read when that was not plain.
 pub fn truth_lines(s: &Summary) -> Vec<String> {
@@ -161,10 +183,11 @@ pub fn truth_lines(s: &Summary) -> Vec<String> {
     }
     if let Some(t) = &s.truth {
         if t.reads > 1 || !t.notes.is_empty() {
+            let after = if s.target.kind == "http" { "read" } else { "read after the target was quiet" };
             let state = match (t.quiet, t.settled, t.reads) {
                 (true, true, 1) => "read once, after the target was quiet and every attempt answered".to_string(),
-                (true, true, 2) => "read after the target was quiet; two reads agreed".to_string(),
-                (true, true, n) => format!("read after the target was quiet; the last two of {n} reads agreed"),
+                (true, true, 2) => format!("{after}; two reads agreed"),
+                (true, true, n) => format!("{after}; the last two of {n} reads agreed"),
                 (_, _, n) => format!("NOT settled after {n} reads"),
             };
             let notes = if t.notes.is_empty() { String::new() } else { format!(" ({})", t.notes.join("; ")) };

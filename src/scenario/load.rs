@@ -1,7 +1,8 @@
 //! Reading a scenario file: YAML parsing, the catalogue, and the checks serde cannot make.
 
 use super::locate::{locate, locate_exactly, Seg};
-use super::types::{ArrivalMode, Catalogue, Scenario};
+use super::target::{TargetKind, TargetSpec};
+use super::types::{ArrivalMode, Catalogue, Scenario, ServerSpec};
 use crate::server::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -300,6 +301,37 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
     if s.truth.settle > s.truth.max_wait {
         out.push(problem(&[Key("truth"), Key("settle")], "may not exceed `max_wait`"));
+    }
+    match s.target.kind {
+        TargetKind::Reference => {
+            if s.target != TargetSpec::default() {
+                out.push(problem(
+                    &[Key("target")],
+                    "urls, headers, warmup, order, setup and stock are for `kind: http`; the reference server needs only `server:`",
+                ));
+            }
+            for (field, given) in
+                [("sql", s.truth.sql.is_some()), ("redis", s.truth.redis.is_some()), ("http", s.truth.http.is_some())]
+            {
+                if given {
+                    out.push(problem(
+                        &[Key("truth"), Key(field)],
+                        "truth sources are for `target.kind: http`; the reference server's truth is read from its own store",
+                    ));
+                }
+            }
+        }
+        TargetKind::Http => {
+            if s.server != ServerSpec::default() {
+                out.push(problem(
+                    &[Key("server")],
+                    "`server:` configures the bundled reference server; an http target is your own server, so leave it out",
+                ));
+            }
+            out.extend(
+                crate::target::compile::problems(s).into_iter().map(|p| Problem { path: p.path, message: p.message }),
+            );
+        }
     }
     let srv = &s.server;
     if srv.instances == 0 || srv.instances > MAX_INSTANCES {

@@ -8,6 +8,7 @@
 mod duration;
 mod load;
 mod locate;
+pub mod target;
 mod types;
 
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};

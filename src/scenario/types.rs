@@ -1,5 +1,6 @@
 //! The scenario format. Field docs here are the reference for `README.md`.
 
+use super::target::{HttpTruth, RedisTruth, SqlTruth, TargetKind, TargetSpec};
 use super::HumanDuration;
 use crate::outcome::Outcome;
 use crate::server::{Backend, RateLimit, Strategy};
@@ -29,6 +30,10 @@ pub struct Scenario {
     /// Timeout of one order request; a request that takes longer is a `timeout` outcome.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
+    /// Where the sale runs: the reference server (default) or a server of your own.
+    #[serde(default, skip_serializing_if = "TargetSpec::is_reference")]
+    pub target: TargetSpec,
+    /// The reference server (`target.kind: reference` only).
     #[serde(default)]
     pub server: ServerSpec,
     /// How ground truth is read after the load.
@@ -179,7 +184,7 @@ impl Default for Arrival {
 }
 
 /// The reference server that runs the sale.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     #[serde(default)]
@@ -219,6 +224,12 @@ impl Default for ServerSpec {
     }
 }
 
+impl TargetSpec {
+    fn is_reference(&self) -> bool {
+        self.kind == TargetKind::Reference && *self == TargetSpec::default()
+    }
+}
+
 impl ServerSpec {
     /// The strategy in force: the one named, or the backend's default.
     pub fn strategy(&self) -> Strategy {
@@ -228,7 +239,7 @@ impl ServerSpec {
 
 /// How ground truth is read once the load is over: the target must first be quiet (no order
 /// request in flight), then two reads `settle` apart must agree, all within `max_wait`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TruthSpec {
     /// Time between the two reads that must agree (only needed when some attempt was
@@ -239,11 +250,20 @@ pub struct TruthSpec {
     /// summary says it had not settled.
     #[serde(default = "default_truth_wait")]
     pub max_wait: HumanDuration,
+    /// `http` targets: stock (and orders) from SQL, PostgreSQL or SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlTruth>,
+    /// `http` targets: stock from Redis keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisTruth>,
+    /// `http` targets: stock from the server itself (least trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTruth>,
 }
 
 impl Default for TruthSpec {
     fn default() -> Self {
-        TruthSpec { settle: default_settle(), max_wait: default_truth_wait() }
+        TruthSpec { settle: default_settle(), max_wait: default_truth_wait(), sql: None, redis: None, http: None }
     }
 }
 

@@ -4,11 +4,58 @@
 //!
 //! A store may keep no order records (stock only, as some users' servers do): then `orders`
 //! is `None`, and what needs them is settled by counting units instead (see [`crate::resolve`]).
+//!
+//! Sources: the reference server's own stores (`server/store/`), and for `http` targets
+//! [`sql`] (PostgreSQL or SQLite: stock and orders, in one transaction), [`redis`] (a stock key
+//! per product, read atomically) and [`http`] (the server's own answer: least trusted). Each
+//! gives a [`Reading`]; [`settle`] reads until two readings `truth.settle` apart agree.
 
-use crate::scenario::Scenario;
+pub mod http;
+pub mod redis;
+pub mod sql;
+
+use crate::scenario::{Scenario, TruthSpec};
 use crate::server::store::{Order, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::time::Instant;
+
+/// One read of a truth source: each product's stock as the store has it (products it holds
+/// that the scenario does not name are ignored later), and the orders that count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub stock: Vec<(String, i64)>,
+    /// `None` when the source keeps no order records.
+    pub orders: Option<Vec<Order>>,
+}
+
+/// Reads with `read` until two readings `spec.settle` apart agree (or once, when nothing could
+/// still change them: `!unsettled_possible`), within `spec.max_wait`. Returns the last reading,
+/// how many reads it took, and whether they agreed.
+pub async fn settle<T, E, F, Fut>(spec: &TruthSpec, unsettled_possible: bool, mut read: F) -> Result<(T, u32, bool), E>
+where
+    T: PartialEq,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let give_up = Instant::now() + spec.max_wait.0;
+    let mut last = read().await?;
+    let mut reads = 1;
+    if !unsettled_possible {
+        return Ok((last, reads, true));
+    }
+    while Instant::now() + spec.settle.0 <= give_up {
+        tokio::time::sleep(spec.settle.0).await;
+        let next = read().await?;
+        reads += 1;
+        let agree = next == last;
+        last = next;
+        if agree {
+            return Ok((last, reads, true));
+        }
+    }
+    Ok((last, reads, false))
+}
 
 /// A product's stock at the start (from the scenario) and at the end (from the stores).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +114,27 @@ impl Truth {
             .collect();
         let orders = snapshots.iter().flat_map(|s| s.orders.iter().cloned()).collect();
         Truth { products, orders: Some(orders), reading }
+    }
+
+    /// Truth from one source's reading (one store: `stores` is 1 for every product it holds).
+    pub fn from_reading(scenario: &Scenario, reading: Reading, how: TruthReading) -> Truth {
+        let products = scenario
+            .products
+            .iter()
+            .map(|p| {
+                let held: Vec<i64> = reading.stock.iter().filter(|(id, _)| *id == p.id).map(|(_, s)| *s).collect();
+                ProductTruth {
+                    id: p.id.clone(),
+                    initial_stock: u64::from(p.stock),
+                    final_stock: held.first().copied(),
+                    stores: held.len().min(1) as u32,
+                }
+            })
+            .collect();
+        let orders = reading
+            .orders
+            .map(|all| all.into_iter().filter(|o| scenario.products.iter().any(|p| p.id == o.product_id)).collect());
+        Truth { products, orders, reading: how }
     }
 
     /// The stored orders of product `index`, when the store keeps order records.

@@ -1,4 +1,4 @@
-//! The target of a run: the bundled reference server, seeded with the scenario's products, as
+//! The `reference` target: the bundled reference server, seeded with the scenario's products, as
 //! one or more instances on 127.0.0.1 (in this process, or as `flashbench serve` child
 //! processes when one process cannot hold both ends of every buyer's socket).
 //!
@@ -7,11 +7,14 @@
 //! removes the run's data at the end. `memory` stores live inside each instance, so they are
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
+use super::{BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
+use crate::harness::{BuyerConn, Endpoint, Plan};
 use crate::limits::Placement;
-use crate::scenario::{Scenario, TruthSpec};
+use crate::report::TargetInfo;
+use crate::scenario::{HumanDuration, Scenario, TruthSpec};
 use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
-use crate::truth::TruthReading;
+use crate::truth::{self, Truth, TruthReading};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -25,16 +28,6 @@ const CHILD_START_TIMEOUT: Duration = Duration::from_secs(15);
 const QUIET_POLL: Duration = Duration::from_millis(10);
 /// How long one instance may take to say how many requests it has in flight.
 const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(2);
-
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error("cannot start the reference server: {0}")]
-    Start(String),
-    #[error("cannot seed the products: {0}")]
-    Seed(String),
-    #[error("cannot read ground truth from the store: {0}")]
-    Truth(String),
-}
 
 /// What the instances said about their order requests in flight.
 #[derive(Debug, Default)]
@@ -63,9 +56,11 @@ enum Running {
     Children { children: Vec<Child>, client: reqwest::Client },
 }
 
-pub struct Target {
+pub struct ReferenceTarget {
     pub base_urls: Vec<String>,
     pub placement: Placement,
+    /// What the summary says about it.
+    info: TargetInfo,
     admin_token: String,
     running: Running,
     /// flashbench's own handle on a shared store: seeding, ground truth, clean-up.
@@ -87,13 +82,28 @@ fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
         .collect()
 }
 
+/// What the summary says about a reference target.
+pub fn info(s: &Scenario, placement: Placement, store: &StoreOptions) -> TargetInfo {
+    TargetInfo {
+        kind: "reference".into(),
+        backend: s.server.backend.to_string(),
+        strategy: s.server.strategy().to_string(),
+        instances: s.server.instances,
+        placement: placement.to_string(),
+        rate_limit: s.server.rate_limit.to_string(),
+        store: store.location.describe(),
+        urls: Vec::new(),
+        after_run: None,
+    }
+}
+
 fn random_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-impl Target {
+impl ReferenceTarget {
     /// Prepares the store and starts and seeds `scenario.server.instances` instances.
-    pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<Target, TargetError> {
+    pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<ReferenceTarget, TargetError> {
         let admin_token = random_token();
         let strategy = s.server.strategy();
         let configs: Vec<ServerConfig> = (0..s.server.instances)
@@ -124,9 +134,10 @@ impl Target {
                         .map_err(|e| TargetError::Start(e.to_string()))?;
                     servers.push(srv);
                 }
-                Target {
+                ReferenceTarget {
                     base_urls: servers.iter().map(RunningServer::url).collect(),
                     placement: Placement::InProcess,
+                    info: info(s, Placement::InProcess, &opts.store),
                     admin_token,
                     running: Running::InProcess(servers),
                     shared,
@@ -152,9 +163,10 @@ impl Target {
                     children.push(child);
                     base_urls.push(url);
                 }
-                Target {
+                ReferenceTarget {
                     base_urls,
                     placement: Placement::ChildProcesses,
+                    info: info(s, Placement::ChildProcesses, &opts.store),
                     admin_token,
                     running: Running::Children { children, client },
                     shared,
@@ -165,7 +177,7 @@ impl Target {
         };
         if target.shared.is_none() {
             if let Err(e) = target.seed_instances(&products).await {
-                target.stop().await;
+                target.shut_down().await;
                 return Err(e);
             }
         }
@@ -235,14 +247,11 @@ impl Target {
     /// still running for a buyer who gave up) reads again `spec.settle` later until two reads
     /// agree. Everything within `spec.max_wait`; past it, the last read is returned and the
     /// reading says it had not settled.
-    pub async fn read_truth(
-        &self,
-        spec: &TruthSpec,
-        unsettled_possible: bool,
-    ) -> Result<(Vec<Snapshot>, TruthReading), TargetError> {
+    async fn settled_truth(&self, s: &Scenario, unsettled_possible: bool) -> Result<Truth, TargetError> {
+        let spec: &TruthSpec = &s.truth;
         let started = Instant::now();
         let give_up = started + spec.max_wait.0;
-        let mut reading = TruthReading { quiet: false, settled: false, reads: 0, waited_ms: 0, notes: Vec::new() };
+        let mut reading = TruthReading::default();
         loop {
             let now = self.in_flight().await;
             if now.total == 0 && now.unanswered.is_empty() {
@@ -267,33 +276,21 @@ impl Target {
             }
             tokio::time::sleep(QUIET_POLL).await;
         }
-        let mut last = self.snapshots().await?;
-        reading.reads = 1;
-        if !unsettled_possible && reading.quiet {
-            reading.settled = true;
-        } else {
-            while Instant::now() + spec.settle.0 <= give_up {
-                tokio::time::sleep(spec.settle.0).await;
-                let next = self.snapshots().await?;
-                reading.reads += 1;
-                let agree = next == last;
-                last = next;
-                if agree {
-                    reading.settled = true;
-                    break;
-                }
-            }
-            if !reading.settled {
-                reading.notes.push(format!(
-                    "the store was still changing after {:?} ({} reads {:?} apart)",
-                    spec.max_wait.0, reading.reads, spec.settle.0
-                ));
-            }
-            // Requests still running may yet change it, however still it looked.
-            reading.settled &= reading.quiet;
+        let left =
+            TruthSpec { max_wait: HumanDuration(give_up.saturating_duration_since(Instant::now())), ..spec.clone() };
+        let (snaps, reads, agreed) =
+            truth::settle(&left, unsettled_possible || !reading.quiet, || self.snapshots()).await?;
+        reading.reads = reads;
+        if !agreed {
+            reading.notes.push(format!(
+                "the store was still changing after {:?} ({reads} reads {:?} apart)",
+                spec.max_wait.0, spec.settle.0
+            ));
         }
+        // Requests still running may yet change it, however still it looked.
+        reading.settled = agreed && reading.quiet;
         reading.waited_ms = started.elapsed().as_millis() as u64;
-        Ok((last, reading))
+        Ok(Truth::from_snapshots(s, &snaps, reading))
     }
 
     /// The real state of every independent store: one snapshot of a shared store, or one per
@@ -328,19 +325,8 @@ impl Target {
         Ok(out)
     }
 
-    /// What buyers need: the instances' addresses and the reference API.
-    pub fn plan(&self) -> crate::harness::Plan {
-        let endpoints = self
-            .base_urls
-            .iter()
-            .filter_map(|u| u.trim_start_matches("http://").trim_end_matches('/').parse().ok())
-            .map(crate::harness::Endpoint::at)
-            .collect();
-        crate::harness::Plan::reference(endpoints)
-    }
-
     /// Stops every instance and, unless kept, removes the run's data from a shared server.
-    pub async fn stop(self) {
+    async fn shut_down(self) {
         match self.running {
             Running::InProcess(servers) => servers.iter().for_each(RunningServer::stop),
             Running::Children { children, .. } => {
@@ -357,6 +343,49 @@ impl Target {
             }
             store.close().await;
         }
+    }
+}
+
+impl Target for ReferenceTarget {
+    /// The instances' addresses and the reference API.
+    fn plan(&self) -> Plan {
+        let endpoints = self
+            .base_urls
+            .iter()
+            .filter_map(|u| u.trim_start_matches("http://").trim_end_matches('/').parse().ok())
+            .map(Endpoint::at)
+            .collect();
+        Plan::reference(endpoints)
+    }
+
+    fn describe(&self) -> TargetInfo {
+        self.info.clone()
+    }
+
+    fn read_truth<'a>(
+        &'a self,
+        s: &'a Scenario,
+        unsettled_possible: bool,
+    ) -> BoxFuture<'a, Result<Truth, TargetError>> {
+        Box::pin(self.settled_truth(s, unsettled_possible))
+    }
+
+    /// `GET /healthz` on every instance answers.
+    fn after_run(&self) -> BoxFuture<'_, Liveness> {
+        Box::pin(async move {
+            for endpoint in self.plan().endpoints {
+                let mut conn = BuyerConn::new(endpoint.addr);
+                let health = crate::harness::request_bytes("GET", "/healthz", &endpoint.host, b"");
+                if conn.send(&health, AFTER_RUN_TIMEOUT).await.is_err() {
+                    return Liveness::Unresponsive;
+                }
+            }
+            Liveness::Responsive
+        })
+    }
+
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.shut_down())
     }
 }
 

@@ -1,0 +1,114 @@
+//! The target of a run, behind one interface whatever its kind: what its buyers need (a
+//! [`Plan`]), ground truth once the load is over, whether it still answers afterwards, and
+//! stopping it. Nothing above this seam knows which kind it has.
+//!
+//! | kind | module | what it is |
+//! |---|---|---|
+//! | `reference` | [`reference`] | the bundled server, started (in-process or as child processes) and seeded by flashbench on a store it owns |
+//! | `http` | [`http`] | a server of the user's own, already running; requests from templates, answers by outcome rules, truth from SQL, Redis or HTTP |
+//!
+//! A new kind is one module implementing [`Target`] and one arm in [`start`]. A new truth
+//! source is a module under `truth/` and a field of `truth:` ([`crate::scenario::TruthSpec`]).
+
+pub mod compile;
+pub mod http;
+pub mod reference;
+
+use crate::harness::Plan;
+use crate::report::TargetInfo;
+use crate::scenario::target::TargetKind;
+use crate::scenario::Scenario;
+use crate::truth::Truth;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use reference::TargetOptions;
+
+/// A boxed future: what a target's async methods return, so targets can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How long the after-run probe may take.
+pub const AFTER_RUN_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("cannot start the reference server: {0}")]
+    Start(String),
+    #[error("cannot reach the target: {0}")]
+    Unreachable(String),
+    #[error("cannot seed the products: {0}")]
+    Seed(String),
+    #[error("setup failed: {0}")]
+    Setup(String),
+    #[error("cannot read ground truth: {0}")]
+    Truth(String),
+}
+
+/// Whether the target still answered once the load was over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    Responsive,
+    Unresponsive,
+}
+
+/// One target of a run.
+pub trait Target: Send + Sync {
+    /// What buyers need: endpoints, the order request, the warm-up, the outcome rules.
+    fn plan(&self) -> Plan;
+
+    /// What the summary says about the target.
+    fn describe(&self) -> TargetInfo;
+
+    /// Ground truth once the load is over: read when it can no longer change (see
+    /// [`crate::truth`]); `unsettled_possible` when some attempt had no answer.
+    fn read_truth<'a>(&'a self, s: &'a Scenario, unsettled_possible: bool)
+        -> BoxFuture<'a, Result<Truth, TargetError>>;
+
+    /// Does the target still answer (its warm-up request, or a GET of a product)?
+    fn after_run(&self) -> BoxFuture<'_, Liveness>;
+
+    /// Stops what the run started, and removes the run's data unless it is kept.
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// What a target needs beyond the scenario, from the command line.
+#[derive(Debug, Clone)]
+pub enum Setup {
+    Reference(TargetOptions),
+    Http,
+}
+
+/// What the summary says about the target before it is started (a failed start still names
+/// what it was).
+pub fn info_before_start(s: &Scenario, setup: &Setup) -> TargetInfo {
+    match setup {
+        Setup::Reference(opts) => reference::info(s, opts.placement, &opts.store),
+        Setup::Http => TargetInfo {
+            kind: "http".into(),
+            backend: String::new(),
+            strategy: String::new(),
+            instances: s.target.urls.len() as u32,
+            placement: "external".into(),
+            rate_limit: String::new(),
+            store: String::new(),
+            urls: s.target.urls.clone(),
+            after_run: None,
+        },
+    }
+}
+
+/// Starts (or, for `http`, prepares) the scenario's target.
+pub async fn start(s: &Scenario, setup: &Setup) -> Result<Box<dyn Target>, TargetError> {
+    match (s.target.kind, setup) {
+        (TargetKind::Reference, Setup::Reference(opts)) => {
+            Ok(Box::new(reference::ReferenceTarget::start(s, opts).await?))
+        }
+        (TargetKind::Http, _) => Ok(Box::new(http::HttpTarget::start(s).await?)),
+        (TargetKind::Reference, Setup::Http) => {
+            Err(TargetError::Start("the reference server needs its store and placement".into()))
+        }
+    }
+}

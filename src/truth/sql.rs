@@ -1,0 +1,180 @@
+//! Ground truth from SQL, PostgreSQL or SQLite: the scenario's stock query (columns `product`,
+//! `stock`) and orders query (`id`, `product`, `buyer`, `quantity`), read in one transaction
+//! (REPEATABLE READ on PostgreSQL, a read transaction on SQLite) so that the two agree. Ids
+//! may be text or integers. The same connection runs the `sql:` setup steps.
+
+use super::Reading;
+use crate::scenario::target::{expand_env, SqlTruth};
+use crate::server::store::{redact, Order};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{AssertSqlSafe, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to the store behind an `http` target.
+#[derive(Debug)]
+pub enum SqlSource {
+    Postgres(PgPool, SqlTruth),
+    Sqlite(SqlitePool, SqlTruth),
+}
+
+impl SqlSource {
+    pub async fn connect(spec: &SqlTruth) -> Result<SqlSource, String> {
+        let url = expand_env(&spec.url)?;
+        let shown = redact(&url);
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(&url).map_err(|e| format!("{shown}: {e}"))?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect_with(opts)
+                .await
+                .map_err(|e| format!("{shown}: {e}"))?;
+            Ok(SqlSource::Sqlite(pool, spec.clone()))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect(&url)
+                .await
+                .map_err(|e| format!("{shown}: {e}"))?;
+            Ok(SqlSource::Postgres(pool, spec.clone()))
+        }
+    }
+
+    /// Stock and orders, in one transaction.
+    pub async fn read(&self) -> Result<Reading, String> {
+        match self {
+            SqlSource::Postgres(pool, spec) => {
+                let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| format!("stock query: {e}"))?;
+                let orders = match &spec.orders {
+                    Some(q) => Some(
+                        sqlx::query(AssertSqlSafe(q.clone()))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(|e| format!("orders query: {e}"))?,
+                    ),
+                    None => None,
+                };
+                tx.commit().await.map_err(|e| e.to_string())?;
+                reading(pg_text, &stock, orders.as_deref())
+            }
+            SqlSource::Sqlite(pool, spec) => {
+                let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| format!("stock query: {e}"))?;
+                let orders = match &spec.orders {
+                    Some(q) => Some(
+                        sqlx::query(AssertSqlSafe(q.clone()))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(|e| format!("orders query: {e}"))?,
+                    ),
+                    None => None,
+                };
+                tx.commit().await.map_err(|e| e.to_string())?;
+                reading(lite_text, &stock, orders.as_deref())
+            }
+        }
+    }
+
+    /// Runs one statement (a setup step).
+    pub async fn execute(&self, statement: &str) -> Result<(), String> {
+        let sql = AssertSqlSafe(statement.to_string());
+        match self {
+            SqlSource::Postgres(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            SqlSource::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            SqlSource::Postgres(pool, _) => pool.close().await,
+            SqlSource::Sqlite(pool, _) => pool.close().await,
+        }
+    }
+}
+
+/// A column of a row as text, whatever its type; `None` when the row has no such column.
+type Column<R> = fn(&R, &str) -> Result<Option<String>, String>;
+
+fn pg_text(row: &PgRow, col: &str) -> Result<Option<String>, String> {
+    if row.try_column(col).is_err() {
+        return Ok(None);
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
+        return Ok(v);
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<i32>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<i16>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    Err(format!("column {col} is neither text nor an integer; cast it (e.g. {col}::text)"))
+}
+
+fn lite_text(row: &SqliteRow, col: &str) -> Result<Option<String>, String> {
+    if row.try_column(col).is_err() {
+        return Ok(None);
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
+        return Ok(v);
+    }
+    Err(format!("column {col} is neither text nor an integer"))
+}
+
+fn need<R>(get: Column<R>, row: &R, col: &str, query: &str) -> Result<String, String> {
+    get(row, col)?.ok_or_else(|| format!("the {query} query must return a column named `{col}` (use AS {col})"))
+}
+
+fn reading<R>(get: Column<R>, stock: &[R], orders: Option<&[R]>) -> Result<Reading, String> {
+    let mut out = Reading::default();
+    for row in stock {
+        let product = need(get, row, "product", "stock")?;
+        let value = need(get, row, "stock", "stock")?;
+        let stock =
+            value.trim().parse::<i64>().map_err(|_| format!("stock of {product} is not a number: {value:?}"))?;
+        out.stock.push((product, stock));
+    }
+    if let Some(orders) = orders {
+        let mut list = Vec::new();
+        for row in orders {
+            let quantity = match get(row, "quantity")? {
+                Some(q) => q.trim().parse::<u32>().map_err(|_| format!("order quantity {q:?} is not a count"))?,
+                None => 1,
+            };
+            list.push(Order {
+                id: need(get, row, "id", "orders")?,
+                product_id: need(get, row, "product", "orders")?,
+                buyer_id: need(get, row, "buyer", "orders")?,
+                quantity,
+            });
+        }
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        out.orders = Some(list);
+    }
+    out.stock.sort();
+    Ok(out)
+}
