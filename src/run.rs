@@ -454,6 +454,7 @@ fn build_summary(
         connect_failures: ledger.connect_failures,
         late_buyers: ledger.late_buyers,
         overrun: ledger.overrun,
+        reconnected: ledger.reconnected,
         top_errors: stats::top_errors(ledger, 5),
         release_us: ledger.release_us,
         environment: crate::report::Environment::detect(),

@@ -228,6 +228,21 @@ impl BuyerConn {
         self.pending.is_some() && self.stream.is_some()
     }
 
+    /// Waits until the server closes (or answers on) this connection while it is prepared and
+    /// idle: either way the request can no longer complete on it. Pending forever when there
+    /// is no connection.
+    pub async fn closed_while_idle(&self) {
+        let Some(stream) = self.stream.clone() else { return std::future::pending().await };
+        let mut byte = [0u8; 1];
+        // Data (an early answer) or the end of the connection: both end it for our request.
+        let _ = stream.peek(&mut byte).await;
+    }
+
+    /// Drops the connection (its server closed it) so the next request opens a new one.
+    pub fn reset(&mut self) {
+        self.drop_connection();
+    }
+
     /// The prepared request's final byte, for the gate to write at the release.
     pub fn last_byte(&self) -> Option<LastByte> {
         let (stream, pending) = (self.stream.as_ref()?, self.pending.as_ref()?);
@@ -283,6 +298,16 @@ impl BuyerConn {
     /// the connection. A `connection: close` (or an HTTP/1.0 answer without keep-alive)
     /// drops the connection after the body.
     async fn read_answer(&mut self) -> Result<Answer, ConnError> {
+        // Interim answers (100 Continue, 103 Early Hints) come before the real one: skip them.
+        loop {
+            let answer = self.read_one().await?;
+            if !(100..200).contains(&answer.status) || answer.status == 101 {
+                return Ok(answer);
+            }
+        }
+    }
+
+    async fn read_one(&mut self) -> Result<Answer, ConnError> {
         let (status, head_len, framing, close) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut headers);
@@ -508,6 +533,16 @@ mod tests {
         assert_eq!((a.status, &a.body[..]), (200, &b"hello, world"[..]));
         let b = conn.send(&get(), SECS).await.expect("empty chunked, same connection");
         assert_eq!((b.status, b.body.len()), (400, 0));
+    }
+
+    #[tokio::test]
+    async fn skips_interim_answers() {
+        let addr = serve(vec![vec![Reply::Send(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}",
+        )]])
+        .await;
+        let a = BuyerConn::new(addr).send(&get(), SECS).await.expect("answer");
+        assert_eq!((a.status, &a.body[..]), (201, &b"{}"[..]));
     }
 
     #[tokio::test]

@@ -33,13 +33,26 @@ impl StartGate {
         self.arrived.load(Ordering::Acquire)
     }
 
-    /// A buyer is connected and ready; `last_byte` is its prepared request's, if any.
-    pub fn arrive(&self, last_byte: Option<LastByte>) {
-        if let Some(b) = last_byte {
-            self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()).push(b);
-        }
+    /// A buyer is connected and ready; `last_byte` is its prepared request's, if any. Returns
+    /// the slot of that last byte, for [`StartGate::rearm`].
+    pub fn arrive(&self, last_byte: Option<LastByte>) -> Option<usize> {
+        let slot = last_byte.map(|b| {
+            let mut all = self.last_bytes.lock().unwrap_or_else(|p| p.into_inner());
+            all.push(b);
+            all.len() - 1
+        });
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 >= self.expected {
             self.all_arrived.notify_one();
+        }
+        slot
+    }
+
+    /// Replaces the last byte in `slot` (the buyer's connection was closed by the server while
+    /// it waited, and it prepared its request again on a new one). After the release it is too
+    /// late: the buyer then writes its last byte itself.
+    pub fn rearm(&self, slot: usize, last_byte: LastByte) {
+        if let Some(b) = self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()).get_mut(slot) {
+            *b = last_byte;
         }
     }
 

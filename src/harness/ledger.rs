@@ -74,6 +74,9 @@ pub struct Ledger {
     /// Set when the run reached its deadline before every buyer was done.
     #[serde(default)]
     pub overrun: Option<Overrun>,
+    /// Prepared connections the server closed before the release (reopened and prepared again).
+    #[serde(default)]
+    pub reconnected: u32,
 }
 
 /// What the run's deadline cut short.
@@ -114,6 +117,7 @@ impl Ledger {
             connect_failures: self.connect_failures,
             late_buyers: self.late_buyers,
             overrun: self.overrun,
+            reconnected: self.reconnected,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct Shared {
     pub cut_by_deadline: AtomicU32,
     /// Buyers whose work has started and not yet ended (0 once the load is over).
     live_buyers: AtomicU32,
+    /// Prepared connections the server closed before the release, opened and prepared again.
+    reprepared: AtomicU32,
     pub progress: Progress,
 }
 
@@ -145,6 +147,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         deadline: Instant::now() + config.deadline,
         cut_by_deadline: AtomicU32::new(0),
         live_buyers: AtomicU32::new(0),
+        reprepared: AtomicU32::new(0),
         progress: Progress::new(config.show_progress, &scenario.name),
         scenario: scenario.clone(),
     });
@@ -211,6 +214,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         connect_failures: shared.connect_failures.load(Ordering::Acquire),
         late_buyers: (buyers.saturating_sub(arrived)) as u32,
         overrun,
+        reconnected: shared.reprepared.load(Ordering::Acquire),
     })
 }
 
@@ -304,8 +308,24 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
     }
     let intended = match &shared.gate {
         Some(gate) => {
-            gate.arrive(conn.last_byte());
-            gate.released().await
+            let slot = gate.arrive(conn.last_byte());
+            loop {
+                tokio::select! {
+                    at = gate.released() => break at,
+                    () = conn.closed_while_idle(), if conn.is_prepared() => {
+                        // The server closed the idle connection before the release (a keep-alive
+                        // timeout): open another and prepare the request on it again.
+                        shared.reprepared.fetch_add(1, Ordering::Relaxed);
+                        conn.reset();
+                        let timeout = s.arrival.connect_timeout.0;
+                        if conn.prepare(request, timeout).await.is_ok() {
+                            if let (Some(slot), Some(b)) = (slot, conn.last_byte()) {
+                                gate.rearm(slot, b);
+                            }
+                        }
+                    }
+                }
+            }
         }
         None => {
             let origin = *shared.ramp_origin.get_or_init(Instant::now);

@@ -49,6 +49,7 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
         connect_failures: summary.connect_failures,
         late_buyers: summary.late_buyers,
         overrun: summary.overrun,
+        reconnected: summary.reconnected,
     })
 }
 

@@ -51,6 +51,9 @@ pub struct Summary {
     /// Set when the run reached its deadline before every buyer was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrun: Option<crate::harness::Overrun>,
+    /// Prepared connections the server closed before the release, reopened and prepared again.
+    #[serde(default)]
+    pub reconnected: u32,
     /// The most frequent messages of `error`, `timeout` and `not_sent` attempts.
     #[serde(default)]
     pub top_errors: Vec<ErrorCount>,
@@ -240,6 +243,7 @@ impl Summary {
             connect_failures: 0,
             late_buyers: 0,
             overrun: None,
+            reconnected: 0,
             top_errors: Vec::new(),
             release_us: None,
             environment: Environment::default(),
@@ -271,7 +275,9 @@ impl Summary {
         } else {
             format!("caught the expected violation of {}", caught.join(", "))
         };
-        [Some(held), self.indeterminate_line(), self.not_sent_line()]
+        let unresponsive = (self.target.after_run == Some(crate::target::Liveness::Unresponsive))
+            .then(|| "the target did not answer after the load".to_string());
+        [Some(held), self.indeterminate_line(), self.not_sent_line(), unresponsive]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
