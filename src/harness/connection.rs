@@ -243,6 +243,12 @@ impl BuyerConn {
         self.drop_connection();
     }
 
+    /// Has the gate already written the prepared request's last byte? Then what arrives on the
+    /// connection is the answer, not a close.
+    pub fn last_byte_written(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.written_at.get().is_some())
+    }
+
     /// The prepared request's final byte, for the gate to write at the release.
     pub fn last_byte(&self) -> Option<LastByte> {
         let (stream, pending) = (self.stream.as_ref()?, self.pending.as_ref()?);

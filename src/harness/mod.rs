@@ -311,8 +311,13 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
             let slot = gate.arrive(conn.last_byte());
             loop {
                 tokio::select! {
+                    biased;
                     at = gate.released() => break at,
                     () = conn.closed_while_idle(), if conn.is_prepared() => {
+                        if conn.last_byte_written() {
+                            // Released already: that is the answer arriving, not a close.
+                            break gate.released().await;
+                        }
                         // The server closed the idle connection before the release (a keep-alive
                         // timeout): open another and prepare the request on it again.
                         shared.reprepared.fetch_add(1, Ordering::Relaxed);

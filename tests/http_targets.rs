@@ -1,0 +1,556 @@
+//! `target.kind: http`: flashbench against servers it did not start, from YAML alone. The
+//! reference server run by hand gets the same verdict as a reference run; shops with other APIs
+//! (`shops/`) each get the right verdict: integer ids and failed rows, a Redis counter as the
+//! only truth with `200 Sold Out!` chunked answers and plain-text 500s, idle connections closed
+//! before the release, a deadlocked pool, a read-then-write that oversells.
+
+mod common;
+mod shops;
+
+use common::*;
+use serde_json::{json, Value};
+use shops::{handler, Reply, Shop};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Runs `yaml` (a scenario) and returns the run and its summary.
+fn run_yaml(yaml: &str, extra: &[&str]) -> (Ran, Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("shop.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let (ran, s, _out) = run_scenario(&file.to_string_lossy(), extra);
+    (ran, s)
+}
+
+/// `flashbench serve` on an SQLite file of its own, as a user would start it.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &std::path::Path, strategy: &str) -> Served {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--rate-limit", "off", "--backend", "sqlite"])
+        .args(["--strategy", strategy, "--sqlite-file", &db.to_string_lossy()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flashbench serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = std::io::BufReader::new(stdout).lines().next().expect("a line").expect("utf8");
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
+    Served { child, url }
+}
+
+fn same_verdict_as_the_reference_run(strategy: &str, code: i32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let served = serve(&db, strategy);
+    let example = std::fs::read_to_string(repo().join("scenarios/examples/serve-sqlite.yaml")).expect("example");
+    let yaml = example
+        .replace("http://127.0.0.1:8080", &served.url)
+        .replace("sqlite://shop.db", &format!("sqlite://{}", db.display()))
+        .replace("expect:\n  outcomes:\n    won: 5\n", "");
+    let (ran, http) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, code, "http {strategy}: {}{}", ran.stdout, ran.stderr);
+    let reference_yaml = yaml.split("\ntarget:").next().expect("head").to_string()
+        + "\n"
+        + &format!("server:\n  backend: sqlite\n  strategy: {strategy}\n  rate_limit: \"off\"\n");
+    let (ran, reference) = run_yaml(&reference_yaml, &[]);
+    assert_eq!(ran.code, code, "reference {strategy}: {}{}", ran.stdout, ran.stderr);
+    assert_eq!(http["target"]["kind"], "http");
+    assert_eq!(http["verdict"], reference["verdict"]);
+    let failed = |s: &Value| -> Vec<String> {
+        s["invariants"]
+            .as_array()
+            .expect("inv")
+            .iter()
+            .filter(|i| i["status"] == "fail")
+            .map(|i| i["name"].to_string())
+            .collect()
+    };
+    if code == 0 {
+        assert_eq!(sold(&http), sold(&reference), "the same orders and final stock");
+        assert_eq!(sold(&http), (5, 0));
+    } else {
+        assert!(failed(&http).contains(&"\"no_oversell\"".to_string()), "{:?}", failed(&http));
+        assert!(failed(&reference).contains(&"\"no_oversell\"".to_string()));
+    }
+    assert_eq!(http["target"]["after_run"], "responsive");
+}
+
+const INT_IDS_SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY AUTOINCREMENT, product_id INTEGER, user_id TEXT, \
+     quantity_ordered INTEGER, status TEXT)",
+    "INSERT OR IGNORE INTO products (id, stock) VALUES (1, 0), (2, 0)",
+];
+
+/// Integer ids in a JSON body, `400 {"detail":"Out of stock"}`, and failed attempts kept as
+/// order rows: a correct shop, judged right only when truth counts `status = 'SUCCESS'` rows.
+fn integer_ids_and_failed_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let file = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pool = shops::sqlite(&file, INT_IDS_SCHEMA).await;
+        handler(move |r| {
+            let pool = pool.clone();
+            async move {
+                if r.path == "/health" {
+                    return shops::json(200, json!({"ok": true}));
+                }
+                let body = r.json();
+                let (product, user, q) =
+                    (body["productId"].as_i64(), body["userId"].as_str(), body["quantity"].as_i64());
+                let (Some(product), Some(user), Some(q)) = (product, user, q) else {
+                    return shops::json(422, json!({"detail": "bad body"}));
+                };
+                let mut tx = pool.begin().await.expect("tx");
+                let sold = sqlx::query("UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1")
+                    .bind(q)
+                    .bind(product)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+                    == 1;
+                let status = if sold { "SUCCESS" } else { "FAILED_OUT_OF_STOCK" };
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                )
+                .bind(product)
+                .bind(user)
+                .bind(q)
+                .bind(status)
+                .fetch_one(&mut *tx)
+                .await
+                .expect("insert");
+                tx.commit().await.expect("commit");
+                if sold {
+                    shops::json(201, json!({"orderId": id}))
+                } else {
+                    shops::json(400, json!({"detail": "Out of stock"}))
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: int-ids
+products:
+  - id: "1"
+    stock: 5
+  - id: "2"
+    stock: 3
+buyers:
+  count: 300
+  id_format: "u-{{n}}"
+target:
+  kind: http
+  urls: [{url}]
+  warmup: {{path: /health}}
+  order:
+    path: /api/orders/{{product}}
+    body: {{productId: "{{product:int}}", quantity: "{{quantity:int}}", userId: "{{buyer}}"}}
+    outcomes:
+      - {{status: 201, outcome: won}}
+      - {{status: 400, json: {{/detail: Out of stock}}, outcome: sold_out}}
+      - {{status: "5xx", outcome: error}}
+    order_id: /orderId
+  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = {{product:int}}"
+truth:
+  settle: 100ms
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: "SELECT id, product_id AS product, user_id AS buyer, quantity_ordered AS quantity FROM orders WHERE status = 'SUCCESS'"
+"#,
+        url = shop.url(),
+        db = db.display()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let products = s["products"].as_array().expect("products");
+    let sold: Vec<(Option<u64>, Option<i64>)> =
+        products.iter().map(|p| (p["orders"].as_u64(), p["final_stock"].as_i64())).collect();
+    assert_eq!(sold, [(Some(5), Some(0)), (Some(3), Some(0))]);
+    assert_eq!(s["outcomes"]["won"], 8);
+    assert_eq!(s["outcomes"]["sold_out"], 292);
+    assert_eq!(
+        status(&s, "acked_orders_durable"),
+        "pass",
+        "order ids matched: {}",
+        invariant(&s, "acked_orders_durable")
+    );
+}
+
+/// No body and no buyer id, `200 {"message":"Sold Out!"}` in chunks, a plain-text 500 now
+/// and then, and a Redis counter as the only truth: judged with what stock-only truth proves.
+fn redis_counter_only() {
+    let url = Service::Redis.available().expect("Redis");
+    let key = format!("flashbench-test:{:08x}:stock", rand::random::<u32>());
+    let (shop_url, shop_key) = (url.clone(), key.clone());
+    let shop = Shop::start(None, move || async move {
+        let client = redis::Client::open(shop_url.as_str()).expect("client");
+        let conn = client.get_multiplexed_async_connection().await.expect("redis");
+        let seen = Arc::new(AtomicU32::new(0));
+        handler(move |r| {
+            let (mut conn, key, seen) = (conn.clone(), shop_key.clone(), seen.clone());
+            async move {
+                if r.method == "GET" {
+                    return Reply::Send(200, "text/plain", "ok".into());
+                }
+                if seen.fetch_add(1, Ordering::Relaxed) % 7 == 6 {
+                    return Reply::Send(500, "text/plain", "Internal Server Error".into());
+                }
+                let left: i64 = redis::cmd("DECR").arg(&key).query_async(&mut conn).await.expect("decr");
+                if left < 0 {
+                    let _: i64 = redis::cmd("INCR").arg(&key).query_async(&mut conn).await.expect("incr");
+                    Reply::Chunked(200, "application/json", json!({"message": "Sold Out!"}).to_string())
+                } else {
+                    Reply::Chunked(200, "application/json", json!({"message": "Order placed"}).to_string())
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: counter
+products:
+  - id: drop
+    stock: 10
+buyers:
+  count: 400
+target:
+  kind: http
+  urls: [{shop}]
+  order:
+    path: /buy
+    outcomes:
+      - {{status: 200, body: Sold Out, outcome: sold_out}}
+      - {{status: 200, outcome: won}}
+      - {{status: "5xx", outcome: error}}
+  setup:
+    - redis: [SET, "{key}", "{{stock}}"]
+truth:
+  settle: 100ms
+  redis:
+    url: {url}
+    stock: {{key: "{key}"}}
+"#,
+        shop = shop.url()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connect");
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut conn).expect("del");
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(s["outcomes"]["won"], 10);
+    assert!(s["outcomes"]["error"].as_u64() > Some(40), "{}", s["outcomes"]);
+    assert_eq!(s["products"][0]["final_stock"], 0);
+    assert_eq!(s["products"][0]["orders"], Value::Null, "no order records");
+    assert_eq!(status(&s, "stock_conserved"), "not_applicable");
+    assert!(invariant(&s, "stock_conserved")["detail"].as_str().is_some_and(|d| d.contains("no order records")));
+    assert_eq!(status(&s, "acked_orders_durable"), "pass");
+    assert_eq!(status(&s, "no_oversell"), "pass");
+    assert_eq!(s["indeterminate"]["no_effect"], s["outcomes"]["error"], "errors resolved by counting units");
+    assert!(
+        s["top_errors"][0]["message"].as_str().is_some_and(|m| m.contains("Internal Server Error")),
+        "{}",
+        s["top_errors"]
+    );
+}
+
+/// Keep-alive connections closed after 1 s without a whole request: one buyer's warm-up is
+/// slow, the others wait prepared past that second, and their connections are reopened and
+/// prepared again before the release. Truth from the shop's own stock route (least trusted).
+fn idle_connections_closed_before_the_release() {
+    let stock = Arc::new(Mutex::new(0i64));
+    let healths = Arc::new(AtomicU32::new(0));
+    let shop = Shop::start(Some(Duration::from_secs(1)), move || async move {
+        handler(move |r| {
+            let (stock, healths) = (stock.clone(), healths.clone());
+            async move {
+                if r.path == "/health" {
+                    if healths.fetch_add(1, Ordering::Relaxed) == 5 {
+                        tokio::time::sleep(Duration::from_millis(1600)).await;
+                    }
+                    return shops::json(200, json!({}));
+                }
+                if let Some(n) = r.path.strip_prefix("/reset?stock=") {
+                    *stock.lock().expect("stock") = n.parse().unwrap_or(0);
+                    return shops::json(200, json!({}));
+                }
+                if r.path.starts_with("/stock/") {
+                    return shops::json(200, json!({"available": {"count": *stock.lock().expect("stock")}}));
+                }
+                let mut left = stock.lock().expect("stock");
+                if *left > 0 {
+                    *left -= 1;
+                    shops::json(201, json!({"ok": true}))
+                } else {
+                    shops::json(409, json!({"ok": false}))
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: idle
+products:
+  - id: p
+    stock: 20
+buyers:
+  count: 60
+target:
+  kind: http
+  urls: [{url}]
+  warmup: {{path: /health}}
+  order: {{path: /orders, body: {{buyer: "{{buyer}}"}}}}
+  setup:
+    - http: {{method: POST, path: "/reset?stock={{stock}}"}}
+truth:
+  settle: 100ms
+  http:
+    stock: {{path: "/stock/{{product}}", pointer: /available/count}}
+"#,
+        url = shop.url()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(s["reconnected"].as_u64() > Some(0), "connections were closed and prepared again: {}", s["reconnected"]);
+    assert_eq!(s["outcomes"]["won"], 20);
+    assert_eq!(s["outcomes"]["sold_out"], 40);
+    assert_eq!(s["outcomes"]["error"], 0, "no attempt lost to a closed connection");
+    assert!(s["target"]["store"].as_str().is_some_and(|t| t.contains("least trusted")), "{}", s["target"]);
+}
+
+/// After 20 orders the pool deadlocks: every later request hangs, though each still commits
+/// two seconds later for a buyer who gave up. The run ends on time, reports the timeouts,
+/// resolves them from truth read once the commits stop, and finds the target unresponsive.
+fn a_deadlocked_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let file = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pool = shops::sqlite(&file, INT_IDS_SCHEMA).await;
+        let served = Arc::new(AtomicU32::new(0));
+        let stuck = Arc::new(AtomicBool::new(false));
+        handler(move |r| {
+            let (pool, served, stuck) = (pool.clone(), served.clone(), stuck.clone());
+            async move {
+                if r.path == "/health" {
+                    return shops::json(200, json!({}));
+                }
+                let late = stuck.load(Ordering::Acquire);
+                if r.method == "POST" && served.fetch_add(1, Ordering::AcqRel) >= 20 {
+                    stuck.store(true, Ordering::Release);
+                }
+                if r.method != "POST" {
+                    return if late { Reply::Hang } else { shops::json(405, json!({})) };
+                }
+                if stuck.load(Ordering::Acquire) {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                let user = r.json()["user"].as_str().unwrap_or_default().to_string();
+                let mut tx = pool.begin().await.expect("tx");
+                let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 1 AND stock >= 1")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+                    == 1;
+                if sold {
+                    sqlx::query("INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS')")
+                        .bind(&user)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("insert");
+                }
+                tx.commit().await.expect("commit");
+                if stuck.load(Ordering::Acquire) {
+                    return Reply::Hang;
+                }
+                if sold {
+                    shops::json(201, json!({}))
+                } else {
+                    shops::json(409, json!({}))
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: deadlock
+products:
+  - id: "1"
+    stock: 500
+buyers:
+  count: 100
+arrival:
+  mode: ramp
+  over: 1s
+request_timeout: 1s
+target:
+  kind: http
+  urls: [{url}]
+  order: {{path: /orders, body: {{user: "{{buyer}}"}}}}
+  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = {{product:int}}"
+truth:
+  settle: 500ms
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: SELECT id, product_id AS product, user_id AS buyer, quantity_ordered AS quantity FROM orders
+"#,
+        url = shop.url(),
+        db = db.display()
+    );
+    let started = Instant::now();
+    let (ran, s) = run_yaml(&yaml, &[]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1 + 1 + 10), "took {took:?}");
+    assert!(matches!(ran.code, 0 | 1), "a verdict from truth: {}{}", ran.stdout, ran.stderr);
+    assert!(s["outcomes"]["timeout"].as_u64() >= Some(70), "{}", s["outcomes"]);
+    assert_eq!(s["target"]["after_run"], "unresponsive");
+    assert!(s["indeterminate"]["took_effect"].as_u64() >= Some(70), "late commits resolved: {}", s["indeterminate"]);
+    assert_eq!(s["products"][0]["orders"], 100, "every buyer's order committed in the end");
+    assert!(ran.stdout.contains("the target did not answer after the load"), "{}", ran.stdout);
+    assert_eq!(ran.code, 0, "nothing broken, only slow: {}", s["reasons"]);
+}
+
+/// Read the stock, wait, write it back: the shop oversells, and the verdict says so.
+fn a_read_then_write_oversells() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let file = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pool = shops::sqlite(&file, INT_IDS_SCHEMA).await;
+        handler(move |r| {
+            let pool = pool.clone();
+            async move {
+                if r.method != "POST" {
+                    return shops::json(200, json!({}));
+                }
+                let stock: i64 =
+                    sqlx::query_scalar("SELECT stock FROM products WHERE id = 1").fetch_one(&pool).await.expect("read");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                if stock < 1 {
+                    return shops::json(200, json!({"status": "SOLD_OUT"}));
+                }
+                sqlx::query("UPDATE products SET stock = ?1 WHERE id = 1")
+                    .bind(stock - 1)
+                    .execute(&pool)
+                    .await
+                    .expect("write");
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS') RETURNING id",
+                )
+                .bind(r.json()["u"].as_str().unwrap_or_default())
+                .fetch_one(&pool)
+                .await
+                .expect("insert");
+                shops::json(200, json!({"status": "OK", "id": id}))
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: oversell
+products:
+  - id: "1"
+    stock: 5
+buyers:
+  count: 300
+target:
+  kind: http
+  urls: [{url}]
+  order:
+    path: /checkout
+    body: {{u: "{{buyer}}"}}
+    outcomes:
+      - {{status: 200, json: {{/status: SOLD_OUT}}, outcome: sold_out}}
+      - {{status: 200, json: {{/status: OK}}, outcome: won}}
+    order_id: /id
+  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = 1"
+truth:
+  settle: 100ms
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: SELECT id, product_id AS product, user_id AS buyer, quantity_ordered AS quantity FROM orders
+"#,
+        url = shop.url(),
+        db = db.display()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(status(&s, "no_oversell"), "fail", "{}", invariant(&s, "no_oversell"));
+    assert!(s["products"][0]["orders"].as_u64() > Some(5));
+}
+
+/// Mistakes in an http target's YAML are scenario errors with their line.
+fn http_scenario_mistakes_are_refused_with_their_line() {
+    let base = "name: t\nproducts:\n  - id: p-1\n    stock: 5\nbuyers:\n  count: 10\ntarget:\n  kind: http\n";
+    let cases = [
+        ("  urls: [http://127.0.0.1:1]\n  order: {path: /o}\n", "8:3: target.kind: an http target needs a truth source"),
+        (
+            "  urls: [ftp://x]\n  order: {path: /o}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "9:3: target.urls[0]: \"ftp://x\": the scheme must be http",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: \"/o/{prodct}\"}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.path: unknown placeholder {prodct}",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o, body: {id: \"{product:int}\"}}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.body: {product:int} cannot hold \"p-1\"",
+        ),
+        (
+            "  urls: [\"http://${FLASHBENCH_UNSET_FOR_TEST}\"]\n  order: {path: /o}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "${FLASHBENCH_UNSET_FOR_TEST} is not set in the environment",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o}\nserver:\n  backend: redis\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "server: `server:` configures the bundled reference server",
+        ),
+    ];
+    for (extra, want) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.yaml");
+        std::fs::write(&file, format!("{base}{extra}")).expect("write");
+        let v = flashbench(&["validate", &file.to_string_lossy()]);
+        assert_eq!(v.code, 2, "{extra}: {}", v.stdout);
+        assert!(v.stdout.contains(want), "{extra}: want {want:?} in {}", v.stdout);
+    }
+    let r = flashbench(&["run", "scenarios/examples/serve-sqlite.yaml", "--backend", "memory"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--backend applies to the reference server"), "{}", r.stderr);
+}
+
+fn main() -> std::process::ExitCode {
+    let mut t = Trials::new();
+    t.add("same_verdict_as_a_reference_run::correct", &[], || same_verdict_as_the_reference_run("conditional", 0));
+    t.add("same_verdict_as_a_reference_run::naive", &[], || same_verdict_as_the_reference_run("naive", 1));
+    t.add("shops::integer_ids_and_failed_rows", &[], integer_ids_and_failed_rows);
+    t.add("shops::redis_counter_only", &[Service::Redis], redis_counter_only);
+    t.add("shops::idle_connections_closed_before_the_release", &[], idle_connections_closed_before_the_release);
+    t.add("shops::a_deadlocked_pool", &[], a_deadlocked_pool);
+    t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
+    t.add(
+        "http_scenario_mistakes_are_refused_with_their_line",
+        &[],
+        http_scenario_mistakes_are_refused_with_their_line,
+    );
+    t.run()
+}
