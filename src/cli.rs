@@ -43,6 +43,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of the scenario format (for editors: yaml-language-server).
     Schema,
+    /// Send one request of each kind an http scenario sends (warm-up, one order, stock) and
+    /// read its truth once, showing each answer and how it is read; no setup, no load.
+    Probe {
+        /// The scenario file (target.kind: http).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
     Report {
         /// Run folders (each holding summary.json and ledger.csv).
@@ -169,6 +176,17 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Validate { paths } => validate_command(&paths),
         Command::Serve(args) => serve_command(args).await,
         Command::Report { dirs } => report_command(&dirs),
+        Command::Probe { file } => match scenario::load(&file) {
+            Ok(s) => {
+                let (text, code) = crate::probe::probe(&s).await;
+                print!("{text}");
+                code
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+        },
         Command::Schema => {
             println!("{}", scenario::schema_json());
             EXIT_PASS

@@ -29,6 +29,7 @@ pub mod interrupt;
 pub mod limits;
 pub mod logging;
 pub mod outcome;
+pub mod probe;
 pub mod repeat;
 pub mod report;
 pub mod resolve;

@@ -499,6 +499,32 @@ truth:
     assert!(s["products"][0]["orders"].as_u64() > Some(5));
 }
 
+/// `flashbench probe`: one request of each kind, shown with how it is read; no setup, no load.
+fn probe_shows_each_request_and_how_it_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let served = serve(&db, "conditional");
+    let example = std::fs::read_to_string(repo().join("scenarios/examples/serve-sqlite.yaml")).expect("example");
+    let yaml = example
+        .replace("http://127.0.0.1:8080", &served.url)
+        .replace("sqlite://shop.db", &format!("sqlite://{}", db.display()));
+    let file = dir.path().join("probe.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let p = flashbench(&["probe", &file.to_string_lossy()]);
+    // No setup ran: the server was started empty, so the product is unknown to it.
+    assert_eq!(p.code, 0, "{}{}", p.stdout, p.stderr);
+    assert!(p.stdout.contains("warm-up    GET") && p.stdout.contains("→ 200"), "{}", p.stdout);
+    assert!(p.stdout.contains("order      POST") && p.stdout.contains("→ 404"), "{}", p.stdout);
+    assert!(p.stdout.contains("read as `rejected` by outcome rule 5"), "{}", p.stdout);
+    assert!(p.stdout.contains("iphone-15: stock NOT FOUND"), "{}", p.stdout);
+    drop(served);
+    let gone = flashbench(&["probe", &file.to_string_lossy()]);
+    assert_eq!(gone.code, 4, "{}", gone.stdout);
+    assert!(gone.stdout.contains("no answer"), "{}", gone.stdout);
+    let reference = flashbench(&["probe", "scenarios/limited.yaml"]);
+    assert_eq!(reference.code, 2);
+}
+
 /// Mistakes in an http target's YAML are scenario errors with their line.
 fn http_scenario_mistakes_are_refused_with_their_line() {
     let base = "name: t\nproducts:\n  - id: p-1\n    stock: 5\nbuyers:\n  count: 10\ntarget:\n  kind: http\n";
@@ -552,5 +578,6 @@ fn main() -> std::process::ExitCode {
         &[],
         http_scenario_mistakes_are_refused_with_their_line,
     );
+    t.add("probe_shows_each_request_and_how_it_is_read", &[], probe_shows_each_request_and_how_it_is_read);
     t.run()
 }

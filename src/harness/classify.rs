@@ -117,6 +117,8 @@ fn loosely_equal(got: &Value, want: &Value) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classified {
     pub outcome: Outcome,
+    /// Which rule matched (0-based); `None`: none did.
+    pub rule: Option<usize>,
     pub order_id: Option<String>,
     /// Why it is worth a look: an unmatched answer, a win without an order id, an error's text.
     pub note: Option<String>,
@@ -157,9 +159,11 @@ impl Classifier {
     pub fn classify(&self, status: u16, body: &[u8]) -> Classified {
         let text = String::from_utf8_lossy(body);
         let mut json = None;
-        let Some(rule) = self.rules.iter().find(|r| r.matches(status, &text, &mut json)) else {
+        let Some((index, rule)) = self.rules.iter().enumerate().find(|(_, r)| r.matches(status, &text, &mut json))
+        else {
             return Classified {
                 outcome: Outcome::Error,
+                rule: None,
                 order_id: None,
                 note: Some(format!("{status} matched no outcome rule: {}", start_of(&text))),
             };
@@ -188,7 +192,7 @@ impl Classifier {
             }
             _ => None,
         };
-        Classified { outcome, order_id, note }
+        Classified { outcome, rule: Some(index), order_id, note }
     }
 }
 
@@ -209,7 +213,10 @@ mod tests {
     fn the_reference_rules_classify_the_reference_api() {
         let c = Classifier::reference();
         let won = c.classify(201, br#"{"order":{"id":"42"},"remaining_stock":3}"#);
-        assert_eq!((won.outcome, won.order_id.as_deref(), won.note), (Outcome::Won, Some("42"), None));
+        assert_eq!(
+            (won.outcome, won.order_id.as_deref(), won.note, won.rule),
+            (Outcome::Won, Some("42"), None, Some(0))
+        );
         assert_eq!(c.classify(409, b"{}").outcome, Outcome::SoldOut);
         assert_eq!(c.classify(423, b"{}").outcome, Outcome::Busy);
         assert_eq!(c.classify(400, br#"{"error":"busy","message":"High demand!"}"#).outcome, Outcome::Busy);

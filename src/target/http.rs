@@ -52,6 +52,13 @@ fn at(e: compile::Problem) -> String {
 impl HttpTarget {
     /// Resolves the URLs, connects to the truth source and runs the setup steps.
     pub async fn start(s: &Scenario) -> Result<HttpTarget, TargetError> {
+        let target = HttpTarget::connect(s).await?;
+        target.run_setup(s).await?;
+        Ok(target)
+    }
+
+    /// Resolves the URLs and connects to the truth source, touching nothing (no setup).
+    pub async fn connect(s: &Scenario) -> Result<HttpTarget, TargetError> {
         let t = &s.target;
         let spec = t.order.as_ref().ok_or_else(|| TargetError::Start("an http target needs `order`".into()))?;
         let mut endpoints = Vec::new();
@@ -99,8 +106,12 @@ impl HttpTarget {
             alive,
             alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
         };
-        target.run_setup(s).await?;
         Ok(target)
+    }
+
+    /// Where truth comes from, for people.
+    pub fn truth_from(&self) -> &str {
+        &self.truth_from
     }
 
     /// The setup steps, in order; a step naming `{product}` or `{stock}` once per product.
@@ -182,7 +193,8 @@ impl HttpTarget {
         }
     }
 
-    async fn read_once(&self, s: &Scenario) -> Result<Reading, String> {
+    /// One reading of the truth source.
+    pub async fn read_once(&self, s: &Scenario) -> Result<Reading, String> {
         match &self.source {
             Source::Sql(sql) => sql.read().await,
             Source::Redis(redis) => redis.read().await,
