@@ -36,8 +36,27 @@ pub async fn probe(s: &Scenario) -> (String, i32) {
     let mut code = EXIT_PASS;
     let product = &s.products[0];
     let buyer = format!("flashbench-probe-{}", plan.run);
-    let vars = BuyerVars::new(s, &plan, 0, 1);
-    let vars = Vars { buyer: &buyer, ..vars.vars(1) };
+    let mut session = BuyerVars::new(s, &plan, 0);
+    session.buyer = buyer.clone();
+    session.for_order(1);
+    let mut conn = BuyerConn::new(endpoint.addr);
+    for step in &plan.auth {
+        let what =
+            format!("{} {}{}", step.request.method, endpoint.url, step.request.path.render_path(&session.vars(1)));
+        match crate::harness::buyer::authenticate(&mut conn, endpoint, step, &mut session, TIMEOUT).await {
+            Ok(()) => {
+                let token = if session.token.is_empty() { String::new() } else { format!(", token {}", session.token) };
+                let cookie =
+                    if session.cookie.is_empty() { String::new() } else { format!(", cookie {}", session.cookie) };
+                let _ = writeln!(o, "{:<10} {what} → ok{token}{cookie}", step.name);
+            }
+            Err(why) => {
+                let _ = writeln!(o, "{:<10} {what} → FAILED: {why}", step.name);
+                code = EXIT_ENVIRONMENT;
+            }
+        }
+    }
+    let vars = session.vars(1);
     if let Some(warmup) = &plan.warmup {
         match send(endpoint, warmup, &vars).await {
             Ok((line, _, _)) => {

@@ -499,6 +499,94 @@ truth:
     assert!(s["products"][0]["orders"].as_u64() > Some(5));
 }
 
+/// A shop where each buyer logs in first: a token for the `Authorization` header and a session
+/// cookie, both checked on every order. One buyer in ten has a wrong password: those buyers
+/// are `not_sent`, with the reason, and the run goes on.
+fn per_buyer_login() {
+    let stock = Arc::new(Mutex::new(0i64));
+    let shop = Shop::start(None, move || async move {
+        handler(move |r| {
+            let stock = stock.clone();
+            async move {
+                let body = r.json();
+                let email = body["email"].as_str().unwrap_or_default().to_string();
+                match (r.method.as_str(), r.path.as_str()) {
+                    ("POST", "/reset") => {
+                        *stock.lock().expect("stock") = body["stock"].as_i64().unwrap_or(0);
+                        shops::json(200, json!({}))
+                    }
+                    ("GET", "/stock") => shops::json(200, json!({"left": *stock.lock().expect("stock")})),
+                    ("POST", "/login") => {
+                        let number = email.trim_start_matches("user").split('@').next().unwrap_or("").parse::<u32>();
+                        if body["password"] != format!("pw-{}", email.split('@').next().unwrap_or(""))
+                            || number.is_ok_and(|n| n % 10 == 0)
+                        {
+                            return shops::json(401, json!({"error": "bad credentials"}));
+                        }
+                        Reply::SendWith(
+                            200,
+                            "application/json",
+                            json!({"token": format!("t-{email}")}).to_string(),
+                            format!("sid=s-{email}; Path=/; HttpOnly"),
+                        )
+                    }
+                    ("POST", "/orders") => {
+                        let bearer_ok = r.header("authorization") == Some(&format!("Bearer t-{email}"));
+                        let cookie_ok =
+                            r.header("cookie").is_some_and(|c| c.split("; ").any(|c| c == format!("sid=s-{email}")));
+                        if !(bearer_ok && cookie_ok) {
+                            return shops::json(401, json!({"error": "not logged in"}));
+                        }
+                        let mut left = stock.lock().expect("stock");
+                        if *left > 0 {
+                            *left -= 1;
+                            shops::json(201, json!({}))
+                        } else {
+                            shops::json(409, json!({}))
+                        }
+                    }
+                    _ => shops::json(404, json!({})),
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: login
+products:
+  - id: p
+    stock: 50
+buyers:
+  count: 100
+  id_format: "user{{n}}"
+target:
+  kind: http
+  urls: [{url}]
+  headers: {{Authorization: "Bearer {{token}}"}}
+  login:
+    path: /login
+    body: {{email: "{{buyer}}@example.test", password: "pw-{{buyer}}"}}
+    token: /token
+  order: {{path: /orders, body: {{email: "{{buyer}}@example.test"}}}}
+  setup:
+    - http: {{method: POST, path: /reset, body: {{stock: "{{stock:int}}"}}}}
+truth:
+  settle: 100ms
+  http:
+    stock: {{path: /stock, pointer: /left}}
+"#,
+        url = shop.url()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{} {} {}", ran.stdout, ran.stderr, s["outcomes"], s["top_errors"]);
+    assert_eq!(s["outcomes"]["not_sent"], 10, "{}", s["outcomes"]);
+    assert_eq!(s["outcomes"]["won"], 50);
+    assert_eq!(s["outcomes"]["sold_out"], 40);
+    assert_eq!(s["outcomes"]["rejected"], 0, "every logged-in buyer's order carried its token and cookie");
+    let reason = &s["top_errors"][0];
+    assert_eq!(reason["count"], 10);
+    assert!(reason["message"].as_str().is_some_and(|m| m.starts_with("login failed: 401")), "{reason}");
+}
+
 /// `flashbench probe`: one request of each kind, shown with how it is read; no setup, no load.
 fn probe_shows_each_request_and_how_it_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -579,5 +667,6 @@ fn main() -> std::process::ExitCode {
         http_scenario_mistakes_are_refused_with_their_line,
     );
     t.add("probe_shows_each_request_and_how_it_is_read", &[], probe_shows_each_request_and_how_it_is_read);
+    t.add("shops::per_buyer_login", &[], per_buyer_login);
     t.run()
 }

@@ -17,6 +17,7 @@ pub async fn buy(
     shared: &Shared,
     conn: &mut BuyerConn,
     buyer: u32,
+    mut vars: BuyerVars,
     first_request: Vec<u8>,
     first_intended: Instant,
 ) -> Vec<Attempt> {
@@ -31,7 +32,7 @@ pub async fn buy(
     let mut request = first_request;
     for attempt in 1..=s.buyers.attempts {
         if attempt > 1 {
-            let vars = BuyerVars::new(s, plan, buyer, won + 1);
+            vars.for_order(won + 1);
             request = plan.order.bytes(host, &vars.vars(attempt));
         }
         // Every attempt ends by the run's deadline: one in flight then is a `timeout`.
@@ -100,6 +101,53 @@ pub async fn buy(
         }
     }
     out
+}
+
+/// The one attempt of a buyer that could not buy at all (its register or login failed).
+pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> Attempt {
+    let s = &shared.scenario;
+    let at = shared.micros(Instant::now());
+    shared.progress.record(Outcome::NotSent);
+    Attempt {
+        repetition: 1,
+        buyer,
+        product: s.product_of(buyer) as u32,
+        instance: buyer % shared.plan.endpoints.len().max(1) as u32,
+        attempt: 1,
+        intended_us: shared.micros(intended),
+        sent_us: at,
+        done_us: at,
+        status: 0,
+        outcome: Outcome::NotSent,
+        resolved: None,
+        order_id: None,
+        error: Some(why),
+    }
+}
+
+/// Runs one register or login step on the buyer's connection: success is an expected status;
+/// the answer's token (at the step's pointer) and cookies go into `vars` for later requests.
+pub async fn authenticate(
+    conn: &mut BuyerConn,
+    endpoint: &super::Endpoint,
+    step: &super::plan::AuthStep,
+    vars: &mut BuyerVars,
+    timeout: Duration,
+) -> Result<(), String> {
+    let request = step.request.bytes(&endpoint.host, &vars.vars(1));
+    let answer = conn.send(&request, timeout).await.map_err(|e| describe(&e))?;
+    let body = String::from_utf8_lossy(&answer.body);
+    if !step.expect.matches(answer.status) {
+        return Err(format!("{} {}", answer.status, super::classify::start_of(&body)));
+    }
+    vars.keep_cookies(&answer.cookies);
+    if let Some(pointer) = &step.token {
+        let json: serde_json::Value =
+            serde_json::from_str(&body).map_err(|_| format!("{} answer is not JSON", answer.status))?;
+        let token = json.pointer(pointer).ok_or_else(|| format!("no {pointer} in the answer"))?;
+        vars.token = token.as_str().map_or_else(|| token.to_string(), str::to_string);
+    }
+    Ok(())
 }
 
 /// A failure without an answer: `not_sent` when the request never left in full (the server

@@ -41,7 +41,7 @@ impl StatusMatch {
         }
     }
 
-    fn matches(&self, status: u16) -> bool {
+    pub fn matches(&self, status: u16) -> bool {
         match *self {
             StatusMatch::Exact(c) => status == c,
             StatusMatch::Range(a, b) => (a..=b).contains(&status),

@@ -64,6 +64,8 @@ impl ConnError {
 pub struct Answer {
     pub status: u16,
     pub body: Bytes,
+    /// `name=value` of each `Set-Cookie` header (attributes dropped).
+    pub cookies: Vec<String>,
 }
 
 /// The final byte of a prepared request, for the gate to write at the release.
@@ -228,14 +230,14 @@ impl BuyerConn {
         self.pending.is_some() && self.stream.is_some()
     }
 
-    /// Waits until the server closes (or answers on) this connection while it is prepared and
-    /// idle: either way the request can no longer complete on it. Pending forever when there
-    /// is no connection.
-    pub async fn closed_while_idle(&self) {
+    /// Waits until something happens on this prepared, idle connection: `true` when the server
+    /// closed it (the request can no longer complete on it), `false` when data arrived (an
+    /// answer: to our request once its last byte went, or an early refusal, which is its
+    /// answer too). Pending forever when there is no connection.
+    pub async fn closed_while_idle(&self) -> bool {
         let Some(stream) = self.stream.clone() else { return std::future::pending().await };
         let mut byte = [0u8; 1];
-        // Data (an early answer) or the end of the connection: both end it for our request.
-        let _ = stream.peek(&mut byte).await;
+        !matches!(stream.peek(&mut byte).await, Ok(n) if n > 0)
     }
 
     /// Drops the connection (its server closed it) so the next request opens a new one.
@@ -314,14 +316,23 @@ impl BuyerConn {
     }
 
     async fn read_one(&mut self) -> Result<Answer, ConnError> {
-        let (status, head_len, framing, close) = loop {
+        let (status, head_len, framing, close, cookies) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(&self.buf) {
                 Ok(httparse::Status::Complete(n)) => {
                     let status = resp.code.unwrap_or(0);
                     let (framing, close) = framing_of(&resp, status)?;
-                    break (status, n, framing, close);
+                    let cookies = resp
+                        .headers
+                        .iter()
+                        .filter(|h| h.name.eq_ignore_ascii_case("set-cookie"))
+                        .filter_map(|h| std::str::from_utf8(h.value).ok())
+                        .filter_map(|v| v.split(';').next())
+                        .map(|pair| pair.trim().to_string())
+                        .filter(|pair| pair.contains('='))
+                        .collect();
+                    break (status, n, framing, close, cookies);
                 }
                 Ok(httparse::Status::Partial) => self.fill().await?,
                 Err(e) => return Err(ConnError::Malformed(e.to_string())),
@@ -353,7 +364,7 @@ impl BuyerConn {
             self.stream = None;
             self.buf.clear();
         }
-        Ok(Answer { status, body })
+        Ok(Answer { status, body, cookies })
     }
 
     /// A chunked body (`Transfer-Encoding: chunked`), trailers skipped.

@@ -247,10 +247,11 @@ fn build_attack(
         Box::pin(async move {
             let _live = LiveBuyer::new(&shared.live_buyers);
             let index = user.weighted_users_index as u32;
-            let vars = plan::BuyerVars::new(&shared.scenario, &shared.plan, index, 1);
-            let request = shared.plan.order.bytes(&shared.plan.endpoint_of(index).host, &vars.vars(1));
-            let (mut conn, intended) = connect(&shared, index, &request).await;
-            let attempts = buyer::buy(&shared, &mut conn, index, request, intended).await;
+            let Ready { mut conn, intended, vars, request, refused } = connect(&shared, index).await;
+            let attempts = match refused {
+                None => buyer::buy(&shared, &mut conn, index, vars, request, intended).await,
+                Some(why) => vec![buyer::not_sent(&shared, index, intended, why)],
+            };
             if conn.ever_connected() {
                 shared.reached.fetch_add(1, Ordering::AcqRel);
             }
@@ -268,22 +269,35 @@ fn build_attack(
         .register_scenario(scenario))
 }
 
-/// Opens buyer `buyer`'s own connection with a warm-up probe (`GET /healthz`, within
-/// `arrival.connect_timeout`), then waits for its start: in a burst with `request` written but
-/// its last byte, at the release; in a ramp, at its slot. Returns the connection and the
-/// intended start. A failed probe does not stop the buyer: it tries its order anyway, on a
-/// fresh connection if needed (and `not_sent` when none can be opened).
-async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Instant) {
+/// A buyer ready to buy: its connection, its intended start, its placeholder values (with its
+/// session once logged in), and its first order request (prepared on the connection but its
+/// last byte in a burst); or why it cannot buy (its register or login failed).
+struct Ready {
+    conn: BuyerConn,
+    intended: Instant,
+    vars: plan::BuyerVars,
+    request: Vec<u8>,
+    refused: Option<String>,
+}
+
+/// Opens buyer `buyer`'s own connection with a warm-up probe (the plan's, within
+/// `arrival.connect_timeout`), registers and logs it in when the plan says so, then waits for
+/// its start: in a burst with its order request written but its last byte, at the release; in
+/// a ramp, at its slot. A failed probe does not stop the buyer: it tries its order anyway, on
+/// a fresh connection if needed (and `not_sent` when none can be opened).
+async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let s = &shared.scenario;
-    let endpoint = shared.plan.endpoint_of(buyer);
+    let plan = &shared.plan;
+    let endpoint = plan.endpoint_of(buyer);
     let url = &endpoint.url;
     let mut conn = BuyerConn::new(endpoint.addr);
+    let mut vars = plan::BuyerVars::new(s, plan, buyer);
     let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
-    let problem = {
+    let mut refused = None;
+    let (problem, request) = {
         let _permit = shared.connect_permits.acquire().await;
-        match &shared.plan.warmup {
+        let warmed = match &plan.warmup {
             Some(warmup) => {
-                let vars = plan::BuyerVars::new(s, &shared.plan, buyer, 1);
                 let path = warmup.path.render_path(&vars.vars(1));
                 match conn.send(&warmup.bytes(&endpoint.host, &vars.vars(1)), probe_timeout).await {
                     Ok(answer) if (200..300).contains(&answer.status) => None,
@@ -292,15 +306,23 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
                 }
             }
             None => conn.open(probe_timeout).await.err().map(|e| format!("{url}: {}", buyer::describe(&e))),
+        };
+        for step in &plan.auth {
+            if let Err(why) = buyer::authenticate(&mut conn, endpoint, step, &mut vars, probe_timeout).await {
+                refused = Some(format!("{} failed: {why}", step.name));
+                break;
+            }
         }
-        .or(match shared.gate.is_some() && conn.ever_connected() {
+        let request = plan.order.bytes(&endpoint.host, &vars.vars(1));
+        let problem = warmed.or(match shared.gate.is_some() && conn.ever_connected() && refused.is_none() {
             true => conn
-                .prepare(request, probe_timeout)
+                .prepare(&request, probe_timeout)
                 .await
                 .err()
                 .map(|e| format!("{url}: cannot write the order request: {}", buyer::describe(&e))),
             false => None,
-        })
+        });
+        (problem, request)
     };
     match problem {
         None => shared.progress.connected(),
@@ -313,9 +335,9 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
                 tokio::select! {
                     biased;
                     at = gate.released() => break at,
-                    () = conn.closed_while_idle(), if conn.is_prepared() => {
-                        if conn.last_byte_written() {
-                            // Released already: that is the answer arriving, not a close.
+                    closed = conn.closed_while_idle(), if conn.is_prepared() => {
+                        if !closed || conn.last_byte_written() {
+                            // An answer arriving (the gate is releasing), not a close.
                             break gate.released().await;
                         }
                         // The server closed the idle connection before the release (a keep-alive
@@ -323,7 +345,7 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
                         shared.reprepared.fetch_add(1, Ordering::Relaxed);
                         conn.reset();
                         let timeout = s.arrival.connect_timeout.0;
-                        if conn.prepare(request, timeout).await.is_ok() {
+                        if conn.prepare(&request, timeout).await.is_ok() {
                             if let (Some(slot), Some(b)) = (slot, conn.last_byte()) {
                                 gate.rearm(slot, b);
                             }
@@ -339,7 +361,7 @@ async fn connect(shared: &Shared, buyer: u32, request: &[u8]) -> (BuyerConn, Ins
             slot
         }
     };
-    (conn, intended)
+    Ready { conn, intended, vars, request, refused }
 }
 
 fn connect_failed(shared: &Shared, why: String) {

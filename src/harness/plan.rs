@@ -3,7 +3,7 @@
 //! and how to sample the stock while the sale runs. The harness knows nothing else about the
 //! target.
 
-use super::classify::Classifier;
+use super::classify::{Classifier, StatusMatch};
 use super::template::{JsonTemplate, RequestTemplate, Template, Vars};
 use crate::scenario::Scenario;
 use std::net::SocketAddr;
@@ -33,11 +33,24 @@ pub struct StockProbe {
     pub pointer: String,
 }
 
+/// A per-buyer step before the sale (register, login).
+#[derive(Debug, Clone)]
+pub struct AuthStep {
+    pub name: &'static str,
+    pub request: RequestTemplate,
+    /// The statuses of success.
+    pub expect: StatusMatch,
+    /// JSON pointer to the token in the answer.
+    pub token: Option<String>,
+}
+
 /// Everything the harness needs to drive one target.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Buyer `i` talks to endpoint `i % len`.
     pub endpoints: Vec<Endpoint>,
+    /// Run on each buyer's connection before its start, in order.
+    pub auth: Vec<AuthStep>,
     pub order: RequestTemplate,
     /// Sent once on each buyer's connection before its start; `None`: only connect.
     pub warmup: Option<RequestTemplate>,
@@ -54,6 +67,7 @@ impl Plan {
         let body = serde_json::json!({"product_id": "{product}", "buyer_id": "{buyer}", "quantity": "{quantity:int}"});
         Plan {
             endpoints,
+            auth: Vec::new(),
             order: RequestTemplate {
                 method: "POST".into(),
                 path: t("/orders"),
@@ -90,7 +104,9 @@ pub fn new_run_tag() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
-/// The placeholder values of buyer `buyer`'s attempt `attempt`, for its `order`-th order.
+/// The placeholder values of one buyer: its product and id, its session (token, cookies) once
+/// it logged in, and the idempotency key of the order it is trying for.
+#[derive(Debug, Clone)]
 pub struct BuyerVars {
     pub product: String,
     pub buyer: String,
@@ -98,20 +114,43 @@ pub struct BuyerVars {
     pub stock: u32,
     pub idempotency_key: String,
     pub run: String,
+    pub token: String,
+    /// `name=value; name=value`, from the login's `Set-Cookie`.
+    pub cookie: String,
 }
 
 impl BuyerVars {
-    pub fn new(s: &Scenario, plan: &Plan, buyer: u32, order: u32) -> BuyerVars {
+    pub fn new(s: &Scenario, plan: &Plan, buyer: u32) -> BuyerVars {
         let product = &s.products[s.product_of(buyer)];
         let id = s.buyer_id(buyer);
-        BuyerVars {
+        let mut vars = BuyerVars {
             product: product.id.clone(),
-            idempotency_key: format!("{}-{id}-{order}", plan.run),
+            idempotency_key: String::new(),
             buyer: id,
             quantity: s.buyers.quantity,
             stock: product.stock,
             run: plan.run.clone(),
+            token: String::new(),
+            cookie: String::new(),
+        };
+        vars.for_order(1);
+        vars
+    }
+
+    /// The buyer now tries for its `order`-th order (1 for the first): a new idempotency key.
+    pub fn for_order(&mut self, order: u32) {
+        self.idempotency_key = format!("{}-{}-{order}", self.run, self.buyer);
+    }
+
+    /// Keeps the cookies an answer set, replacing earlier ones of the same name.
+    pub fn keep_cookies(&mut self, cookies: &[String]) {
+        let mut all: Vec<String> = self.cookie.split("; ").filter(|c| !c.is_empty()).map(str::to_string).collect();
+        for c in cookies {
+            let name = c.split('=').next().unwrap_or_default();
+            all.retain(|x| x.split('=').next() != Some(name));
+            all.push(c.clone());
         }
+        self.cookie = all.join("; ");
     }
 
     pub fn vars(&self, attempt: u32) -> Vars<'_> {
@@ -123,7 +162,8 @@ impl BuyerVars {
             stock: self.stock,
             idempotency_key: &self.idempotency_key,
             run: &self.run,
-            token: "",
+            token: &self.token,
+            cookie: &self.cookie,
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Vars<'a> {
     pub idempotency_key: &'a str,
     pub run: &'a str,
     pub token: &'a str,
+    /// Cookies the buyer's login set, sent back as a `cookie` header (empty: none).
+    pub cookie: &'a str,
 }
 
 impl Vars<'_> {
@@ -287,6 +289,9 @@ impl RequestTemplate {
         for (name, value) in &self.headers {
             let _ = write!(head, "{name}: {}\r\n", value.render(vars).replace(['\r', '\n'], " "));
         }
+        if !vars.cookie.is_empty() {
+            let _ = write!(head, "cookie: {}\r\n", vars.cookie.replace(['\r', '\n'], " "));
+        }
         match &body {
             Some(b) => {
                 let _ = write!(head, "content-type: application/json\r\ncontent-length: {}\r\n\r\n", b.len());
@@ -323,6 +328,7 @@ mod tests {
             idempotency_key: "r1-u-3-1",
             run: "r1",
             token: "t0k",
+            cookie: "",
         }
     }
 

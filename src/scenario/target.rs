@@ -33,6 +33,13 @@ pub struct TargetSpec {
     /// only opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<RequestSpec>,
+    /// Run once per buyer before its start, in the connect phase: create the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<AuthSpec>,
+    /// Run once per buyer after `register`: its answer's token (`token: /token`) fills
+    /// `{token}` in later requests, and its `Set-Cookie` is sent back with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<AuthSpec>,
     /// The order request and how its answers are read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<OrderSpec>,
@@ -58,6 +65,26 @@ pub struct RequestSpec {
     /// Extra headers for this request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+}
+
+/// A per-buyer request before the sale: `register` or `login`. A buyer whose step fails is
+/// `not_sent`, with the reason.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    #[serde(default = "post")]
+    pub method: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The status of success: `200`, `"2xx"` (default) or `"200-299"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<StatusSpec>,
+    /// JSON pointer to the token in the answer; it fills `{token}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// The order request.

@@ -3,6 +3,7 @@
 //! `validate` accepts compiles here; errors carry the path of the field at fault.
 
 use crate::harness::classify::{BodyMatch, Classifier, Rule, StatusMatch};
+use crate::harness::plan::AuthStep;
 use crate::harness::template::{fits, JsonTemplate, Kind, RequestTemplate, Template, Var};
 use crate::harness::{Endpoint, StockProbe};
 use crate::scenario::target::{expand_env, OrderSpec, RequestSpec, StockSpec, TargetSpec};
@@ -168,6 +169,39 @@ pub fn stock(spec: &StockSpec, common: &BTreeMap<String, String>, at: &[Seg]) ->
     })
 }
 
+/// The register and login steps, in that order.
+pub fn auth(t: &TargetSpec) -> Result<Vec<AuthStep>, Problem> {
+    let mut out = Vec::new();
+    for (name, spec) in [("register", &t.register), ("login", &t.login)] {
+        let Some(spec) = spec else { continue };
+        let at = [Seg::Key("target"), Seg::Key(name)];
+        let as_request = RequestSpec {
+            method: spec.method.clone(),
+            path: spec.path.clone(),
+            body: spec.body.clone(),
+            headers: spec.headers.clone(),
+        };
+        // Common headers that carry the token (`Authorization: Bearer {token}`) come after it.
+        let common: BTreeMap<String, String> =
+            t.headers.iter().filter(|(_, v)| !v.contains("{token")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let request = self::request(&as_request, &common, &at)?;
+        if request.uses(Var::Token) {
+            return Err(problem(&at, "{token} comes from the login: it cannot be used before"));
+        }
+        let expect = match &spec.expect {
+            Some(s) => {
+                StatusMatch::parse(&s.text()).map_err(|e| problem(&[&at[..], &[Seg::Key("expect")]].concat(), e))?
+            }
+            None => StatusMatch::Range(200, 299),
+        };
+        if let Some(p) = spec.token.as_ref().filter(|p| !p.starts_with('/')) {
+            return Err(problem(&[&at[..], &[Seg::Key("token")]].concat(), format!("{p:?} is not a JSON pointer")));
+        }
+        out.push(AuthStep { name, request, expect, token: spec.token.clone() });
+    }
+    Ok(out)
+}
+
 /// The warm-up request, if any.
 pub fn warmup(t: &TargetSpec) -> Result<Option<RequestTemplate>, Problem> {
     t.warmup.as_ref().map(|w| request(w, &t.headers, &[Seg::Key("target"), Seg::Key("warmup")])).transpose()
@@ -235,6 +269,18 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
     }
     if let Err(p) = warmup(t) {
         out.push(p);
+    }
+    if let Err(p) = auth(t) {
+        out.push(p);
+    }
+    let logged_in = t.login.as_ref().is_some_and(|l| l.token.is_some());
+    let token_used = t.order.as_ref().is_some_and(|o| {
+        o.path.contains("{token")
+            || o.headers.values().chain(t.headers.values()).any(|h| h.contains("{token"))
+            || o.body.as_ref().is_some_and(|b| b.to_string().contains("{token"))
+    });
+    if token_used && !logged_in {
+        out.push(problem(&key("order"), "{token} needs a `login` with `token: /pointer` to fill it"));
     }
     if let Some(st) = &t.stock {
         if let Err(p) = stock(st, &t.headers, &key("stock")) {

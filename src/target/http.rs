@@ -69,6 +69,7 @@ impl HttpTarget {
         let order = compile::order(spec, &t.headers).map_err(|e| TargetError::Start(at(e)))?;
         let classifier = compile::classifier(spec).map_err(|e| TargetError::Start(at(e)))?;
         let warmup = compile::warmup(t).map_err(|e| TargetError::Start(at(e)))?;
+        let auth = compile::auth(t).map_err(|e| TargetError::Start(at(e)))?;
         let stock = t
             .stock
             .as_ref()
@@ -99,7 +100,7 @@ impl HttpTarget {
             body: None,
         });
         let target = HttpTarget {
-            plan: Plan { endpoints, order, warmup, classifier, stock, run: new_run_tag() },
+            plan: Plan { endpoints, auth, order, warmup, classifier, stock, run: new_run_tag() },
             source,
             truth_from,
             urls: t.urls.iter().map(|u| expand_env(u).unwrap_or_else(|_| u.clone())).collect(),

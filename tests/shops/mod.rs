@@ -39,6 +39,8 @@ pub enum Reply {
     Send(u16, &'static str, String),
     /// The same, as a chunked body.
     Chunked(u16, &'static str, String),
+    /// A complete answer with a `Set-Cookie` header.
+    SendWith(u16, &'static str, String, String),
     /// Never answer (the connection stays open until the client leaves).
     Hang,
 }
@@ -107,6 +109,10 @@ async fn connection(mut sock: TcpStream, idle: Option<Duration>, handle: Handler
             Reply::Send(status, ctype, body) => {
                 format!("HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n{body}", body.len())
             }
+            Reply::SendWith(status, ctype, body, cookie) => format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\nset-cookie: {cookie}\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            ),
             Reply::Chunked(status, ctype, body) => {
                 let (a, b) = body.split_at(body.len() / 2);
                 format!(
