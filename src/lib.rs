@@ -5,7 +5,7 @@
 //! | step | module | owns |
 //! |---|---|---|
 //! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
-//! | 2 | [`target`], [`server`], [`limits`] | the reference order server (axum, stores, strategies), started and seeded; the machine's socket budget |
+//! | 2 | [`target`], [`server`], [`limits`] | the target behind one interface: the reference order server (axum, stores, strategies), started and seeded, or a user's own server over HTTP; the machine's socket budget |
 //! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; the [`harness::Ledger`] of every attempt |
 //! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
 //! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
@@ -17,7 +17,9 @@
 //! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] removes a
 //! run's data from shared servers on Ctrl-C.
 //!
-//! Where a new piece goes: a store is a module under `server/store/` plus its arm in
+//! Where a new piece goes: a target kind is a module under `target/` implementing
+//! [`target::Target`] plus its arm in [`target::start`]; a truth source for `http` targets, a
+//! module under `truth/` plus a field of `truth:`; a store is a module under `server/store/` plus its arm in
 //! [`server::store::Backing`]; a broken strategy that wraps a correct one, a variant of
 //! [`server::Strategy`] and its arm in `server/store/mutant.rs`; an invariant, a file under
 //! `verify/` and a variant of [`verify::Invariant`].
