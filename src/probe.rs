@@ -39,7 +39,7 @@ pub async fn probe(s: &Scenario) -> (String, i32) {
     let mut session = BuyerVars::new(s, &plan, 0);
     session.buyer = buyer.clone();
     session.for_order(1);
-    let mut conn = BuyerConn::new(endpoint.addr);
+    let mut conn = BuyerConn::to(endpoint);
     for step in &plan.auth {
         let what =
             format!("{} {}{}", step.request.method, endpoint.url, step.request.path.render_path(&session.vars(1)));
@@ -145,7 +145,7 @@ pub async fn probe(s: &Scenario) -> (String, i32) {
 /// saying what went and what came back, or `Err(line)` when nothing came back.
 async fn send(endpoint: &Endpoint, t: &RequestTemplate, vars: &Vars<'_>) -> Result<(String, u16, Vec<u8>), String> {
     let what = format!("{} {}{}", t.method, endpoint.url, t.path.render_path(vars));
-    let mut conn = BuyerConn::new(endpoint.addr);
+    let mut conn = BuyerConn::to(endpoint);
     let started = Instant::now();
     match conn.send(&t.bytes(&endpoint.host, vars), TIMEOUT).await {
         Ok(a) => {

@@ -56,17 +56,23 @@ impl Verdict {
 }
 
 /// What happened to the run itself, beside its invariants and counts: a deadline that cut
-/// attempts short, a ground truth that had not settled. Either leaves a pass unproven, so
-/// the run then exits 4 (unless an invariant was violated: that stands, it is a proof).
+/// attempts short, a ground truth that had not settled, no order request sent at all. Each
+/// leaves a pass unproven, so the run then exits 4 (unless an invariant was violated: that
+/// stands, it is a proof).
 #[derive(Debug, Clone, Copy)]
 pub struct RunFacts<'a> {
     pub overrun: Option<&'a Overrun>,
     pub truth: &'a TruthReading,
+    /// Why no order request was sent at all, when none was (every attempt `not_sent`).
+    pub nothing_sent: Option<&'a str>,
 }
 
 impl RunFacts<'_> {
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(why) = self.nothing_sent {
+            out.push(format!("no order request reached the target, so nothing was tested: {why}"));
+        }
         if let Some(o) = self.overrun {
             out.push(format!(
                 "the run overran its deadline of {:.1}s: {} attempt(s) were cut short{}; the invariants were checked \
@@ -168,7 +174,7 @@ mod tests {
         counts: &BTreeMap<Outcome, u64>,
         thresholds: &[ThresholdResult],
     ) -> Verdict {
-        super::decide(s, checks, counts, thresholds, RunFacts { overrun: None, truth: &settled() })
+        super::decide(s, checks, counts, thresholds, RunFacts { overrun: None, truth: &settled(), nothing_sent: None })
     }
 
     fn checks(failing: &[Invariant]) -> Vec<Check> {
@@ -214,14 +220,14 @@ mod tests {
         let s = fixtures::scenario(5, 10);
         let counts = BTreeMap::new();
         let overrun = Overrun { deadline_ms: 1500, cut_attempts: 7, unfinished_buyers: 0 };
-        let facts = RunFacts { overrun: Some(&overrun), truth: &settled() };
+        let facts = RunFacts { overrun: Some(&overrun), truth: &settled(), nothing_sent: None };
         let v = super::decide(&s, &checks(&[]), &counts, &[], facts);
         assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
         assert!(v.reasons[0].starts_with("the run overran its deadline of 1.5s: 7 attempt(s)"), "{:?}", v.reasons);
         let v = super::decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[], facts);
         assert_eq!(v.exit_code, EXIT_VIOLATION);
         let unsettled = TruthReading { notes: vec!["still changing".into()], ..TruthReading::default() };
-        let v = super::decide(&s, &checks(&[]), &counts, &[], RunFacts { overrun: None, truth: &unsettled });
+        let v = super::decide(&s, &checks(&[]), &counts, &[], RunFacts { overrun: None, truth: &unsettled, nothing_sent: None });
         assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
         assert!(v.reasons[0].contains("had not settled") && v.reasons[0].contains("still changing"));
     }

@@ -587,6 +587,75 @@ truth:
     assert!(reason["message"].as_str().is_some_and(|m| m.starts_with("login failed: 401")), "{reason}");
 }
 
+/// An `https://` shop with a self-signed certificate: refused as untrusted (no request could
+/// be sent: exit 4), taken with `insecure: true`, and the burst's last bytes still go in one
+/// tight loop, as one TLS record each.
+fn https_with_a_self_signed_certificate() {
+    let stock = Arc::new(Mutex::new(0i64));
+    let shop = Shop::start_tls(move || async move {
+        handler(move |r| {
+            let stock = stock.clone();
+            async move {
+                match r.path.as_str() {
+                    "/reset" => {
+                        *stock.lock().expect("stock") = r.json()["stock"].as_i64().unwrap_or(0);
+                        shops::json(200, json!({}))
+                    }
+                    "/stock" => shops::json(200, json!({"stock": *stock.lock().expect("stock")})),
+                    _ => {
+                        let mut left = stock.lock().expect("stock");
+                        if *left > 0 {
+                            *left -= 1;
+                            shops::json(201, json!({}))
+                        } else {
+                            shops::json(409, json!({}))
+                        }
+                    }
+                }
+            }
+        })
+    });
+    let yaml = |insecure: bool| {
+        format!(
+            r#"name: tls
+products:
+  - id: p
+    stock: 20
+buyers:
+  count: 200
+target:
+  kind: http
+  urls: [https://localhost:{port}]
+  insecure: {insecure}
+  order: {{path: /orders, body: {{b: "{{buyer}}"}}}}
+  setup:
+    - http: {{method: POST, path: /reset, body: {{stock: "{{stock:int}}"}}}}
+truth:
+  settle: 100ms
+  http:
+    stock: {{path: /stock, pointer: /stock}}
+"#,
+            port = shop.addr.port()
+        )
+    };
+    let (ran, s) = run_yaml(&yaml(true), &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!((s["outcomes"]["won"].as_u64(), s["outcomes"]["sold_out"].as_u64()), (Some(20), Some(180)));
+    assert_eq!(s["products"][0]["final_stock"], 0);
+    assert!(s["release_us"].is_u64(), "a burst over TLS");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("strict.yaml");
+    std::fs::write(&file, yaml(false)).expect("write");
+    let strict = flashbench(&["run", &file.to_string_lossy(), "--quiet", "--out", &dir.path().join("out").to_string_lossy()]);
+    assert_eq!(strict.code, 4, "an untrusted certificate: {}{}", strict.stdout, strict.stderr);
+    assert!(
+        format!("{}{}", strict.stdout, strict.stderr).to_lowercase().contains("certificate"),
+        "{}{}",
+        strict.stdout,
+        strict.stderr
+    );
+}
+
 /// `flashbench probe`: one request of each kind, shown with how it is read; no setup, no load.
 fn probe_shows_each_request_and_how_it_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -668,5 +737,6 @@ fn main() -> std::process::ExitCode {
     );
     t.add("probe_shows_each_request_and_how_it_is_read", &[], probe_shows_each_request_and_how_it_is_read);
     t.add("shops::per_buyer_login", &[], per_buyer_login);
+    t.add("shops::https_with_a_self_signed_certificate", &[], https_with_a_self_signed_certificate);
     t.run()
 }

@@ -9,10 +9,13 @@
 //! at the server within a far narrower window than whole requests from woken tasks could.
 //! Responses are parsed with `httparse`.
 
+use super::tls::{RawTcp, TlsSettings};
 use bytes::{Buf, Bytes, BytesMut};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response head or body accepted.
@@ -24,6 +27,12 @@ pub enum ConnError {
     Timeout(Duration),
     #[error("connect to {addr}: {source}")]
     Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS with {addr}: {source}")]
+    Tls {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
@@ -68,46 +77,112 @@ pub struct Answer {
     pub cookies: Vec<String>,
 }
 
-/// The final byte of a prepared request, for the gate to write at the release.
+/// The final byte of a prepared request, for the gate to write at the release: the byte
+/// itself, or over TLS the one record that carries it, encrypted in advance.
 #[derive(Debug)]
 pub struct LastByte {
-    stream: Arc<TcpStream>,
-    byte: u8,
+    raw: Arc<TcpStream>,
+    bytes: Arc<Vec<u8>>,
+    written: Arc<AtomicUsize>,
     written_at: Arc<OnceLock<Instant>>,
 }
 
 impl LastByte {
-    /// Writes the byte now, without waiting; false when the socket would block or failed
-    /// (the buyer then writes it itself).
+    /// Writes the last bytes now, without waiting; false when the socket would block or
+    /// failed before all were written (the buyer then writes the rest itself).
     pub fn write_now(&self) -> bool {
         let at = Instant::now();
-        if matches!(self.stream.try_write(&[self.byte]), Ok(1)) {
-            let _ = self.written_at.set(at);
-            true
-        } else {
-            false
+        let from = self.written.load(Ordering::Acquire);
+        match self.raw.try_write(&self.bytes[from..]) {
+            Ok(n) => {
+                self.written.fetch_add(n, Ordering::AcqRel);
+                if from + n == self.bytes.len() {
+                    let _ = self.written_at.set(at);
+                    return true;
+                }
+                false
+            }
+            Err(_) => false,
         }
     }
 }
 
 struct Pending {
-    byte: u8,
+    bytes: Arc<Vec<u8>>,
+    written: Arc<AtomicUsize>,
     written_at: Arc<OnceLock<Instant>>,
+}
+
+/// The transport of a connection: plain TCP, or TLS over it. The raw socket is shared, so the
+/// gate can write a prepared request's last bytes (or last TLS record) itself.
+enum Wire {
+    Plain(Arc<TcpStream>),
+    Tls { raw: Arc<TcpStream>, tls: Box<tokio_rustls::client::TlsStream<RawTcp>> },
+}
+
+impl Wire {
+    fn raw(&self) -> &Arc<TcpStream> {
+        match self {
+            Wire::Plain(raw) | Wire::Tls { raw, .. } => raw,
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Wire::Plain(raw) => write_raw(raw, data).await,
+            Wire::Tls { tls, .. } => {
+                tls.write_all(data).await?;
+                tls.flush().await
+            }
+        }
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(raw) => loop {
+                raw.readable().await?;
+                match raw.try_read_buf(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            },
+            Wire::Tls { tls, .. } => tls.read_buf(buf).await,
+        }
+    }
+
+    /// The bytes that, written raw, deliver `last` as the request's final byte: the byte
+    /// itself, or one TLS record holding it (sealed now, sent at the release).
+    fn seal_last(&mut self, last: u8) -> std::io::Result<Vec<u8>> {
+        match self {
+            Wire::Plain(_) => Ok(vec![last]),
+            Wire::Tls { tls, .. } => {
+                let (_, session) = tls.get_mut();
+                std::io::Write::write_all(&mut session.writer(), &[last])?;
+                let mut record = Vec::new();
+                while session.wants_write() {
+                    session.write_tls(&mut record)?;
+                }
+                Ok(record)
+            }
+        }
+    }
 }
 
 /// One open connection to one server instance.
 pub struct BuyerConn {
     addr: SocketAddr,
-    stream: Option<Arc<TcpStream>>,
+    tls: Option<Arc<TlsSettings>>,
+    stream: Option<Wire>,
     buf: BytesMut,
-    /// The final byte of a prepared request, still to be written (by the gate or by us).
+    /// The final bytes of a prepared request, still to be written (by the gate or by us).
     pending: Option<Pending>,
     /// Whether a TCP connection was ever opened (a buyer that never got one is not counted
     /// as having reached the target).
     ever_connected: bool,
 }
 
-async fn write_all(stream: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+async fn write_raw(stream: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
     while !data.is_empty() {
         stream.writable().await?;
         match stream.try_write(data) {
@@ -142,8 +217,14 @@ enum Framing {
 }
 
 impl BuyerConn {
+    /// A connection to a plain-HTTP address.
     pub fn new(addr: SocketAddr) -> Self {
-        BuyerConn { addr, stream: None, buf: BytesMut::with_capacity(512), pending: None, ever_connected: false }
+        BuyerConn { addr, tls: None, stream: None, buf: BytesMut::with_capacity(512), pending: None, ever_connected: false }
+    }
+
+    /// A connection to `endpoint`, over TLS when it says so.
+    pub fn to(endpoint: &super::Endpoint) -> Self {
+        BuyerConn { tls: endpoint.tls.clone(), ..BuyerConn::new(endpoint.addr) }
     }
 
     /// Has a TCP connection to the target ever been opened on this buyer's behalf?
@@ -151,24 +232,37 @@ impl BuyerConn {
         self.ever_connected
     }
 
-    async fn stream(&mut self, timeout: Duration) -> Result<Arc<TcpStream>, ConnError> {
-        if self.stream.is_none() {
-            let addr = self.addr;
-            let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-                .await
-                .map_err(|_| ConnError::Timeout(timeout))?
-                .map_err(|source| ConnError::Connect { addr, source })?;
-            let _ = stream.set_nodelay(true);
-            self.buf.clear();
-            self.stream = Some(Arc::new(stream));
-            self.ever_connected = true;
+    async fn connect(&mut self, timeout: Duration) -> Result<(), ConnError> {
+        if self.stream.is_some() {
+            return Ok(());
         }
-        self.stream.clone().ok_or(ConnError::Closed)
+        let addr = self.addr;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ConnError::Timeout(timeout))?
+            .map_err(|source| ConnError::Connect { addr, source })?;
+        let _ = stream.set_nodelay(true);
+        self.buf.clear();
+        let raw = Arc::new(stream);
+        self.stream = Some(match &self.tls {
+            None => Wire::Plain(raw),
+            Some(settings) => {
+                let connector = tokio_rustls::TlsConnector::from(settings.config.clone());
+                let tls = tokio::time::timeout(timeout, connector.connect(settings.name.clone(), RawTcp(raw.clone())))
+                    .await
+                    .map_err(|_| ConnError::Timeout(timeout))?
+                    .map_err(|source| ConnError::Tls { addr, source })?;
+                Wire::Tls { raw, tls: Box::new(tls) }
+            }
+        });
+        // Usable only now: over TLS, once the handshake went through.
+        self.ever_connected = true;
+        Ok(())
     }
 
     /// Opens the connection (when none is open) without sending anything.
     pub async fn open(&mut self, timeout: Duration) -> Result<(), ConnError> {
-        let result = self.stream(timeout).await.map(|_| ());
+        let result = self.connect(timeout).await;
         if result.is_err() {
             self.drop_connection();
         }
@@ -181,14 +275,19 @@ impl BuyerConn {
         self.buf.clear();
     }
 
+    async fn write_all(&mut self, data: &[u8]) -> Result<(), ConnError> {
+        let wire = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        Ok(wire.write_all(data).await?)
+    }
+
     /// Sends a whole request and reads the answer within `timeout`, connecting if needed.
     /// A failure before the request was written in full is [`ConnError::Unsent`]. After a
     /// failure the connection is dropped; the next request opens a new one.
     pub async fn send(&mut self, request: &[u8], timeout: Duration) -> Result<Answer, ConnError> {
         let mut written = false;
         let result = tokio::time::timeout(timeout, async {
-            let stream = self.stream(timeout).await.map_err(ConnError::unsent)?;
-            write_all(&stream, request).await.map_err(|e| ConnError::from(e).unsent())?;
+            self.connect(timeout).await.map_err(ConnError::unsent)?;
+            self.write_all(request).await.map_err(ConnError::unsent)?;
             written = true;
             self.read_answer().await
         })
@@ -204,19 +303,25 @@ impl BuyerConn {
         result
     }
 
-    /// Writes `request` but its final byte, so that [`BuyerConn::complete`] sends one byte.
+    /// Writes `request` but its final byte, so that [`BuyerConn::complete`] sends one byte
+    /// (over TLS, one record, sealed now).
     pub async fn prepare(&mut self, request: &[u8], timeout: Duration) -> Result<(), ConnError> {
         let Some((&last, head)) = request.split_last() else { return Err(ConnError::NotPrepared) };
         let result = tokio::time::timeout(timeout, async {
-            let stream = self.stream(timeout).await?;
-            write_all(&stream, head).await?;
-            Ok(())
+            self.connect(timeout).await?;
+            self.write_all(head).await?;
+            let wire = self.stream.as_mut().ok_or(ConnError::Closed)?;
+            Ok(wire.seal_last(last)?)
         })
         .await
         .unwrap_or(Err(ConnError::Timeout(timeout)));
         match result {
-            Ok(()) => {
-                self.pending = Some(Pending { byte: last, written_at: Arc::new(OnceLock::new()) });
+            Ok(bytes) => {
+                self.pending = Some(Pending {
+                    bytes: Arc::new(bytes),
+                    written: Arc::new(AtomicUsize::new(0)),
+                    written_at: Arc::new(OnceLock::new()),
+                });
                 Ok(())
             }
             Err(e) => {
@@ -235,9 +340,9 @@ impl BuyerConn {
     /// answer: to our request once its last byte went, or an early refusal, which is its
     /// answer too). Pending forever when there is no connection.
     pub async fn closed_while_idle(&self) -> bool {
-        let Some(stream) = self.stream.clone() else { return std::future::pending().await };
+        let Some(raw) = self.stream.as_ref().map(|w| w.raw().clone()) else { return std::future::pending().await };
         let mut byte = [0u8; 1];
-        !matches!(stream.peek(&mut byte).await, Ok(n) if n > 0)
+        !matches!(raw.peek(&mut byte).await, Ok(n) if n > 0)
     }
 
     /// Drops the connection (its server closed it) so the next request opens a new one.
@@ -253,8 +358,13 @@ impl BuyerConn {
 
     /// The prepared request's final byte, for the gate to write at the release.
     pub fn last_byte(&self) -> Option<LastByte> {
-        let (stream, pending) = (self.stream.as_ref()?, self.pending.as_ref()?);
-        Some(LastByte { stream: stream.clone(), byte: pending.byte, written_at: pending.written_at.clone() })
+        let (wire, pending) = (self.stream.as_ref()?, self.pending.as_ref()?);
+        Some(LastByte {
+            raw: wire.raw().clone(),
+            bytes: pending.bytes.clone(),
+            written: pending.written.clone(),
+            written_at: pending.written_at.clone(),
+        })
     }
 
     /// Completes the prepared request: its final byte was written by the gate, or is written
@@ -265,9 +375,10 @@ impl BuyerConn {
         };
         let mut sent = pending.written_at.get().copied();
         let result = tokio::time::timeout(timeout, async {
-            let stream = self.stream.clone().ok_or(ConnError::NotPrepared)?;
+            let raw = self.stream.as_ref().map(|w| w.raw().clone()).ok_or(ConnError::NotPrepared)?;
             if sent.is_none() {
-                write_all(&stream, &[pending.byte]).await?;
+                let from = pending.written.load(Ordering::Acquire);
+                write_raw(&raw, &pending.bytes[from..]).await?;
                 sent = Some(Instant::now());
             }
             self.read_answer().await
@@ -286,19 +397,16 @@ impl BuyerConn {
 
     /// Reads more bytes into the buffer; `Closed` at the end of the connection.
     async fn fill(&mut self) -> Result<(), ConnError> {
-        let stream = self.stream.clone().ok_or(ConnError::Closed)?;
         if self.buf.len() >= MAX_RESPONSE {
             return Err(ConnError::Malformed(format!("response larger than {MAX_RESPONSE} bytes")));
         }
         self.buf.reserve(1024);
-        loop {
-            stream.readable().await?;
-            match stream.try_read_buf(&mut self.buf) {
-                Ok(0) => return Err(ConnError::Closed),
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
-            }
+        let wire = self.stream.as_mut().ok_or(ConnError::Closed)?;
+        match wire.read_buf(&mut self.buf).await {
+            Ok(0) => Err(ConnError::Closed),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ConnError::Closed),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod plan;
 mod progress;
 pub mod template;
+pub mod tls;
 
 pub use classify::Classifier;
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
@@ -290,7 +291,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let plan = &shared.plan;
     let endpoint = plan.endpoint_of(buyer);
     let url = &endpoint.url;
-    let mut conn = BuyerConn::new(endpoint.addr);
+    let mut conn = BuyerConn::to(endpoint);
     let mut vars = plan::BuyerVars::new(s, plan, buyer);
     let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
     let mut refused = None;
@@ -393,7 +394,7 @@ fn spawn_stock_monitor(
         wanted.sort_unstable();
         wanted.dedup();
         let mut samples = Vec::new();
-        let mut conns: Vec<BuyerConn> = shared.plan.endpoints.iter().map(|e| BuyerConn::new(e.addr)).collect();
+        let mut conns: Vec<BuyerConn> = shared.plan.endpoints.iter().map(BuyerConn::to).collect();
         let mut every = tokio::time::interval(STOCK_SAMPLE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {

@@ -5,23 +5,27 @@
 
 use super::classify::{Classifier, StatusMatch};
 use super::template::{JsonTemplate, RequestTemplate, Template, Vars};
+use super::tls::TlsSettings;
 use crate::scenario::Scenario;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// One address buyers connect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     pub addr: SocketAddr,
     /// The `host` header (the name as the user wrote it, with its port).
     pub host: String,
     /// The base URL, for reports and for the stock monitor.
     pub url: String,
+    /// `https://`: how to speak TLS to it.
+    pub tls: Option<Arc<TlsSettings>>,
 }
 
 impl Endpoint {
-    /// An endpoint on an address, with the address as its host.
+    /// A plain-HTTP endpoint on an address, with the address as its host.
     pub fn at(addr: SocketAddr) -> Endpoint {
-        Endpoint { addr, host: addr.to_string(), url: format!("http://{addr}") }
+        Endpoint { addr, host: addr.to_string(), url: format!("http://{addr}"), tls: None }
     }
 }
 

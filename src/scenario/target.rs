@@ -26,6 +26,9 @@ pub struct TargetSpec {
     /// buyers are spread over several round robin. `${VAR}` is read from the environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+    /// `https://` targets: take any certificate (self-signed staging servers).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
     /// Headers sent with every request (`${VAR}` from the environment).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
@@ -239,6 +242,10 @@ pub struct RedisStock {
 #[serde(deny_unknown_fields)]
 pub struct HttpTruth {
     pub stock: StockSpec,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn get() -> String {

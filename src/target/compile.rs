@@ -9,7 +9,9 @@ use crate::harness::{Endpoint, StockProbe};
 use crate::scenario::target::{expand_env, OrderSpec, RequestSpec, StockSpec, TargetSpec};
 use crate::scenario::{Scenario, Seg};
 use std::collections::BTreeMap;
+use crate::harness::tls::TlsSettings;
 use std::net::ToSocketAddrs;
+use std::sync::Arc;
 
 /// A compilation error and the field it is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,31 +24,33 @@ fn problem(path: &[Seg], message: impl Into<String>) -> Problem {
     Problem { path: path.to_vec(), message: message.into() }
 }
 
-/// A base URL, checked: `http://host:port` (a path is refused: it belongs in the requests).
+/// A base URL, checked: `http://host:port` or `https://…` (a path is refused: it belongs in
+/// the requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
     pub host: String,
     pub port: u16,
+    pub https: bool,
 }
 
 impl BaseUrl {
     pub fn parse(text: &str) -> Result<BaseUrl, String> {
         let expanded = expand_env(text)?;
         let url = reqwest::Url::parse(&expanded).map_err(|e| format!("{expanded:?} is not a URL: {e}"))?;
-        match url.scheme() {
-            "http" => {}
-            "https" => return Err(format!("{expanded:?}: https targets are not supported yet; use http")),
-            other => return Err(format!("{expanded:?}: the scheme must be http, not {other}")),
-        }
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => return Err(format!("{expanded:?}: the scheme must be http or https, not {other}")),
+        };
         if !matches!(url.path(), "" | "/") || url.query().is_some() {
             return Err(format!("{expanded:?}: give the server's base URL only; paths belong in `order.path`"));
         }
         let host = url.host_str().ok_or_else(|| format!("{expanded:?} has no host"))?.to_string();
-        Ok(BaseUrl { port: url.port_or_known_default().unwrap_or(80), host })
+        Ok(BaseUrl { port: url.port_or_known_default().unwrap_or(80), host, https })
     }
 
-    /// Resolves the host (once, now) into an endpoint.
-    pub fn resolve(&self) -> Result<Endpoint, String> {
+    /// Resolves the host (once, now) into an endpoint; `insecure`: take any TLS certificate.
+    pub fn resolve(&self, insecure: bool) -> Result<Endpoint, String> {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         let addr = (host, self.port)
             .to_socket_addrs()
@@ -54,7 +58,9 @@ impl BaseUrl {
             .next()
             .ok_or_else(|| format!("{} resolves to no address", self.host))?;
         let host_header = format!("{}:{}", self.host, self.port);
-        Ok(Endpoint { addr, url: format!("http://{host_header}"), host: host_header })
+        let tls = self.https.then(|| TlsSettings::new(&self.host, insecure)).transpose()?.map(Arc::new);
+        let scheme = if self.https { "https" } else { "http" };
+        Ok(Endpoint { addr, url: format!("{scheme}://{host_header}"), host: host_header, tls })
     }
 }
 

@@ -64,7 +64,7 @@ impl HttpTarget {
         let mut endpoints = Vec::new();
         for u in &t.urls {
             let base = BaseUrl::parse(u).map_err(TargetError::Unreachable)?;
-            endpoints.push(base.resolve().map_err(TargetError::Unreachable)?);
+            endpoints.push(base.resolve(t.insecure).map_err(TargetError::Unreachable)?);
         }
         let order = compile::order(spec, &t.headers).map_err(|e| TargetError::Start(at(e)))?;
         let classifier = compile::classifier(spec).map_err(|e| TargetError::Start(at(e)))?;
@@ -151,7 +151,7 @@ impl HttpTarget {
             SetupStep::Http(r) => {
                 let req = compile::setup_request(r, &s.target.headers, i).map_err(at)?;
                 let endpoint = &self.plan.endpoints[0];
-                let mut conn = BuyerConn::new(endpoint.addr);
+                let mut conn = BuyerConn::to(endpoint);
                 let answer =
                     conn.send(&req.bytes(&endpoint.host, vars), SETUP_TIMEOUT).await.map_err(|e| e.to_string())?;
                 if !(200..300).contains(&answer.status) {
@@ -260,7 +260,7 @@ impl Target for HttpTarget {
         Box::pin(async move {
             let endpoint = &self.plan.endpoints[0];
             let vars = Vars { product: &self.alive_product, run: &self.plan.run, ..Vars::default() };
-            let mut conn = BuyerConn::new(endpoint.addr);
+            let mut conn = BuyerConn::to(endpoint);
             match conn.send(&self.alive.bytes(&endpoint.host, &vars), AFTER_RUN_TIMEOUT).await {
                 Ok(_) => Liveness::Responsive,
                 Err(_) => Liveness::Unresponsive,

@@ -374,7 +374,7 @@ impl Target for ReferenceTarget {
     fn after_run(&self) -> BoxFuture<'_, Liveness> {
         Box::pin(async move {
             for endpoint in self.plan().endpoints {
-                let mut conn = BuyerConn::new(endpoint.addr);
+                let mut conn = BuyerConn::to(&endpoint);
                 let health = crate::harness::request_bytes("GET", "/healthz", &endpoint.host, b"");
                 if conn.send(&health, AFTER_RUN_TIMEOUT).await.is_err() {
                     return Liveness::Unresponsive;

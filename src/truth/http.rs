@@ -12,7 +12,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every product's stock through `probe`, from `endpoint`, on a connection of its own.
 pub async fn read(s: &Scenario, endpoint: &Endpoint, probe: &StockProbe) -> Result<Reading, String> {
-    let mut conn = BuyerConn::new(endpoint.addr);
+    let mut conn = BuyerConn::to(endpoint);
     let mut stock = Vec::new();
     for p in &s.products {
         let vars = Vars { product: &p.id, stock: p.stock, quantity: s.buyers.quantity, ..Vars::default() };

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// One request as the shop read it.
 #[derive(Debug, Clone)]
@@ -77,6 +77,37 @@ impl Shop {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Handler>,
     {
+        Shop::start_with(idle, None, make)
+    }
+
+    /// The same shop over TLS, with the self-signed certificate of `fixtures/tls`.
+    pub fn start_tls<F, Fut>(make: F) -> Shop
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Handler>,
+    {
+        use tokio_rustls::rustls;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("cert.pem")).expect("cert").map(|c| c.expect("cert")).collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+        Shop::start_with(None, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))), make)
+    }
+
+    fn start_with<F, Fut>(idle: Option<Duration>, tls: Option<tokio_rustls::TlsAcceptor>, make: F) -> Shop
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Handler>,
+    {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
@@ -85,7 +116,20 @@ impl Shop {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 tx.send(listener.local_addr().expect("addr")).expect("send addr");
                 while let Ok((sock, _)) = listener.accept().await {
-                    tokio::spawn(connection(sock, idle, handle.clone()));
+                    let _ = sock.set_nodelay(true);
+                    let handle = handle.clone();
+                    match tls.clone() {
+                        None => {
+                            tokio::spawn(connection(sock, idle, handle));
+                        }
+                        Some(acceptor) => {
+                            tokio::spawn(async move {
+                                if let Ok(stream) = acceptor.accept(sock).await {
+                                    connection(stream, idle, handle).await;
+                                }
+                            });
+                        }
+                    }
                 }
             });
         });
@@ -93,8 +137,7 @@ impl Shop {
     }
 }
 
-async fn connection(mut sock: TcpStream, idle: Option<Duration>, handle: Handler) {
-    let _ = sock.set_nodelay(true);
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, idle: Option<Duration>, handle: Handler) {
     let mut buf = Vec::new();
     loop {
         let request = match idle {
@@ -127,14 +170,14 @@ async fn connection(mut sock: TcpStream, idle: Option<Duration>, handle: Handler
                 return;
             }
         };
-        if sock.write_all(bytes.as_bytes()).await.is_err() {
+        if sock.write_all(bytes.as_bytes()).await.is_err() || sock.flush().await.is_err() {
             return;
         }
     }
 }
 
 /// Reads one request (head, then a body by content-length); `None` at the end of the connection.
-async fn read_request(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+async fn read_request<S: AsyncRead + Unpin>(sock: &mut S, buf: &mut Vec<u8>) -> Option<Request> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
