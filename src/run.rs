@@ -375,7 +375,8 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOpt
     let thresholds: Vec<ThresholdResult> = s.thresholds.iter().map(|t| observed.evaluate(t)).collect();
     let nothing_sent = (!ledger.attempts.is_empty() && ledger.attempts.iter().all(|a| !a.outcome.was_sent()))
         .then(|| ledger.attempts.iter().find_map(|a| a.error.clone()).unwrap_or_default());
-    let facts = RunFacts { overrun: ledger.overrun.as_ref(), truth: &truth.reading, nothing_sent: nothing_sent.as_deref() };
+    let facts =
+        RunFacts { overrun: ledger.overrun.as_ref(), truth: &truth.reading, nothing_sent: nothing_sent.as_deref() };
     let verdict = verdict::decide(s, &checks, &counts, &thresholds, facts);
     let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;

@@ -227,7 +227,13 @@ mod tests {
         let v = super::decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[], facts);
         assert_eq!(v.exit_code, EXIT_VIOLATION);
         let unsettled = TruthReading { notes: vec!["still changing".into()], ..TruthReading::default() };
-        let v = super::decide(&s, &checks(&[]), &counts, &[], RunFacts { overrun: None, truth: &unsettled, nothing_sent: None });
+        let v = super::decide(
+            &s,
+            &checks(&[]),
+            &counts,
+            &[],
+            RunFacts { overrun: None, truth: &unsettled, nothing_sent: None },
+        );
         assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
         assert!(v.reasons[0].contains("had not settled") && v.reasons[0].contains("still changing"));
     }

@@ -646,7 +646,8 @@ truth:
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("strict.yaml");
     std::fs::write(&file, yaml(false)).expect("write");
-    let strict = flashbench(&["run", &file.to_string_lossy(), "--quiet", "--out", &dir.path().join("out").to_string_lossy()]);
+    let strict =
+        flashbench(&["run", &file.to_string_lossy(), "--quiet", "--out", &dir.path().join("out").to_string_lossy()]);
     assert_eq!(strict.code, 4, "an untrusted certificate: {}{}", strict.stdout, strict.stderr);
     assert!(
         format!("{}{}", strict.stdout, strict.stderr).to_lowercase().contains("certificate"),

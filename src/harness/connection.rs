@@ -219,7 +219,14 @@ enum Framing {
 impl BuyerConn {
     /// A connection to a plain-HTTP address.
     pub fn new(addr: SocketAddr) -> Self {
-        BuyerConn { addr, tls: None, stream: None, buf: BytesMut::with_capacity(512), pending: None, ever_connected: false }
+        BuyerConn {
+            addr,
+            tls: None,
+            stream: None,
+            buf: BytesMut::with_capacity(512),
+            pending: None,
+            ever_connected: false,
+        }
     }
 
     /// A connection to `endpoint`, over TLS when it says so.

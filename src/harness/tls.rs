@@ -36,7 +36,10 @@ impl TlsSettings {
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?;
         let mut config = if insecure {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth()
         } else {
             builder.with_platform_verifier().map_err(|e| format!("TLS: {e}"))?.with_no_client_auth()
         };

@@ -5,11 +5,11 @@
 use crate::harness::classify::{BodyMatch, Classifier, Rule, StatusMatch};
 use crate::harness::plan::AuthStep;
 use crate::harness::template::{fits, JsonTemplate, Kind, RequestTemplate, Template, Var};
+use crate::harness::tls::TlsSettings;
 use crate::harness::{Endpoint, StockProbe};
 use crate::scenario::target::{expand_env, OrderSpec, RequestSpec, StockSpec, TargetSpec};
 use crate::scenario::{Scenario, Seg};
 use std::collections::BTreeMap;
-use crate::harness::tls::TlsSettings;
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 

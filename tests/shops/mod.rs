@@ -86,9 +86,9 @@ impl Shop {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Handler>,
     {
-        use tokio_rustls::rustls;
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(dir.join("cert.pem")).expect("cert").map(|c| c.expect("cert")).collect();
