@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
 //! | 2 | [`target`], [`server`], [`limits`] | the target behind one interface: the reference order server (axum, stores, strategies), started and seeded, or a user's own server over HTTP; the machine's socket budget |
-//! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; the [`harness::Ledger`] of every attempt |
+//! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; outcome rules; queued orders polled to their status; the [`harness::Ledger`] of every attempt |
 //! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
 //! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
 //! | 6 | [`verdict`] | expected violations, outcome counts, thresholds, the deadline and the settling of truth → verdict and exit code |

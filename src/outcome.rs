@@ -3,6 +3,10 @@
 //! `won`, `sold_out`, `busy`, `rate_limited` and `rejected` are definite answers; `error` and
 //! `timeout` are indeterminate: the order may or may not have been taken, so the invariants
 //! bound them (as Jepsen treats `:info`) and never count them as failures by themselves.
+//! `accepted` is a server's "202 Accepted": the order was queued, to be sold or refused later.
+//! It is neither a win nor a refusal: a polled status settles it (the attempt then takes the
+//! final outcome), else ground truth does, as it does the indeterminate ones; an accepted
+//! order truth never shows while stock remained is a lost acknowledgement.
 //! `not_sent` is a request that never left (the connection was refused, or could not be
 //! opened or written in time): definitely no effect, and no part of any invariant.
 
@@ -13,6 +17,7 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Won,
+    Accepted,
     SoldOut,
     Busy,
     RateLimited,
@@ -23,8 +28,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Won,
+        Outcome::Accepted,
         Outcome::SoldOut,
         Outcome::Busy,
         Outcome::RateLimited,
@@ -37,6 +43,7 @@ impl Outcome {
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Won => "won",
+            Outcome::Accepted => "accepted",
             Outcome::SoldOut => "sold_out",
             Outcome::Busy => "busy",
             Outcome::RateLimited => "rate_limited",
@@ -50,6 +57,18 @@ impl Outcome {
     /// May the attempt have taken effect without the client knowing?
     pub fn is_indeterminate(self) -> bool {
         matches!(self, Outcome::Error | Outcome::Timeout)
+    }
+
+    /// Is the attempt's effect for ground truth to settle: indeterminate, or accepted and
+    /// never given a final status?
+    pub fn is_open(self) -> bool {
+        self.is_indeterminate() || self == Outcome::Accepted
+    }
+
+    /// Can an outcome rule or a polled status give it? `timeout` and `not_sent` are what the
+    /// transport saw, never an answer.
+    pub fn is_answer(self) -> bool {
+        !matches!(self, Outcome::Timeout | Outcome::NotSent)
     }
 
     /// Did the request reach the target? `not_sent` did not: it takes no part in any invariant.

@@ -7,6 +7,7 @@ use crate::harness::classify::start_of;
 use crate::harness::plan::BuyerVars;
 use crate::harness::template::{RequestTemplate, Vars};
 use crate::harness::{BuyerConn, Endpoint};
+use crate::outcome::Outcome;
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
 use crate::target::http::HttpTarget;
@@ -75,9 +76,31 @@ pub async fn probe(s: &Scenario) -> (String, i32) {
             let _ = writeln!(o, "order      {line}");
             let c = plan.classifier.classify(status, &body);
             let rule = c.rule.map_or("no rule matched".to_string(), |i| format!("outcome rule {}", i + 1));
-            let id = c.order_id.map_or(String::new(), |id| format!(", order id {id}"));
+            let id = c.order_id.as_ref().map_or(String::new(), |id| format!(", order id {id}"));
             let note = c.note.map_or(String::new(), |n| format!(" ({n})"));
             let _ = writeln!(o, "           read as `{}` by {rule}{id}{note}", c.outcome);
+            if let (Outcome::Accepted, Some(poll)) = (c.outcome, &plan.status) {
+                let ticket = c.order_id.unwrap_or_default();
+                let vars = Vars { order_id: &ticket, ..vars.clone() };
+                match send(endpoint, &poll.request, &vars).await {
+                    Ok((line, _, body)) => {
+                        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+                        let value = json.as_ref().and_then(|j| j.pointer(&poll.pointer));
+                        let meaning = match value {
+                            None => format!("{} → NOT FOUND in the answer", poll.pointer),
+                            Some(v) => match poll.final_outcome(v) {
+                                Some(outcome) => format!("{} → {v}: final, `{outcome}`", poll.pointer),
+                                None => format!("{} → {v}: not final yet (the run polls again)", poll.pointer),
+                            },
+                        };
+                        let _ = writeln!(o, "status     {line}\n           {meaning}");
+                    }
+                    Err(line) => {
+                        let _ = writeln!(o, "status     {line}");
+                        code = EXIT_ENVIRONMENT;
+                    }
+                }
+            }
             let _ = writeln!(o, "           (buyer {buyer} may have bought one unit of {})", product.id);
         }
         Err(line) => {

@@ -10,6 +10,9 @@
 //! product took effect. A "no effect" is only claimed once truth has settled: a store that
 //! was still changing may yet apply a request, so then it stays unknown.
 //!
+//! An `accepted` attempt left without a final status (a queued order) is resolved the same
+//! way; an accepted answer whose id the store holds took effect by that id.
+//!
 //! The raw outcome stays in the ledger; the resolution is added beside it (`resolved`).
 
 use crate::harness::Ledger;
@@ -49,10 +52,19 @@ pub struct Indeterminate {
 }
 
 impl Indeterminate {
-    /// Counts the resolutions recorded in `ledger`.
+    /// Counts the resolutions of the indeterminate attempts recorded in `ledger`.
     pub fn of(ledger: &Ledger) -> Indeterminate {
+        Indeterminate::among(ledger, Outcome::is_indeterminate)
+    }
+
+    /// Counts the resolutions of the attempts left `accepted` (no final status).
+    pub fn of_accepted(ledger: &Ledger) -> Indeterminate {
+        Indeterminate::among(ledger, |o| o == Outcome::Accepted)
+    }
+
+    fn among(ledger: &Ledger, which: impl Fn(Outcome) -> bool) -> Indeterminate {
         let mut out = Indeterminate::default();
-        for a in ledger.attempts.iter().filter(|a| a.outcome.is_indeterminate()) {
+        for a in ledger.attempts.iter().filter(|a| which(a.outcome)) {
             out.total += 1;
             match a.resolved {
                 Some(Resolution::TookEffect) => out.took_effect += 1,
@@ -100,7 +112,7 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-/// Resolves every indeterminate attempt of `ledger` against `truth` (setting `resolved`) and
+/// Resolves every open attempt (indeterminate, or accepted without a final status) of `ledger` against `truth` (setting `resolved`) and
 /// returns the counts.
 pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminate {
     let settled = truth.reading.settled;
@@ -114,11 +126,28 @@ pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminat
     Indeterminate::of(ledger)
 }
 
-/// With order records: per (buyer, product), the orders no `won` answer accounts for.
+/// The ids of stored orders that an answer named: a `won` answer's, and an `accepted` one's
+/// when the store holds that id (a queue's ticket may be the order's id).
+pub fn claimed_ids<'a>(ledger: &'a Ledger, truth: &Truth) -> HashSet<&'a str> {
+    let stored: HashSet<&str> = truth.orders.iter().flatten().map(|o| o.id.as_str()).collect();
+    ledger
+        .attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Won || a.outcome == Outcome::Accepted)
+        .filter_map(|a| a.order_id.as_deref())
+        .filter(|id| stored.contains(id))
+        .collect()
+}
+
+/// Is `a` an accepted attempt whose id names a stored order?
+fn accepted_and_stored(a: &crate::harness::Attempt, claimed: &HashSet<&str>) -> bool {
+    a.outcome == Outcome::Accepted && a.order_id.as_deref().is_some_and(|id| claimed.contains(id))
+}
+
+/// With order records: per (buyer, product), the orders no answer's id accounts for.
 fn by_orders(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolution>> {
     let orders = truth.orders.as_deref().unwrap_or_default();
-    let acked: HashSet<&str> =
-        ledger.attempts.iter().filter(|a| a.outcome == Outcome::Won).filter_map(|a| a.order_id.as_deref()).collect();
+    let acked = claimed_ids(ledger, truth);
     let mut unexplained: HashMap<(&str, &str), u64> = HashMap::new();
     for o in orders.iter().filter(|o| !acked.contains(o.id.as_str())) {
         *unexplained.entry((o.buyer_id.as_str(), o.product_id.as_str())).or_default() += 1;
@@ -135,7 +164,7 @@ fn by_orders(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolut
     }
     let mut pending: HashMap<(&str, &str), u64> = HashMap::new();
     for (a, buyer) in ledger.attempts.iter().zip(&buyer_ids) {
-        if a.outcome.is_indeterminate() {
+        if a.outcome.is_open() && !accepted_and_stored(a, &acked) {
             *pending.entry((buyer.as_str(), product(a))).or_default() += 1;
         }
     }
@@ -144,7 +173,10 @@ fn by_orders(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resolut
         .iter()
         .zip(&buyer_ids)
         .map(|(a, buyer)| {
-            a.outcome.is_indeterminate().then(|| {
+            if accepted_and_stored(a, &acked) {
+                return Some(Resolution::TookEffect);
+            }
+            a.outcome.is_open().then(|| {
                 let key = (buyer.as_str(), product(a));
                 let (left, tried) =
                     (unexplained.get(&key).copied().unwrap_or(0), pending.get(&key).copied().unwrap_or(1));
@@ -166,8 +198,7 @@ fn by_counting(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resol
         .map(|i| {
             let acked = ledger.attempts.iter().filter(|a| a.product as usize == i && a.outcome == Outcome::Won).count();
             let tried =
-                ledger.attempts.iter().filter(|a| a.product as usize == i && a.outcome.is_indeterminate()).count()
-                    as i64;
+                ledger.attempts.iter().filter(|a| a.product as usize == i && a.outcome.is_open()).count() as i64;
             match truth.units_ordered(i).map(|sold| sold - acked as i64 * q) {
                 Some(0) => Resolution::NoEffect,
                 Some(extra) if extra == tried * q => Resolution::TookEffect,
@@ -179,9 +210,7 @@ fn by_counting(s: &Scenario, ledger: &Ledger, truth: &Truth) -> Vec<Option<Resol
         .attempts
         .iter()
         .map(|a| {
-            a.outcome
-                .is_indeterminate()
-                .then(|| per_product.get(a.product as usize).copied().unwrap_or(Resolution::Unknown))
+            a.outcome.is_open().then(|| per_product.get(a.product as usize).copied().unwrap_or(Resolution::Unknown))
         })
         .collect()
 }
@@ -214,8 +243,8 @@ pub fn holdings(s: &Scenario, ledger: &Ledger, truth: &Truth) -> HashMap<u32, Op
                 let entry = out.entry(a.buyer).or_insert(Some(0));
                 let add = match (a.outcome, a.resolved) {
                     (Outcome::Won, _) | (_, Some(Resolution::TookEffect)) => Some(1),
-                    (o, Some(Resolution::NoEffect)) if o.is_indeterminate() => Some(0),
-                    (o, _) if o.is_indeterminate() => None,
+                    (o, Some(Resolution::NoEffect)) if o.is_open() => Some(0),
+                    (o, _) if o.is_open() => None,
                     _ => Some(0),
                 };
                 *entry = entry.zip(add).map(|(h, n)| h + n);

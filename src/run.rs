@@ -14,7 +14,7 @@ use crate::server::{Backend, Strategy};
 use crate::stats;
 use crate::target::{self, TargetOptions};
 use crate::threshold::{Observed, ThresholdResult};
-use crate::truth::Truth;
+use crate::truth::{self, Truth};
 use crate::verdict::{self, RunFacts, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::verify::{self, Check};
 use std::path::{Path, PathBuf};
@@ -358,7 +358,8 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOpt
         }
     };
     let duration = t0.elapsed();
-    let read = target.read_truth(s, ledger.indeterminate() > 0).await;
+    let awaited = truth::Awaited::of(s, &ledger);
+    let read = target.read_truth(s, &awaited).await;
     ctx.target.after_run = Some(target.after_run().await);
     target.stop().await;
     let truth = match read {
@@ -443,6 +444,7 @@ fn build_summary(
         products,
         outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
         indeterminate: resolve::Indeterminate::of(ledger),
+        queued: stats::Queued::of(ledger),
         truth: truth.map(|t| t.reading.clone()),
         expected_outcomes: verdict.outcome_checks.clone(),
         invariants: checks

@@ -65,6 +65,71 @@ pub fn latency(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
     out
 }
 
+/// Queued orders: the attempts answered `accepted`, what their polled status made of them, and
+/// latency both to the accepted answer and to the end (the final status, or giving up).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queued {
+    /// Attempts answered `accepted`.
+    pub accepted: u64,
+    /// Their outcomes at the end: a final status's, or `accepted` when none came.
+    pub outcomes: BTreeMap<String, u64>,
+    /// The ones left `accepted`, settled by ground truth.
+    pub unsettled: crate::resolve::Indeterminate,
+    pub to_accepted_us: LatencySummary,
+    pub to_final_us: LatencySummary,
+}
+
+impl Queued {
+    /// `None` when no answer was `accepted`. Read after resolution (for `unsettled`).
+    pub fn of(ledger: &Ledger) -> Option<Queued> {
+        let queued: Vec<_> = ledger.attempts.iter().filter(|a| a.accepted_us.is_some()).collect();
+        if queued.is_empty() {
+            return None;
+        }
+        let (mut to_accepted, mut to_final) = (histogram(), histogram());
+        let mut outcomes = BTreeMap::new();
+        for a in &queued {
+            to_accepted.saturating_record(a.accept_latency_us().unwrap_or(0).max(1));
+            to_final.saturating_record(a.latency_us().max(1));
+            *outcomes.entry(a.outcome.name().to_string()).or_default() += 1;
+        }
+        Some(Queued {
+            accepted: queued.len() as u64,
+            outcomes,
+            unsettled: crate::resolve::Indeterminate::of_accepted(ledger),
+            to_accepted_us: summarize(&to_accepted),
+            to_final_us: summarize(&to_final),
+        })
+    }
+
+    /// "1500 orders queued (202): 5 won, 1495 sold_out by their status; p50 1.2 ms to the
+    /// queue, 340 ms to the final status"
+    pub fn line(&self) -> String {
+        let ends: Vec<String> =
+            self.outcomes.iter().filter(|(o, _)| o.as_str() != "accepted").map(|(o, n)| format!("{n} {o}")).collect();
+        let settled = match ends.is_empty() {
+            true => String::new(),
+            false => format!(" {} by their status;", ends.join(", ")),
+        };
+        let left = match self.unsettled.total {
+            0 => String::new(),
+            n => format!(
+                " {n} without a final status, settled by truth ({} took effect, {} no effect, {} unknown);",
+                self.unsettled.took_effect, self.unsettled.no_effect, self.unsettled.unknown
+            ),
+        };
+        let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
+        format!(
+            "{} orders queued (accepted):{settled}{left} p50 {} to accepted, {} to the end (p99 {} and {})",
+            self.accepted,
+            ms(self.to_accepted_us.p50),
+            ms(self.to_final_us.p50),
+            ms(self.to_accepted_us.p99),
+            ms(self.to_final_us.p99)
+        )
+    }
+}
+
 /// Counts per outcome, every outcome present.
 pub fn outcome_counts(ledger: &Ledger) -> BTreeMap<Outcome, u64> {
     let mut out: BTreeMap<Outcome, u64> = Outcome::ALL.iter().map(|&o| (o, 0)).collect();
@@ -121,6 +186,7 @@ mod tests {
             resolved: None,
             order_id: None,
             error: None,
+            accepted_us: None,
         }
     }
 

@@ -362,6 +362,7 @@ mod tests {
             resolved: None,
             order_id: None,
             error: None,
+            accepted_us: None,
         }
     }
 

@@ -708,6 +708,26 @@ fn http_scenario_mistakes_are_refused_with_their_line() {
             "  urls: [http://x:1]\n  order: {path: /o}\nserver:\n  backend: redis\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
             "server: `server:` configures the bundled reference server",
         ),
+        (
+            "  urls: [http://x:1]\n  order: {path: \"/o/{order_id}\"}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order: {order_id} is known only in `order.status`",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o, order_id: /id, status: {path: \"/s/{order_id}\", pointer: /st, map: {OK: won}}}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.status: the status is polled after an `accepted` answer, and no outcome rule gives `accepted`",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o, outcomes: [{status: 202, outcome: accepted}], status: {path: \"/s/{order_id}\", pointer: /st, map: {OK: won}}}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.status.path: {order_id} needs `order.order_id`",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o, order_id: /id, outcomes: [{status: 202, outcome: accepted}], status: {path: \"/s/{order_id}\", pointer: /st, map: {QUEUED: accepted}}}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.status.map: \"QUEUED\" cannot mean accepted",
+        ),
+        (
+            "  urls: [http://x:1]\n  order: {path: /o, outcomes: [{status: 504, outcome: timeout}]}\ntruth:\n  http: {stock: {path: /s, pointer: /n}}\n",
+            "target.order.outcomes[0]: an answer cannot be `timeout`",
+        ),
     ];
     for (extra, want) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -720,6 +740,171 @@ fn http_scenario_mistakes_are_refused_with_their_line() {
     let r = flashbench(&["run", "scenarios/examples/serve-sqlite.yaml", "--backend", "memory"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--backend applies to the reference server"), "{}", r.stderr);
+}
+
+const QUEUE_SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS products (id TEXT PRIMARY KEY, stock INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, product_id TEXT, user_id TEXT)",
+    "INSERT OR IGNORE INTO products (id, stock) VALUES ('drop', 0)",
+];
+
+/// A shop that queues: `POST /orders` answers `202 {"ticket": …}` at once, and one worker
+/// sells from the queue later (the order row's id is the ticket); `GET /orders/{ticket}`
+/// answers `{"state": "PENDING" | "CONFIRMED" | "REJECTED"}`. With `lose_every` = n, the
+/// worker drops every n-th job without a trace: its state stays PENDING forever.
+fn queued_shop(db: std::path::PathBuf, lose_every: u32) -> Shop {
+    Shop::start(None, move || async move {
+        let pool = shops::sqlite(&db, QUEUE_SCHEMA).await;
+        let states: Arc<Mutex<std::collections::HashMap<String, &'static str>>> = Arc::default();
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let (worker_pool, worker_states) = (pool.clone(), states.clone());
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while let Some((ticket, user)) = queue.recv().await {
+                n += 1;
+                tokio::time::sleep(Duration::from_micros(500)).await;
+                if lose_every > 0 && n.is_multiple_of(lose_every) {
+                    continue;
+                }
+                let mut tx = worker_pool.begin().await.expect("tx");
+                let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 'drop' AND stock >= 1")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+                    == 1;
+                if sold {
+                    sqlx::query("INSERT INTO orders (id, product_id, user_id) VALUES (?1, 'drop', ?2)")
+                        .bind(&ticket)
+                        .bind(&user)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("insert");
+                }
+                tx.commit().await.expect("commit");
+                let state = if sold { "CONFIRMED" } else { "REJECTED" };
+                worker_states.lock().expect("states").insert(ticket, state);
+            }
+        });
+        let tickets = Arc::new(AtomicU32::new(0));
+        handler(move |r| {
+            let (jobs, states, tickets) = (jobs.clone(), states.clone(), tickets.clone());
+            async move {
+                if let Some(ticket) = r.path.strip_prefix("/orders/") {
+                    return match states.lock().expect("states").get(ticket) {
+                        Some(state) => shops::json(200, json!({"state": state})),
+                        None => shops::json(404, json!({"detail": "no such ticket"})),
+                    };
+                }
+                let Some(user) = r.json()["user"].as_str().map(str::to_string) else {
+                    return shops::json(422, json!({"detail": "who buys?"}));
+                };
+                let ticket = format!("t-{}", tickets.fetch_add(1, Ordering::Relaxed));
+                states.lock().expect("states").insert(ticket.clone(), "PENDING");
+                let _ = jobs.send((ticket.clone(), user));
+                shops::json(202, json!({"ticket": ticket}))
+            }
+        })
+    })
+}
+
+/// A queued-order scenario for `queued_shop`; `status` is the `order.status` block (or empty).
+fn queued_yaml(url: &str, db: &std::path::Path, stock: u32, buyers: u32, status: &str, max_wait: &str) -> String {
+    format!(
+        r#"name: queued
+products:
+  - id: drop
+    stock: {stock}
+buyers:
+  count: {buyers}
+target:
+  kind: http
+  urls: [{url}]
+  order:
+    path: /orders
+    body: {{user: "{{buyer}}"}}
+    outcomes:
+      - {{status: 202, outcome: accepted}}
+      - {{status: "4xx", outcome: rejected}}
+    order_id: /ticket
+{status}  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = '{{product}}'"
+truth:
+  settle: 200ms
+  max_wait: {max_wait}
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: SELECT id, product_id AS product, user_id AS buyer, 1 AS quantity FROM orders
+"#,
+        db = db.display()
+    )
+}
+
+const POLL_STATUS: &str = "    status: {path: \"/orders/{order_id}\", pointer: /state, map: {CONFIRMED: won, REJECTED: sold_out}, every: 50ms, within: 2s}\n";
+
+/// Orders answered `202` and sold later by a worker, each polled to its final status: the
+/// verdict is that of a correct shop, and latency is reported to the 202 and to the end.
+fn queued_orders_polled_to_their_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("queue.db");
+    let shop = queued_shop(db.clone(), 0);
+    let yaml = queued_yaml(&shop.url(), &db, 5, 200, POLL_STATUS, "10s");
+    let file = dir.path().join("queued.yaml");
+    std::fs::write(&file, &yaml).expect("write");
+    let probe = flashbench(&["probe", &file.to_string_lossy()]);
+    assert!(probe.stdout.contains("read as `accepted` by outcome rule 1, order id t-0"), "{}", probe.stdout);
+    assert!(probe.stdout.contains("status     GET") && probe.stdout.contains("/state → \""), "{}", probe.stdout);
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!((s["outcomes"]["won"].as_u64(), s["outcomes"]["sold_out"].as_u64()), (Some(5), Some(195)));
+    assert_eq!(s["outcomes"]["accepted"], 0, "every order got its final status");
+    let q = &s["queued"];
+    assert_eq!(q["accepted"], 200);
+    assert_eq!((q["outcomes"]["won"].as_u64(), q["outcomes"]["sold_out"].as_u64()), (Some(5), Some(195)));
+    let (to_202, to_end) = (q["to_accepted_us"]["p50"].as_u64(), q["to_final_us"]["p50"].as_u64());
+    assert!(to_202.is_some_and(|a| to_end.is_some_and(|f| f > a)), "{q}");
+    assert_eq!(status(&s, "acked_orders_durable"), "pass", "{}", invariant(&s, "acked_orders_durable"));
+    assert_eq!(s["products"][0]["orders"], 5);
+    assert!(ran.stdout.contains("200 orders queued (accepted): 195 sold_out, 5 won by their status"), "{}", ran.stdout);
+}
+
+/// The same shop without a status route: every order stays `accepted`, and ground truth,
+/// read once the queue drained, settles each (the ticket is the stored order's id).
+fn queued_orders_settled_by_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("queue.db");
+    let shop = queued_shop(db.clone(), 0);
+    let (ran, s) = run_yaml(&queued_yaml(&shop.url(), &db, 5, 200, "", "10s"), &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(s["outcomes"]["accepted"], 200);
+    let unsettled = &s["queued"]["unsettled"];
+    assert_eq!((unsettled["took_effect"].as_u64(), unsettled["no_effect"].as_u64()), (Some(5), Some(195)), "{s}");
+    assert_eq!(s["products"][0]["final_stock"], 0);
+    for name in ["no_oversell", "no_undersell", "acked_orders_durable", "no_phantom_orders", "stock_conserved"] {
+        assert_eq!(status(&s, name), "pass", "{name}: {}", invariant(&s, name));
+    }
+}
+
+/// A queue that drops every 10th job while stock remains: those orders were accepted and never
+/// stored, so `acked_orders_durable` fails (and `no_undersell`: buyers went without while units
+/// stayed unsold), whether or not their status is polled (it stays PENDING).
+fn a_queue_that_loses_orders(status_block: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("queue.db");
+    let shop = queued_shop(db.clone(), 10);
+    let started = Instant::now();
+    let (ran, s) = run_yaml(&queued_yaml(&shop.url(), &db, 100, 80, status_block, "1s"), &[]);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    let acked = invariant(&s, "acked_orders_durable");
+    assert_eq!(acked["status"], "fail", "{acked}");
+    assert_eq!(acked["counts"]["accepted_lost"], 8, "{acked}");
+    assert!(acked["detail"].as_str().is_some_and(|d| d.contains("8 accepted (queued) orders were lost")), "{acked}");
+    assert_eq!(status(&s, "no_undersell"), "fail");
+    assert_eq!(s["products"][0]["final_stock"], 28);
+    assert_eq!(s["queued"]["unsettled"]["no_effect"], 8, "{}", s["queued"]);
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
 }
 
 fn main() -> std::process::ExitCode {
@@ -739,5 +924,9 @@ fn main() -> std::process::ExitCode {
     t.add("probe_shows_each_request_and_how_it_is_read", &[], probe_shows_each_request_and_how_it_is_read);
     t.add("shops::per_buyer_login", &[], per_buyer_login);
     t.add("shops::https_with_a_self_signed_certificate", &[], https_with_a_self_signed_certificate);
+    t.add("shops::queued_orders_polled_to_their_status", &[], queued_orders_polled_to_their_status);
+    t.add("shops::queued_orders_settled_by_truth", &[], queued_orders_settled_by_truth);
+    t.add("shops::a_queue_that_loses_orders::polled", &[], || a_queue_that_loses_orders(POLL_STATUS));
+    t.add("shops::a_queue_that_loses_orders::settled_by_truth", &[], || a_queue_that_loses_orders(""));
     t.run()
 }

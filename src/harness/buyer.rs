@@ -4,6 +4,8 @@
 use super::connection::{BuyerConn, ConnError};
 use super::ledger::Attempt;
 use super::plan::BuyerVars;
+use super::queued::{self, Polled};
+use super::template::Var;
 use super::Shared;
 use crate::outcome::Outcome;
 use rand::Rng;
@@ -51,7 +53,7 @@ pub async fn buy(
         if cut {
             shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
         }
-        let (status, outcome, order_id, error) = match result {
+        let (status, mut outcome, mut order_id, mut error) = match result {
             Ok(answer) => {
                 let c = plan.classifier.classify(answer.status, &answer.body);
                 (answer.status, c.outcome, c.order_id, c.note)
@@ -61,6 +63,26 @@ pub async fn buy(
             }
             Err(e) => (0, transport_outcome(&e), None, Some(describe(&e))),
         };
+        // A queued order: its status says what became of it, when the scenario polls it.
+        let mut accepted_us = None;
+        if outcome == Outcome::Accepted {
+            accepted_us = Some(shared.micros(Instant::now()));
+            if let Some(poll) = &plan.status {
+                let ticket = order_id.clone().unwrap_or_default();
+                if ticket.is_empty() && poll.request.uses(Var::OrderId) {
+                    error = Some(format!("{status} accepted without an order id: its status cannot be polled"));
+                } else {
+                    match queued::poll(shared, poll, conn, buyer, &vars, attempt, &ticket).await {
+                        Polled::Final { outcome: last, order_id: stored, status } => {
+                            outcome = last;
+                            order_id = stored.or(order_id);
+                            error = (last == Outcome::Error).then(|| format!("status {status}"));
+                        }
+                        Polled::Pending(why) => error = Some(why),
+                    }
+                }
+            }
+        }
         let done = Instant::now();
         shared.progress.record(outcome);
         out.push(Attempt {
@@ -77,9 +99,11 @@ pub async fn buy(
             resolved: None,
             order_id,
             error,
+            accepted_us,
         });
         match outcome {
-            Outcome::Won => {
+            // An order left in the queue may yet be sold: the buyer waits for it, as for a win.
+            Outcome::Won | Outcome::Accepted => {
                 won += 1;
                 if won >= s.buyers.wants {
                     break;
@@ -122,6 +146,7 @@ pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> 
         resolved: None,
         order_id: None,
         error: Some(why),
+        accepted_us: None,
     }
 }
 

@@ -170,7 +170,7 @@ impl Classifier {
         };
         let outcome = rule.outcome;
         let order_id = match (outcome, &self.order_id) {
-            (Outcome::Won, Some(pointer)) => {
+            (Outcome::Won | Outcome::Accepted, Some(pointer)) => {
                 let doc = json.get_or_insert_with(|| serde_json::from_str(&text).ok());
                 doc.as_ref().and_then(|d| d.pointer(pointer)).and_then(|v| match v {
                     Value::String(s) => Some(s.clone()),
@@ -181,7 +181,7 @@ impl Classifier {
             _ => None,
         };
         let note = match outcome {
-            Outcome::Won if order_id.is_none() && self.order_id.is_some() => {
+            Outcome::Won | Outcome::Accepted if order_id.is_none() && self.order_id.is_some() => {
                 Some(format!("{status} without an order id in the body"))
             }
             // Keep what the server said about a failure: the summary groups these.

@@ -34,6 +34,10 @@ pub struct Attempt {
     pub order_id: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    /// When an `accepted` (queued) answer came, µs since the epoch: latency to the queue is
+    /// `accepted_us − sent_us`, to the final status `done_us − sent_us`. Empty otherwise.
+    #[serde(default)]
+    pub accepted_us: Option<u64>,
 }
 
 fn first() -> u32 {
@@ -43,6 +47,11 @@ fn first() -> u32 {
 impl Attempt {
     pub fn latency_us(&self) -> u64 {
         self.done_us.saturating_sub(self.sent_us)
+    }
+
+    /// For a queued order: from the send to the `accepted` answer.
+    pub fn accept_latency_us(&self) -> Option<u64> {
+        self.accepted_us.map(|at| at.saturating_sub(self.sent_us))
     }
 }
 

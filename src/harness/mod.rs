@@ -14,6 +14,7 @@ mod gate;
 pub mod ledger;
 pub mod plan;
 mod progress;
+pub mod queued;
 pub mod template;
 pub mod tls;
 
@@ -113,7 +114,9 @@ pub struct HarnessConfig {
 /// Longest a run may take before it is called off: every wait in it is bounded. Saturating
 /// arithmetic: validation bounds every term, and no scenario may make this panic.
 pub fn run_deadline(s: &Scenario) -> Duration {
-    let per_attempt = s.request_timeout.0.saturating_add(s.buyers.retry.backoff.max.0);
+    // A queued order's status is polled for up to `within` after it was accepted.
+    let polling = s.target.order.as_ref().and_then(|o| o.status.as_ref()).map_or(Duration::ZERO, |st| st.within.0);
+    let per_attempt = s.request_timeout.0.saturating_add(s.buyers.retry.backoff.max.0).saturating_add(polling);
     let ramp = s.arrival.over.map_or(Duration::ZERO, |d| d.0);
     s.arrival
         .connect_timeout

@@ -6,9 +6,11 @@
 use super::classify::{Classifier, StatusMatch};
 use super::template::{JsonTemplate, RequestTemplate, Template, Vars};
 use super::tls::TlsSettings;
+use crate::outcome::Outcome;
 use crate::scenario::Scenario;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One address buyers connect to.
 #[derive(Debug, Clone)]
@@ -37,6 +39,28 @@ pub struct StockProbe {
     pub pointer: String,
 }
 
+/// How an `accepted` order's fate is polled: the request (`{order_id}` from the accepted
+/// answer), where the status is in its JSON, which statuses are final and what each means.
+#[derive(Debug, Clone)]
+pub struct StatusPoll {
+    pub request: RequestTemplate,
+    pub pointer: String,
+    /// Final statuses (as text: `1` and `"1"` are one) and their outcomes.
+    pub finals: Vec<(String, Outcome)>,
+    /// JSON pointer to the stored order's id in a final answer.
+    pub order_id: Option<String>,
+    pub every: Duration,
+    pub within: Duration,
+}
+
+impl StatusPoll {
+    /// The outcome a status value means, if it is final.
+    pub fn final_outcome(&self, value: &serde_json::Value) -> Option<Outcome> {
+        let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+        self.finals.iter().find(|(s, _)| *s == text).map(|(_, o)| *o)
+    }
+}
+
 /// A per-buyer step before the sale (register, login).
 #[derive(Debug, Clone)]
 pub struct AuthStep {
@@ -56,6 +80,8 @@ pub struct Plan {
     /// Run on each buyer's connection before its start, in order.
     pub auth: Vec<AuthStep>,
     pub order: RequestTemplate,
+    /// Polled after an `accepted` answer until its status is final.
+    pub status: Option<StatusPoll>,
     /// Sent once on each buyer's connection before its start; `None`: only connect.
     pub warmup: Option<RequestTemplate>,
     pub classifier: Classifier,
@@ -78,6 +104,7 @@ impl Plan {
                 headers: Vec::new(),
                 body: JsonTemplate::parse(&body).ok(),
             },
+            status: None,
             warmup: Some(RequestTemplate {
                 method: "GET".into(),
                 path: t("/healthz"),
@@ -167,6 +194,7 @@ impl BuyerVars {
             idempotency_key: &self.idempotency_key,
             run: &self.run,
             token: &self.token,
+            order_id: "",
             cookie: &self.cookie,
         }
     }

@@ -4,7 +4,8 @@
 //! Placeholders: `{product}` (the product's id), `{buyer}` (the buyer's id), `{attempt}` (1 for
 //! the first), `{quantity}`, `{stock}` (the product's initial stock), `{idempotency_key}` (one
 //! per order a buyer tries for: its retries share it), `{run}` (a tag per run), `{token}` (what
-//! the buyer's login returned). In a JSON body a string that is one placeholder with a type,
+//! the buyer's login returned), `{order_id}` (in `order.status` only: the id an `accepted`
+//! answer gave). In a JSON body a string that is one placeholder with a type,
 //! `"{product:int}"`, becomes that type (`:int`, `:float`, `:bool`); elsewhere the type is
 //! ignored. `{{` and `}}` are literal braces.
 
@@ -22,10 +23,11 @@ pub enum Var {
     IdempotencyKey,
     Run,
     Token,
+    OrderId,
 }
 
 impl Var {
-    const ALL: [(&'static str, Var); 8] = [
+    const ALL: [(&'static str, Var); 9] = [
         ("product", Var::Product),
         ("buyer", Var::Buyer),
         ("attempt", Var::Attempt),
@@ -34,6 +36,7 @@ impl Var {
         ("idempotency_key", Var::IdempotencyKey),
         ("run", Var::Run),
         ("token", Var::Token),
+        ("order_id", Var::OrderId),
     ];
 
     fn parse(name: &str) -> Option<Var> {
@@ -75,6 +78,8 @@ pub struct Vars<'a> {
     pub idempotency_key: &'a str,
     pub run: &'a str,
     pub token: &'a str,
+    /// The order id of an `accepted` answer, for its status request.
+    pub order_id: &'a str,
     /// Cookies the buyer's login set, sent back as a `cookie` header (empty: none).
     pub cookie: &'a str,
 }
@@ -90,6 +95,7 @@ impl Vars<'_> {
             Var::IdempotencyKey => self.idempotency_key.to_string(),
             Var::Run => self.run.to_string(),
             Var::Token => self.token.to_string(),
+            Var::OrderId => self.order_id.to_string(),
         }
     }
 }
@@ -327,6 +333,7 @@ mod tests {
             stock: 5,
             idempotency_key: "r1-u-3-1",
             run: "r1",
+            order_id: "",
             token: "t0k",
             cookie: "",
         }

@@ -76,6 +76,7 @@ mod tests {
                 resolved: None,
                 order_id: Some("42".into()),
                 error: None,
+                accepted_us: None,
             },
             Attempt {
                 repetition: 1,
@@ -91,6 +92,7 @@ mod tests {
                 resolved: None,
                 order_id: None,
                 error: Some("timed out, \"really\"".into()),
+                accepted_us: None,
             },
         ];
         let samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: -1 }];

@@ -33,6 +33,9 @@ pub struct Summary {
     /// The `error` and `timeout` attempts, resolved against ground truth.
     #[serde(default)]
     pub indeterminate: Indeterminate,
+    /// Queued orders (`accepted` answers), when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<crate::stats::Queued>,
     /// How ground truth was read (absent when it could not be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthReading>,
@@ -232,6 +235,7 @@ impl Summary {
             products: Vec::new(),
             outcomes: BTreeMap::new(),
             indeterminate: Indeterminate::default(),
+            queued: None,
             truth: None,
             expected_outcomes: Vec::new(),
             invariants: Vec::new(),
@@ -277,7 +281,8 @@ impl Summary {
         };
         let unresponsive = (self.target.after_run == Some(crate::target::Liveness::Unresponsive))
             .then(|| "the target did not answer after the load".to_string());
-        [Some(held), self.indeterminate_line(), self.not_sent_line(), unresponsive]
+        let queued = self.queued.as_ref().map(crate::stats::Queued::line);
+        [Some(held), self.indeterminate_line(), queued, self.not_sent_line(), unresponsive]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()

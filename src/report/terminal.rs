@@ -181,6 +181,9 @@ pub fn truth_lines(s: &Summary) -> Vec<String> {
         let over = if s.shown_repetition.is_some() { " (all repetitions)" } else { "" };
         out.push(format!("indeterminate{over}: {line}"));
     }
+    if let Some(q) = &s.queued {
+        out.push(format!("queued: {}", q.line()));
+    }
     if let Some(t) = &s.truth {
         if t.reads > 1 || !t.notes.is_empty() {
             let after = if s.target.kind == "http" { "read" } else { "read after the target was quiet" };

@@ -1,6 +1,7 @@
 //! The `target:` section (which server the sale runs on) and the truth sources of an `http`
 //! target. Field docs here are the reference for `README.md` ("Test your own server").
 
+use super::HumanDuration;
 use crate::outcome::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,9 +106,50 @@ pub struct OrderSpec {
     /// Ordered rules, first match wins; absent: the reference server's mapping.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<OutcomeRuleSpec>,
-    /// JSON pointer to the order id in a won answer (`/orderId`); a string or a number.
+    /// JSON pointer to the order id in a won or accepted answer (`/orderId`); a string or a
+    /// number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// For queued orders: the request that tells an `accepted` order's fate, polled until its
+    /// status is final or `within` has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<OrderStatusSpec>,
+}
+
+/// How an accepted order's status is read: `{method: GET, path: /orders/{order_id}, pointer:
+/// /status, map: {CONFIRMED: won, REJECTED: sold_out}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusSpec {
+    #[serde(default = "get")]
+    pub method: String,
+    /// `{order_id}` is the id the accepted answer gave (at `order.order_id`).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// JSON pointer to the status in the answer.
+    pub pointer: String,
+    /// Final statuses and the outcome each means; any other status is still pending.
+    pub map: BTreeMap<String, Outcome>,
+    /// JSON pointer to the stored order's id in a final answer, when the accepted answer's id
+    /// is a ticket and not the id the store keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// How long to wait between two polls of one order.
+    #[serde(default = "default_status_every")]
+    pub every: HumanDuration,
+    /// How long after the accepted answer to give up (the order stays `accepted`, for truth
+    /// to settle).
+    #[serde(default = "default_status_within")]
+    pub within: HumanDuration,
+}
+
+fn default_status_every() -> HumanDuration {
+    HumanDuration::from_millis(100)
+}
+
+fn default_status_within() -> HumanDuration {
+    HumanDuration::from_millis(10_000)
 }
 
 /// One outcome rule: what it matches, and the outcome it gives.

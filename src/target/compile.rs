@@ -3,10 +3,11 @@
 //! `validate` accepts compiles here; errors carry the path of the field at fault.
 
 use crate::harness::classify::{BodyMatch, Classifier, Rule, StatusMatch};
-use crate::harness::plan::AuthStep;
+use crate::harness::plan::{AuthStep, StatusPoll};
 use crate::harness::template::{fits, JsonTemplate, Kind, RequestTemplate, Template, Var};
 use crate::harness::tls::TlsSettings;
 use crate::harness::{Endpoint, StockProbe};
+use crate::outcome::Outcome;
 use crate::scenario::target::{expand_env, OrderSpec, RequestSpec, StockSpec, TargetSpec};
 use crate::scenario::{Scenario, Seg};
 use std::collections::BTreeMap;
@@ -103,24 +104,38 @@ fn body(value: Option<&serde_json::Value>, at: &[Seg]) -> Result<Option<JsonTemp
 
 fn request(spec: &RequestSpec, common: &BTreeMap<String, String>, at: &[Seg]) -> Result<RequestTemplate, Problem> {
     let sub = |k: &'static str| [at, &[Seg::Key(k)]].concat();
-    Ok(RequestTemplate {
-        method: method(&spec.method, &sub("method"))?,
-        path: path(&spec.path, &sub("path"))?,
-        headers: headers(common, &spec.headers, &sub("headers"))?,
-        body: body(spec.body.as_ref(), &sub("body"))?,
-    })
+    no_order_id(
+        RequestTemplate {
+            method: method(&spec.method, &sub("method"))?,
+            path: path(&spec.path, &sub("path"))?,
+            headers: headers(common, &spec.headers, &sub("headers"))?,
+            body: body(spec.body.as_ref(), &sub("body"))?,
+        },
+        at,
+    )
+}
+
+/// `{order_id}` exists only once an order was accepted: in `order.status`.
+fn no_order_id(t: RequestTemplate, at: &[Seg]) -> Result<RequestTemplate, Problem> {
+    match t.uses(Var::OrderId) {
+        true => Err(problem(at, "{order_id} is known only in `order.status`, after an accepted answer")),
+        false => Ok(t),
+    }
 }
 
 /// The order request.
 pub fn order(spec: &OrderSpec, common: &BTreeMap<String, String>) -> Result<RequestTemplate, Problem> {
     let at = [Seg::Key("target"), Seg::Key("order")];
     let sub = |k: &'static str| [&at[..], &[Seg::Key(k)]].concat();
-    Ok(RequestTemplate {
-        method: method(&spec.method, &sub("method"))?,
-        path: path(&spec.path, &sub("path"))?,
-        headers: headers(common, &spec.headers, &sub("headers"))?,
-        body: body(spec.body.as_ref(), &sub("body"))?,
-    })
+    no_order_id(
+        RequestTemplate {
+            method: method(&spec.method, &sub("method"))?,
+            path: path(&spec.path, &sub("path"))?,
+            headers: headers(common, &spec.headers, &sub("headers"))?,
+            body: body(spec.body.as_ref(), &sub("body"))?,
+        },
+        &at,
+    )
 }
 
 /// The outcome rules (the reference mapping when none are given) and the order id pointer.
@@ -150,6 +165,12 @@ pub fn classifier(spec: &OrderSpec) -> Result<Classifier, Problem> {
             }
             json.push((pointer.clone(), value.clone()));
         }
+        if !r.outcome.is_answer() {
+            return Err(problem(
+                &at(i),
+                format!("an answer cannot be `{}`: that is what flashbench records when none came", r.outcome),
+            ));
+        }
         if status.is_none() && body.is_none() && json.is_empty() && i + 1 < spec.outcomes.len() {
             return Err(problem(&at(i), "a rule that matches everything hides the rules after it"));
         }
@@ -158,21 +179,71 @@ pub fn classifier(spec: &OrderSpec) -> Result<Classifier, Problem> {
     Ok(Classifier { rules, order_id: spec.order_id.clone() })
 }
 
+/// The status poll of queued orders (`order.status`), if any. `{order_id}` needs the accepted
+/// answer's id (`order.order_id`); the map's outcomes must be answers, not `accepted` again.
+pub fn status(spec: &OrderSpec, common: &BTreeMap<String, String>) -> Result<Option<StatusPoll>, Problem> {
+    let Some(st) = &spec.status else { return Ok(None) };
+    let at = [Seg::Key("target"), Seg::Key("order"), Seg::Key("status")];
+    let sub = |k: &'static str| [&at[..], &[Seg::Key(k)]].concat();
+    let request = RequestTemplate {
+        method: method(&st.method, &sub("method"))?,
+        path: path(&st.path, &sub("path"))?,
+        headers: headers(common, &st.headers, &sub("headers"))?,
+        body: None,
+    };
+    if request.uses(Var::OrderId) && spec.order_id.is_none() {
+        return Err(problem(
+            &sub("path"),
+            "{order_id} needs `order.order_id`: the JSON pointer to the id in the accepted answer",
+        ));
+    }
+    for (k, p) in [("pointer", Some(&st.pointer)), ("order_id", st.order_id.as_ref())] {
+        if let Some(p) = p.filter(|p| !p.starts_with('/')) {
+            return Err(problem(&sub(k), format!("{p:?} is not a JSON pointer; write e.g. /status")));
+        }
+    }
+    if st.map.is_empty() {
+        return Err(problem(&sub("map"), "name the final statuses, e.g. {CONFIRMED: won, REJECTED: sold_out}"));
+    }
+    if let Some((s, o)) = st.map.iter().find(|(_, o)| !o.is_answer() || **o == Outcome::Accepted) {
+        return Err(problem(
+            &sub("map"),
+            format!("{s:?} cannot mean {o}: a final status is won, sold_out, busy, rate_limited, rejected or error"),
+        ));
+    }
+    if !spec.outcomes.iter().any(|r| r.outcome == Outcome::Accepted) {
+        return Err(problem(
+            &at,
+            "the status is polled after an `accepted` answer, and no outcome rule gives `accepted` \
+             (add e.g. {status: 202, outcome: accepted})",
+        ));
+    }
+    if st.every.0.is_zero() || st.within.0 < st.every.0 {
+        return Err(problem(&sub("every"), "`every` must be above zero and at most `within`"));
+    }
+    Ok(Some(StatusPoll {
+        request,
+        pointer: st.pointer.clone(),
+        finals: st.map.iter().map(|(s, o)| (s.clone(), *o)).collect(),
+        order_id: st.order_id.clone(),
+        every: st.every.0,
+        within: st.within.0,
+    }))
+}
+
 /// The stock probe, for the charts or as a truth source.
 pub fn stock(spec: &StockSpec, common: &BTreeMap<String, String>, at: &[Seg]) -> Result<StockProbe, Problem> {
     let sub = |k: &'static str| [at, &[Seg::Key(k)]].concat();
     if !spec.pointer.starts_with('/') {
         return Err(problem(&sub("pointer"), format!("{:?} is not a JSON pointer", spec.pointer)));
     }
-    Ok(StockProbe {
-        request: RequestTemplate {
-            method: method(&spec.method, &sub("method"))?,
-            path: path(&spec.path, &sub("path"))?,
-            headers: headers(common, &BTreeMap::new(), at)?,
-            body: None,
-        },
-        pointer: spec.pointer.clone(),
-    })
+    let request = RequestTemplate {
+        method: method(&spec.method, &sub("method"))?,
+        path: path(&spec.path, &sub("path"))?,
+        headers: headers(common, &BTreeMap::new(), at)?,
+        body: None,
+    };
+    Ok(StockProbe { request: no_order_id(request, at)?, pointer: spec.pointer.clone() })
 }
 
 /// The register and login steps, in that order.
@@ -269,6 +340,9 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
                 Err(p) => out.push(p),
             }
             if let Err(p) = classifier(o) {
+                out.push(p);
+            }
+            if let Err(p) = status(o, &t.headers) {
                 out.push(p);
             }
         }

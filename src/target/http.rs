@@ -14,7 +14,7 @@ use crate::scenario::{Scenario, Seg};
 use crate::server::store::redact;
 use crate::truth::redis::RedisSource;
 use crate::truth::sql::SqlSource;
-use crate::truth::{self, Reading, Truth, TruthReading};
+use crate::truth::{self, Awaited, Reading, Truth, TruthReading};
 use std::time::{Duration, Instant};
 
 /// How long a setup request or command may take.
@@ -68,6 +68,7 @@ impl HttpTarget {
         }
         let order = compile::order(spec, &t.headers).map_err(|e| TargetError::Start(at(e)))?;
         let classifier = compile::classifier(spec).map_err(|e| TargetError::Start(at(e)))?;
+        let status = compile::status(spec, &t.headers).map_err(|e| TargetError::Start(at(e)))?;
         let warmup = compile::warmup(t).map_err(|e| TargetError::Start(at(e)))?;
         let auth = compile::auth(t).map_err(|e| TargetError::Start(at(e)))?;
         let stock = t
@@ -100,7 +101,7 @@ impl HttpTarget {
             body: None,
         });
         let target = HttpTarget {
-            plan: Plan { endpoints, auth, order, warmup, classifier, stock, run: new_run_tag() },
+            plan: Plan { endpoints, auth, order, status, warmup, classifier, stock, run: new_run_tag() },
             source,
             truth_from,
             urls: t.urls.iter().map(|u| expand_env(u).unwrap_or_else(|_| u.clone())).collect(),
@@ -229,21 +230,28 @@ impl Target for HttpTarget {
         }
     }
 
-    fn read_truth<'a>(
-        &'a self,
-        s: &'a Scenario,
-        _unsettled_possible: bool,
-    ) -> BoxFuture<'a, Result<Truth, TargetError>> {
+    fn read_truth<'a>(&'a self, s: &'a Scenario, awaited: &'a Awaited) -> BoxFuture<'a, Result<Truth, TargetError>> {
         Box::pin(async move {
             let started = Instant::now();
             // An http target's requests in flight cannot be seen: always read until two
             // readings `truth.settle` apart agree.
             let (reading, reads, settled) =
-                truth::settle(&s.truth, true, || self.read_once(s)).await.map_err(TargetError::Truth)?;
+                truth::settle(&s.truth, true, |r| awaited.draining(r), || self.read_once(s))
+                    .await
+                    .map_err(TargetError::Truth)?;
             let mut notes = vec![format!(
                 "requests still running at an http target cannot be seen, so truth was read until two reads {:?} apart agreed",
                 s.truth.settle.0
             )];
+            if !awaited.queued.is_empty() {
+                notes.push(match awaited.draining(&reading) {
+                    true => format!(
+                        "queued orders were still missing from the store after {:?}, with stock left for them",
+                        s.truth.max_wait.0
+                    ),
+                    false => "truth was read once the queued (accepted) orders had drained".into(),
+                });
+            }
             if !settled {
                 notes.push(format!("the store was still changing after {:?} ({reads} reads)", s.truth.max_wait.0));
             }

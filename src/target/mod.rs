@@ -18,7 +18,7 @@ use crate::harness::Plan;
 use crate::report::TargetInfo;
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
-use crate::truth::Truth;
+use crate::truth::{Awaited, Truth};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -63,9 +63,8 @@ pub trait Target: Send + Sync {
     fn describe(&self) -> TargetInfo;
 
     /// Ground truth once the load is over: read when it can no longer change (see
-    /// [`crate::truth`]); `unsettled_possible` when some attempt had no answer.
-    fn read_truth<'a>(&'a self, s: &'a Scenario, unsettled_possible: bool)
-        -> BoxFuture<'a, Result<Truth, TargetError>>;
+    /// [`crate::truth`]), and once the queued orders `awaited` names have drained.
+    fn read_truth<'a>(&'a self, s: &'a Scenario, awaited: &'a Awaited) -> BoxFuture<'a, Result<Truth, TargetError>>;
 
     /// Does the target still answer (its warm-up request, or a GET of a product)?
     fn after_run(&self) -> BoxFuture<'_, Liveness>;

@@ -14,7 +14,7 @@ use crate::report::TargetInfo;
 use crate::scenario::{HumanDuration, Scenario, TruthSpec};
 use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
-use crate::truth::{self, Truth, TruthReading};
+use crate::truth::{self, Awaited, Truth, TruthReading};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -279,7 +279,7 @@ impl ReferenceTarget {
         let left =
             TruthSpec { max_wait: HumanDuration(give_up.saturating_duration_since(Instant::now())), ..spec.clone() };
         let (snaps, reads, agreed) =
-            truth::settle(&left, unsettled_possible || !reading.quiet, || self.snapshots()).await?;
+            truth::settle(&left, unsettled_possible || !reading.quiet, |_| false, || self.snapshots()).await?;
         reading.reads = reads;
         if !agreed {
             reading.notes.push(format!(
@@ -362,12 +362,8 @@ impl Target for ReferenceTarget {
         self.info.clone()
     }
 
-    fn read_truth<'a>(
-        &'a self,
-        s: &'a Scenario,
-        unsettled_possible: bool,
-    ) -> BoxFuture<'a, Result<Truth, TargetError>> {
-        Box::pin(self.settled_truth(s, unsettled_possible))
+    fn read_truth<'a>(&'a self, s: &'a Scenario, awaited: &'a Awaited) -> BoxFuture<'a, Result<Truth, TargetError>> {
+        Box::pin(self.settled_truth(s, awaited.unsettled_possible))
     }
 
     /// `GET /healthz` on every instance answers.

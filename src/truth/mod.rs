@@ -30,9 +30,15 @@ pub struct Reading {
 }
 
 /// Reads with `read` until two readings `spec.settle` apart agree (or once, when nothing could
-/// still change them: `!unsettled_possible`), within `spec.max_wait`. Returns the last reading,
-/// how many reads it took, and whether they agreed.
-pub async fn settle<T, E, F, Fut>(spec: &TruthSpec, unsettled_possible: bool, mut read: F) -> Result<(T, u32, bool), E>
+/// still change them: `!unsettled_possible`) and `draining` says no queued order is still on
+/// its way, within `spec.max_wait`. Returns the last reading, how many reads it took, and
+/// whether the last two agreed.
+pub async fn settle<T, E, F, Fut>(
+    spec: &TruthSpec,
+    unsettled_possible: bool,
+    draining: impl Fn(&T) -> bool,
+    mut read: F,
+) -> Result<(T, u32, bool), E>
 where
     T: PartialEq,
     F: FnMut() -> Fut,
@@ -41,20 +47,64 @@ where
     let give_up = Instant::now() + spec.max_wait.0;
     let mut last = read().await?;
     let mut reads = 1;
-    if !unsettled_possible {
+    if !unsettled_possible && !draining(&last) {
         return Ok((last, reads, true));
     }
+    let mut agree = false;
     while Instant::now() + spec.settle.0 <= give_up {
         tokio::time::sleep(spec.settle.0).await;
         let next = read().await?;
         reads += 1;
-        let agree = next == last;
+        agree = next == last;
         last = next;
-        if agree {
+        if agree && !draining(&last) {
             return Ok((last, reads, true));
         }
     }
-    Ok((last, reads, false))
+    Ok((last, reads, agree))
+}
+
+/// What the run leads truth to expect: whether a request may still be running, and the
+/// orders still in a queue (accepted, no final status), so reads go on until they drained.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Awaited {
+    /// Some attempt had no answer.
+    pub unsettled_possible: bool,
+    /// Per product with queued orders: its id, initial stock, and the units the store must
+    /// show sold once its queue drained (wins and accepted orders), unless it sold out.
+    pub queued: Vec<(String, i64, i64)>,
+    pub quantity: i64,
+}
+
+impl Awaited {
+    pub fn of(s: &Scenario, ledger: &crate::harness::Ledger) -> Awaited {
+        use crate::outcome::Outcome;
+        let q = i64::from(s.buyers.quantity);
+        let queued = s
+            .products
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let of = |o: Outcome| {
+                    ledger.attempts.iter().filter(|a| a.product as usize == i && a.outcome == o).count() as i64
+                };
+                let accepted = of(Outcome::Accepted);
+                (accepted > 0).then(|| (p.id.clone(), i64::from(p.stock), q * (of(Outcome::Won) + accepted)))
+            })
+            .collect();
+        Awaited { unsettled_possible: ledger.attempts.iter().any(|a| a.outcome.is_open()), queued, quantity: q }
+    }
+
+    /// Are queued orders still to show in `r`: some product holds less sold than its wins and
+    /// accepted orders, and still the stock for another order?
+    pub fn draining(&self, r: &Reading) -> bool {
+        self.queued.iter().any(|(id, initial, units)| {
+            r.stock
+                .iter()
+                .find(|(p, _)| p == id)
+                .is_some_and(|(_, stock)| *stock >= self.quantity && initial - stock < *units)
+        })
+    }
 }
 
 /// A product's stock at the start (from the scenario) and at the end (from the stores).
@@ -167,5 +217,27 @@ impl Truth {
             *held.entry((o.buyer_id.as_str(), o.product_id.as_str())).or_default() += 1;
         }
         Some(held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::verify::fixtures::{attempt, ledger, scenario};
+
+    #[test]
+    fn reads_go_on_while_queued_orders_have_stock_left_to_take() {
+        let s = scenario(5, 3);
+        let l =
+            ledger(vec![attempt(0, Outcome::Won, 0), attempt(1, Outcome::Accepted, 1), attempt(2, Outcome::Busy, 2)]);
+        let awaited = Awaited::of(&s, &l);
+        assert!(awaited.unsettled_possible);
+        let read = |stock| Reading { stock: vec![("p".to_string(), stock)], orders: None };
+        assert!(awaited.draining(&read(4)), "1 unit sold of the 2 the won and accepted orders will take");
+        assert!(!awaited.draining(&read(3)), "both sold");
+        assert!(!awaited.draining(&read(0)), "sold out: the queue may refuse the rest");
+        let quiet = Awaited::of(&s, &ledger(vec![attempt(0, Outcome::Won, 0)]));
+        assert!(!quiet.unsettled_possible && quiet.queued.is_empty());
     }
 }

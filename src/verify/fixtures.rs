@@ -26,6 +26,7 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
         done_us: sent + 100,
         status: match outcome {
             Outcome::Won => 201,
+            Outcome::Accepted => 202,
             Outcome::SoldOut => 409,
             Outcome::Busy => 423,
             Outcome::RateLimited => 429,
@@ -37,6 +38,7 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
         resolved: None,
         order_id: (outcome == Outcome::Won).then(|| format!("o{buyer}")),
         error: None,
+        accepted_us: None,
     }
 }
 

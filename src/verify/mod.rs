@@ -3,7 +3,9 @@
 //! example ids). [`check_all`] runs the ones the scenario asks for.
 //!
 //! Indeterminate attempts (`error`, `timeout`) may or may not have taken effect; checkers
-//! bound them and never count them as failures by themselves.
+//! bound them and never count them as failures by themselves. `accepted` attempts (queued,
+//! no final status) are bounded the same way, except that one truth shows had no effect while
+//! its product still had stock is a lost acknowledgement (`acked_orders_durable`).
 
 mod acked_orders_durable;
 mod no_oversell;

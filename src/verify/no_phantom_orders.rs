@@ -5,25 +5,29 @@
 
 use super::{Check, Input, Invariant, Status};
 use crate::outcome::Outcome;
+use crate::resolve;
 use std::collections::{HashMap, HashSet};
 
 pub fn check(input: &Input) -> Check {
     let (l, t) = (input.ledger, input.truth);
     let Some(orders) = &t.orders else { return by_count(input) };
-    let acked: HashSet<&str> =
+    let won_ids: HashSet<&str> =
         l.attempts.iter().filter(|a| a.outcome == Outcome::Won).filter_map(|a| a.order_id.as_deref()).collect();
-    // Orders each (buyer, product) may hold without an id: indeterminate attempts and id-less wins.
+    let acked = resolve::claimed_ids(l, t);
+    // Orders each (buyer, product) may hold without an id: indeterminate attempts, accepted
+    // ones whose id the store does not hold, and id-less wins.
     let mut allowance: HashMap<(String, &str), usize> = HashMap::new();
     for a in &l.attempts {
         let unexplained_win = a.outcome == Outcome::Won && a.order_id.is_none();
-        if a.outcome.is_indeterminate() || unexplained_win {
+        let claimed = a.order_id.as_deref().is_some_and(|id| acked.contains(id));
+        if (a.outcome.is_open() && !claimed) || unexplained_win {
             let pid = l.products.get(a.product as usize).map_or("", |p| p.as_str());
             *allowance.entry((input.scenario.buyer_id(a.buyer), pid)).or_default() += 1;
         }
     }
     let mut phantom = Vec::new();
     for o in orders {
-        if acked.contains(o.id.as_str()) {
+        if acked.contains(o.id.as_str()) || won_ids.contains(o.id.as_str()) {
             continue;
         }
         match allowance.get_mut(&(o.buyer_id.clone(), o.product_id.as_str())) {
@@ -57,7 +61,7 @@ fn by_count(input: &Input) -> Check {
         let could = l
             .attempts
             .iter()
-            .filter(|a| a.product as usize == i && (a.outcome == Outcome::Won || a.outcome.is_indeterminate()))
+            .filter(|a| a.product as usize == i && (a.outcome == Outcome::Won || a.outcome.is_open()))
             .count() as i64
             * q;
         if let Some(sold) = t.units_ordered(i).filter(|&sold| sold > could) {

@@ -70,7 +70,7 @@ pub fn check(input: &Input) -> Check {
             ));
             // Indeterminate attempts first: they are the ones a reader would doubt.
             let mut last: Vec<&Attempt> = unmet.iter().filter_map(|b| last_attempt(l, *b)).collect();
-            last.sort_by_key(|a| (!a.outcome.is_indeterminate(), a.buyer));
+            last.sort_by_key(|a| (!a.outcome.is_open(), a.buyer));
             examples.extend(last.iter().map(|a| format!("buyer-{} attempt {}: {}", a.buyer, a.attempt, label(a))));
         } else if unresolved > 0 {
             open.push(format!(
@@ -111,7 +111,7 @@ pub fn check(input: &Input) -> Check {
 /// How an attempt ended, with its resolution: `busy`, `timeout→no effect`.
 fn label(a: &Attempt) -> String {
     match a.resolved {
-        Some(r) if a.outcome.is_indeterminate() => format!("{}→{}", a.outcome, r.name().replace('_', " ")),
+        Some(r) if a.outcome.is_open() => format!("{}→{}", a.outcome, r.name().replace('_', " ")),
         _ => a.outcome.to_string(),
     }
 }

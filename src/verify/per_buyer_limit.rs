@@ -34,7 +34,7 @@ fn by_ledger(input: &Input) -> Check {
         let (sure, maybe) = held.entry(a.buyer).or_default();
         match (a.outcome, a.resolved) {
             (Outcome::Won, _) | (_, Some(Resolution::TookEffect)) => *sure += 1,
-            (o, Some(Resolution::Unknown) | None) if o.is_indeterminate() => *maybe += 1,
+            (o, Some(Resolution::Unknown) | None) if o.is_open() => *maybe += 1,
             _ => {}
         }
     }

@@ -68,6 +68,7 @@ fn e<E: std::fmt::Display>(err: E) -> String {
 pub fn color(o: Outcome) -> RGBColor {
     match o {
         Outcome::Won => RGBColor(46, 160, 67),
+        Outcome::Accepted => RGBColor(188, 189, 34),
         Outcome::SoldOut => RGBColor(31, 119, 180),
         Outcome::Busy => RGBColor(255, 127, 14),
         Outcome::RateLimited => RGBColor(148, 103, 189),
@@ -223,6 +224,7 @@ mod edge_cases {
                     resolved: None,
                     order_id: None,
                     error: None,
+                    accepted_us: None,
                 }
             })
             .collect()
