@@ -2,7 +2,9 @@
 //! reference server run by hand gets the same verdict as a reference run; shops with other APIs
 //! (`shops/`) each get the right verdict: integer ids and failed rows, a Redis counter as the
 //! only truth with `200 Sold Out!` chunked answers and plain-text 500s, idle connections closed
-//! before the release, a deadlocked pool, a read-then-write that oversells.
+//! before the release, a deadlocked pool, a read-then-write that oversells, a pool that raises
+//! (500s while stock remains: an undersell), per-buyer login, https with a self-signed
+//! certificate, and queued orders (202, polled or settled by truth; a queue that loses jobs).
 
 mod common;
 mod shops;
@@ -499,6 +501,89 @@ truth:
     assert!(s["products"][0]["orders"].as_u64() > Some(5));
 }
 
+/// A pool of two connections that raises instead of waiting: most of a burst gets a plain-text
+/// `500 pool exhausted` while stock remains. Nothing oversells, but the sale undersells:
+/// `no_undersell` fails, and the 500s are resolved (no effect) from the orders table.
+fn a_pool_that_raises_undersells() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let file = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pool = shops::sqlite(&file, INT_IDS_SCHEMA).await;
+        let permits = Arc::new(tokio::sync::Semaphore::new(2));
+        handler(move |r| {
+            let (pool, permits) = (pool.clone(), permits.clone());
+            async move {
+                if r.method != "POST" {
+                    return shops::json(200, json!({}));
+                }
+                let Ok(_conn) = permits.try_acquire() else {
+                    return Reply::Send(500, "text/plain", "pool exhausted: no connection available".into());
+                };
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 1 AND stock >= 1")
+                    .execute(&pool)
+                    .await
+                    .expect("update")
+                    .rows_affected()
+                    == 1;
+                if !sold {
+                    return shops::json(409, json!({"error": "Insufficient stock"}));
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS') RETURNING id",
+                )
+                .bind(r.json()["u"].as_str().unwrap_or_default())
+                .fetch_one(&pool)
+                .await
+                .expect("insert");
+                shops::json(201, json!({"id": id}))
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: pool-raises
+products:
+  - id: "1"
+    stock: 100
+buyers:
+  count: 300
+target:
+  kind: http
+  urls: [{url}]
+  order:
+    path: /buy
+    body: {{u: "{{buyer}}"}}
+    order_id: /id
+  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = 1"
+truth:
+  settle: 100ms
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: SELECT id, product_id AS product, user_id AS buyer, quantity_ordered AS quantity FROM orders
+"#,
+        url = shop.url(),
+        db = db.display()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    let undersell = invariant(&s, "no_undersell");
+    assert_eq!(undersell["status"], "fail", "{undersell}");
+    assert!(undersell["detail"].as_str().is_some_and(|d| d.contains("error→no effect")), "{undersell}");
+    assert_eq!(status(&s, "no_oversell"), "pass");
+    let errors = s["outcomes"]["error"].as_u64().unwrap_or(0);
+    assert!(errors > 100, "most of the burst got a 500: {}", s["outcomes"]);
+    assert_eq!(s["indeterminate"]["no_effect"].as_u64(), Some(errors), "{}", s["indeterminate"]);
+    assert!(
+        s["top_errors"][0]["message"].as_str().is_some_and(|m| m.contains("pool exhausted")),
+        "{}",
+        s["top_errors"]
+    );
+}
+
 /// A shop where each buyer logs in first: a token for the `Authorization` header and a session
 /// cookie, both checked on every order. One buyer in ten has a wrong password: those buyers
 /// are `not_sent`, with the reason, and the run goes on.
@@ -916,6 +1001,7 @@ fn main() -> std::process::ExitCode {
     t.add("shops::idle_connections_closed_before_the_release", &[], idle_connections_closed_before_the_release);
     t.add("shops::a_deadlocked_pool", &[], a_deadlocked_pool);
     t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
+    t.add("shops::a_pool_that_raises_undersells", &[], a_pool_that_raises_undersells);
     t.add(
         "http_scenario_mistakes_are_refused_with_their_line",
         &[],
