@@ -992,6 +992,213 @@ fn a_queue_that_loses_orders(status_block: &str) {
     assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
 }
 
+/// A shop's store on a SQL server: PostgreSQL in a schema of its own, or MySQL/MariaDB with
+/// tables named after the test; both dropped by `drop_all`.
+#[derive(Clone)]
+enum SqlShop {
+    Postgres { url: String, schema: String },
+    Mysql { url: String, prefix: String },
+}
+
+impl SqlShop {
+    fn new(service: Service) -> SqlShop {
+        let tag = format!("fbshop_{:08x}", rand::random::<u32>());
+        let url = service.available().expect("service");
+        match service {
+            Service::Postgres => SqlShop::Postgres { url, schema: tag },
+            _ => SqlShop::Mysql { url, prefix: tag },
+        }
+    }
+
+    fn table(&self, name: &str) -> String {
+        match self {
+            SqlShop::Postgres { schema, .. } => format!("{schema}.{name}"),
+            SqlShop::Mysql { prefix, .. } => format!("{prefix}_{name}"),
+        }
+    }
+
+    fn schema(&self) -> Vec<String> {
+        let (p, o) = (self.table("products"), self.table("orders"));
+        let mut out = Vec::new();
+        match self {
+            SqlShop::Postgres { schema, .. } => {
+                out.push(format!("CREATE SCHEMA {schema}"));
+                out.push(format!("CREATE TABLE {p} (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)"));
+                out.push(format!(
+                    "CREATE TABLE {o} (id BIGSERIAL PRIMARY KEY, product_id INTEGER, user_id TEXT, qty INTEGER)"
+                ));
+            }
+            SqlShop::Mysql { .. } => {
+                out.push(format!("CREATE TABLE {p} (id INT PRIMARY KEY, stock INT NOT NULL) ENGINE=InnoDB"));
+                out.push(format!(
+                    "CREATE TABLE {o} (id BIGINT AUTO_INCREMENT PRIMARY KEY, product_id INT, user_id VARCHAR(64), qty INT) ENGINE=InnoDB"
+                ));
+            }
+        }
+        out.push(format!("INSERT INTO {p} (id, stock) VALUES (1, 0), (2, 0)"));
+        out
+    }
+
+    /// Sells one unit of `product` to `user` in one transaction: the new order's id, or `None`
+    /// when sold out.
+    async fn sell(&self, pools: &ShopPool, product: i64, user: &str) -> Option<i64> {
+        let (p, o) = (self.table("products"), self.table("orders"));
+        let update = format!("UPDATE {p} SET stock = stock - 1 WHERE id = {product} AND stock >= 1");
+        match pools {
+            ShopPool::Postgres(pool) => {
+                let mut tx = pool.begin().await.expect("tx");
+                let sold = sqlx::query(sqlx::AssertSqlSafe(update)).execute(&mut *tx).await.expect("update");
+                if sold.rows_affected() == 0 {
+                    return None;
+                }
+                let insert =
+                    format!("INSERT INTO {o} (product_id, user_id, qty) VALUES ({product}, $1, 1) RETURNING id");
+                let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(insert))
+                    .bind(user)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("insert");
+                tx.commit().await.expect("commit");
+                Some(id)
+            }
+            ShopPool::Mysql(pool) => {
+                let mut tx = pool.begin().await.expect("tx");
+                let sold = sqlx::query(sqlx::AssertSqlSafe(update)).execute(&mut *tx).await.expect("update");
+                if sold.rows_affected() == 0 {
+                    return None;
+                }
+                let insert = format!("INSERT INTO {o} (product_id, user_id, qty) VALUES ({product}, ?, 1)");
+                let done = sqlx::query(sqlx::AssertSqlSafe(insert)).bind(user).execute(&mut *tx).await.expect("insert");
+                tx.commit().await.expect("commit");
+                Some(done.last_insert_id() as i64)
+            }
+        }
+    }
+
+    async fn connect(&self) -> ShopPool {
+        match self {
+            SqlShop::Postgres { url, .. } => ShopPool::Postgres(
+                sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await.expect("postgres"),
+            ),
+            SqlShop::Mysql { url, .. } => ShopPool::Mysql(
+                sqlx::mysql::MySqlPoolOptions::new().max_connections(8).connect(url).await.expect("mysql"),
+            ),
+        }
+    }
+
+    fn drop_all(&self) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let statements = match self {
+                SqlShop::Postgres { schema, .. } => vec![format!("DROP SCHEMA IF EXISTS {schema} CASCADE")],
+                SqlShop::Mysql { .. } => {
+                    vec![format!("DROP TABLE IF EXISTS {}, {}", self.table("orders"), self.table("products"))]
+                }
+            };
+            let pools = self.connect().await;
+            for s in statements {
+                match &pools {
+                    ShopPool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
+                    ShopPool::Mysql(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
+                }
+                .expect("drop");
+            }
+        });
+    }
+}
+
+enum ShopPool {
+    Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
+}
+
+/// A correct shop on PostgreSQL or MySQL/MariaDB, integer ids, `201 {"id": n}` or `409
+/// {"error": "Insufficient stock"}`: two products sold out exactly, every invariant holds.
+/// Truth is read from the shop's own tables, with ids cast (PostgreSQL) or as integers (MySQL).
+fn a_shop_on_a_sql_server(service: Service) {
+    let db = SqlShop::new(service);
+    let shop_db = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pools = Arc::new(shop_db.connect().await);
+        for s in shop_db.schema() {
+            match pools.as_ref() {
+                ShopPool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
+                ShopPool::Mysql(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
+            }
+            .expect("schema");
+        }
+        handler(move |r| {
+            let (db, pools) = (shop_db.clone(), pools.clone());
+            async move {
+                let product = r.path.rsplit('/').next().and_then(|p| p.parse::<i64>().ok());
+                let user = r.json()["user"].as_str().map(str::to_string);
+                let (Some(product), Some(user)) = (product, user) else {
+                    return shops::json(400, json!({"error": "bad request"}));
+                };
+                match db.sell(&pools, product, &user).await {
+                    Some(id) => shops::json(201, json!({"id": id})),
+                    None => shops::json(409, json!({"error": "Insufficient stock"})),
+                }
+            }
+        })
+    });
+    let (p, o) = (db.table("products"), db.table("orders"));
+    let (url, stock, orders) = match &db {
+        SqlShop::Postgres { url, .. } => (
+            url.clone(),
+            format!("SELECT id::text AS product, stock FROM {p}"),
+            format!("SELECT id::text AS id, product_id::text AS product, user_id AS buyer, qty AS quantity FROM {o}"),
+        ),
+        SqlShop::Mysql { url, .. } => (
+            url.clone(),
+            format!("SELECT id AS product, stock FROM {p}"),
+            format!("SELECT id, product_id AS product, user_id AS buyer, qty AS quantity FROM {o}"),
+        ),
+    };
+    let yaml = format!(
+        r#"name: sql-shop
+products:
+  - id: "1"
+    stock: 5
+  - id: "2"
+    stock: 3
+buyers:
+  count: 200
+target:
+  kind: http
+  urls: [{shop}]
+  order:
+    path: /buy/{{product}}
+    body: {{user: "{{buyer}}"}}
+    order_id: /id
+  setup:
+    - sql: DELETE FROM {o}
+    - sql: "UPDATE {p} SET stock = {{stock}} WHERE id = {{product:int}}"
+truth:
+  settle: 100ms
+  sql:
+    url: {url}
+    stock: "{stock}"
+    orders: "{orders}"
+"#,
+        shop = shop.url()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    db.drop_all();
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let sold: Vec<(Option<u64>, Option<i64>)> = s["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| (p["orders"].as_u64(), p["final_stock"].as_i64()))
+        .collect();
+    assert_eq!(sold, [(Some(5), Some(0)), (Some(3), Some(0))]);
+    assert_eq!((s["outcomes"]["won"].as_u64(), s["outcomes"]["sold_out"].as_u64()), (Some(8), Some(192)));
+    for name in ["no_oversell", "no_undersell", "acked_orders_durable", "no_phantom_orders", "stock_conserved"] {
+        assert_eq!(status(&s, name), "pass", "{name}: {}", invariant(&s, name));
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let mut t = Trials::new();
     t.add("same_verdict_as_a_reference_run::correct", &[], || same_verdict_as_the_reference_run("conditional", 0));
@@ -1002,6 +1209,10 @@ fn main() -> std::process::ExitCode {
     t.add("shops::a_deadlocked_pool", &[], a_deadlocked_pool);
     t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
     t.add("shops::a_pool_that_raises_undersells", &[], a_pool_that_raises_undersells);
+    t.add("shops::a_shop_on_a_sql_server::postgres", &[Service::Postgres], || {
+        a_shop_on_a_sql_server(Service::Postgres)
+    });
+    t.add("shops::a_shop_on_a_sql_server::mysql", &[Service::Mysql], || a_shop_on_a_sql_server(Service::Mysql));
     t.add(
         "http_scenario_mistakes_are_refused_with_their_line",
         &[],

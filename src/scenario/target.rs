@@ -249,11 +249,12 @@ pub struct StockSpec {
     pub pointer: String,
 }
 
-/// Ground truth from SQL (PostgreSQL or SQLite), read in one transaction.
+/// Ground truth from SQL (PostgreSQL, MySQL/MariaDB or SQLite), read in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlTruth {
-    /// `postgres://…` or `sqlite://file.db` (`${VAR}` from the environment).
+    /// `postgres://…`, `mysql://…` (MySQL or MariaDB) or `sqlite://file.db` (`${VAR}` from the
+    /// environment).
     pub url: String,
     /// A query returning columns `product` and `stock`, one row per product.
     pub stock: String,

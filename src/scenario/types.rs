@@ -250,7 +250,7 @@ pub struct TruthSpec {
     /// summary says it had not settled.
     #[serde(default = "default_truth_wait")]
     pub max_wait: HumanDuration,
-    /// `http` targets: stock (and orders) from SQL, PostgreSQL or SQLite.
+    /// `http` targets: stock (and orders) from SQL: PostgreSQL, MySQL/MariaDB or SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<SqlTruth>,
     /// `http` targets: stock from Redis keys.

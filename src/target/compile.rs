@@ -409,10 +409,14 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
     }
     if let Some(sql) = &s.truth.sql {
         match expand_env(&sql.url) {
-            Ok(u) if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) => {
+            Ok(u)
+                if !["postgres://", "postgresql://", "mysql://", "mariadb://", "sqlite:"]
+                    .iter()
+                    .any(|s| u.starts_with(s)) =>
+            {
                 out.push(problem(
                     &[Seg::Key("truth"), Seg::Key("sql"), Seg::Key("url")],
-                    format!("{u:?}: use postgres:// or sqlite://"),
+                    format!("{u:?}: use postgres://, mysql:// (MySQL or MariaDB) or sqlite://"),
                 ))
             }
             Err(e) => out.push(problem(&[Seg::Key("truth"), Seg::Key("sql"), Seg::Key("url")], e)),

@@ -1,11 +1,13 @@
-//! Ground truth from SQL, PostgreSQL or SQLite: the scenario's stock query (columns `product`,
-//! `stock`) and orders query (`id`, `product`, `buyer`, `quantity`), read in one transaction
-//! (REPEATABLE READ on PostgreSQL, a read transaction on SQLite) so that the two agree. Ids
-//! may be text or integers. The same connection runs the `sql:` setup steps.
+//! Ground truth from SQL, PostgreSQL, MySQL/MariaDB or SQLite: the scenario's stock query
+//! (columns `product`, `stock`) and orders query (`id`, `product`, `buyer`, `quantity`), read
+//! in one transaction (REPEATABLE READ on PostgreSQL, a consistent-snapshot REPEATABLE READ
+//! transaction on MySQL, a read transaction on SQLite) so that the two agree. Ids may be text
+//! or integers. The same connection runs the `sql:` setup steps.
 
 use super::Reading;
 use crate::scenario::target::{expand_env, SqlTruth};
 use crate::server::store::{redact, Order};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row};
@@ -19,6 +21,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub enum SqlSource {
     Postgres(PgPool, SqlTruth),
+    Mysql(MySqlPool, SqlTruth),
     Sqlite(SqlitePool, SqlTruth),
 }
 
@@ -35,6 +38,23 @@ impl SqlSource {
                 .await
                 .map_err(|e| format!("{shown}: {e}"))?;
             Ok(SqlSource::Sqlite(pool, spec.clone()))
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            let url = url.replacen("mariadb:", "mysql:", 1);
+            let pool = MySqlPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // The snapshot below is consistent only under REPEATABLE READ, whatever
+                        // the server's default.
+                        sqlx::query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .map_err(|e| format!("{shown}: {e}"))?;
+            Ok(SqlSource::Mysql(pool, spec.clone()))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(1)
@@ -71,6 +91,27 @@ impl SqlSource {
                 tx.commit().await.map_err(|e| e.to_string())?;
                 reading(pg_text, &stock, orders.as_deref())
             }
+            SqlSource::Mysql(pool, spec) => {
+                let mut tx = pool
+                    .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| format!("stock query: {e}"))?;
+                let orders = match &spec.orders {
+                    Some(q) => Some(
+                        sqlx::query(AssertSqlSafe(q.clone()))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(|e| format!("orders query: {e}"))?,
+                    ),
+                    None => None,
+                };
+                tx.commit().await.map_err(|e| e.to_string())?;
+                reading(my_text, &stock, orders.as_deref())
+            }
             SqlSource::Sqlite(pool, spec) => {
                 let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
                 let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
@@ -97,6 +138,7 @@ impl SqlSource {
         let sql = AssertSqlSafe(statement.to_string());
         match self {
             SqlSource::Postgres(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            SqlSource::Mysql(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
             SqlSource::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
         }
         .map_err(|e| e.to_string())
@@ -105,6 +147,7 @@ impl SqlSource {
     pub async fn close(&self) {
         match self {
             SqlSource::Postgres(pool, _) => pool.close().await,
+            SqlSource::Mysql(pool, _) => pool.close().await,
             SqlSource::Sqlite(pool, _) => pool.close().await,
         }
     }
@@ -130,6 +173,31 @@ fn pg_text(row: &PgRow, col: &str) -> Result<Option<String>, String> {
         return Ok(v.map(|v| v.to_string()));
     }
     Err(format!("column {col} is neither text nor an integer; cast it (e.g. {col}::text)"))
+}
+
+fn my_text(row: &MySqlRow, col: &str) -> Result<Option<String>, String> {
+    if row.try_column(col).is_err() {
+        return Ok(None);
+    }
+    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
+        return Ok(v);
+    }
+    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<i32>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<u32>, _>(col) {
+        return Ok(v.map(|v| v.to_string()));
+    }
+    if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(col) {
+        return Ok(v.map(|v| String::from_utf8_lossy(&v).into_owned()));
+    }
+    Err(format!("column {col} is neither text nor an integer; cast it (CAST({col} AS SIGNED) or CAST({col} AS CHAR))"))
 }
 
 fn lite_text(row: &SqliteRow, col: &str) -> Result<Option<String>, String> {

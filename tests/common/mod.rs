@@ -79,6 +79,8 @@ pub fn required() -> bool {
 pub enum Service {
     Postgres,
     Redis,
+    /// MySQL or MariaDB: only as the store of a test shop (an `http` target's truth).
+    Mysql,
 }
 
 impl Service {
@@ -94,10 +96,12 @@ impl Service {
         match self {
             Service::Postgres => ("FLASHBENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
             Service::Redis => ("FLASHBENCH_REDIS_URL", "redis://127.0.0.1:6379"),
+            Service::Mysql => ("FLASHBENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
         }
     }
 
-    /// The URL to use: `FLASHBENCH_DATABASE_URL` / `FLASHBENCH_REDIS_URL`, or the default.
+    /// The URL to use: `FLASHBENCH_DATABASE_URL` / `FLASHBENCH_REDIS_URL` /
+    /// `FLASHBENCH_MYSQL_URL`, or the default.
     pub fn url(self) -> String {
         let (var, default) = self.env_and_default();
         std::env::var(var).unwrap_or_else(|_| default.to_string())
@@ -125,6 +129,7 @@ impl Service {
         match self {
             Service::Postgres => "PostgreSQL",
             Service::Redis => "Redis",
+            Service::Mysql => "MySQL/MariaDB",
         }
     }
 
@@ -153,6 +158,7 @@ pub fn service_args(backend: &str) -> Option<Vec<String>> {
         None => Some(vec![]),
         Some(Service::Postgres) => Service::Postgres.available().map(|u| vec!["--database-url".into(), u]),
         Some(Service::Redis) => Service::Redis.available().map(|u| vec!["--redis-url".into(), u]),
+        Some(Service::Mysql) => Some(vec![]),
     }
 }
 
