@@ -125,17 +125,13 @@ fn no_order_id(t: RequestTemplate, at: &[Seg]) -> Result<RequestTemplate, Proble
 
 /// The order request.
 pub fn order(spec: &OrderSpec, common: &BTreeMap<String, String>) -> Result<RequestTemplate, Problem> {
-    let at = [Seg::Key("target"), Seg::Key("order")];
-    let sub = |k: &'static str| [&at[..], &[Seg::Key(k)]].concat();
-    no_order_id(
-        RequestTemplate {
-            method: method(&spec.method, &sub("method"))?,
-            path: path(&spec.path, &sub("path"))?,
-            headers: headers(common, &spec.headers, &sub("headers"))?,
-            body: body(spec.body.as_ref(), &sub("body"))?,
-        },
-        &at,
-    )
+    let as_request = RequestSpec {
+        method: spec.method.clone(),
+        path: spec.path.clone(),
+        body: spec.body.clone(),
+        headers: spec.headers.clone(),
+    };
+    request(&as_request, common, &[Seg::Key("target"), Seg::Key("order")])
 }
 
 /// The outcome rules (the reference mapping when none are given) and the order id pointer.

@@ -14,6 +14,26 @@ use sqlx::{AssertSqlSafe, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Runs the stock query and the orders query (when there is one) in transaction `$tx`.
+macro_rules! fetch_both {
+    ($tx:ident, $spec:ident) => {{
+        let stock = sqlx::query(AssertSqlSafe($spec.stock.clone()))
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(|e| format!("stock query: {e}"))?;
+        let orders = match &$spec.orders {
+            Some(q) => Some(
+                sqlx::query(AssertSqlSafe(q.clone()))
+                    .fetch_all(&mut *$tx)
+                    .await
+                    .map_err(|e| format!("orders query: {e}"))?,
+            ),
+            None => None,
+        };
+        (stock, orders)
+    }};
+}
+
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -75,19 +95,7 @@ impl SqlSource {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| e.to_string())?;
-                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| format!("stock query: {e}"))?;
-                let orders = match &spec.orders {
-                    Some(q) => Some(
-                        sqlx::query(AssertSqlSafe(q.clone()))
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(|e| format!("orders query: {e}"))?,
-                    ),
-                    None => None,
-                };
+                let (stock, orders) = fetch_both!(tx, spec);
                 tx.commit().await.map_err(|e| e.to_string())?;
                 reading(pg_text, &stock, orders.as_deref())
             }
@@ -96,37 +104,13 @@ impl SqlSource {
                     .begin_with("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
                     .await
                     .map_err(|e| e.to_string())?;
-                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| format!("stock query: {e}"))?;
-                let orders = match &spec.orders {
-                    Some(q) => Some(
-                        sqlx::query(AssertSqlSafe(q.clone()))
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(|e| format!("orders query: {e}"))?,
-                    ),
-                    None => None,
-                };
+                let (stock, orders) = fetch_both!(tx, spec);
                 tx.commit().await.map_err(|e| e.to_string())?;
                 reading(my_text, &stock, orders.as_deref())
             }
             SqlSource::Sqlite(pool, spec) => {
                 let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
-                let stock = sqlx::query(AssertSqlSafe(spec.stock.clone()))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| format!("stock query: {e}"))?;
-                let orders = match &spec.orders {
-                    Some(q) => Some(
-                        sqlx::query(AssertSqlSafe(q.clone()))
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(|e| format!("orders query: {e}"))?,
-                    ),
-                    None => None,
-                };
+                let (stock, orders) = fetch_both!(tx, spec);
                 tx.commit().await.map_err(|e| e.to_string())?;
                 reading(lite_text, &stock, orders.as_deref())
             }
