@@ -43,8 +43,8 @@ impl Limit {
 
 /// A metric's value in a summary, when the summary holds it.
 pub fn value(s: &Summary, m: Metric) -> Option<f64> {
-    let lat = |key: &str, st: Stat| {
-        let l = s.latency_us.get(key).copied().unwrap_or_default();
+    let from = |map: &std::collections::BTreeMap<String, crate::stats::LatencySummary>, key: &str, st: Stat| {
+        let l = map.get(key).copied().unwrap_or_default();
         match st {
             Stat::Min => Some(l.min as f64),
             Stat::Max => Some(l.max as f64),
@@ -57,7 +57,10 @@ pub fn value(s: &Summary, m: Metric) -> Option<f64> {
         }
     };
     match m {
-        Metric::Latency(o, st) => lat(o.map_or("all", |o| o.name()), st),
+        Metric::Latency(o, st) => from(&s.latency_us, o.map_or("all", |o| o.name()), st),
+        // Summaries written before service time was kept have none: no comparison then.
+        Metric::ServiceTime(_, _) if s.service_time_us.is_empty() => None,
+        Metric::ServiceTime(o, st) => from(&s.service_time_us, o.map_or("all", |o| o.name()), st),
         Metric::Count(None) => Some(s.attempts as f64),
         Metric::Count(Some(o)) => Some(s.outcomes.get(o.name()).copied().unwrap_or(0) as f64),
         Metric::Rate(o) => Some(if s.attempts == 0 {

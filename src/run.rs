@@ -452,6 +452,7 @@ fn build_summary(
             .map(|c| InvariantSummary::from_check(c, s.expect.violations.contains(&c.name)))
             .collect(),
         latency_us: stats::latency(ledger),
+        service_time_us: stats::service_time(ledger),
         throughput_rps: stats::throughput_rps(ledger),
         duration_ms: 0,
         load_ms: stats::load_window_us(ledger) / 1000,

@@ -50,12 +50,22 @@ fn summarize(h: &Histogram<u64>) -> LatencySummary {
     }
 }
 
-/// Latency per outcome, plus `all`; every outcome is present (count 0 when it never happened).
+/// Latency (intended start → answer) per outcome, plus `all`; every outcome is present (count
+/// 0 when it never happened).
 pub fn latency(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
+    per_outcome(ledger, crate::harness::Attempt::latency_us)
+}
+
+/// Service time (sent → answer) per outcome, plus `all`.
+pub fn service_time(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
+    per_outcome(ledger, crate::harness::Attempt::service_time_us)
+}
+
+fn per_outcome(ledger: &Ledger, measure: fn(&crate::harness::Attempt) -> u64) -> BTreeMap<String, LatencySummary> {
     let mut all = histogram();
     let mut per: Vec<Histogram<u64>> = Outcome::ALL.iter().map(|_| histogram()).collect();
     for a in &ledger.attempts {
-        let v = a.latency_us().max(1);
+        let v = measure(a).max(1);
         all.saturating_record(v);
         per[a.outcome.index()].saturating_record(v);
     }
@@ -202,7 +212,10 @@ mod tests {
         };
         let lat = latency(&ledger);
         assert_eq!(lat["all"].count, 3);
-        assert_eq!(lat["won"].max, 1000);
+        assert_eq!(lat["won"].max, 1010, "from its intended start, 10 µs before it was sent");
+        assert_eq!(service_time(&ledger)["won"].max, 1000);
+        assert_eq!(lat["sold_out"].max, 1200, "sent 1 ms late: the delay is the buyer's");
+        assert_eq!(service_time(&ledger)["sold_out"].max, 200);
         assert_eq!(lat["sold_out"].count, 2);
         assert_eq!(lat["timeout"].count, 0);
         assert_eq!(load_window_us(&ledger), 1_190);

@@ -1,4 +1,5 @@
-//! Thresholds, in a syntax familiar from k6: `latency.won.p99 < 50ms`,
+//! Thresholds, in a syntax familiar from k6: `latency.won.p99 < 50ms` (from each attempt's
+//! intended start), `service_time.won.p99 < 20ms` (from the request leaving),
 //! `latency.all.p99.9 < 200ms`, `rate.error == 0`, `count.won == 5`, `throughput > 1000/s`,
 //! `send_skew.p99 < 2ms`. A metric, an operator and a value with its unit. The same metric
 //! names serve the baseline's regression limits.
@@ -22,8 +23,10 @@ pub enum Stat {
 /// What a threshold or a regression limit measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
-    /// Latency of one outcome (`None`: all attempts), in µs.
+    /// Latency of one outcome (`None`: all attempts), in µs: intended start → answer.
     Latency(Option<Outcome>, Stat),
+    /// Service time of one outcome (`None`: all attempts), in µs: sent → answer.
+    ServiceTime(Option<Outcome>, Stat),
     /// Attempts with this outcome (`None`: all attempts).
     Count(Option<Outcome>),
     /// Share of attempts with this outcome, 0 to 1.
@@ -99,13 +102,19 @@ impl FromStr for Metric {
                     .ok_or_else(|| format!("{s:?}: write latency.<outcome>.<statistic>, e.g. latency.won.p99"))?;
                 Ok(Metric::Latency(parse_outcome(outcome)?, parse_stat(stat)?))
             }
+            ["service_time", rest] => {
+                let (outcome, stat) = rest.split_once('.').ok_or_else(|| {
+                    format!("{s:?}: write service_time.<outcome>.<statistic>, e.g. service_time.won.p99")
+                })?;
+                Ok(Metric::ServiceTime(parse_outcome(outcome)?, parse_stat(stat)?))
+            }
             ["send_skew", stat] => Ok(Metric::SendSkew(parse_stat(stat)?)),
             ["count", outcome] => Ok(Metric::Count(parse_outcome(outcome)?)),
             ["rate", outcome] => parse_outcome(outcome)?
                 .map(Metric::Rate)
                 .ok_or_else(|| "rate.all is always 1; name an outcome, e.g. rate.error".to_string()),
             _ => Err(format!(
-                "unknown metric {s:?}; use latency.<outcome>.<stat>, count.<outcome>, rate.<outcome>, throughput or send_skew.<stat>"
+                "unknown metric {s:?}; use latency.<outcome>.<stat>, service_time.<outcome>.<stat>, count.<outcome>, rate.<outcome>, throughput or send_skew.<stat>"
             )),
         }
     }
@@ -113,7 +122,7 @@ impl FromStr for Metric {
 
 impl Metric {
     fn is_time(self) -> bool {
-        matches!(self, Metric::Latency(..) | Metric::SendSkew(_))
+        matches!(self, Metric::Latency(..) | Metric::ServiceTime(..) | Metric::SendSkew(_))
     }
 
     /// Parses a limit for this metric into its unit (µs, a share, per second, a count).
@@ -123,7 +132,7 @@ impl Metric {
             n.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{t:?} is not a number"))
         };
         match self {
-            Metric::Latency(..) | Metric::SendSkew(_) => {
+            Metric::Latency(..) | Metric::ServiceTime(..) | Metric::SendSkew(_) => {
                 let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
                 let (n, unit) = t.split_at(split);
                 let factor = match unit.trim() {
@@ -150,7 +159,9 @@ impl Metric {
         match self {
             Metric::Count(_) => (0.0, most as f64, true),
             Metric::Rate(_) => (0.0, 1.0, false),
-            Metric::Latency(..) | Metric::SendSkew(_) | Metric::Throughput => (0.0, f64::INFINITY, false),
+            Metric::Latency(..) | Metric::ServiceTime(..) | Metric::SendSkew(_) | Metric::Throughput => {
+                (0.0, f64::INFINITY, false)
+            }
         }
     }
 
@@ -247,8 +258,8 @@ impl schemars::JsonSchema for Threshold {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "`<metric> <op> <value>`: latency.<outcome|all>.<avg|min|max|pNN>, count.<outcome|all>, rate.<outcome>, throughput or send_skew.<stat>; ops < <= > >= == !=; time values with us, ms or s.",
-            "pattern": "^\\s*(latency|count|rate|throughput|send_skew)[a-z0-9_.()]*\\s*(<=|>=|==|!=|<|>)\\s*\\S+",
+            "description": "`<metric> <op> <value>`: latency.<outcome|all>.<avg|min|max|pNN> (intended start → answer), service_time.<outcome|all>.<stat> (sent → answer), count.<outcome|all>, rate.<outcome>, throughput or send_skew.<stat>; ops < <= > >= == !=; time values with us, ms or s.",
+            "pattern": "^\\s*(latency|service_time|count|rate|throughput|send_skew)[a-z0-9_.()]*\\s*(<=|>=|==|!=|<|>)\\s*\\S+",
             "examples": ["latency.won.p99 < 50ms", "rate.error == 0", "count.won == 5", "throughput > 1000/s"]
         })
     }
@@ -276,6 +287,8 @@ pub struct ThresholdResult {
 pub struct Observed {
     latency: Vec<Vec<u64>>,
     all: Vec<u64>,
+    service: Vec<Vec<u64>>,
+    service_all: Vec<u64>,
     skew: Vec<u64>,
     throughput: f64,
 }
@@ -299,24 +312,30 @@ impl Observed {
     pub fn new(ledger: &Ledger) -> Self {
         let mut latency = vec![Vec::new(); Outcome::ALL.len()];
         let mut all = Vec::with_capacity(ledger.attempts.len());
+        let mut service = vec![Vec::new(); Outcome::ALL.len()];
+        let mut service_all = Vec::with_capacity(ledger.attempts.len());
         let mut skew = Vec::new();
         for a in &ledger.attempts {
             latency[a.outcome.index()].push(a.latency_us());
             all.push(a.latency_us());
+            service[a.outcome.index()].push(a.service_time_us());
+            service_all.push(a.service_time_us());
             if a.attempt == 1 {
                 skew.push(a.sent_us.saturating_sub(a.intended_us));
             }
         }
-        for v in latency.iter_mut().chain([&mut all, &mut skew]) {
+        for v in latency.iter_mut().chain(service.iter_mut()).chain([&mut all, &mut service_all, &mut skew]) {
             v.sort_unstable();
         }
-        Observed { latency, all, skew, throughput: crate::stats::throughput_rps(ledger) }
+        Observed { latency, all, service, service_all, skew, throughput: crate::stats::throughput_rps(ledger) }
     }
 
     pub fn value(&self, m: Metric) -> f64 {
         match m {
             Metric::Latency(None, s) => stat(&self.all, s),
             Metric::Latency(Some(o), s) => stat(&self.latency[o.index()], s),
+            Metric::ServiceTime(None, s) => stat(&self.service_all, s),
+            Metric::ServiceTime(Some(o), s) => stat(&self.service[o.index()], s),
             Metric::Count(None) => self.all.len() as f64,
             Metric::Count(Some(o)) => self.latency[o.index()].len() as f64,
             Metric::Rate(o) => {
@@ -423,8 +442,14 @@ mod tests {
         assert_eq!(eval("count.won == 1").status, "pass");
         assert_eq!(eval("rate.error < 20%").status, "fail");
         assert_eq!(eval("rate.error < 20%").observed_text, "25.0000%");
-        assert_eq!(eval("latency.sold_out.max <= 400us").status, "pass");
-        assert_eq!(eval("latency.all.p50 < 1us").observed, 400.0);
-        assert_eq!(eval("latency.all.p99 < 1us").observed_text, "5.000ms");
+        // Each attempt was sent 100 µs after its intended start: latency counts that wait,
+        // service time does not.
+        assert_eq!(eval("service_time.sold_out.max <= 400us").status, "pass");
+        assert_eq!(eval("latency.sold_out.max <= 400us").status, "fail");
+        assert_eq!(eval("service_time.all.p50 < 1us").observed, 400.0);
+        assert_eq!(eval("latency.all.p50 < 1us").observed, 500.0);
+        assert_eq!(eval("latency.all.p99 < 1us").observed_text, "5.100ms");
+        assert_eq!(eval("service_time.all.p99 < 1us").observed_text, "5.000ms");
+        assert!("service_time.won < 1ms".parse::<Threshold>().is_err(), "needs a statistic");
     }
 }

@@ -45,7 +45,16 @@ fn first() -> u32 {
 }
 
 impl Attempt {
+    /// Latency as the buyer lives it: from the instant the attempt was meant to start (its
+    /// arrival slot, the release of a burst, the end of its backoff) to its answer. A sender
+    /// held up by anything (a slow gate, a busy client, a server that lets connections wait)
+    /// shows here: no coordinated omission.
     pub fn latency_us(&self) -> u64 {
+        self.done_us.saturating_sub(self.intended_us.min(self.sent_us))
+    }
+
+    /// Service time: from the request leaving to its answer, what the server alone took.
+    pub fn service_time_us(&self) -> u64 {
         self.done_us.saturating_sub(self.sent_us)
     }
 

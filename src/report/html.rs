@@ -188,26 +188,29 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         }
         o.push_str("</table>");
     }
-    o.push_str("</section>\n<section><h2>Outcomes and latency (ms)</h2><table><tr><th>outcome</th><th class=n>count</th><th class=n>p50</th><th class=n>p90</th><th class=n>p99</th><th class=n>p99.9</th><th class=n>max</th></tr>");
+    o.push_str("</section>\n<section><h2>Outcomes and latency (ms)</h2><table><tr><th>outcome</th><th class=n>count</th><th class=n>p50</th><th class=n>p90</th><th class=n>p99</th><th class=n>p99.9</th><th class=n>max</th><th class=n>service p50</th><th class=n>service p99</th></tr>");
     for (name, l) in &s.latency_us {
         if l.count == 0 && name != "all" {
             continue;
         }
+        let svc = s.service_time_us.get(name).copied().unwrap_or_default();
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(name),
             l.count,
             ms(l.p50),
             ms(l.p90),
             ms(l.p99),
             ms(l.p999),
-            ms(l.max)
+            ms(l.max),
+            ms(svc.p50),
+            ms(svc.p99)
         );
     }
     let _ = write!(
         o,
-        "</table><p>{:.0} attempts/s over {} ms of load; send skew p50 {} ms, p99 {} ms, max {} ms.</p>",
+        "</table><p>Latency runs from each attempt's intended start (the release, its arrival slot, the end of its backoff) to its answer, as the buyer lives it; service time from the request leaving to its answer.</p><p>{:.0} attempts/s over {} ms of load; send skew p50 {} ms, p99 {} ms, max {} ms.</p>",
         s.throughput_rps,
         s.load_ms,
         ms(s.send_skew_us.p50),

@@ -41,8 +41,11 @@ pub struct Summary {
     pub truth: Option<TruthReading>,
     pub expected_outcomes: Vec<OutcomeCheck>,
     pub invariants: Vec<InvariantSummary>,
-    /// `all` and every outcome class.
+    /// `all` and every outcome class: from each attempt's intended start to its answer.
     pub latency_us: BTreeMap<String, LatencySummary>,
+    /// The same from the request leaving to its answer (what the server alone took).
+    #[serde(default)]
+    pub service_time_us: BTreeMap<String, LatencySummary>,
     pub throughput_rps: f64,
     /// From the start of the run (connecting included) to the end of the load.
     pub duration_ms: u64,
@@ -240,6 +243,7 @@ impl Summary {
             expected_outcomes: Vec::new(),
             invariants: Vec::new(),
             latency_us: BTreeMap::new(),
+            service_time_us: BTreeMap::new(),
             throughput_rps: 0.0,
             duration_ms: 0,
             load_ms: 0,

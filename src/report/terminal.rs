@@ -103,23 +103,28 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             let _ = writeln!(o, "  {:<31}e.g. {}{more}", "", shown.join("; "));
         }
     }
-    let _ = writeln!(o, "\nlatency ms        count      p50      p90      p99    p99.9      max");
+    let _ =
+        writeln!(o, "\nlatency ms        count      p50      p90      p99    p99.9      max | service p50      p99");
     for (name, l) in &s.latency_us {
         if l.count == 0 && name != "all" {
             continue;
         }
+        let svc = s.service_time_us.get(name).copied().unwrap_or_default();
         let _ = writeln!(
             o,
-            "  {:<14}{:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "  {:<14}{:>8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>11} {:>8}",
             name,
             l.count,
             ms(l.p50),
             ms(l.p90),
             ms(l.p99),
             ms(l.p999),
-            ms(l.max)
+            ms(l.max),
+            ms(svc.p50),
+            ms(svc.p99)
         );
     }
+    let _ = writeln!(o, "  (latency: intended start → answer; service: sent → answer)");
     if !s.repetitions.is_empty() {
         let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
         let _ = writeln!(o, "\nrepetitions {passed} of {} passed", s.repetitions.len());
