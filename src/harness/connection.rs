@@ -381,7 +381,11 @@ impl BuyerConn {
             return (Instant::now(), Err(ConnError::NotPrepared.unsent()));
         };
         let mut sent = pending.written_at.get().copied();
-        let result = tokio::time::timeout(timeout, async {
+        // The timeout runs from the last byte's write, not from this buyer's waking: a buyer
+        // the gate wrote first would otherwise get the whole gate loop on top of its timeout.
+        // (An answer already there is still read: the read is polled before the deadline.)
+        let deadline = sent.map_or_else(|| Instant::now() + timeout, |at| at + timeout);
+        let result = tokio::time::timeout_at(deadline.into(), async {
             let raw = self.stream.as_ref().map(|w| w.raw().clone()).ok_or(ConnError::NotPrepared)?;
             if sent.is_none() {
                 let from = pending.written.load(Ordering::Acquire);
@@ -651,6 +655,26 @@ mod tests {
         assert_eq!((a.status, &a.body[..]), (201, &b"{}"[..]));
         let b = conn.send(&req, SECS).await.expect("second on the same connection");
         assert_eq!((b.status, &b.body[..]), (409, &b"sorry"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_prepared_request_times_out_from_its_last_byte_not_from_the_buyer_waking() {
+        // A listener that never accepts: the connection opens (the kernel's backlog), no answer.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut conn = BuyerConn::new(silent.local_addr().expect("addr"));
+        conn.prepare(&get(), SECS).await.expect("prepare");
+        assert!(conn.last_byte().expect("prepared").write_now());
+        // The buyer wakes 200 ms after its byte went (a long gate loop stands in for it).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let woke = Instant::now();
+        let (sent, a) = conn.complete(Duration::from_millis(300)).await;
+        assert!(matches!(a, Err(ConnError::Timeout(_))), "{a:?}");
+        assert!(woke.duration_since(sent) >= Duration::from_millis(200), "sent is the write's instant");
+        assert!(
+            woke.elapsed() < Duration::from_millis(280),
+            "300 ms from the write, not from waking: {:?}",
+            woke.elapsed()
+        );
     }
 
     #[tokio::test]
