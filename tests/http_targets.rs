@@ -1097,11 +1097,7 @@ impl SqlShop {
             };
             let pools = self.connect().await;
             for s in statements {
-                match &pools {
-                    ShopPool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
-                    ShopPool::Mysql(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
-                }
-                .expect("drop");
+                pools.execute(s).await.expect("drop");
             }
         });
     }
@@ -1110,6 +1106,17 @@ impl SqlShop {
 enum ShopPool {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
+}
+
+impl ShopPool {
+    /// Runs one statement.
+    async fn execute(&self, statement: String) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(statement);
+        match self {
+            ShopPool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            ShopPool::Mysql(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+    }
 }
 
 /// A correct shop on PostgreSQL or MySQL/MariaDB, integer ids, `201 {"id": n}` or `409
@@ -1121,11 +1128,7 @@ fn a_shop_on_a_sql_server(service: Service) {
     let shop = Shop::start(None, move || async move {
         let pools = Arc::new(shop_db.connect().await);
         for s in shop_db.schema() {
-            match pools.as_ref() {
-                ShopPool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
-                ShopPool::Mysql(p) => sqlx::query(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ()),
-            }
-            .expect("schema");
+            pools.execute(s).await.expect("schema");
         }
         handler(move |r| {
             let (db, pools) = (shop_db.clone(), pools.clone());

@@ -172,11 +172,7 @@ impl Classifier {
         let order_id = match (outcome, &self.order_id) {
             (Outcome::Won | Outcome::Accepted, Some(pointer)) => {
                 let doc = json.get_or_insert_with(|| serde_json::from_str(&text).ok());
-                doc.as_ref().and_then(|d| d.pointer(pointer)).and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                })
+                doc.as_ref().and_then(|d| d.pointer(pointer)).and_then(id_text)
             }
             _ => None,
         };
@@ -193,6 +189,15 @@ impl Classifier {
             _ => None,
         };
         Classified { outcome, rule: Some(index), order_id, note }
+    }
+}
+
+/// An id as text: a string as it is, a number in decimal; anything else is no id.
+pub fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

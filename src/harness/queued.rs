@@ -4,7 +4,7 @@
 //! attempt stays `accepted`, and ground truth settles it once the queue drained.
 
 use super::buyer::describe;
-use super::classify::start_of;
+use super::classify::{id_text, start_of};
 use super::connection::BuyerConn;
 use super::plan::{BuyerVars, StatusPoll};
 use super::template::Vars;
@@ -73,15 +73,6 @@ pub async fn poll(
             Ok(answer) => last = format!("{} {}", answer.status, body_start(&answer.body)),
             Err(e) => last = describe(&e),
         }
-    }
-}
-
-/// An id as text: a string as it is, a number in decimal.
-pub fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

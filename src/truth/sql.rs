@@ -140,44 +140,28 @@ impl SqlSource {
 /// A column of a row as text, whatever its type; `None` when the row has no such column.
 type Column<R> = fn(&R, &str) -> Result<Option<String>, String>;
 
+/// Returns the column as text from the first of the types that decodes it (in decimal for
+/// integers), `None` when the row has no such column; falls through when none decodes.
+macro_rules! return_as_text {
+    ($row:ident, $col:ident, $($t:ty),+) => {
+        if $row.try_column($col).is_err() {
+            return Ok(None);
+        }
+        $(
+            if let Ok(v) = $row.try_get::<Option<$t>, _>($col) {
+                return Ok(v.map(|v| v.to_string()));
+            }
+        )+
+    };
+}
+
 fn pg_text(row: &PgRow, col: &str) -> Result<Option<String>, String> {
-    if row.try_column(col).is_err() {
-        return Ok(None);
-    }
-    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
-        return Ok(v);
-    }
-    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<i32>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<i16>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
+    return_as_text!(row, col, String, i64, i32, i16);
     Err(format!("column {col} is neither text nor an integer; cast it (e.g. {col}::text)"))
 }
 
 fn my_text(row: &MySqlRow, col: &str) -> Result<Option<String>, String> {
-    if row.try_column(col).is_err() {
-        return Ok(None);
-    }
-    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
-        return Ok(v);
-    }
-    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<u64>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<i32>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<u32>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
+    return_as_text!(row, col, String, i64, u64, i32, u32);
     if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(col) {
         return Ok(v.map(|v| String::from_utf8_lossy(&v).into_owned()));
     }
@@ -185,15 +169,7 @@ fn my_text(row: &MySqlRow, col: &str) -> Result<Option<String>, String> {
 }
 
 fn lite_text(row: &SqliteRow, col: &str) -> Result<Option<String>, String> {
-    if row.try_column(col).is_err() {
-        return Ok(None);
-    }
-    if let Ok(v) = row.try_get::<Option<i64>, _>(col) {
-        return Ok(v.map(|v| v.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<String>, _>(col) {
-        return Ok(v);
-    }
+    return_as_text!(row, col, i64, String);
     Err(format!("column {col} is neither text nor an integer"))
 }
 
