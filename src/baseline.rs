@@ -73,6 +73,10 @@ pub fn value(s: &Summary, m: Metric) -> Option<f64> {
         Metric::SendSkew(Stat::Pct(99.0)) => Some(s.send_skew_us.p99 as f64),
         Metric::SendSkew(Stat::Max) => Some(s.send_skew_us.max as f64),
         Metric::SendSkew(_) => None,
+        Metric::Dropped => Some(s.stream.as_ref().map_or(0, |st| st.dropped) as f64),
+        Metric::DroppedRate => Some(s.stream.as_ref().map_or(0.0, |st| st.dropped_rate)),
+        Metric::Inversions => Some(s.fairness.inversions as f64),
+        Metric::WorstWinnerRank => Some(s.fairness.worst_rank_of_a_winner as f64),
     }
 }
 

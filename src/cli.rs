@@ -374,7 +374,7 @@ fn validate_command(paths: &[PathBuf]) -> i32 {
                     "ok     {} ({}: {} buyers, {} product(s))",
                     file.display(),
                     s.name,
-                    s.buyers.count,
+                    s.total_buyers(),
                     s.products.len()
                 ),
                 Err(e) => {

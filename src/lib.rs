@@ -6,11 +6,11 @@
 //! |---|---|---|
 //! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
 //! | 2 | [`target`], [`server`], [`limits`] | the target behind one interface: the reference order server (axum, stores, strategies), started and seeded, or a user's own server over HTTP; the machine's socket budget |
-//! | 3 | [`harness`] | goose users, one per buyer; burst gate or ramp; outcome rules; queued orders polled to their status; the [`harness::Ledger`] of every attempt |
+//! | 3 | [`harness`] | goose users, one per buyer (or per slot of an open `rate` stream); burst gate, ramp or arrivals at a rate, dropped when no slot is free; outcome rules; queued orders polled to their status; the [`harness::Ledger`] of every attempt |
 //! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
 //! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
 //! | 6 | [`verdict`] | expected violations, outcome counts, thresholds, the deadline and the settling of truth → verdict and exit code |
-//! | 7 | [`stats`], [`report`] | latency percentiles, throughput, send skew; `summary.json`, the terminal summary |
+//! | 7 | [`stats`], [`fairness`], [`timeseries`], [`report`] | latency percentiles, throughput, send skew; FCFS inversions and winners' ranks; per-interval figures over time; `summary.json`, the terminal summary |
 //!
 //! [`run`] strings the steps together for one scenario or a suite ([`repeat`] folds
 //! repetitions, [`threshold`] and [`baseline`] are the CI gates); [`cli`] is the command line;
@@ -26,6 +26,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod fairness;
 pub mod harness;
 pub mod interrupt;
 pub mod limits;
@@ -41,6 +42,7 @@ pub mod server;
 pub mod stats;
 pub mod target;
 pub mod threshold;
+pub mod timeseries;
 pub mod truth;
 pub mod verdict;
 pub mod verify;

@@ -73,6 +73,8 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
         l.set_repetition(i as u32 + 1);
         merged.attempts.extend(l.attempts.iter().cloned());
         merged.stock_samples.extend(l.stock_samples.iter().cloned());
+        merged.dropped.extend(l.dropped.iter().cloned());
+        merged.arrivals += l.arrivals;
         merged.connect_failures += l.connect_failures;
         merged.late_buyers += l.late_buyers;
         let violated: Vec<String> = s

@@ -196,6 +196,11 @@ pub fn apply_overrides(s: &mut Scenario, o: &Overrides) -> Result<(), String> {
         s.server.strategy = Some(st);
     }
     if let Some(n) = o.buyers {
+        if s.arrival.mode == scenario::ArrivalMode::Rate {
+            return Err(format!(
+                "--buyers {n}: this scenario's buyers come from its arrival rate (`arrival.mode: rate`); change `rate` or `duration` instead"
+            ));
+        }
         if n == 0 || n > scenario::MAX_BUYERS {
             return Err(format!("--buyers {n}: expected 1 to {}", scenario::MAX_BUYERS));
         }
@@ -228,7 +233,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     // An http target's server is not ours: only the buyers' sockets count.
     let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
     let placement = match limits::place(
-        u64::from(s.buyers.count),
+        u64::from(s.concurrent_connections()),
         u64::from(s.server.instances),
         fd_limit,
         limits::ephemeral_ports(),
@@ -414,7 +419,7 @@ fn build_summary(
     verdict: &Verdict,
 ) -> Summary {
     let (s, file, started_at) = (ctx.s, ctx.file, ctx.started_at);
-    let demand = s.eligible_demand();
+    let demand = s.eligible_demand_without(&ledger.dropped_buyers());
     let products = s
         .products
         .iter()
@@ -439,7 +444,7 @@ fn build_summary(
         error: None,
         started_at: started_at.to_string(),
         target: ctx.target.clone(),
-        buyers: s.buyers.count,
+        buyers: s.total_buyers(),
         attempts: ledger.attempts.len() as u64,
         products,
         outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
@@ -463,6 +468,20 @@ fn build_summary(
         reconnected: ledger.reconnected,
         top_errors: stats::top_errors(ledger, 5),
         release_us: ledger.release_us,
+        fairness: crate::fairness::measure(ledger),
+        timeseries_interval_ms: s.timeseries_interval.0.as_millis().max(1) as u64,
+        stream: s.arrival.stream().map(|st| {
+            let arrivals = ledger.arrivals.max(st.count());
+            let dropped = ledger.dropped.len() as u64;
+            crate::report::StreamSummary {
+                arrivals,
+                dropped,
+                dropped_rate: if arrivals == 0 { 0.0 } else { dropped as f64 / arrivals as f64 },
+                max_in_flight: st.slots(),
+                peak_in_flight: stats::peak_in_flight(ledger),
+                start_us: ledger.stream_start_us,
+            }
+        }),
         environment: crate::report::Environment::detect(),
         thresholds: Vec::new(),
         repetitions: Vec::new(),

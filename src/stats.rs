@@ -166,6 +166,26 @@ pub fn throughput_rps(ledger: &Ledger) -> f64 {
     (rps * 10.0).round() / 10.0
 }
 
+/// The most order requests in flight at once (sent, not yet answered), in any repetition.
+pub fn peak_in_flight(ledger: &Ledger) -> u64 {
+    let mut events: Vec<(u32, u64, i64)> = Vec::with_capacity(ledger.attempts.len() * 2);
+    for a in ledger.attempts.iter().filter(|a| a.outcome.was_sent()) {
+        events.push((a.repetition, a.sent_us, 1));
+        events.push((a.repetition, a.done_us, -1));
+    }
+    // At one instant, answers leave before sends arrive.
+    events.sort_unstable();
+    let (mut now, mut peak, mut rep) = (0i64, 0i64, 0);
+    for (r, _, delta) in events {
+        if r != rep {
+            (rep, now) = (r, 0);
+        }
+        now += delta;
+        peak = peak.max(now);
+    }
+    peak as u64
+}
+
 /// How late each buyer's first attempt was sent after its intended start.
 pub fn send_skew(ledger: &Ledger) -> SkewSummary {
     let mut h = histogram();

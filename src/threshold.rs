@@ -35,6 +35,14 @@ pub enum Metric {
     Throughput,
     /// Send skew, in µs.
     SendSkew(Stat),
+    /// Arrivals of the open stream dropped for want of a free slot (`dropped`).
+    Dropped,
+    /// Share of the open stream's arrivals dropped, 0 to 1 (`dropped_rate`).
+    DroppedRate,
+    /// FCFS inversions (`fairness.inversions`).
+    Inversions,
+    /// The worst arrival rank of a winner (`fairness.worst_rank_of_a_winner`).
+    WorstWinnerRank,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +104,10 @@ impl FromStr for Metric {
         let parts: Vec<&str> = s.trim().splitn(2, '.').collect();
         match parts.as_slice() {
             ["throughput"] => Ok(Metric::Throughput),
+            ["dropped"] => Ok(Metric::Dropped),
+            ["dropped_rate"] => Ok(Metric::DroppedRate),
+            ["fairness", "inversions"] => Ok(Metric::Inversions),
+            ["fairness", "worst_rank_of_a_winner"] => Ok(Metric::WorstWinnerRank),
             ["latency", rest] => {
                 let (outcome, stat) = rest
                     .split_once('.')
@@ -114,7 +126,7 @@ impl FromStr for Metric {
                 .map(Metric::Rate)
                 .ok_or_else(|| "rate.all is always 1; name an outcome, e.g. rate.error".to_string()),
             _ => Err(format!(
-                "unknown metric {s:?}; use latency.<outcome>.<stat>, service_time.<outcome>.<stat>, count.<outcome>, rate.<outcome>, throughput or send_skew.<stat>"
+                "unknown metric {s:?}; use latency.<outcome>.<stat>, service_time.<outcome>.<stat>, count.<outcome>, rate.<outcome>, throughput, send_skew.<stat>, dropped, dropped_rate, fairness.inversions or fairness.worst_rank_of_a_winner"
             )),
         }
     }
@@ -144,12 +156,12 @@ impl Metric {
                 };
                 Ok(number(n)? * factor)
             }
-            Metric::Rate(_) => match t.strip_suffix('%') {
+            Metric::Rate(_) | Metric::DroppedRate => match t.strip_suffix('%') {
                 Some(p) => Ok(number(p)? / 100.0),
                 None => number(t),
             },
             Metric::Throughput => number(t.strip_suffix("/s").unwrap_or(t)),
-            Metric::Count(_) => number(t),
+            Metric::Count(_) | Metric::Dropped | Metric::Inversions | Metric::WorstWinnerRank => number(t),
         }
     }
 
@@ -158,7 +170,8 @@ impl Metric {
     fn domain(self, most: u64) -> (f64, f64, bool) {
         match self {
             Metric::Count(_) => (0.0, most as f64, true),
-            Metric::Rate(_) => (0.0, 1.0, false),
+            Metric::Dropped | Metric::Inversions | Metric::WorstWinnerRank => (0.0, f64::INFINITY, true),
+            Metric::Rate(_) | Metric::DroppedRate => (0.0, 1.0, false),
             Metric::Latency(..) | Metric::ServiceTime(..) | Metric::SendSkew(_) | Metric::Throughput => {
                 (0.0, f64::INFINITY, false)
             }
@@ -169,7 +182,7 @@ impl Metric {
     pub fn show(self, v: f64) -> String {
         match self {
             _ if self.is_time() => format!("{:.3}ms", v / 1000.0),
-            Metric::Rate(_) => format!("{:.4}%", v * 100.0),
+            Metric::Rate(_) | Metric::DroppedRate => format!("{:.4}%", v * 100.0),
             Metric::Throughput => format!("{v:.1}/s"),
             _ => format!("{v}"),
         }
@@ -258,8 +271,8 @@ impl schemars::JsonSchema for Threshold {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "`<metric> <op> <value>`: latency.<outcome|all>.<avg|min|max|pNN> (intended start → answer), service_time.<outcome|all>.<stat> (sent → answer), count.<outcome|all>, rate.<outcome>, throughput or send_skew.<stat>; ops < <= > >= == !=; time values with us, ms or s.",
-            "pattern": "^\\s*(latency|service_time|count|rate|throughput|send_skew)[a-z0-9_.()]*\\s*(<=|>=|==|!=|<|>)\\s*\\S+",
+            "description": "`<metric> <op> <value>`: latency.<outcome|all>.<avg|min|max|pNN> (intended start → answer), service_time.<outcome|all>.<stat> (sent → answer), count.<outcome|all>, rate.<outcome>, throughput, send_skew.<stat>, dropped, dropped_rate, fairness.inversions or fairness.worst_rank_of_a_winner; ops < <= > >= == !=; time values with us, ms or s.",
+            "pattern": "^\\s*(latency|service_time|count|rate|throughput|send_skew|dropped|dropped_rate|fairness)[a-z0-9_.()]*\\s*(<=|>=|==|!=|<|>)\\s*\\S+",
             "examples": ["latency.won.p99 < 50ms", "rate.error == 0", "count.won == 5", "throughput > 1000/s"]
         })
     }
@@ -291,6 +304,9 @@ pub struct Observed {
     service_all: Vec<u64>,
     skew: Vec<u64>,
     throughput: f64,
+    dropped: u64,
+    arrivals: u64,
+    fairness: crate::fairness::Fairness,
 }
 
 fn stat(v: &[u64], s: Stat) -> f64 {
@@ -327,7 +343,17 @@ impl Observed {
         for v in latency.iter_mut().chain(service.iter_mut()).chain([&mut all, &mut service_all, &mut skew]) {
             v.sort_unstable();
         }
-        Observed { latency, all, service, service_all, skew, throughput: crate::stats::throughput_rps(ledger) }
+        Observed {
+            latency,
+            all,
+            service,
+            service_all,
+            skew,
+            throughput: crate::stats::throughput_rps(ledger),
+            dropped: ledger.dropped.len() as u64,
+            arrivals: ledger.arrivals,
+            fairness: crate::fairness::measure(ledger),
+        }
     }
 
     pub fn value(&self, m: Metric) -> f64 {
@@ -347,6 +373,13 @@ impl Observed {
             }
             Metric::Throughput => self.throughput,
             Metric::SendSkew(s) => stat(&self.skew, s),
+            Metric::Dropped => self.dropped as f64,
+            Metric::DroppedRate => match self.arrivals {
+                0 => 0.0,
+                n => self.dropped as f64 / n as f64,
+            },
+            Metric::Inversions => self.fairness.inversions as f64,
+            Metric::WorstWinnerRank => self.fairness.worst_rank_of_a_winner as f64,
         }
     }
 
@@ -395,6 +428,13 @@ mod tests {
         assert_eq!("rate.error < 1%".parse::<Threshold>().map(|t| t.limit), Ok(0.01));
         assert_eq!("count.won == 5".parse::<Threshold>().map(|t| t.limit), Ok(5.0));
         assert_eq!("throughput > 1000/s".parse::<Threshold>().map(|t| t.metric), Ok(Metric::Throughput));
+        assert_eq!("dropped_rate < 1%".parse::<Threshold>().map(|t| t.limit), Ok(0.01));
+        assert_eq!("dropped == 0".parse::<Threshold>().map(|t| t.metric), Ok(Metric::Dropped));
+        assert_eq!("fairness.inversions == 0".parse::<Threshold>().map(|t| t.metric), Ok(Metric::Inversions));
+        assert_eq!(
+            "fairness.worst_rank_of_a_winner <= 5".parse::<Threshold>().map(|t| t.metric),
+            Ok(Metric::WorstWinnerRank)
+        );
         assert_eq!("send_skew.p99 < 2ms".parse::<Threshold>().map(|t| t.limit), Ok(2000.0));
         assert_eq!("latency.sold_out.p(95) >= 1s".parse::<Threshold>().map(|t| t.limit), Ok(1e6));
         assert_eq!("latency.all.avg != 3us".parse::<Threshold>().map(|t| t.op), Ok(Op::Ne));

@@ -56,6 +56,11 @@ impl StartGate {
         }
     }
 
+    /// The release instant, once the gate has opened.
+    pub fn released_at(&self) -> Option<Instant> {
+        *self.release.borrow()
+    }
+
     /// Waits for the release and returns its instant.
     pub async fn released(&self) -> Instant {
         let mut rx = self.release.subscribe();
@@ -67,6 +72,12 @@ impl StartGate {
     /// Releases everyone once all have arrived or `deadline` has passed; returns the release
     /// instant and how many had arrived.
     pub async fn open_when_ready(&self, deadline: Duration) -> (Instant, usize) {
+        self.open_when_ready_from(deadline, None).await
+    }
+
+    /// As [`StartGate::open_when_ready`], but never before `not_before` (a burst placed in a
+    /// background stream).
+    pub async fn open_when_ready_from(&self, deadline: Duration, not_before: Option<Instant>) -> (Instant, usize) {
         let wait_all = async {
             loop {
                 let notified = self.all_arrived.notified();
@@ -77,6 +88,9 @@ impl StartGate {
             }
         };
         let _ = tokio::time::timeout(deadline, wait_all).await;
+        if let Some(t) = not_before {
+            tokio::time::sleep_until(t.into()).await;
+        }
         let at = Instant::now();
         let last_bytes = std::mem::take(&mut *self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()));
         for b in &last_bytes {

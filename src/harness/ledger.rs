@@ -95,6 +95,26 @@ pub struct Ledger {
     /// Prepared connections the server closed before the release (reopened and prepared again).
     #[serde(default)]
     pub reconnected: u32,
+    /// Arrivals of the open stream that found every slot busy (k6's dropped_iterations).
+    #[serde(default)]
+    pub dropped: Vec<Dropped>,
+    /// Buyers the open stream brought, dropped ones included (every repetition).
+    #[serde(default)]
+    pub arrivals: u64,
+    /// When the open stream started (µs since epoch), if the run has one.
+    #[serde(default)]
+    pub stream_start_us: Option<u64>,
+}
+
+/// An arrival of the open stream that found every slot busy: its buyer never sent anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    #[serde(default = "first")]
+    pub repetition: u32,
+    pub buyer: u32,
+    pub product: u32,
+    /// Its arrival instant, µs since the epoch.
+    pub intended_us: u64,
 }
 
 /// What the run's deadline cut short.
@@ -121,6 +141,20 @@ impl Ledger {
     pub fn set_repetition(&mut self, k: u32) {
         self.attempts.iter_mut().for_each(|a| a.repetition = k);
         self.stock_samples.iter_mut().for_each(|s| s.repetition = k);
+        self.dropped.iter_mut().for_each(|d| d.repetition = k);
+    }
+
+    /// Repetitions in this ledger (1 for a single run).
+    pub fn repetitions(&self) -> u32 {
+        self.attempts.iter().map(|a| a.repetition).max().unwrap_or(1)
+    }
+
+    /// Buyers of the stream that arrived but were dropped, sorted.
+    pub fn dropped_buyers(&self) -> Vec<u32> {
+        let mut b: Vec<u32> = self.dropped.iter().map(|d| d.buyer).collect();
+        b.sort_unstable();
+        b.dedup();
+        b
     }
 
     /// The attempts and samples of repetition `k` alone (their own clock, buyers and store);
@@ -136,6 +170,9 @@ impl Ledger {
             late_buyers: self.late_buyers,
             overrun: self.overrun,
             reconnected: self.reconnected,
+            dropped: self.dropped.iter().filter(|d| d.repetition == k).cloned().collect(),
+            stream_start_us: self.stream_start_us,
+            arrivals: self.arrivals / u64::from(self.repetitions().max(1)),
         }
     }
 }

@@ -15,13 +15,14 @@ pub mod ledger;
 pub mod plan;
 mod progress;
 pub mod queued;
+mod stream;
 pub mod template;
 pub mod tls;
 
 pub use classify::Classifier;
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
-pub use ledger::{Attempt, Ledger, Overrun, StockSample};
+pub use ledger::{Attempt, Dropped, Ledger, Overrun, StockSample};
 pub use plan::{Endpoint, Plan, StockProbe};
 pub use progress::Progress;
 
@@ -59,6 +60,8 @@ pub struct Shared {
     pub plan: Arc<Plan>,
     pub epoch: Instant,
     pub gate: Option<StartGate>,
+    /// The open stream of a `rate` run or a burst's background.
+    stream: Option<stream::OpenStream>,
     ramp_origin: OnceLock<Instant>,
     ramp_interval: Duration,
     connect_permits: Semaphore,
@@ -118,18 +121,26 @@ pub fn run_deadline(s: &Scenario) -> Duration {
     let polling = s.target.order.as_ref().and_then(|o| o.status.as_ref()).map_or(Duration::ZERO, |st| st.within.0);
     let per_attempt = s.request_timeout.0.saturating_add(s.buyers.retry.backoff.max.0).saturating_add(polling);
     let ramp = s.arrival.over.map_or(Duration::ZERO, |d| d.0);
+    // A stream starts once its slots are connected; a burst in it waits for its own buyers too.
+    let (stream, connecting) = match s.arrival.stream() {
+        Some(st) => (st.length().max(s.arrival.at.map_or(Duration::ZERO, |d| d.0)), 2),
+        None => (Duration::ZERO, 1),
+    };
     s.arrival
         .connect_timeout
         .0
+        .saturating_mul(connecting)
         .saturating_add(ramp)
+        .saturating_add(stream)
         .saturating_add(per_attempt.saturating_mul(s.buyers.attempts))
         .saturating_add(Duration::from_secs(30))
 }
 
 /// Runs the scenario's buyers against the target and returns the ledger.
 pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Ledger, HarnessError> {
-    let buyers = scenario.buyers.count as usize;
+    let buyers = scenario.closed_buyers() as usize;
     let burst = scenario.arrival.mode == ArrivalMode::Burst;
+    let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_buyers()));
     let ramp_interval = match scenario.arrival.over {
         Some(over) if !burst => over.0 / scenario.buyers.count.max(1),
         _ => Duration::ZERO,
@@ -140,7 +151,8 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     let shared = Arc::new(Shared {
         plan: config.plan.clone(),
         epoch: Instant::now(),
-        gate: burst.then(|| StartGate::new(buyers)),
+        gate: (burst && buyers > 0).then(|| StartGate::new(buyers)),
+        stream: open,
         ramp_origin: OnceLock::new(),
         ramp_interval,
         connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
@@ -162,13 +174,39 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         let shared = shared.clone();
         tokio::spawn(async move {
             shared.progress.set_phase("connecting");
-            let gate = shared.gate.as_ref().map(|g| g.open_when_ready(shared.scenario.arrival.connect_timeout.0));
-            let opened = match gate {
-                Some(fut) => Some(fut.await),
+            let connect_timeout = shared.scenario.arrival.connect_timeout.0;
+            // In a background stream, the burst is released `at` into it.
+            let not_before = match &shared.stream {
+                Some(st) => Some(st.started().await + shared.scenario.arrival.at.map_or(Duration::ZERO, |d| d.0)),
+                None => None,
+            };
+            let opened = match &shared.gate {
+                Some(g) => Some(g.open_when_ready_from(connect_timeout, not_before).await),
                 None => None,
             };
             shared.progress.set_phase("buying");
             opened
+        })
+    });
+    let dispatcher = shared.stream.is_some().then(|| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let connect_timeout = shared.scenario.arrival.connect_timeout.0;
+            if shared.gate.is_none() {
+                shared.progress.set_phase("connecting");
+            }
+            let dispatched = stream::dispatch(shared.clone(), connect_timeout);
+            tokio::pin!(dispatched);
+            if let Some(st) = &shared.stream {
+                tokio::select! {
+                    _ = &mut dispatched => return,
+                    _ = st.started() => {}
+                }
+                if shared.gate.is_none() {
+                    shared.progress.set_phase("streaming");
+                }
+            }
+            dispatched.await;
         })
     });
     if !burst {
@@ -184,6 +222,9 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     };
     let _ = stop_monitor.send(());
     ticker.abort();
+    if let Some(d) = dispatcher {
+        d.abort();
+    }
     shared.progress.finish();
     let stock_samples = monitor.await.unwrap_or_default();
     let (release, arrived) = match gate_task {
@@ -192,6 +233,14 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
             None => (None, buyers),
         },
         None => (None, buyers),
+    };
+    let (stream_start_us, dropped, stream_late) = match &shared.stream {
+        Some(st) => {
+            let start = st.started_at().map(|at| shared.micros(at));
+            let dropped = std::mem::take(&mut *st.dropped.lock().unwrap_or_else(|p| p.into_inner()));
+            (start, dropped, st.slots as usize - st.warm.arrived().min(st.slots as usize))
+        }
+        None => (None, Vec::new(), 0),
     };
     if let Ok(Err(e)) = result {
         return Err(HarnessError::Goose(e.to_string()));
@@ -216,7 +265,10 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         stock_samples,
         release_us: release,
         connect_failures: shared.connect_failures.load(Ordering::Acquire),
-        late_buyers: (buyers.saturating_sub(arrived)) as u32,
+        late_buyers: (buyers.saturating_sub(arrived) + stream_late) as u32,
+        dropped,
+        stream_start_us,
+        arrivals: shared.stream.as_ref().map_or(0, |st| st.arrivals() as u64),
         overrun,
         reconnected: shared.reprepared.load(Ordering::Acquire),
     })
@@ -231,7 +283,9 @@ fn build_attack(
     config: &HarnessConfig,
     ramp_interval: Duration,
 ) -> Result<GooseAttack, HarnessError> {
-    let buyers = shared.scenario.buyers.count as usize;
+    let closed = shared.scenario.closed_buyers();
+    let slots = shared.stream.as_ref().map_or(0, |st| st.slots);
+    let buyers = (closed + slots) as usize;
     let mut goose_config = GooseConfiguration::default();
     goose_config.host = config.plan.endpoints.first().map(|e| e.url.clone());
     goose_config.users = Some(buyers);
@@ -249,8 +303,12 @@ fn build_attack(
     let buyer: TransactionFunction = Arc::new(move |user| {
         let shared = buyer_shared.clone();
         Box::pin(async move {
-            let _live = LiveBuyer::new(&shared.live_buyers);
             let index = user.weighted_users_index as u32;
+            if index >= closed {
+                stream::serve_slot(&shared, index - closed).await;
+                return Ok(());
+            }
+            let _live = LiveBuyer::new(&shared.live_buyers);
             let Ready { mut conn, intended, vars, request, refused } = connect(&shared, index).await;
             let attempts = match refused {
                 None => buyer::buy(&shared, &mut conn, index, vars, request, intended).await,
@@ -300,17 +358,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let mut refused = None;
     let (problem, request) = {
         let _permit = shared.connect_permits.acquire().await;
-        let warmed = match &plan.warmup {
-            Some(warmup) => {
-                let path = warmup.path.render_path(&vars.vars(1));
-                match conn.send(&warmup.bytes(&endpoint.host, &vars.vars(1)), probe_timeout).await {
-                    Ok(answer) if (200..300).contains(&answer.status) => None,
-                    Ok(answer) => Some(format!("{url}{path} answered {}", answer.status)),
-                    Err(e) => Some(format!("{url}{path}: {}", buyer::describe(&e))),
-                }
-            }
-            None => conn.open(probe_timeout).await.err().map(|e| format!("{url}: {}", buyer::describe(&e))),
-        };
+        let warmed = warm_up(shared, &mut conn, endpoint, &vars, probe_timeout).await;
         for step in &plan.auth {
             if let Err(why) = buyer::authenticate(&mut conn, endpoint, step, &mut vars, probe_timeout).await {
                 refused = Some(format!("{} failed: {why}", step.name));
@@ -368,6 +416,28 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     Ready { conn, intended, vars, request, refused }
 }
 
+/// Opens `conn` with the plan's warm-up probe (or a bare connect); what went wrong, if anything.
+async fn warm_up(
+    shared: &Shared,
+    conn: &mut BuyerConn,
+    endpoint: &Endpoint,
+    vars: &plan::BuyerVars,
+    timeout: Duration,
+) -> Option<String> {
+    let url = &endpoint.url;
+    match &shared.plan.warmup {
+        Some(warmup) => {
+            let path = warmup.path.render_path(&vars.vars(1));
+            match conn.send(&warmup.bytes(&endpoint.host, &vars.vars(1)), timeout).await {
+                Ok(answer) if (200..300).contains(&answer.status) => None,
+                Ok(answer) => Some(format!("{url}{path} answered {}", answer.status)),
+                Err(e) => Some(format!("{url}{path}: {}", buyer::describe(&e))),
+            }
+        }
+        None => conn.open(timeout).await.err().map(|e| format!("{url}: {}", buyer::describe(&e))),
+    }
+}
+
 fn connect_failed(shared: &Shared, why: String) {
     shared.connect_failures.fetch_add(1, Ordering::Relaxed);
     let _ = shared.first_connect_error.set(why);
@@ -384,59 +454,113 @@ fn spawn_ticker(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Reads the stock of every product buyers want, on every instance, until told to stop, with
-/// the plan's stock probe (none: no samples).
+/// the plan's stock probe (none: no samples). It runs on its own thread and runtime, so a
+/// burst that keeps the harness's workers busy cannot starve it, and keeps up to
+/// [`PROBES_IN_FLIGHT`] probes in flight per instance and product, so a slow answer does not
+/// hold up the next sample. For [`FAST_SAMPLING_FOR`] after a burst's release it samples every
+/// [`FAST_SAMPLE_EVERY`], then every [`STOCK_SAMPLE_EVERY`].
 fn spawn_stock_monitor(
     shared: Arc<Shared>,
-) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Vec<StockSample>>) {
-    let (tx, mut rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(async move {
-        let Some(probe) = shared.plan.stock.clone() else { return Vec::new() };
-        let s = &shared.scenario;
-        let mut wanted: Vec<usize> =
-            (0..s.buyers.count.min(s.products.len() as u32)).map(|b| s.product_of(b)).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut samples = Vec::new();
-        let mut conns: Vec<BuyerConn> = shared.plan.endpoints.iter().map(BuyerConn::to).collect();
-        let mut every = tokio::time::interval(STOCK_SAMPLE_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = &mut rx => break,
-                _ = every.tick() => {}
-            }
-            for (instance, (endpoint, conn)) in shared.plan.endpoints.iter().zip(conns.iter_mut()).enumerate() {
-                for &p in &wanted {
-                    let product = &s.products[p];
-                    let vars = template::Vars {
-                        product: &product.id,
-                        stock: product.stock,
-                        quantity: s.buyers.quantity,
-                        run: &shared.plan.run,
-                        ..template::Vars::default()
-                    };
-                    let Ok(answer) = conn.send(&probe.request.bytes(&endpoint.host, &vars), STOCK_PROBE_TIMEOUT).await
-                    else {
-                        continue;
-                    };
-                    let body: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
-                    let stock = body
-                        .as_ref()
-                        .and_then(|b| b.pointer(&probe.pointer))
-                        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|t| t.trim().parse().ok())));
-                    if let Some(stock) = stock {
-                        samples.push(StockSample {
-                            repetition: 1,
-                            t_us: shared.micros(Instant::now()),
-                            product: p as u32,
-                            instance: instance as u32,
-                            stock,
-                        });
-                    }
+) -> (tokio::sync::oneshot::Sender<()>, tokio::sync::oneshot::Receiver<Vec<StockSample>>) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let (out_tx, out_rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let spawned = runtime.map_err(|e| e.to_string()).and_then(|rt| {
+        std::thread::Builder::new()
+            .name("stock-monitor".into())
+            .spawn(move || {
+                let samples = rt.block_on(monitor_stock(shared, stop_rx));
+                let _ = out_tx.send(samples);
+            })
+            .map_err(|e| e.to_string())
+    });
+    if let Err(why) = spawned {
+        log::warn!("the stock monitor could not start ({why}); the stock chart will have no samples");
+    }
+    (stop_tx, out_rx)
+}
+
+/// Probes kept in flight per instance and product.
+const PROBES_IN_FLIGHT: usize = 4;
+/// How often stock is sampled just after a burst's release.
+pub const FAST_SAMPLE_EVERY: Duration = Duration::from_millis(1);
+/// How long after a release stock is sampled fast.
+pub const FAST_SAMPLING_FOR: Duration = Duration::from_secs(1);
+
+async fn monitor_stock(shared: Arc<Shared>, mut stop: tokio::sync::oneshot::Receiver<()>) -> Vec<StockSample> {
+    let Some(probe) = shared.plan.stock.clone() else { return Vec::new() };
+    let s = shared.scenario.clone();
+    let mut wanted: Vec<usize> = (0..s.total_buyers()).map(|b| s.product_of(b)).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut samples = Vec::new();
+    // Idle connections per (instance, product); a probe takes one and gives it back.
+    let mut idle: std::collections::HashMap<(usize, usize), Vec<BuyerConn>> = std::collections::HashMap::new();
+    let mut busy: std::collections::HashMap<(usize, usize), usize> = std::collections::HashMap::new();
+    let mut probes = tokio::task::JoinSet::new();
+    let mut next = Instant::now();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            done = probes.join_next(), if !probes.is_empty() => {
+                if let Some(Ok((key, conn, sample))) = done {
+                    *busy.entry(key).or_default() -= 1;
+                    idle.entry(key).or_default().push(conn);
+                    samples.extend(sample);
                 }
+                continue;
+            }
+            _ = tokio::time::sleep_until(next.into()) => {}
+        }
+        let fast = shared
+            .gate
+            .as_ref()
+            .and_then(StartGate::released_at)
+            .is_some_and(|at| Instant::now().saturating_duration_since(at) < FAST_SAMPLING_FOR);
+        next = Instant::now() + if fast { FAST_SAMPLE_EVERY } else { STOCK_SAMPLE_EVERY };
+        for (instance, endpoint) in shared.plan.endpoints.iter().enumerate() {
+            for &p in &wanted {
+                let key = (instance, p);
+                let in_flight = busy.entry(key).or_default();
+                let conn = match idle.entry(key).or_default().pop() {
+                    Some(conn) => conn,
+                    None if *in_flight < PROBES_IN_FLIGHT => BuyerConn::to(endpoint),
+                    None => continue,
+                };
+                *in_flight += 1;
+                let product = &s.products[p];
+                let vars = template::Vars {
+                    product: &product.id,
+                    stock: product.stock,
+                    quantity: s.buyers.quantity,
+                    run: &shared.plan.run,
+                    ..template::Vars::default()
+                };
+                let request = probe.request.bytes(&endpoint.host, &vars);
+                let (shared, pointer) = (shared.clone(), probe.pointer.clone());
+                probes.spawn(async move {
+                    let mut conn = conn;
+                    let sample = read_stock(&mut conn, &request, &pointer).await.map(|stock| StockSample {
+                        repetition: 1,
+                        t_us: shared.micros(Instant::now()),
+                        product: p as u32,
+                        instance: instance as u32,
+                        stock,
+                    });
+                    (key, conn, sample)
+                });
             }
         }
-        samples
-    });
-    (tx, task)
+    }
+    probes.abort_all();
+    samples.sort_by_key(|s| s.t_us);
+    samples
+}
+
+/// One stock probe: the number at `pointer` in the answer's JSON (or a numeric string).
+async fn read_stock(conn: &mut BuyerConn, request: &[u8], pointer: &str) -> Option<i64> {
+    let answer = conn.send(request, STOCK_PROBE_TIMEOUT).await.ok()?;
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    let v = body.pointer(pointer)?;
+    v.as_i64().or_else(|| v.as_str().and_then(|t| t.trim().parse().ok()))
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 pub struct Progress {
     counts: [AtomicU64; Outcome::ALL.len()],
     connected: AtomicU64,
+    dropped: AtomicU64,
     phase: Mutex<&'static str>,
     bar: ProgressBar,
 }
@@ -27,7 +28,13 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(label.to_string());
-        Progress { counts: Default::default(), connected: AtomicU64::new(0), phase: Mutex::new("starting"), bar }
+        Progress {
+            counts: Default::default(),
+            connected: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            phase: Mutex::new("starting"),
+            bar,
+        }
     }
 
     pub fn record(&self, outcome: Outcome) {
@@ -36,6 +43,11 @@ impl Progress {
 
     pub fn connected(&self) {
         self.connected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An arrival of the open stream found every slot busy.
+    pub fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn set_phase(&self, phase: &'static str) {
@@ -53,6 +65,10 @@ impl Progress {
             if n > 0 {
                 msg.push_str(&format!(" {o}={n}"));
             }
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            msg.push_str(&format!(" dropped={dropped}"));
         }
         self.bar.set_message(msg);
         self.bar.tick();

@@ -217,6 +217,9 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         ms(s.send_skew_us.p99),
         ms(s.send_skew_us.max)
     );
+    for line in s.load_lines() {
+        let _ = write!(o, "<p>{}</p>", esc(&line));
+    }
     if !s.top_errors.is_empty() {
         o.push_str("<p>Most frequent errors:</p><ul>");
         for e in &s.top_errors {

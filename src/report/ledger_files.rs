@@ -1,13 +1,15 @@
-//! The ledger on disk, compact and readable anywhere: `ledger.csv` (one row per attempt) and
-//! `stock.csv` (one row per stock sample). With `summary.json` they are all `flashbench
+//! The ledger on disk, compact and readable anywhere: `ledger.csv` (one row per attempt),
+//! `stock.csv` (one row per stock sample) and, for an open stream that dropped arrivals,
+//! `dropped.csv` (one row per dropped arrival). With `summary.json` they are all `flashbench
 //! report` needs to render every artifact again.
 
-use crate::harness::{Attempt, Ledger, StockSample};
+use crate::harness::{Attempt, Dropped, Ledger, StockSample};
 use crate::report::Summary;
 use std::path::Path;
 
 pub const LEDGER_CSV: &str = "ledger.csv";
 pub const STOCK_CSV: &str = "stock.csv";
+pub const DROPPED_CSV: &str = "dropped.csv";
 
 fn to_io(e: csv::Error) -> std::io::Error {
     std::io::Error::other(e)
@@ -32,7 +34,11 @@ fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Vec
 /// Writes `ledger.csv` and `stock.csv` into `dir`.
 pub fn write(dir: &Path, ledger: &Ledger) -> std::io::Result<()> {
     write_rows::<Attempt>(&dir.join(LEDGER_CSV), &ledger.attempts)?;
-    write_rows::<StockSample>(&dir.join(STOCK_CSV), &ledger.stock_samples)
+    write_rows::<StockSample>(&dir.join(STOCK_CSV), &ledger.stock_samples)?;
+    if !ledger.dropped.is_empty() {
+        write_rows::<Dropped>(&dir.join(DROPPED_CSV), &ledger.dropped)?;
+    }
+    Ok(())
 }
 
 /// Reads the ledger of a run folder back, with what `summary.json` holds of it.
@@ -40,6 +46,8 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
     let attempts = read_rows::<Attempt>(&dir.join(LEDGER_CSV))?;
     let stock_path = dir.join(STOCK_CSV);
     let stock_samples = if stock_path.exists() { read_rows::<StockSample>(&stock_path)? } else { Vec::new() };
+    let dropped_path = dir.join(DROPPED_CSV);
+    let dropped = if dropped_path.exists() { read_rows::<Dropped>(&dropped_path)? } else { Vec::new() };
     Ok(Ledger {
         products: summary.products.iter().map(|p| p.id.clone()).collect(),
         buyers: summary.buyers,
@@ -50,6 +58,9 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
         late_buyers: summary.late_buyers,
         overrun: summary.overrun,
         reconnected: summary.reconnected,
+        dropped,
+        stream_start_us: summary.stream.as_ref().and_then(|s| s.start_us),
+        arrivals: summary.stream.as_ref().map_or(0, |s| s.arrivals),
     })
 }
 

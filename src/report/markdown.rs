@@ -28,6 +28,9 @@ pub fn render(s: &Summary) -> String {
         s.throughput_rps,
         ms(s.send_skew_us.p99)
     );
+    for line in s.load_lines() {
+        let _ = writeln!(o, "{}\n", cell(&line));
+    }
     o.push_str("| product | initial | final | orders |\n|---|---:|---:|---:|\n");
     for p in &s.products {
         let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&p.id), p.initial_stock, p.final_text(), p.orders_text());

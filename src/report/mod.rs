@@ -15,7 +15,7 @@ pub mod summary;
 mod terminal;
 
 pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
-pub use summary::{Environment, InvariantSummary, ProductSummary, Summary, TargetInfo};
+pub use summary::{Environment, InvariantSummary, ProductSummary, StreamSummary, Summary, TargetInfo};
 pub use terminal::{render, render_self_tests, render_suite};
 
 use crate::harness::Ledger;
@@ -70,7 +70,11 @@ pub fn render_artifacts(
         }
         None => ledger,
     };
-    let charts = charts::render_all(summary, ledger, dir).map_err(ReportError::Render)?;
+    let interval = std::time::Duration::from_millis(summary.timeseries_interval_ms.max(1));
+    let rows = crate::timeseries::compute(ledger, interval);
+    let series = dir.join(crate::timeseries::TIMESERIES_CSV);
+    write_atomic(&series, &crate::timeseries::to_csv(ledger, &rows)).map_err(io(&series))?;
+    let charts = charts::render_all(summary, ledger, &rows, dir).map_err(ReportError::Render)?;
     let junit = junit::document(&[summary]);
     let md = markdown::render(summary);
     for (name, text) in [("junit.xml", junit.as_str()), ("summary.md", md.as_str())] {
@@ -82,6 +86,10 @@ pub fn render_artifacts(
             .iter()
             .map(|s| s.to_string())
             .collect();
+    files.push(crate::timeseries::TIMESERIES_CSV.into());
+    if !ledger.dropped.is_empty() {
+        files.push(ledger_files::DROPPED_CSV.into());
+    }
     if dir.join("orders.db").exists() {
         files.push("orders.db".into());
     }

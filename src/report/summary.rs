@@ -66,6 +66,15 @@ pub struct Summary {
     /// When the burst was released (µs on the ledger's clock); absent for a ramp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_us: Option<u64>,
+    /// Width of one row of `timeseries.csv` and of the over-time charts, ms.
+    #[serde(default = "default_interval_ms")]
+    pub timeseries_interval_ms: u64,
+    /// First come, first served? FCFS inversions and the worst arrival rank of a winner.
+    #[serde(default)]
+    pub fairness: crate::fairness::Fairness,
+    /// The open stream (`mode: rate`, or a burst's `background`), when the run has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSummary>,
     #[serde(default)]
     pub environment: Environment,
     /// Every threshold of the scenario with its observed value.
@@ -83,6 +92,55 @@ pub struct Summary {
     /// With `--baseline`: the comparison table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::baseline::BaselineReport>,
+}
+
+impl Summary {
+    /// The open stream and fairness, one line each, for the terminal, HTML and Markdown.
+    pub fn load_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(st) = &self.stream {
+            out.push(format!(
+                "stream: {} arrivals, {} dropped ({:.2}%) for want of a free slot of {}; at most {} requests in flight",
+                st.arrivals,
+                st.dropped,
+                st.dropped_rate * 100.0,
+                st.max_in_flight,
+                st.peak_in_flight
+            ));
+        }
+        let f = &self.fairness;
+        if f.worst_rank_of_a_winner > 0 || f.inversions > 0 {
+            out.push(format!(
+                "fairness: {} FCFS inversion{} (a refusal before a later buyer's winning request); worst arrival rank of a winner {}",
+                f.inversions,
+                if f.inversions == 1 { "" } else { "s" },
+                f.worst_rank_of_a_winner
+            ));
+        }
+        out
+    }
+}
+
+fn default_interval_ms() -> u64 {
+    crate::timeseries::DEFAULT_INTERVAL.as_millis() as u64
+}
+
+/// What became of an open stream's arrivals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    /// Buyers the stream brought (its rate over its duration), dropped ones included.
+    pub arrivals: u64,
+    /// Arrivals that found every slot busy and never sent anything (k6's dropped_iterations).
+    pub dropped: u64,
+    /// `dropped / arrivals`.
+    pub dropped_rate: f64,
+    /// The stream's slots (`max_in_flight`).
+    pub max_in_flight: u32,
+    /// The most order requests in flight at once, over the whole run.
+    pub peak_in_flight: u64,
+    /// When the stream started, µs on the ledger's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_us: Option<u64>,
 }
 
 /// One repetition of a repeated race, with its own ground truth and counts.
@@ -254,6 +312,9 @@ impl Summary {
             reconnected: 0,
             top_errors: Vec::new(),
             release_us: None,
+            stream: None,
+            fairness: Default::default(),
+            timeseries_interval_ms: default_interval_ms(),
             environment: Environment::default(),
             thresholds: Vec::new(),
             repetitions: Vec::new(),

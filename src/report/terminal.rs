@@ -70,6 +70,9 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         ms(s.send_skew_us.p99),
         ms(s.send_skew_us.max)
     );
+    for line in s.load_lines() {
+        let _ = writeln!(o, "           {line}");
+    }
     for e in &s.top_errors {
         let _ = writeln!(o, "           {} × {}", e.count, e.message);
     }

@@ -1,6 +1,7 @@
 //! Reading a scenario file: YAML parsing, the catalogue, and the checks serde cannot make.
 
 use super::locate::{locate, locate_exactly, Seg};
+use super::stream::Stream;
 use super::target::{TargetKind, TargetSpec};
 use super::types::{ArrivalMode, Catalogue, Scenario, ServerSpec};
 use crate::server::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
@@ -225,12 +226,23 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
     out.extend(product_problems(&s.products));
     let b = &s.buyers;
-    if b.count == 0 || b.count > MAX_BUYERS {
+    if s.arrival.mode == ArrivalMode::Rate {
+        if b.count != 0 {
+            out.push(problem(
+                &[Key("buyers"), Key("count")],
+                format!(
+                    "does not apply to `arrival.mode: rate`: its buyers come from the rate ({} arrivals here); leave it out",
+                    s.total_buyers()
+                ),
+            ));
+        }
+    } else if b.count == 0 || b.count > MAX_BUYERS {
         out.push(problem(
             &[Key("buyers"), Key("count")],
             format!("expected 1 to {MAX_BUYERS} buyers, found {}", b.count),
         ));
     }
+    out.extend(arrival_problems(s));
     if let Some(t) = &b.target {
         if !s.products.iter().any(|p| &p.id == t) {
             let ids: Vec<&str> = s.products.iter().map(|p| p.id.as_str()).collect();
@@ -251,7 +263,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         }
     }
     if let Some(f) = &b.id_format {
-        let longest = s.buyer_id(b.count.saturating_sub(1)).len();
+        let longest = s.buyer_id(s.total_buyers().saturating_sub(1)).len();
         if !f.contains("{n}") {
             out.push(problem(&[Key("buyers"), Key("id_format")], "must hold `{n}`, the buyer's number, e.g. `u-{n}`"));
         } else if longest > MAX_ID_LEN || f.chars().any(char::is_control) {
@@ -284,13 +296,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         (ArrivalMode::Ramp, None) => {
             out.push(problem(&[Key("arrival"), Key("mode")], "`ramp` needs `over`, e.g. `over: 2s`"))
         }
-        (ArrivalMode::Burst, Some(_)) => {
+        (ArrivalMode::Burst | ArrivalMode::Rate, Some(_)) => {
             out.push(problem(&[Key("arrival"), Key("over")], "`over` only applies to `mode: ramp`"))
         }
         _ => {}
     }
     for (path, d) in [
         (&[Key("request_timeout")][..], Some(s.request_timeout)),
+        (&[Key("timeseries_interval")][..], Some(s.timeseries_interval)),
         (&[Key("arrival"), Key("connect_timeout")][..], Some(s.arrival.connect_timeout)),
         (&[Key("arrival"), Key("over")][..], s.arrival.over),
         (&[Key("truth"), Key("max_wait")][..], Some(s.truth.max_wait)),
@@ -401,6 +414,92 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                     format!("{v} is expected to be violated but is not in `invariants`"),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// Problems of `arrival`: fields of another mode, and the open stream of `rate` or
+/// `background`.
+fn arrival_problems(s: &Scenario) -> Vec<Problem> {
+    use Seg::Key;
+    let a = &s.arrival;
+    let mut out = Vec::new();
+    let rate_fields = [
+        ("rate", a.rate.is_some()),
+        ("duration", a.duration.is_some()),
+        ("stages", !a.stages.is_empty()),
+        ("max_in_flight", a.max_in_flight.is_some()),
+    ];
+    if a.mode != ArrivalMode::Rate {
+        for (field, _) in rate_fields.iter().filter(|(_, given)| *given) {
+            let hint = if a.mode == ArrivalMode::Burst { "; a burst takes a stream as `background:`" } else { "" };
+            out.push(problem(&[Key("arrival"), Key(field)], format!("`{field}` only applies to `mode: rate`{hint}")));
+        }
+    }
+    if a.mode != ArrivalMode::Burst {
+        for (field, given) in [("background", a.background.is_some()), ("at", a.at.is_some())] {
+            if given {
+                out.push(problem(&[Key("arrival"), Key(field)], format!("`{field}` only applies to `mode: burst`")));
+            }
+        }
+    } else if a.at.is_some() && a.background.is_none() {
+        out.push(problem(&[Key("arrival"), Key("at")], "`at` places the burst in a `background` stream; add one"));
+    }
+    let (stream, path): (Option<Stream>, Vec<Seg>) = match a.mode {
+        ArrivalMode::Rate => (a.stream(), vec![Key("arrival")]),
+        _ => (a.background.clone(), vec![Key("arrival"), Key("background")]),
+    };
+    let Some(stream) = stream else { return out };
+    let at = |field: &'static str| {
+        let mut p = path.clone();
+        p.push(Key(field));
+        p
+    };
+    match (stream.duration.is_some(), stream.stages.is_empty()) {
+        (true, false) => out.push(problem(
+            &at("duration"),
+            "give either `rate` with `duration` (a constant rate) or `stages` (a ramped one), not both",
+        )),
+        (false, true) => out.push(problem(
+            &path,
+            "an open stream needs `rate` and `duration` (e.g. `rate: 500/s, duration: 30s`) or `stages`",
+        )),
+        (true, true) if stream.rate.is_none() => {
+            out.push(problem(&at("rate"), "a constant stream needs `rate`, e.g. `rate: 500/s`"))
+        }
+        _ => {}
+    }
+    for (i, st) in stream.stages.iter().enumerate() {
+        if st.over.0.is_zero() {
+            let mut p = at("stages");
+            p.extend([Seg::Index(i), Key("over")]);
+            out.push(problem(&p, "must be more than zero"));
+        }
+    }
+    if stream.duration.is_some_and(|d| d.0.is_zero()) {
+        out.push(problem(&at("duration"), "must be more than zero"));
+    }
+    let arrivals = stream.count();
+    if out.is_empty() && arrivals == 0 {
+        out.push(problem(&path, "this stream brings no buyer: its rate over its duration is below one arrival"));
+    }
+    let total = u64::from(s.closed_buyers()) + arrivals;
+    if total > u64::from(MAX_BUYERS) {
+        out.push(problem(
+            &path,
+            format!(
+                "{total} buyers in all ({arrivals} from the stream) is above the most a run may have, {MAX_BUYERS}"
+            ),
+        ));
+    }
+    if stream.max_in_flight.is_some_and(|n| n == 0 || n > MAX_BUYERS) {
+        out.push(problem(&at("max_in_flight"), format!("expected 1 to {MAX_BUYERS} buyers at work at once")));
+    }
+    if let Some(t) = &stream.target {
+        if !s.products.iter().any(|p| &p.id == t) {
+            let ids: Vec<&str> = s.products.iter().map(|p| p.id.as_str()).collect();
+            out.push(problem(&at("target"), format!("no product has id {t:?}; the products are {ids:?}")));
         }
     }
     out

@@ -8,12 +8,14 @@
 mod duration;
 mod load;
 mod locate;
+pub mod stream;
 pub mod target;
 mod types;
 
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
+pub use stream::{Rate, Stage, Stream};
 pub use types::*;
 
 /// The JSON Schema of the scenario format, pretty-printed (`flashbench schema`).

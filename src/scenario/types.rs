@@ -1,5 +1,6 @@
 //! The scenario format. Field docs here are the reference for `README.md`.
 
+use super::stream::{Rate, Stage, Stream};
 use super::target::{HttpTruth, RedisTruth, SqlTruth, TargetKind, TargetSpec};
 use super::HumanDuration;
 use crate::outcome::Outcome;
@@ -27,6 +28,9 @@ pub struct Scenario {
     pub buyers: Buyers,
     #[serde(default)]
     pub arrival: Arrival,
+    /// Width of one row of `timeseries.csv` and of the over-time charts (default 100ms).
+    #[serde(default = "default_timeseries_interval")]
+    pub timeseries_interval: HumanDuration,
     /// Timeout of one order request; a request that takes longer is a `timeout` outcome.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: HumanDuration,
@@ -77,7 +81,9 @@ pub struct Catalogue {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Buyers {
-    /// How many buyers (one goose user each).
+    /// How many buyers (one goose user each) in a `burst` or a `ramp`; a `rate` stream's
+    /// buyers come from its rate instead.
+    #[serde(default)]
     pub count: u32,
     /// Product id every buyer wants; without it buyers are spread uniformly over the products.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +168,9 @@ pub enum ArrivalMode {
     Burst,
     /// Buyers start one after another, evenly spread over `over`.
     Ramp,
+    /// An open model: new buyers arrive at `rate` for `duration` (or through `stages`),
+    /// however slow the server is; `buyers.count` does not apply.
+    Rate,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Serialize)]
@@ -172,14 +181,66 @@ pub struct Arrival {
     /// For `ramp`: the time over which buyers start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<HumanDuration>,
-    /// For `burst`: how long buyers may take to connect before the release goes ahead anyway.
+    /// For `burst`: how long buyers may take to connect before the release goes ahead anyway;
+    /// for `rate` and `background`: how long the stream's buyers may take to open their
+    /// connections before it starts anyway.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// For `rate`: arrivals per second (`500/s`), constant for `duration`, or where `stages`
+    /// start from (default `0/s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// For `rate`: how long a constant rate lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    /// For `rate`: the rate ramped linearly through targets, e.g. `[{rate: 100/s, over: 10s},
+    /// {rate: 2000/s, over: 5s}, {rate: 0/s, over: 5s}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+    /// For `rate`: buyers at work at most (default 1000); an arrival finding all busy is
+    /// recorded as dropped, never delayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// For `burst`: a stream of buyers arriving from the start (steady browsing and
+    /// ordering), with the burst released `at` into it: the realistic sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<Stream>,
+    /// For `burst` with `background`: when the burst is released, from the stream's start
+    /// (default 0s); if its buyers are not all connected by then, it waits for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<HumanDuration>,
 }
 
 impl Default for Arrival {
     fn default() -> Self {
-        Arrival { mode: ArrivalMode::Burst, over: None, connect_timeout: default_connect_timeout() }
+        Arrival {
+            mode: ArrivalMode::Burst,
+            over: None,
+            connect_timeout: default_connect_timeout(),
+            rate: None,
+            duration: None,
+            stages: Vec::new(),
+            max_in_flight: None,
+            background: None,
+            at: None,
+        }
+    }
+}
+
+impl Arrival {
+    /// The open stream of this arrival: the `rate` model's, or a burst's `background`.
+    pub fn stream(&self) -> Option<Stream> {
+        match self.mode {
+            ArrivalMode::Rate => Some(Stream {
+                rate: self.rate,
+                duration: self.duration,
+                stages: self.stages.clone(),
+                max_in_flight: self.max_in_flight,
+                target: None,
+            }),
+            ArrivalMode::Burst => self.background.clone(),
+            ArrivalMode::Ramp => None,
+        }
     }
 }
 
@@ -347,12 +408,38 @@ impl std::fmt::Display for CountExpectation {
 }
 
 impl Scenario {
-    /// The product each buyer targets, by buyer index.
+    /// The product each buyer targets, by buyer index. A burst's background buyers (numbered
+    /// after the burst's) want the background's target.
     pub fn product_of(&self, buyer: u32) -> usize {
-        match &self.buyers.target {
+        let target = match &self.arrival.background {
+            Some(bg) if self.arrival.mode == ArrivalMode::Burst && buyer >= self.buyers.count => &bg.target,
+            _ => &self.buyers.target,
+        };
+        match target {
             Some(id) => self.products.iter().position(|p| &p.id == id).unwrap_or(0),
             None => buyer as usize % self.products.len().max(1),
         }
+    }
+
+    /// Buyers that start at once or one by one: a burst's or a ramp's (none in a `rate` run).
+    pub fn closed_buyers(&self) -> u32 {
+        match self.arrival.mode {
+            ArrivalMode::Rate => 0,
+            _ => self.buyers.count,
+        }
+    }
+
+    /// Every buyer of the run: a burst's or a ramp's, and every arrival of its stream.
+    /// Buyers are numbered from 0: first the burst's, then the stream's in arrival order.
+    pub fn total_buyers(&self) -> u32 {
+        let streamed = self.arrival.stream().map_or(0, |s| s.count());
+        u64::from(self.closed_buyers()).saturating_add(streamed).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Connections the harness holds at once: one per burst or ramp buyer, one per stream slot.
+    pub fn concurrent_connections(&self) -> u32 {
+        let slots = self.arrival.stream().map_or(0, |s| s.slots().min(s.count().max(1) as u32));
+        self.closed_buyers().saturating_add(slots)
     }
 
     /// The id of buyer `n`, as sent to the target and as truth's orders name it.
@@ -372,17 +459,25 @@ impl Scenario {
     /// Units of demand that may lawfully be served per product: buyers on it times
     /// [`Scenario::orders_wanted`] times `quantity`.
     pub fn eligible_demand(&self) -> Vec<u64> {
+        self.eligible_demand_without(&[])
+    }
+
+    /// [`Scenario::eligible_demand`] without the `absent` buyers (a stream's dropped arrivals,
+    /// sorted), who never asked for anything.
+    pub fn eligible_demand_without(&self, absent: &[u32]) -> Vec<u64> {
         let mut demand = vec![0u64; self.products.len()];
         let per_buyer = u64::from(self.orders_wanted()) * u64::from(self.buyers.quantity);
-        for buyer in 0..self.buyers.count {
-            demand[self.product_of(buyer)] += per_buyer;
+        for buyer in 0..self.total_buyers() {
+            if absent.binary_search(&buyer).is_err() {
+                demand[self.product_of(buyer)] += per_buyer;
+            }
         }
         demand
     }
 
     /// The most order attempts the run can make: every buyer using every attempt.
     pub fn max_attempts(&self) -> u64 {
-        u64::from(self.buyers.count) * u64::from(self.buyers.attempts)
+        u64::from(self.total_buyers()) * u64::from(self.buyers.attempts)
     }
 }
 
@@ -406,6 +501,9 @@ fn default_multiplier() -> f64 {
 }
 fn default_connect_timeout() -> HumanDuration {
     HumanDuration::from_millis(60_000)
+}
+fn default_timeseries_interval() -> HumanDuration {
+    HumanDuration::from_millis(100)
 }
 fn default_settle() -> HumanDuration {
     HumanDuration::from_millis(500)

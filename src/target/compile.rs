@@ -298,7 +298,7 @@ fn typed_fit(s: &Scenario, t: &RequestTemplate, at: &[Seg]) -> Result<(), Proble
     for (var, kind) in typed {
         let samples: Vec<String> = match var {
             Var::Product => s.products.iter().map(|p| p.id.clone()).collect(),
-            Var::Buyer => vec![s.buyer_id(0), s.buyer_id(s.buyers.count.saturating_sub(1))],
+            Var::Buyer => vec![s.buyer_id(0), s.buyer_id(s.total_buyers().saturating_sub(1))],
             Var::Token | Var::IdempotencyKey | Var::Run if kind != Kind::Text => {
                 return Err(problem(at, format!("{{{}}} is text; it cannot be typed", var.name())));
             }

@@ -39,7 +39,7 @@ impl Draw for Throughput<'_> {
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc("answered at (ms since the release or first send)")
+            .x_desc(format!("answered at (ms since {})", d.origin()))
             .y_desc("answers/s")
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 13))
@@ -106,15 +106,30 @@ impl Draw for Stock<'_> {
             t.sort_by(f64::total_cmp);
             t
         };
+        // Products whose stocks differ tenfold or more share one axis as percent of their own
+        // initial stock, so 5 sneakers selling out stay visible beside 2,000 hoodies.
+        let stocks: Vec<f64> = shown.iter().map(|&p| initial(p).max(1.0)).collect();
+        let percent =
+            stocks.iter().fold(0.0, |a: f64, b| a.max(*b)) >= 10.0 * stocks.iter().fold(f64::MAX, |a, b| a.min(*b));
+        let scale = |p: usize| if percent { 100.0 / initial(p).max(1.0) } else { 1.0 };
+        let shown_sample = |s: &&crate::harness::StockSample| shown.contains(&(s.product as usize));
         let y_hi = shown
             .iter()
-            .map(|&p| initial(p).max(wins(p).len() as f64))
-            .chain(l.stock_samples.iter().map(|s| s.stock as f64))
+            .map(|&p| initial(p).max(wins(p).len() as f64) * scale(p))
+            .chain(l.stock_samples.iter().filter(shown_sample).map(|s| s.stock as f64 * scale(s.product as usize)))
             .fold(1.0, f64::max);
-        let y_lo = l.stock_samples.iter().map(|s| s.stock as f64).fold(0.0, f64::min);
+        let y_lo = l
+            .stock_samples
+            .iter()
+            .filter(shown_sample)
+            .map(|s| s.stock as f64 * scale(s.product as usize))
+            .fold(0.0, f64::min);
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{} (sampled every 20 ms), orders taken, sold-out instant", Self::TITLE), (FONT, 20))
+            .caption(
+                format!("{}: stock sampled by the harness, orders taken, sold-out instant", Self::TITLE),
+                (FONT, 20),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
@@ -122,8 +137,8 @@ impl Draw for Stock<'_> {
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc("ms since the release or first send")
-            .y_desc("units")
+            .x_desc(format!("ms since {}", d.origin()))
+            .y_desc(if percent { "% of the product's initial stock" } else { "units" })
             .label_style((FONT, 13))
             .draw()
             .map_err(e)?;
@@ -136,7 +151,7 @@ impl Draw for Stock<'_> {
                 // A step line: the stock holds each sampled value until the next sample.
                 let mut points: Vec<(f64, f64)> = Vec::new();
                 for s in l.stock_samples.iter().filter(|s| s.product as usize == p && s.instance == *inst) {
-                    let (t, v) = (d.ms(s.t_us), s.stock as f64);
+                    let (t, v) = (d.ms(s.t_us), s.stock as f64 * scale(p));
                     if let Some(&(_, prev)) = points.last() {
                         points.push((t, prev));
                     }
@@ -152,12 +167,13 @@ impl Draw for Stock<'_> {
             }
             let taken = wins(p);
             if !taken.is_empty() {
+                let k = scale(p);
                 let mut steps = vec![(lo, 0.0)];
                 for (i, t) in taken.iter().enumerate() {
-                    steps.push((*t, i as f64));
-                    steps.push((*t, i as f64 + 1.0));
+                    steps.push((*t, i as f64 * k));
+                    steps.push((*t, (i as f64 + 1.0) * k));
                 }
-                steps.push((hi, taken.len() as f64));
+                steps.push((hi, taken.len() as f64 * k));
                 let won = color(Outcome::Won);
                 chart
                     .draw_series(DashedLineSeries::new(steps, 6, 4, won.stroke_width(2)))
@@ -166,14 +182,10 @@ impl Draw for Stock<'_> {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], won.stroke_width(2)));
             }
             let stock0 = initial(p);
+            let line0 = stock0 * scale(p);
             let red = RGBColor(214, 39, 40);
             chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(lo, stock0), (hi, stock0)],
-                    2,
-                    4,
-                    red.mix(0.7).stroke_width(1),
-                ))
+                .draw_series(DashedLineSeries::new(vec![(lo, line0), (hi, line0)], 2, 4, red.mix(0.7).stroke_width(1)))
                 .map_err(e)?
                 .label(format!("{id} initial stock {stock0}: orders above it are oversold"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red.stroke_width(1)));

@@ -134,7 +134,7 @@ impl Draw for OverTime<'_> {
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc("sent at (ms since the release or first send)")
+            .x_desc(format!("sent at (ms since {})", d.origin()))
             .y_desc("latency (ms)")
             .label_style((FONT, 13))
             .draw()

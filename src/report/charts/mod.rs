@@ -6,6 +6,9 @@
 //! | `latency-percentiles` | latency by percentile, HDR style (log "nines" axis), one line per outcome |
 //! | `latency-over-time` | every attempt's latency when it was sent, by outcome (percentile bands past 5,000) |
 //! | `throughput` | answers per second over time, stacked by outcome |
+//! | `rates` | requests sent per second, answers per second by outcome, arrivals dropped per second |
+//! | `in-flight` | order requests sent and not yet answered, over time |
+//! | `latency-trend` | latency p50 and p99 of each interval's answers, over time |
 //! | `stock` | stock over time per product, orders taken so far, and the sold-out instant |
 //! | `send-skew` | how late each buyer's first request completed after its intended start |
 //! | `fairness` | winners by arrival rank: were the winners the earliest senders? |
@@ -13,6 +16,7 @@
 mod burst;
 mod flow;
 mod latency;
+mod over_time;
 
 use crate::harness::Ledger;
 use crate::outcome::Outcome;
@@ -32,15 +36,27 @@ const FONT: &str = "sans-serif";
 pub struct Data<'a> {
     pub summary: &'a Summary,
     pub ledger: &'a Ledger,
-    /// The time origin of every time axis (µs since the run's epoch): the burst's release, or
-    /// the first send.
+    /// The time origin of every time axis (µs since the run's epoch): the stream's start, the
+    /// burst's release, or the first send.
     pub t0_us: u64,
+    /// The run per interval ([`crate::timeseries`]), on the same origin.
+    pub rows: &'a [crate::timeseries::Row],
 }
 
 impl<'a> Data<'a> {
-    pub fn new(summary: &'a Summary, ledger: &'a Ledger) -> Self {
-        let first = ledger.attempts.iter().map(|a| a.sent_us).min().unwrap_or(0);
-        Data { summary, ledger, t0_us: ledger.release_us.unwrap_or(first) }
+    pub fn new(summary: &'a Summary, ledger: &'a Ledger, rows: &'a [crate::timeseries::Row]) -> Self {
+        Data { summary, ledger, t0_us: crate::timeseries::origin_us(ledger), rows }
+    }
+
+    /// What the time axes count from, for their labels.
+    pub fn origin(&self) -> &'static str {
+        if self.ledger.stream_start_us.is_some() {
+            "the stream's start"
+        } else if self.ledger.release_us.is_some() {
+            "the release"
+        } else {
+            "the first send"
+        }
     }
 
     /// Milliseconds since the origin (negative before it).
@@ -163,13 +179,21 @@ fn render<C: Draw>(chart: &C, dir: &Path) -> Result<Chart, String> {
 }
 
 /// Renders every chart into `dir` (PNG and SVG) and returns them for the HTML report.
-pub fn render_all(summary: &Summary, ledger: &Ledger, dir: &Path) -> Result<Vec<Chart>, String> {
+pub fn render_all(
+    summary: &Summary,
+    ledger: &Ledger,
+    rows: &[crate::timeseries::Row],
+    dir: &Path,
+) -> Result<Vec<Chart>, String> {
     register_font();
-    let data = Data::new(summary, ledger);
+    let data = Data::new(summary, ledger, rows);
     Ok(vec![
         render(&latency::Percentiles(&data), dir)?,
         render(&latency::OverTime(&data), dir)?,
         render(&flow::Throughput(&data), dir)?,
+        render(&over_time::Rates(&data), dir)?,
+        render(&over_time::InFlight(&data), dir)?,
+        render(&over_time::LatencyTrend(&data), dir)?,
         render(&flow::Stock(&data), dir)?,
         render(&burst::SendSkew(&data), dir)?,
         render(&burst::Fairness(&data), dir)?,
@@ -232,12 +256,13 @@ mod edge_cases {
 
     fn render_into(ledger: &Ledger) -> (tempfile::TempDir, Vec<Chart>) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let charts = render_all(&summary(), ledger, dir.path()).expect("charts render");
+        let rows = crate::timeseries::compute(ledger, crate::timeseries::DEFAULT_INTERVAL);
+        let charts = render_all(&summary(), ledger, &rows, dir.path()).expect("charts render");
         (dir, charts)
     }
 
     fn assert_files(dir: &Path, charts: &[Chart], max_bytes: u64) {
-        assert_eq!(charts.len(), 6);
+        assert_eq!(charts.len(), 9);
         for c in charts {
             assert!(c.svg.starts_with("<svg") && c.svg.contains("</svg>"), "{}", c.name);
             for ext in ["png", "svg"] {

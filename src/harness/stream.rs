@@ -1,0 +1,167 @@
+//! The open model: a dispatcher hands each arrival of the scenario's stream (`mode: rate`,
+//! or a burst's `background`) to a free slot at its instant; an arrival that finds every
+//! slot busy is recorded as dropped, never delayed. A slot is one goose user with its own
+//! connection, reused by the buyers it serves one after another (k6's VUs).
+//!
+//! Each arrival is a new buyer (numbered after the burst's buyers) whose first attempt was
+//! meant to start at its arrival instant: time spent waiting for a slot to pick it up, or in
+//! a busy generator, counts in its latency.
+
+use super::connection::BuyerConn;
+use super::gate::StartGate;
+use super::ledger::Dropped;
+use super::{buyer, plan, Shared};
+use crate::scenario::Stream;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+/// One arriving buyer, handed to a slot with the slot's permit.
+pub struct Arrival {
+    pub buyer: u32,
+    pub intended: Instant,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// What the dispatcher and the slots share.
+pub struct OpenStream {
+    /// The stream's arrival instants from its start.
+    offsets: Vec<Duration>,
+    /// Number of the first arriving buyer (the burst's buyers come first).
+    first_buyer: u32,
+    pub slots: u32,
+    /// Slots that are ready (connection opened), to start the stream when all are.
+    pub warm: StartGate,
+    free: Arc<Semaphore>,
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arrival>>,
+    sender: Mutex<Option<mpsc::UnboundedSender<Arrival>>>,
+    origin: watch::Sender<Option<Instant>>,
+    pub dropped: Mutex<Vec<Dropped>>,
+}
+
+impl OpenStream {
+    pub fn new(stream: &Stream, first_buyer: u32) -> Self {
+        let offsets = stream.offsets();
+        let slots = stream.slots().min(offsets.len().max(1) as u32);
+        let (tx, rx) = mpsc::unbounded_channel();
+        OpenStream {
+            offsets,
+            first_buyer,
+            slots,
+            warm: StartGate::new(slots as usize),
+            free: Arc::new(Semaphore::new(slots as usize)),
+            queue: tokio::sync::Mutex::new(rx),
+            sender: Mutex::new(Some(tx)),
+            origin: watch::Sender::new(None),
+            dropped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Waits for the stream's start.
+    pub async fn started(&self) -> Instant {
+        let mut rx = self.origin.subscribe();
+        let at = rx.wait_for(Option::is_some).await.ok().and_then(|v| *v);
+        at.unwrap_or_else(Instant::now)
+    }
+
+    pub fn arrivals(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// When the stream started, if it has.
+    pub fn started_at(&self) -> Option<Instant> {
+        *self.origin.borrow()
+    }
+
+    /// The next buyer for a slot; `None` once the stream is over.
+    async fn next(&self) -> Option<Arrival> {
+        self.queue.lock().await.recv().await
+    }
+}
+
+/// Starts the stream once every slot is warm (or `connect_timeout` has passed), then hands
+/// out its arrivals until the last one or the run's deadline.
+pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
+    let Some(stream) = shared.stream.as_ref() else { return };
+    let (origin, _) = stream.warm.open_when_ready(connect_timeout).await;
+    stream.origin.send_replace(Some(origin));
+    let sender = stream.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some(sender) = sender else { return };
+    for (k, offset) in stream.offsets.iter().enumerate() {
+        let at = origin + *offset;
+        if at >= shared.deadline {
+            shared.cut_by_deadline.fetch_add((stream.offsets.len() - k) as u32, Ordering::Relaxed);
+            break;
+        }
+        if at > Instant::now() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let buyer = stream.first_buyer + k as u32;
+        match stream.free.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let _ = sender.send(Arrival { buyer, intended: at, _permit: permit });
+            }
+            Err(_) => {
+                shared.progress.dropped();
+                stream.dropped.lock().unwrap_or_else(|p| p.into_inner()).push(Dropped {
+                    repetition: 1,
+                    buyer,
+                    product: shared.scenario.product_of(buyer) as u32,
+                    intended_us: shared.micros(at),
+                });
+            }
+        }
+    }
+}
+
+/// Slot `slot`: opens its connection, reports ready, then serves arriving buyers one after
+/// another until the stream is over.
+pub async fn serve_slot(shared: &Shared, slot: u32) {
+    let Some(stream) = shared.stream.as_ref() else { return };
+    let plan = &shared.plan;
+    let mut conns: Vec<Option<BuyerConn>> = plan.endpoints.iter().map(|_| None).collect();
+    let home = slot as usize % plan.endpoints.len().max(1);
+    {
+        let endpoint = &plan.endpoints[home];
+        let mut conn = BuyerConn::to(endpoint);
+        let vars = plan::BuyerVars::new(&shared.scenario, plan, stream.first_buyer);
+        let timeout = shared.scenario.arrival.connect_timeout.0;
+        let problem = {
+            let _permit = shared.connect_permits.acquire().await;
+            super::warm_up(shared, &mut conn, endpoint, &vars, timeout).await
+        };
+        match problem {
+            None => shared.progress.connected(),
+            Some(why) => super::connect_failed(shared, why),
+        }
+        if conn.ever_connected() {
+            shared.reached.fetch_add(1, Ordering::AcqRel);
+        }
+        conns[home] = Some(conn);
+    }
+    stream.warm.arrive(None);
+    while let Some(arrival) = stream.next().await {
+        let _live = super::LiveBuyer::new(&shared.live_buyers);
+        let index = arrival.buyer as usize % plan.endpoints.len().max(1);
+        let endpoint = plan.endpoint_of(arrival.buyer);
+        let conn = conns[index].get_or_insert_with(|| BuyerConn::to(endpoint));
+        let mut vars = plan::BuyerVars::new(&shared.scenario, plan, arrival.buyer);
+        let timeout = shared.scenario.request_timeout.0;
+        let mut refused = None;
+        for step in &plan.auth {
+            if let Err(why) = buyer::authenticate(conn, endpoint, step, &mut vars, timeout).await {
+                refused = Some(format!("{} failed: {why}", step.name));
+                break;
+            }
+        }
+        let attempts = match refused {
+            None => {
+                let request = plan.order.bytes(&endpoint.host, &vars.vars(1));
+                buyer::buy(shared, conn, arrival.buyer, vars, request, arrival.intended).await
+            }
+            Some(why) => vec![buyer::not_sent(shared, arrival.buyer, arrival.intended, why)],
+        };
+        shared.attempts.lock().unwrap_or_else(|p| p.into_inner()).extend(attempts);
+    }
+}
