@@ -103,22 +103,7 @@ mod tests {
     use super::*;
 
     fn at(buyer: u32, intended: u64, sent: u64, done: u64, outcome: Outcome) -> Attempt {
-        Attempt {
-            repetition: 1,
-            buyer,
-            product: 0,
-            instance: 0,
-            attempt: 1,
-            intended_us: intended,
-            sent_us: sent,
-            done_us: done,
-            status: 200,
-            outcome,
-            resolved: None,
-            order_id: None,
-            error: None,
-            accepted_us: None,
-        }
+        Attempt { intended_us: intended, done_us: done, ..crate::verify::fixtures::attempt(buyer, outcome, sent) }
     }
 
     #[test]

@@ -168,22 +168,7 @@ mod tests {
     use crate::harness::{Attempt, Dropped, StockSample};
 
     fn at(buyer: u32, sent: u64, done: u64, outcome: Outcome) -> Attempt {
-        Attempt {
-            repetition: 1,
-            buyer,
-            product: 0,
-            instance: 0,
-            attempt: 1,
-            intended_us: sent,
-            sent_us: sent,
-            done_us: done,
-            status: 200,
-            outcome,
-            resolved: None,
-            order_id: None,
-            error: None,
-            accepted_us: None,
-        }
+        Attempt { done_us: done, ..crate::verify::fixtures::attempt(buyer, outcome, sent) }
     }
 
     #[test]

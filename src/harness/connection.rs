@@ -85,6 +85,7 @@ pub struct LastByte {
     bytes: Arc<Vec<u8>>,
     written: Arc<AtomicUsize>,
     written_at: Arc<OnceLock<Instant>>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl LastByte {
@@ -98,6 +99,8 @@ impl LastByte {
                 self.written.fetch_add(n, Ordering::AcqRel);
                 if from + n == self.bytes.len() {
                     let _ = self.written_at.set(at);
+                    // Its buyer starts reading now, not when the whole gate is done.
+                    self.wake.notify_one();
                     return true;
                 }
                 false
@@ -111,6 +114,7 @@ struct Pending {
     bytes: Arc<Vec<u8>>,
     written: Arc<AtomicUsize>,
     written_at: Arc<OnceLock<Instant>>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// The transport of a connection: plain TCP, or TLS over it. The raw socket is shared, so the
@@ -328,6 +332,7 @@ impl BuyerConn {
                     bytes: Arc::new(bytes),
                     written: Arc::new(AtomicUsize::new(0)),
                     written_at: Arc::new(OnceLock::new()),
+                    wake: Arc::new(tokio::sync::Notify::new()),
                 });
                 Ok(())
             }
@@ -371,7 +376,13 @@ impl BuyerConn {
             bytes: pending.bytes.clone(),
             written: pending.written.clone(),
             written_at: pending.written_at.clone(),
+            wake: pending.wake.clone(),
         })
+    }
+
+    /// Notified once the gate has written the prepared request's last byte.
+    pub fn last_byte_wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.pending.as_ref().map(|p| p.wake.clone())
     }
 
     /// Completes the prepared request: its final byte was written by the gate, or is written

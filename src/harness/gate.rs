@@ -1,7 +1,9 @@
 //! The burst's start gate: buyers arrive once connected (handing over the last byte of their
 //! prepared request), and all are released together when every one has arrived, or when the
 //! connect deadline passes (no buyer can hold the rest). At the release the gate writes every
-//! last byte in one tight loop, then wakes the buyers to read their answers.
+//! last byte in tight loops, split across as many writer threads as the machine has cores
+//! (each writes its share from the same release instant); each buyer is woken the moment its
+//! own last byte is written, to read its answer while the rest are still being written.
 
 use super::connection::LastByte;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +17,48 @@ pub struct StartGate {
     arrived: AtomicUsize,
     all_arrived: Notify,
     release: watch::Sender<Option<Instant>>,
+    /// The release instant, set before the first last byte is written.
+    release_at: std::sync::OnceLock<Instant>,
     last_bytes: Mutex<Vec<LastByte>>,
+}
+
+/// Writers of the release at most.
+const MAX_WRITERS: usize = 8;
+/// Last bytes per writer at least: below this a thread costs more than it saves.
+const MIN_SHARE: usize = 256;
+
+/// Writes every last byte, split across writer threads (the calling one included).
+fn write_split(bytes: &[LastByte]) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let writers = cores.min(MAX_WRITERS).min(bytes.len() / MIN_SHARE).max(1);
+    if writers == 1 {
+        bytes.iter().for_each(|b| {
+            b.write_now();
+        });
+        return;
+    }
+    let share = bytes.len().div_ceil(writers);
+    std::thread::scope(|scope| {
+        let mut chunks = bytes.chunks(share);
+        let mine = chunks.next().unwrap_or_default();
+        for chunk in chunks {
+            let spawned = std::thread::Builder::new().name("gate-writer".into()).spawn_scoped(scope, move || {
+                chunk.iter().for_each(|b| {
+                    b.write_now();
+                })
+            });
+            if spawned.is_err() {
+                // No thread to be had: this one writes that share too (a buyer whose byte
+                // is still unwritten writes it itself in any case).
+                chunk.iter().for_each(|b| {
+                    b.write_now();
+                });
+            }
+        }
+        mine.iter().for_each(|b| {
+            b.write_now();
+        });
+    });
 }
 
 impl StartGate {
@@ -25,6 +68,7 @@ impl StartGate {
             arrived: AtomicUsize::new(0),
             all_arrived: Notify::new(),
             release: watch::Sender::new(None),
+            release_at: std::sync::OnceLock::new(),
             last_bytes: Mutex::new(Vec::with_capacity(expected)),
         }
     }
@@ -58,7 +102,7 @@ impl StartGate {
 
     /// The release instant, once the gate has opened.
     pub fn released_at(&self) -> Option<Instant> {
-        *self.release.borrow()
+        self.release_at.get().copied()
     }
 
     /// Waits for the release and returns its instant.
@@ -92,10 +136,9 @@ impl StartGate {
             tokio::time::sleep_until(t.into()).await;
         }
         let at = Instant::now();
+        let _ = self.release_at.set(at);
         let last_bytes = std::mem::take(&mut *self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()));
-        for b in &last_bytes {
-            b.write_now();
-        }
+        write_split(&last_bytes);
         self.release.send_replace(Some(at));
         (at, self.arrived())
     }

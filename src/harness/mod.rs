@@ -384,9 +384,15 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
         Some(gate) => {
             let slot = gate.arrive(conn.last_byte());
             loop {
+                let wake = conn.last_byte_wake();
                 tokio::select! {
                     biased;
                     at = gate.released() => break at,
+                    // Its own last byte is written: read the answer now, while the gate
+                    // writes the rest.
+                    _ = async { if let Some(w) = &wake { w.notified().await } }, if wake.is_some() => {
+                        break gate.released_at().unwrap_or_else(Instant::now);
+                    }
                     closed = conn.closed_while_idle(), if conn.is_prepared() => {
                         if !closed || conn.last_byte_written() {
                             // An answer arriving (the gate is releasing), not a close.

@@ -1,6 +1,6 @@
 //! The open model: a dispatcher hands each arrival of the scenario's stream (`mode: rate`,
-//! or a burst's `background`) to a free slot at its instant; an arrival that finds every
-//! slot busy is recorded as dropped, never delayed. A slot is one goose user with its own
+//! or a burst's `background`) straight to an idle slot's own inbox at its instant; an arrival
+//! that finds every slot busy is recorded as dropped, never delayed. A slot is one goose user with its own
 //! connection, reused by the buyers it serves one after another (k6's VUs).
 //!
 //! Each arrival is a new buyer (numbered after the burst's buyers) whose first attempt was
@@ -15,13 +15,19 @@ use crate::scenario::Stream;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch};
 
-/// One arriving buyer, handed to a slot with the slot's permit.
+/// One arriving buyer, handed to a slot.
 pub struct Arrival {
     pub buyer: u32,
     pub intended: Instant,
-    _permit: OwnedSemaphorePermit,
+}
+
+/// The inboxes of the idle slots, and whether the stream is over.
+#[derive(Default)]
+struct Idle {
+    inboxes: Vec<oneshot::Sender<Arrival>>,
+    over: bool,
 }
 
 /// What the dispatcher and the slots share.
@@ -33,9 +39,7 @@ pub struct OpenStream {
     pub slots: u32,
     /// Slots that are ready (connection opened), to start the stream when all are.
     pub warm: StartGate,
-    free: Arc<Semaphore>,
-    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arrival>>,
-    sender: Mutex<Option<mpsc::UnboundedSender<Arrival>>>,
+    idle: Mutex<Idle>,
     origin: watch::Sender<Option<Instant>>,
     pub dropped: Mutex<Vec<Dropped>>,
 }
@@ -44,15 +48,12 @@ impl OpenStream {
     pub fn new(stream: &Stream, first_buyer: u32) -> Self {
         let offsets = stream.offsets();
         let slots = stream.slots().min(offsets.len().max(1) as u32);
-        let (tx, rx) = mpsc::unbounded_channel();
         OpenStream {
             offsets,
             first_buyer,
             slots,
             warm: StartGate::new(slots as usize),
-            free: Arc::new(Semaphore::new(slots as usize)),
-            queue: tokio::sync::Mutex::new(rx),
-            sender: Mutex::new(Some(tx)),
+            idle: Mutex::new(Idle::default()),
             origin: watch::Sender::new(None),
             dropped: Mutex::new(Vec::new()),
         }
@@ -74,9 +75,37 @@ impl OpenStream {
         *self.origin.borrow()
     }
 
-    /// The next buyer for a slot; `None` once the stream is over.
-    async fn next(&self) -> Option<Arrival> {
-        self.queue.lock().await.recv().await
+    /// Puts a slot's inbox back among the idle ones; false once the stream is over.
+    fn idle(&self, inbox: oneshot::Sender<Arrival>) -> bool {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if !idle.over {
+            idle.inboxes.push(inbox);
+        }
+        !idle.over
+    }
+
+    /// Hands `arrival` to an idle slot (the most recently idle: its connection is warmest);
+    /// gives it back when every slot is busy.
+    fn hand_over(&self, arrival: Arrival) -> Result<(), Arrival> {
+        let mut arrival = arrival;
+        loop {
+            let inbox = self.idle.lock().unwrap_or_else(|p| p.into_inner()).inboxes.pop();
+            match inbox {
+                None => return Err(arrival),
+                Some(inbox) => match inbox.send(arrival) {
+                    Ok(()) => return Ok(()),
+                    // That slot has gone (its task ended): try the next.
+                    Err(back) => arrival = back,
+                },
+            }
+        }
+    }
+
+    /// The stream is over: idle slots are released, busy ones end when done.
+    fn close(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.over = true;
+        idle.inboxes.clear();
     }
 }
 
@@ -86,8 +115,14 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
     let Some(stream) = shared.stream.as_ref() else { return };
     let (origin, _) = stream.warm.open_when_ready(connect_timeout).await;
     stream.origin.send_replace(Some(origin));
-    let sender = stream.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let Some(sender) = sender else { return };
+    // Slots still waiting to be handed a buyer end once the stream is over, however it ends.
+    struct CloseOnDrop<'a>(&'a OpenStream);
+    impl Drop for CloseOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.close();
+        }
+    }
+    let _close = CloseOnDrop(stream);
     for (k, offset) in stream.offsets.iter().enumerate() {
         let at = origin + *offset;
         if at >= shared.deadline {
@@ -98,10 +133,8 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
             tokio::time::sleep_until(at.into()).await;
         }
         let buyer = stream.first_buyer + k as u32;
-        match stream.free.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let _ = sender.send(Arrival { buyer, intended: at, _permit: permit });
-            }
+        match stream.hand_over(Arrival { buyer, intended: at }) {
+            Ok(()) => {}
             Err(_) => {
                 shared.progress.dropped();
                 stream.dropped.lock().unwrap_or_else(|p| p.into_inner()).push(Dropped {
@@ -141,7 +174,14 @@ pub async fn serve_slot(shared: &Shared, slot: u32) {
         conns[home] = Some(conn);
     }
     stream.warm.arrive(None);
-    while let Some(arrival) = stream.next().await {
+    loop {
+        // A fresh inbox each time the slot is idle: the dispatcher drops it when the stream is
+        // over, and the slot ends.
+        let (inbox, next) = oneshot::channel();
+        if !stream.idle(inbox) {
+            break;
+        }
+        let Ok(arrival) = next.await else { break };
         let _live = super::LiveBuyer::new(&shared.live_buyers);
         let index = arrival.buyer as usize % plan.endpoints.len().max(1);
         let endpoint = plan.endpoint_of(arrival.buyer);

@@ -40,35 +40,30 @@ fn draw_lines<DB: DrawingBackend>(
     let x_desc = format!("ms since {} ({width} ms intervals)", d.origin());
     if log {
         let bottom = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(top, f64::min).max(0.001);
-        let mut chart = builder.build_cartesian_2d(span(lo, hi), (bottom * 0.8..top * 1.5).log_scale()).map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_desc(y_desc)
-            .y_label_formatter(&|v| format!("{v:.3}"))
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(e)?;
-        for l in lines {
-            let style = l.color.stroke_width(2);
-            let drawn = if l.dashed {
-                chart.draw_series(DashedLineSeries::new(l.points, 6, 4, style)).map_err(e)?
-            } else {
-                chart.draw_series(LineSeries::new(l.points, style)).map_err(e)?
-            };
-            let c = l.color;
-            drawn.label(l.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
-        }
-        return legend(&mut chart, SeriesLabelPosition::UpperRight);
+        let chart = builder.build_cartesian_2d(span(lo, hi), (bottom * 0.8..top * 1.5).log_scale()).map_err(e)?;
+        return plot(chart, x_desc, y_desc, &|v| format!("{v:.3}"), lines);
     }
-    let mut chart = builder.build_cartesian_2d(span(lo, hi), 0.0..top * 1.15).map_err(e)?;
+    let chart = builder.build_cartesian_2d(span(lo, hi), 0.0..top * 1.15).map_err(e)?;
+    plot(chart, x_desc, y_desc, &|v| format!("{v:.0}"), lines)
+}
+
+/// Draws the mesh, the lines and their legend on a chart with a linear or a log y axis.
+fn plot<'a, DB: DrawingBackend + 'a, Y>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    x_desc: String,
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+    lines: Vec<Line>,
+) -> Drawn
+where
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_desc(y_desc)
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(y_format)
         .label_style((FONT, 13))
         .draw()
         .map_err(e)?;
