@@ -67,10 +67,12 @@ impl Draw for SendSkew<'_> {
     }
 }
 
-/// Each buyer's arrival rank (1 = first), by when its first request was sent.
+/// Each buyer's arrival rank (1 = first), by its first attempt's intended instant (its arrival
+/// in a ramp or a stream), then by when it was sent (in a burst all are meant for the release,
+/// so the write order decides), as [`crate::fairness`] ranks them.
 pub fn arrival_ranks(d: &Data) -> std::collections::HashMap<u32, usize> {
-    let mut firsts: Vec<(u64, u32)> =
-        d.ledger.attempts.iter().filter(|a| a.attempt == 1).map(|a| (a.sent_us, a.buyer)).collect();
+    let mut firsts: Vec<((u64, u64), u32)> =
+        d.ledger.attempts.iter().filter(|a| a.attempt == 1).map(|a| ((a.intended_us, a.sent_us), a.buyer)).collect();
     firsts.sort_unstable();
     firsts.iter().enumerate().map(|(i, (_, b))| (*b, i + 1)).collect()
 }
@@ -119,7 +121,7 @@ impl Draw for Fairness<'_> {
         chart
             .configure_mesh()
             .x_label_formatter(&|v| format!("{v:.0}"))
-            .x_desc("arrival rank, log scale (1 = first request sent)")
+            .x_desc("arrival rank, log scale (1 = first to arrive; in a burst, first request sent)")
             .y_desc("order confirmed at (ms)")
             .label_style((FONT, 13))
             .draw()
