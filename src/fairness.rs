@@ -28,7 +28,7 @@ pub struct Fairness {
 }
 
 /// The rank key of a buyer: its first attempt's (intended, sent) instants.
-fn rank_key(a: &Attempt) -> (u64, u64) {
+pub fn rank_key(a: &Attempt) -> (u64, u64) {
     (a.intended_us, a.sent_us)
 }
 

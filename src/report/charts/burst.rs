@@ -72,7 +72,7 @@ impl Draw for SendSkew<'_> {
 /// so the write order decides), as [`crate::fairness`] ranks them.
 pub fn arrival_ranks(d: &Data) -> std::collections::HashMap<u32, usize> {
     let mut firsts: Vec<((u64, u64), u32)> =
-        d.ledger.attempts.iter().filter(|a| a.attempt == 1).map(|a| ((a.intended_us, a.sent_us), a.buyer)).collect();
+        d.ledger.attempts.iter().filter(|a| a.attempt == 1).map(|a| (crate::fairness::rank_key(a), a.buyer)).collect();
     firsts.sort_unstable();
     firsts.iter().enumerate().map(|(i, (_, b))| (*b, i + 1)).collect()
 }
