@@ -19,7 +19,7 @@ pub struct Limit {
 impl Limit {
     pub fn parse(metric: &str, limit: &str) -> Result<Limit, String> {
         let m: Metric = metric.parse()?;
-        if value(&Summary::empty(), m).is_none() {
+        if !kept(m) {
             return Err(format!(
                 "{metric}: a baseline only holds avg, min, max, p50, p90, p99 and p99.9 (and p50, p99, max of send_skew)"
             ));
@@ -41,10 +41,26 @@ impl Limit {
     }
 }
 
-/// A metric's value in a summary, when the summary holds it.
+/// Does a summary keep this metric at all (whatever its value in one run)?
+fn kept(m: Metric) -> bool {
+    let stat = |st: Stat| matches!(st, Stat::Min | Stat::Max | Stat::Mean) || kept_percentile(st);
+    match m {
+        Metric::Latency(_, st) | Metric::ServiceTime(_, st) => stat(st),
+        Metric::SendSkew(st) => matches!(st, Stat::Max) || matches!(st, Stat::Pct(p) if p == 50.0 || p == 99.0),
+        _ => true,
+    }
+}
+
+fn kept_percentile(st: Stat) -> bool {
+    matches!(st, Stat::Pct(p) if [50.0, 90.0, 99.0, 99.9].contains(&p))
+}
+
+/// A metric's value in a summary, when the summary holds it: `None` when it has none to give
+/// (latency of an outcome that never happened, a statistic it does not keep), never a 0 that
+/// would read as a −100 % change.
 pub fn value(s: &Summary, m: Metric) -> Option<f64> {
     let from = |map: &std::collections::BTreeMap<String, crate::stats::LatencySummary>, key: &str, st: Stat| {
-        let l = map.get(key).copied().unwrap_or_default();
+        let l = map.get(key).copied().filter(|l| l.count > 0)?;
         match st {
             Stat::Min => Some(l.min as f64),
             Stat::Max => Some(l.max as f64),
@@ -80,21 +96,55 @@ pub fn value(s: &Summary, m: Metric) -> Option<f64> {
     }
 }
 
+/// The value compared for a run: with several repetitions, the median of the repetitions'
+/// values (one slow repetition on a noisy runner does not move it); otherwise the run's own.
+/// Returns the value and how many repetitions it is the median of (1 for a single run).
+pub fn compared_value(s: &Summary, m: Metric) -> Option<(f64, usize)> {
+    let per_rep: Vec<f64> =
+        s.repetitions.iter().filter(|r| r.metrics.is_some()).filter_map(|r| value(&r.view(s), m)).collect();
+    if s.repetitions.len() > 1 && per_rep.len() == s.repetitions.len() {
+        return Some((median(per_rep), s.repetitions.len()));
+    }
+    value(s, m).map(|v| (v, 1))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// One row of the comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub metric: String,
-    pub before: f64,
-    pub now: f64,
-    /// Change in percent, positive when the value grew.
-    pub change_percent: f64,
+    /// The baseline's value; `null` when it has none (e.g. no sold_out answer to time).
+    pub before: Option<f64>,
+    /// This run's value; `null` when it has none.
+    pub now: Option<f64>,
+    /// Change in percent, positive when the value grew; `null` when either side is missing.
+    pub change_percent: Option<f64>,
     /// The limit in percent, when the metric has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_percent: Option<f64>,
-    /// `pass`, `fail` (regressed beyond the limit) or `info` (no limit).
+    /// `pass`, `fail` (regressed beyond the limit), `info` (no limit) or `n/a` (a side has
+    /// no value: nothing was compared).
     pub status: String,
     pub before_text: String,
     pub now_text: String,
+}
+
+impl Comparison {
+    /// `+30.0%`, or `n/a`.
+    pub fn change_text(&self) -> String {
+        self.change_percent.map_or_else(|| "n/a".to_string(), |c| format!("{c:+.1}%"))
+    }
 }
 
 /// The comparison with a baseline, in `summary.json`.
@@ -102,6 +152,25 @@ pub struct Comparison {
 pub struct BaselineReport {
     pub file: String,
     pub rows: Vec<Comparison>,
+    /// Each side's values are medians over this many repetitions (1: the run's own values).
+    #[serde(default = "one")]
+    pub before_repetitions: usize,
+    #[serde(default = "one")]
+    pub now_repetitions: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl BaselineReport {
+    /// What the values are: `medians over 3 repetitions (baseline: 3)`, or empty.
+    pub fn basis(&self) -> String {
+        match (self.before_repetitions, self.now_repetitions) {
+            (1, 1) => String::new(),
+            (b, n) => format!("medians over the repetitions (baseline: {b}, now: {n})"),
+        }
+    }
 }
 
 /// Metrics always shown, limit or not.
@@ -114,40 +183,44 @@ pub fn compare(file: &str, before: &Summary, now: &Summary, limits: &[Limit]) ->
             names.push(n.to_string());
         }
     }
+    let (mut before_reps, mut now_reps) = (1, 1);
     let rows = names
         .iter()
         .filter_map(|name| {
             let m: Metric = name.parse().ok()?;
-            let (b, n) = (value(before, m)?, value(now, m)?);
-            let change = if b == 0.0 {
-                if n == 0.0 {
-                    0.0
-                } else {
-                    100.0
-                }
-            } else {
-                (n - b) / b * 100.0
-            };
+            let b = compared_value(before, m);
+            let n = compared_value(now, m);
+            before_reps = before_reps.max(b.map_or(1, |x| x.1));
+            now_reps = now_reps.max(n.map_or(1, |x| x.1));
+            let (b, n) = (b.map(|x| x.0), n.map(|x| x.0));
             let limit = limits.iter().find(|l| &l.name == name).map(|l| l.percent);
-            let worse = if m.higher_is_worse() { change } else { -change };
-            let status = match limit {
-                Some(l) if worse > l => "fail",
-                Some(_) => "pass",
-                None => "info",
+            let change = match (b, n) {
+                (Some(b), Some(n)) if b == 0.0 && n == 0.0 => Some(0.0),
+                // From nothing to something: no percentage says how much worse.
+                (Some(0.0), Some(n)) => Some(if n > 0.0 { 100.0 } else { -100.0 }),
+                (Some(b), Some(n)) => Some((n - b) / b * 100.0),
+                _ => None,
             };
+            let status = match (change, limit) {
+                (None, _) => "n/a",
+                (Some(c), Some(l)) if (if m.higher_is_worse() { c } else { -c }) > l => "fail",
+                (Some(_), Some(_)) => "pass",
+                (Some(_), None) => "info",
+            };
+            let text = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| m.show(v));
             Some(Comparison {
                 metric: name.clone(),
                 before: b,
                 now: n,
-                change_percent: (change * 10.0).round() / 10.0,
+                change_percent: change.map(|c| (c * 10.0).round() / 10.0),
                 limit_percent: limit,
                 status: status.into(),
-                before_text: m.show(b),
-                now_text: m.show(n),
+                before_text: text(b),
+                now_text: text(n),
             })
         })
         .collect();
-    BaselineReport { file: file.to_string(), rows }
+    BaselineReport { file: file.to_string(), rows, before_repetitions: before_reps, now_repetitions: now_reps }
 }
 
 /// A baseline file: one run's `summary.json`, or a suite's (with `scenarios[]`).
@@ -201,9 +274,18 @@ mod tests {
         ];
         let report = compare("b.json", &before, &now, &limits);
         let row = |m: &str| report.rows.iter().find(|r| r.metric == m).expect("row");
-        assert_eq!((row("latency.won.p99").status.as_str(), row("latency.won.p99").change_percent), ("fail", 30.0));
-        assert_eq!((row("throughput").status.as_str(), row("throughput").change_percent), ("pass", -30.0));
+        assert_eq!(
+            (row("latency.won.p99").status.as_str(), row("latency.won.p99").change_percent),
+            ("fail", Some(30.0))
+        );
+        assert_eq!((row("throughput").status.as_str(), row("throughput").change_percent), ("pass", Some(-30.0)));
         assert_eq!(row("send_skew.p99").status, "info");
+        let sold_out = row("latency.sold_out.p99");
+        assert_eq!(
+            (sold_out.status.as_str(), sold_out.now_text.as_str(), sold_out.change_text()),
+            ("n/a", "n/a", "n/a".to_string()),
+            "no sold_out answer on either side: n/a, never -100%"
+        );
         assert!(Limit::parse("latency.won.p95", "20%").is_err(), "p95 is not in a summary");
         assert!(Limit::parse_arg("latency.won.p99=abc").is_err());
         assert_eq!(Limit::parse_arg("latency.all.max=5%").map(|l| l.percent), Ok(5.0));

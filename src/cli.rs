@@ -50,6 +50,10 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Compare designs side by side: one scenario over several backend/strategy pairs
+    /// (`--strategies`, or the scenario's `matrix:`), or finished run folders. Writes one
+    /// comparison report (table, overlaid charts, summary.json); exit code as a suite's.
+    Compare(CompareArgs),
     /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
     Report {
         /// Run folders (each holding summary.json and ledger.csv).
@@ -117,6 +121,44 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// One scenario file, or finished run folders (each holding summary.json and ledger.csv).
+    #[arg(required = true, value_name = "FILE|RUN_DIR")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// The designs, BACKEND/STRATEGY separated by commas, e.g.
+    /// memory/atomic,sqlite/conditional,postgres/for-update,redis/lua,redis/seed-lock;
+    /// wins over the scenario's `matrix:`.
+    #[arg(long, value_name = "LIST", value_parser = crate::scenario::matrix::parse_design_list)]
+    pub strategies: Option<crate::scenario::matrix::DesignList>,
+    /// Run each design K times on fresh state (wins over `repeat:`); latency merges across
+    /// repetitions and violations are shown as a share of them.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
+    /// Write the comparison here (each design in DIR/<backend>-<strategy>/). Default:
+    /// reports/<scenario>-compare/<timestamp>/ (reports/compare/… for run folders).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No progress line while each design runs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Replace the scenario's number of buyers.
+    #[arg(long, value_name = "N")]
+    pub buyers: Option<u32>,
+    /// Replace the scenario's number of server instances.
+    #[arg(long, value_name = "N")]
+    pub instances: Option<u32>,
+    /// Redis for the redis designs (default redis://127.0.0.1:6379).
+    #[arg(long, env = "FLASHBENCH_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// PostgreSQL for the postgres designs (default postgres://postgres@127.0.0.1:5432/postgres).
+    #[arg(long, env = "FLASHBENCH_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Database connections per server instance (SQL backends).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub pool_size: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed on the first line of stdout).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
@@ -154,6 +196,10 @@ pub struct ServeArgs {
     /// Seed these products at start (a scenario or catalogue YAML with `products:`).
     #[arg(long, value_name = "FILE")]
     pub products: Option<PathBuf>,
+    /// Latency added to every order's store round trip (a slow disk or a far database), e.g.
+    /// 2ms; SQL backends hold one pooled connection while it passes.
+    #[arg(long, default_value = "0ms", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub store_latency: crate::scenario::HumanDuration,
     /// Instance number, unique among instances that share a store (it goes into order ids).
     #[arg(long, default_value_t = 0)]
     pub instance: u32,
@@ -163,6 +209,10 @@ pub struct ServeArgs {
     /// Stop when standard input closes (how `flashbench run` ties child servers to itself).
     #[arg(long, hide = true)]
     pub exit_on_stdin_eof: bool,
+}
+
+fn parse_duration_arg(text: &str) -> Result<crate::scenario::HumanDuration, String> {
+    crate::scenario::parse_duration(text).map(crate::scenario::HumanDuration)
 }
 
 fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
@@ -176,6 +226,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Validate { paths } => validate_command(&paths),
         Command::Serve(args) => serve_command(args).await,
         Command::Report { dirs } => report_command(&dirs),
+        Command::Compare(args) => compare_command(args).await,
         Command::Probe { file } => match scenario::load(&file) {
             Ok(s) => {
                 let (text, code) = crate::probe::probe(&s).await;
@@ -237,6 +288,22 @@ async fn run_command(args: RunArgs) -> i32 {
         regressions: args.regression.clone(),
     };
     let single = files.len() == 1;
+    // Every file is checked before the first runs: a typo in the last file must not be found
+    // after the others ran (and mask what they found).
+    let problems = run::preflight(&files, &opts);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        if !single {
+            eprintln!(
+                "{} of {} scenarios cannot run; nothing was run (exit 2). `flashbench validate` lists the same errors.",
+                problems.len(),
+                files.len()
+            );
+        }
+        return EXIT_USAGE;
+    }
     let mut rows = Vec::new();
     let mut results = Vec::new();
     for file in &files {
@@ -333,6 +400,60 @@ async fn run_command(args: RunArgs) -> i32 {
     code
 }
 
+async fn compare_command(args: CompareArgs) -> i32 {
+    crate::interrupt::install();
+    let opts = RunOptions {
+        out: args.out.clone(),
+        reports_root: PathBuf::from("reports"),
+        quiet: args.quiet,
+        overrides: Overrides { buyers: args.buyers, instances: args.instances, ..Overrides::default() },
+        server_exe: None,
+        redis_url: args.redis_url.clone(),
+        database_url: args.database_url.clone(),
+        pool_size: args.pool_size,
+        keep_data: false,
+        repeat: args.repeat,
+        fail_fast: false,
+        baseline: None,
+        regressions: Vec::new(),
+    };
+    let runs = args.paths.iter().all(|p| p.join(report::SUMMARY_JSON).is_file());
+    let result = match (runs, args.paths.as_slice()) {
+        (true, dirs) => {
+            if args.strategies.is_some() || args.repeat.is_some() || args.buyers.is_some() || args.instances.is_some() {
+                eprintln!("error: --strategies, --repeat, --buyers and --instances apply to a scenario file, not to finished runs");
+                return EXIT_USAGE;
+            }
+            crate::compare::compare_runs(dirs, &opts)
+        }
+        (false, [file]) if file.is_file() => {
+            crate::compare::compare_scenario(file, args.strategies.clone().map(|l| l.0), &opts).await
+        }
+        (false, paths) => {
+            let odd: Vec<String> = paths
+                .iter()
+                .filter(|p| !p.join(report::SUMMARY_JSON).is_file())
+                .map(|p| p.display().to_string())
+                .collect();
+            eprintln!(
+                "error: give one scenario file, or finished run folders (each with a summary.json); not: {}",
+                odd.join(", ")
+            );
+            return EXIT_USAGE;
+        }
+    };
+    match result {
+        Ok(done) => {
+            print!("{}", report::compare::render_terminal(&done.comparison, &done.dir));
+            done.comparison.exit_code
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
 fn report_command(dirs: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASS;
     for dir in dirs {
@@ -371,11 +492,11 @@ fn validate_command(paths: &[PathBuf]) -> i32 {
         for file in files {
             match scenario::load(&file) {
                 Ok(s) => println!(
-                    "ok     {} ({}: {} buyers, {} product(s))",
+                    "ok     {} ({}: {}, {})",
                     file.display(),
                     s.name,
-                    s.total_buyers(),
-                    s.products.len()
+                    crate::text::count(s.total_buyers(), "buyer"),
+                    crate::text::count(s.products.len() as u64, "product")
                 ),
                 Err(e) => {
                     println!("error  {e}");
@@ -404,7 +525,12 @@ async fn serve_command(args: ServeArgs) -> i32 {
         Backend::Postgres => StoreLocation::Postgres { url: args.database_url.clone(), schema: args.pg_schema.clone() },
         Backend::Redis => StoreLocation::Redis { url: args.redis_url.clone(), prefix: args.redis_prefix.clone() },
     };
-    let store = StoreOptions { location, pool_size: args.pool_size, timeout: crate::run::STORE_TIMEOUT };
+    let store = StoreOptions {
+        location,
+        pool_size: args.pool_size,
+        timeout: crate::run::STORE_TIMEOUT,
+        latency: args.store_latency.0,
+    };
     if let Err(e) = Store::prepare(&store).await {
         eprintln!("error: {e}");
         return EXIT_ENVIRONMENT;

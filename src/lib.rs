@@ -26,6 +26,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod compare;
 pub mod fairness;
 pub mod harness;
 pub mod interrupt;
@@ -41,6 +42,7 @@ pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod target;
+pub mod text;
 pub mod threshold;
 pub mod timeseries;
 pub mod truth;

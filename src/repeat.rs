@@ -101,6 +101,7 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
             products: s.products.clone(),
             outcomes: s.outcomes.clone(),
             indeterminate: s.indeterminate,
+            metrics: Some(crate::report::summary::RepetitionMetrics::of(s)),
         });
     }
     merged.release_us = reps[worst].1.release_us;

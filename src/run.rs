@@ -121,6 +121,7 @@ pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> std::io::Re
         location,
         pool_size: opts.pool_size.or(s.server.pool_size).unwrap_or(default_pool),
         timeout: STORE_TIMEOUT,
+        latency: s.server.store_latency.map_or(std::time::Duration::ZERO, |d| d.0),
     })
 }
 
@@ -219,29 +220,38 @@ fn usage_error(file: &Path, error: String) -> RunResult {
     RunResult { file: file.to_path_buf(), exit_code: EXIT_USAGE, summary: None, dir: None, error: Some(error) }
 }
 
-/// Runs one scenario file. `exact_dir` is where its files go, when `--out` decides.
-pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) -> RunResult {
-    let mut s = match scenario::load(file) {
-        Ok(s) => s,
-        Err(e) => return usage_error(file, e.to_string()),
-    };
-    if let Err(e) = apply_overrides(&mut s, &opts.overrides) {
-        return usage_error(file, e);
-    }
+/// Loads a scenario, applies the overrides and places its server within the machine's socket
+/// budget: everything that can be refused before a run starts.
+pub fn prepare(file: &Path, opts: &RunOptions) -> Result<(Scenario, Placement), String> {
+    let mut s = scenario::load(file).map_err(|e| e.to_string())?;
+    apply_overrides(&mut s, &opts.overrides).map_err(|e| format!("{}: {e}", file.display()))?;
     let fd_limit = limits::raise_fd_limit();
     let reference = s.target.kind == TargetKind::Reference;
     // An http target's server is not ours: only the buyers' sockets count.
     let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
-    let placement = match limits::place(
+    let placement = limits::place(
         u64::from(s.concurrent_connections()),
         u64::from(s.server.instances),
         fd_limit,
         limits::ephemeral_ports(),
         wanted,
-    ) {
+    )
+    .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((s, placement))
+}
+
+/// Checks every file of a suite before the first runs: all the errors, or nothing.
+pub fn preflight(files: &[PathBuf], opts: &RunOptions) -> Vec<String> {
+    files.iter().filter_map(|f| prepare(f, opts).err()).collect()
+}
+
+/// Runs one scenario file. `exact_dir` is where its files go, when `--out` decides.
+pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) -> RunResult {
+    let (s, placement) = match prepare(file, opts) {
         Ok(p) => p,
-        Err(e) => return usage_error(file, format!("{}: {e}", file.display())),
+        Err(e) => return usage_error(file, e),
     };
+    let reference = s.target.kind == TargetKind::Reference;
     let dir = match report::create_run_dir(&opts.reports_root, &s.name, exact_dir) {
         Ok(d) => d.path,
         Err(e) => return usage_error(file, format!("cannot create the report folder: {e}")),
@@ -325,11 +335,11 @@ fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baselin
         .filter(|r| r.status == "fail")
         .map(|r| {
             format!(
-                "regression: {} {} → {} ({:+.1}%, limit {}%)",
+                "regression: {} {} → {} ({}, limit {}%)",
                 r.metric,
                 r.before_text,
                 r.now_text,
-                r.change_percent,
+                r.change_text(),
                 r.limit_percent.unwrap_or(0.0)
             )
         })

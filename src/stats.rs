@@ -61,6 +61,15 @@ pub fn service_time(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
     per_outcome(ledger, crate::harness::Attempt::service_time_us)
 }
 
+/// Latency (intended start → answer) of the attempts whose outcome `keep` accepts.
+pub fn latency_where(ledger: &Ledger, keep: impl Fn(Outcome) -> bool) -> LatencySummary {
+    let mut h = histogram();
+    for a in ledger.attempts.iter().filter(|a| keep(a.outcome)) {
+        h.saturating_record(a.latency_us().max(1));
+    }
+    summarize(&h)
+}
+
 fn per_outcome(ledger: &Ledger, measure: fn(&crate::harness::Attempt) -> u64) -> BTreeMap<String, LatencySummary> {
     let mut all = histogram();
     let mut per: Vec<Histogram<u64>> = Outcome::ALL.iter().map(|_| histogram()).collect();

@@ -81,8 +81,12 @@ fn a_baseline_flags_an_injected_regression_with_exit_3_and_the_table() {
     let p50 = rows.iter().find(|r| r["metric"] == "latency.all.p50").expect("the limited metric");
     assert_eq!(p50["status"], "fail", "{p50}");
     assert!(p50["now"].as_f64() > p50["before"].as_f64());
-    assert!(rows.iter().any(|r| r["metric"] == "throughput" && r["status"] == "info"));
-    assert!(s["reasons"][0].as_str().is_some_and(|r| r.starts_with("regression: latency.all.p50")), "{}", s["reasons"]);
+    assert!(rows.iter().any(|r| r["metric"] == "send_skew.p99" && r["status"] == "info"), "no limit: shown only");
+    let reasons = s["reasons"].as_array().expect("reasons");
+    assert!(
+        reasons.iter().any(|r| r.as_str().is_some_and(|r| r.starts_with("regression: latency.all.p50"))),
+        "{reasons:?}"
+    );
     let bad = flashbench(&["run", "scenarios/limited.yaml", "--regression", "latency.won.p99=lots"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
@@ -156,4 +160,91 @@ fn the_nightly_workflow_parses_and_does_its_job() {
     assert!(runs.contains("GITHUB_STEP_SUMMARY"), "writes the job summary");
     assert!(uses.iter().any(|u| u.starts_with("mikepenz/action-junit-report")), "publishes JUnit");
     assert!(uses.iter().any(|u| u.starts_with("actions/upload-artifact")), "uploads the reports");
+    assert_eq!(wf["permissions"]["checks"].as_str(), Some("write"), "JUnit publishing needs checks: write");
+    assert!(runs.contains("--baseline baseline.json") && runs.contains("--repeat 3"), "gates on the baseline");
+    assert!(!runs.contains("libssl-dev"), "nothing to install: rustls, bundled SQLite");
+    let save = steps.iter().find(|s| s["name"].as_str() == Some("Save the baseline")).expect("saves a baseline");
+    let when = save["if"].as_str().unwrap_or_default();
+    assert!(when.contains("always()") && when.contains("refs/heads/main"), "saved on every run of main: {when}");
+    // Every shipped scenario the nightly runs carries regression limits it can gate on.
+    for entry in std::fs::read_dir(repo().join("scenarios")).expect("dir").filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let s: serde_yaml::Value =
+                serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("yaml");
+            assert!(
+                s["regression"].as_mapping().is_some_and(|m| !m.is_empty()),
+                "{} has no regression:",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The nightly's own limits (limited.yaml's `regression:`), compared as medians over three
+/// repetitions: the same build passes against itself; a store 1 ms slower per order (about
+/// 4x the latency of every answer, a quarter of the throughput) exits 3.
+#[test]
+fn the_nightly_limits_pass_the_same_build_and_catch_a_slower_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = dir.path().join("baseline.json").to_string_lossy().into_owned();
+    let reps = ["--buyers", "500", "--repeat", "3"];
+    let (ran, _s, _d) = run_scenario("scenarios/limited.yaml", &[&reps[..], &["--save-baseline", &b]].concat());
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &[&reps[..], &["--baseline", &b]].concat());
+    assert_eq!(ran.code, 0, "the same build regressed against itself: {}", s["baseline"]);
+    assert_eq!(s["baseline"]["now_repetitions"], 3, "medians over the repetitions");
+    let limited =
+        s["baseline"]["rows"].as_array().expect("rows").iter().filter(|r| r["limit_percent"].is_number()).count();
+    assert_eq!(limited, 3, "the scenario's three limits: {}", s["baseline"]);
+    let text = std::fs::read_to_string(repo().join("scenarios/limited.yaml")).expect("limited.yaml");
+    let slow = dir.path().join("limited.yaml");
+    std::fs::write(&slow, text.replace("  rate_limit: 1000/min\n", "  rate_limit: 1000/min\n  store_latency: 1ms\n"))
+        .expect("write");
+    let (ran, s, _d) = run_scenario(&slow.to_string_lossy(), &[&reps[..], &["--baseline", &b]].concat());
+    assert_eq!(ran.code, 3, "{}{}", ran.stdout, ran.stderr);
+    let rows = s["baseline"]["rows"].as_array().expect("rows");
+    let failed: Vec<&str> =
+        rows.iter().filter(|r| r["status"] == "fail").filter_map(|r| r["metric"].as_str()).collect();
+    assert!(failed.contains(&"latency.all.p99") && failed.contains(&"throughput"), "{failed:?}");
+    assert!(s["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .any(|r| r.as_str().is_some_and(|r| r.starts_with("regression:"))));
+}
+
+#[test]
+fn a_metric_missing_on_either_side_is_n_a_never_minus_100_percent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = dir.path().join("baseline.json").to_string_lossy().into_owned();
+    // Five buyers for five units: nobody is told sold_out, so that latency does not exist.
+    let (ran, _s, _d) = run_scenario("scenarios/limited.yaml", &["--buyers", "5", "--save-baseline", &b]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (_ran, s, d) = run_scenario("scenarios/limited.yaml", &["--buyers", "50", "--baseline", &b]);
+    let rows = s["baseline"]["rows"].as_array().expect("rows");
+    let row = rows.iter().find(|r| r["metric"] == "latency.sold_out.p99").expect("sold_out row");
+    assert!(row["before"].is_null() && row["change_percent"].is_null(), "{row}");
+    assert_eq!((row["status"].as_str(), row["before_text"].as_str()), (Some("n/a"), Some("n/a")));
+    let md = std::fs::read_to_string(d.path().join("run/summary.md")).expect("summary.md");
+    let line = md.lines().find(|l| l.contains("latency.sold_out.p99")).expect("in the Markdown table");
+    assert!(line.contains("n/a") && !line.contains("-100"), "{line}");
+    let html = std::fs::read_to_string(d.path().join("run/index.html")).expect("index.html");
+    assert!(html.contains("Against the baseline"), "the regression table is in the HTML");
+}
+
+#[test]
+fn a_suite_with_one_invalid_file_runs_nothing_and_lists_the_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).expect("mkdir");
+    scenario_file(&suite, "a-naive", "server:\n  backend: memory\n  strategy: naive\n");
+    scenario_file(&suite, "b-good", "");
+    scenario_file(&suite, "c-typo", "repat: 3\n");
+    let out = dir.path().join("out");
+    let ran = flashbench(&["run", &suite.to_string_lossy(), "--quiet", "--out", &out.to_string_lossy()]);
+    assert_eq!(ran.code, 2, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("c-typo.yaml") && ran.stderr.contains("repat"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("nothing was run"), "{}", ran.stderr);
+    assert!(!out.exists(), "no scenario ran, so no folder claims a result");
 }

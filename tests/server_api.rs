@@ -10,7 +10,12 @@ const TOKEN: &str = "test-token";
 
 async fn start(rate_limit: &str) -> RunningServer {
     let config = ServerConfig {
-        store: StoreOptions { location: StoreLocation::Memory, pool_size: 1, timeout: Duration::from_secs(3) },
+        store: StoreOptions {
+            location: StoreLocation::Memory,
+            pool_size: 1,
+            timeout: Duration::from_secs(3),
+            latency: Duration::ZERO,
+        },
         strategy: Strategy::Atomic,
         rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
         admin_token: TOKEN.into(),

@@ -22,7 +22,7 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}
 main{max-width:1040px;margin:0 auto;padding:0 20px 40px}
 .banner{padding:22px 20px;color:#fff;margin-bottom:18px}
@@ -57,7 +57,7 @@ fn ms(us: u64) -> String {
 }
 
 /// Inline SVG without its namespace URL (HTML does not need it), scaling to the page.
-fn inline_svg(svg: &str) -> String {
+pub(crate) fn inline_svg(svg: &str) -> String {
     svg.replacen(r#" xmlns="http://www.w3.org/2000/svg""#, "", 1).replacen(
         &format!(r#"width="{}" height="{}""#, super::charts::WIDTH, super::charts::HEIGHT),
         r#"width="100%""#,
@@ -99,13 +99,16 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     });
     let _ = writeln!(
         o,
-        "<section><h2>Scenario</h2><p><b>{}</b> — {}</p><table>\
+        "<section><h2>Scenario</h2><p><b>{}</b>{}</p><table>\
          <tr><th>target</th><td>{}</td></tr>\
          <tr><th>{}</th><td>{}</td></tr>{after}\
          <tr><th>buyers</th><td>{} ({} attempts; {} could not connect, {} late for the release)</td></tr>\
          <tr><th>scenario file</th><td>{}</td></tr></table></section>",
         esc(&s.scenario),
-        esc(&s.description),
+        match s.description.trim() {
+            "" => String::new(),
+            d => format!(" — {}", esc(d)),
+        },
         esc(&super::terminal::target_line(t)),
         if t.kind == "http" { "ground truth from" } else { "store" },
         esc(&t.store),
@@ -261,19 +264,21 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     if let Some(b) = &s.baseline {
         let _ = write!(
             o,
-            "<section><h2>Against the baseline</h2><p class=muted>{}</p><table><tr><th>metric</th><th class=n>before</th><th class=n>now</th><th class=n>change</th><th>limit</th></tr>",
-            esc(&b.file)
+            "<section><h2>Against the baseline</h2><p class=muted>{} {}</p><table><tr><th>metric</th><th class=n>before</th><th class=n>now</th><th class=n>change</th><th>limit</th></tr>",
+            esc(&b.file),
+            esc(&b.basis())
         );
         for r in &b.rows {
             let _ = write!(
                 o,
-                "<tr><td><code>{}</code></td><td class=n>{}</td><td class=n>{}</td><td class=n>{:+.1}%</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
                 esc(&r.metric),
                 esc(&r.before_text),
                 esc(&r.now_text),
-                r.change_percent,
+                r.change_text(),
                 match (r.limit_percent, r.status.as_str()) {
                     (Some(l), "fail") => format!(r#"{l}% <span class="badge b-fail">REGRESSED</span>"#),
+                    (Some(l), "n/a") => format!(r#"{l}% <span class="badge b-na">n/a: not compared</span>"#),
                     (Some(l), _) => format!(r#"{l}% <span class="badge b-pass">ok</span>"#),
                     _ => String::new(),
                 }
@@ -299,13 +304,16 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     let _ = writeln!(
         o,
         "<section><h2>Environment</h2><table><tr><th>flashbench</th><td>{}</td></tr><tr><th>started</th><td>{}</td></tr>\
-         <tr><th>duration</th><td>{} ms</td></tr><tr><th>machine</th><td>{} cores, {}</td></tr>\
-         <tr><th>git revision</th><td>{}</td></tr></table></section>",
+         <tr><th>duration</th><td>{} ms</td></tr><tr><th>machine</th><td>{}</td></tr>\
+         <tr><th>store</th><td>{}</td></tr><tr><th>git revision</th><td>{}</td></tr></table></section>",
         esc(&s.flashbench_version),
         esc(&s.started_at),
         s.duration_ms,
-        env.cores,
-        esc(&env.os),
+        esc(&env.machine_line()),
+        esc(&match &s.target.store_version {
+            Some(v) => format!("{}: {v}", s.target.store),
+            None => s.target.store.clone(),
+        }),
         esc(env.git_revision.as_deref().unwrap_or("unknown (not a git checkout)"))
     );
     o.push_str("<section><h2>Files</h2><ul>");

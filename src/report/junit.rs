@@ -99,12 +99,19 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
                 n.failures += 1;
                 let _ = writeln!(
                     cases,
-                    "{head}><failure message=\"{} {} → {} ({:+.1}%)\" type=\"regression\">baseline {}</failure></testcase>",
+                    "{head}><failure message=\"{} {} → {} ({})\" type=\"regression\">baseline {}</failure></testcase>",
                     esc(&r.metric),
                     esc(&r.before_text),
                     esc(&r.now_text),
-                    r.change_percent,
+                    r.change_text(),
                     esc(&b.file)
+                );
+            } else if r.status == "n/a" {
+                n.skipped += 1;
+                let _ = writeln!(
+                    cases,
+                    "{head}><skipped message=\"not compared: {} is n/a in the baseline or now\"/></testcase>",
+                    esc(&r.metric)
                 );
             } else {
                 let _ = writeln!(cases, "{head}/>");

@@ -82,16 +82,19 @@ pub fn render(s: &Summary) -> String {
         }
     }
     if let Some(b) = &s.baseline {
+        if !b.basis().is_empty() {
+            let _ = writeln!(o, "\nAgainst the baseline: {}.", b.basis());
+        }
         o.push_str("\n| vs baseline | before | now | change | limit |\n|---|---:|---:|---:|---|\n");
         for r in &b.rows {
-            let limit = r
-                .limit_percent
-                .map_or("".to_string(), |l| format!("{l}%{}", if r.status == "fail" { " ❌" } else { " ✅" }));
-            let _ = writeln!(
-                o,
-                "| `{}` | {} | {} | {:+.1}% | {limit} |",
-                r.metric, r.before_text, r.now_text, r.change_percent
-            );
+            let mark = match r.status.as_str() {
+                "fail" => " ❌ regressed",
+                "n/a" => " n/a: not compared",
+                _ => " ✅",
+            };
+            let limit = r.limit_percent.map_or("".to_string(), |l| format!("{l}%{mark}"));
+            let _ =
+                writeln!(o, "| `{}` | {} | {} | {} | {limit} |", r.metric, r.before_text, r.now_text, r.change_text());
         }
     }
     o.push_str("\n| latency (ms) | count | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n");

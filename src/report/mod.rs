@@ -5,6 +5,7 @@
 //! renders them again from the folder. A suite adds an index page and a combined `junit.xml`.
 
 pub mod charts;
+pub mod compare;
 mod folder;
 pub mod html;
 pub mod junit;

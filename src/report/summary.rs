@@ -160,6 +160,58 @@ pub struct Repetition {
     pub outcomes: BTreeMap<String, u64>,
     #[serde(default)]
     pub indeterminate: Indeterminate,
+    /// This repetition's own figures, for regression limits compared as medians.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<RepetitionMetrics>,
+}
+
+/// One repetition's figures (the run's are merged across repetitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepetitionMetrics {
+    pub attempts: u64,
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    #[serde(default)]
+    pub service_time_us: BTreeMap<String, LatencySummary>,
+    pub throughput_rps: f64,
+    pub send_skew_us: SkewSummary,
+    #[serde(default)]
+    pub fairness: crate::fairness::Fairness,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSummary>,
+}
+
+impl RepetitionMetrics {
+    pub fn of(s: &Summary) -> Self {
+        RepetitionMetrics {
+            attempts: s.attempts,
+            latency_us: s.latency_us.clone(),
+            service_time_us: s.service_time_us.clone(),
+            throughput_rps: s.throughput_rps,
+            send_skew_us: s.send_skew_us,
+            fairness: s.fairness,
+            stream: s.stream.clone(),
+        }
+    }
+}
+
+impl Repetition {
+    /// The run's summary as this repetition alone saw it (its figures and outcomes).
+    pub fn view(&self, run: &Summary) -> Summary {
+        let mut s = Summary::empty();
+        s.outcomes = self.outcomes.clone();
+        if let Some(m) = &self.metrics {
+            s.attempts = m.attempts;
+            s.latency_us = m.latency_us.clone();
+            s.service_time_us = m.service_time_us.clone();
+            s.throughput_rps = m.throughput_rps;
+            s.send_skew_us = m.send_skew_us;
+            s.fairness = m.fairness;
+            s.stream = m.stream.clone();
+        } else {
+            s = run.clone();
+        }
+        s
+    }
 }
 
 /// Where the run ran.
@@ -167,6 +219,15 @@ pub struct Repetition {
 pub struct Environment {
     pub cores: usize,
     pub os: String,
+    /// The CPU's model name (`/proc/cpuinfo`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Total memory in bytes (`/proc/meminfo`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// The flashbench that ran (also at the summary's top level).
+    #[serde(default)]
+    pub flashbench_version: String,
     /// `git rev-parse --short HEAD` in the working directory, when it is a git checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_revision: Option<String>,
@@ -188,11 +249,51 @@ impl Environment {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .filter(|r| !r.is_empty());
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_bytes = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024);
         Environment {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpu,
+            memory_bytes,
+            flashbench_version: env!("CARGO_PKG_VERSION").into(),
             git_revision,
         }
+    }
+
+    /// One line: `flashbench 0.1.0 (git 1a2b3c4) · linux x86_64 · 2 cores (Intel Xeon …) · 24.0 GiB`.
+    pub fn line(&self) -> String {
+        let mut parts = vec![match &self.git_revision {
+            Some(rev) => format!("flashbench {} (git {rev})", self.flashbench_version),
+            None => format!("flashbench {}", self.flashbench_version),
+        }];
+        parts.push(self.machine_line());
+        parts.join(" · ")
+    }
+
+    /// The machine alone: `linux x86_64, 2 cores (Intel Xeon …), 24.0 GiB memory`.
+    pub fn machine_line(&self) -> String {
+        let mut parts = vec![self.os.clone()];
+        let cores = format!("{} core{}", self.cores, if self.cores == 1 { "" } else { "s" });
+        parts.push(match &self.cpu {
+            Some(cpu) => format!("{cores} ({cpu})"),
+            None => cores,
+        });
+        if let Some(b) = self.memory_bytes {
+            parts.push(format!("{:.1} GiB memory", b as f64 / (1u64 << 30) as f64));
+        }
+        parts.join(", ")
     }
 }
 
@@ -213,6 +314,9 @@ pub struct TargetInfo {
     /// Whether the target still answered once the load was over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_run: Option<crate::target::Liveness>,
+    /// The store server's name and version (`PostgreSQL 15.19`, `Redis 7.0.15`, `SQLite 3.46.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,6 +394,7 @@ impl Summary {
                 store: String::new(),
                 urls: Vec::new(),
                 after_run: None,
+                store_version: None,
             },
             buyers: 0,
             attempts: 0,

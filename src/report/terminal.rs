@@ -13,13 +13,21 @@ fn ms(us: u64) -> String {
 pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     let mut o = String::new();
     let verdict = if s.passed() { "PASS" } else { "FAIL" };
-    let _ = writeln!(o, "flashbench · {} — {}", s.scenario, s.description.trim());
+    match s.description.trim() {
+        "" => writeln!(o, "flashbench · {}", s.scenario),
+        d => writeln!(o, "flashbench · {} — {d}", s.scenario),
+    }
+    .ok();
     let t = &s.target;
     let _ = writeln!(o, "target     {}", target_line(t));
     if t.kind == "http" {
         let _ = writeln!(o, "truth      {}", t.store);
     } else if t.backend != "memory" {
-        let _ = writeln!(o, "store      {}", t.store);
+        match &t.store_version {
+            Some(v) => writeln!(o, "store      {} ({v})", t.store),
+            None => writeln!(o, "store      {}", t.store),
+        }
+        .ok();
     }
     if let Some(alive) = t.after_run {
         let _ = writeln!(o, "after run  {}", liveness(alive));
@@ -139,15 +147,22 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         }
     }
     if let Some(b) = &s.baseline {
-        let _ = writeln!(o, "\nbaseline   {}", b.file);
+        let _ = writeln!(o, "\nbaseline   {} {}", b.file, b.basis());
         let _ = writeln!(o, "  {:<24}{:>14}{:>14}{:>10}  limit", "metric", "before", "now", "change");
         for r in &b.rows {
             let limit = r.limit_percent.map_or("-".to_string(), |l| format!("{l}%"));
-            let mark = if r.status == "fail" { "  REGRESSED" } else { "" };
+            let mark = match (r.status.as_str(), r.limit_percent) {
+                ("fail", _) => "  REGRESSED",
+                ("n/a", Some(_)) => "  n/a: not compared",
+                _ => "",
+            };
             let _ = writeln!(
                 o,
-                "  {:<24}{:>14}{:>14}{:>9.1}%  {limit}{mark}",
-                r.metric, r.before_text, r.now_text, r.change_percent
+                "  {:<24}{:>14}{:>14}{:>10}  {limit}{mark}",
+                r.metric,
+                r.before_text,
+                r.now_text,
+                r.change_text()
             );
         }
     }

@@ -88,6 +88,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Sc
         if let Some(cut) = message.rfind(" at line ") {
             message.truncate(cut);
         }
+        message = plain_words(&message);
         if message.starts_with("EOF while parsing") {
             message = "the file is empty; a scenario needs at least `name`, `products` and `buyers`".into();
         }
@@ -105,6 +106,15 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Sc
         // The parser knows where syntax and type errors are; for an error raised by a field's
         // own parsing it may point at its parent, so the path wins when it can be followed.
         let segments = path_segments(&path);
+        // A syntax error inside a block (`did not find expected '-' indicator at line 5 column
+        // 4, while parsing a block collection`) is about the line it names, usually one
+        // indented unlike its neighbours: point there, and say so.
+        if let Some((line, column)) = inner_position(&message) {
+            let what = message.replace(&format!(" at line {line} column {column}"), "");
+            let message =
+                format!("line {line} is not indented like the lines around it, or is not valid YAML there ({what})");
+            return ScenarioError::Invalid { file: file.to_string(), line, column, message };
+        }
         let (line, column) = match (inner.location(), has_path.then(|| locate_exactly(text, &segments)).flatten()) {
             (_, Some(exact)) if is_custom(&message) => exact,
             (Some(l), _) if !(has_path && (l.line(), l.column()) == (1, 1)) => (l.line(), l.column()),
@@ -112,6 +122,35 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Sc
         };
         ScenarioError::Invalid { file: file.to_string(), line, column, message }
     })
+}
+
+/// `… at line 5 column 4, while …` in a parser's message: the position it names.
+fn inner_position(message: &str) -> Option<(usize, usize)> {
+    let rest = &message[message.find(" at line ")? + " at line ".len()..];
+    let (line, rest) = rest.split_once(" column ")?;
+    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+/// Rust type names in a parser's message, said in plain words: `expected u32` becomes
+/// `expected a whole number ≥ 0`.
+fn plain_words(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, plain) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65,535"),
+        ("u32", "a whole number ≥ 0"),
+        ("u64", "a whole number ≥ 0"),
+        ("usize", "a whole number ≥ 0"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+        ("a boolean", "true or false"),
+    ] {
+        out = out.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+    }
+    out.replace("floating point `", "a decimal number `").replace("invalid value: integer `", "invalid value: `")
 }
 
 /// Errors raised by a field's own parsing (durations, rate limits, thresholds), as opposed
@@ -382,6 +421,22 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             out.push(problem(&[Key("regression")], why));
         }
     }
+    if let Some(m) = &s.matrix {
+        if s.target.kind != TargetKind::Reference {
+            out.push(problem(
+                &[Key("matrix")],
+                "a matrix compares the reference server's designs; an http target is your own server, so leave it out",
+            ));
+        }
+        if m.strategies.is_empty() {
+            out.push(problem(&[Key("matrix"), Key("strategies")], "name at least one design, e.g. sqlite/conditional"));
+        }
+        for (i, d) in m.strategies.iter().enumerate() {
+            if m.strategies[..i].contains(d) {
+                out.push(problem(&[Key("matrix"), Key("strategies"), Seg::Index(i)], format!("{d} is named twice")));
+            }
+        }
+    }
     let e = &s.expect;
     if e.invariants.as_ref().is_some_and(Vec::is_empty) {
         out.push(problem(
@@ -531,6 +586,17 @@ mod tests {
             Err(ScenarioError::Invalid { line, column, message, .. }) => format!("{line}:{column}: {message}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn errors_speak_plainly_and_point_at_the_misindented_line() {
+        let text = "name: t\nproducts:\n  - id: a\n    stock: 5\n   name: A\nbuyers:\n  count: 10\n  target: a\n";
+        let e = load_str(text, "t.yaml", Path::new(".")).expect_err("misindented").to_string();
+        assert!(e.starts_with("t.yaml:5:"), "points at line 5, the misindented one: {e}");
+        assert!(e.contains("not indented like the lines around it"), "{e}");
+        let text = "name: t\nproducts:\n  - id: a\n    stock: 1.5\nbuyers:\n  count: 10\n  target: a\n";
+        let e = load_str(text, "t.yaml", Path::new(".")).expect_err("not a whole number").to_string();
+        assert!(e.contains("expected a whole number ≥ 0") && !e.contains("u32"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod duration;
 mod load;
 mod locate;
+pub mod matrix;
 pub mod stream;
 pub mod target;
 mod types;
@@ -15,6 +16,7 @@ mod types;
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
+pub use matrix::{Design, Matrix};
 pub use stream::{Rate, Stage, Stream};
 pub use types::*;
 

@@ -54,6 +54,10 @@ pub struct Scenario {
     /// Regression limits against a baseline, e.g. `latency.won.p99: 20%`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub regression: BTreeMap<String, String>,
+    /// The designs `flashbench compare` runs this scenario over (`flashbench run` runs the
+    /// scenario's own `server:` and ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<super::Matrix>,
 }
 
 fn is_one(n: &u32) -> bool {
@@ -269,6 +273,11 @@ pub struct ServerSpec {
     /// Database connections per instance (SQL backends); default 8 for PostgreSQL, 4 for SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
+    /// Latency added to every order's store round trip, e.g. `2ms` (a slow disk, a far
+    /// database; SQL backends hold one pooled connection while it passes). For trying a gate
+    /// or a design under a slower store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_latency: Option<HumanDuration>,
 }
 
 impl Default for ServerSpec {
@@ -281,6 +290,7 @@ impl Default for ServerSpec {
             redis_url: None,
             database_url: None,
             pool_size: None,
+            store_latency: None,
         }
     }
 }

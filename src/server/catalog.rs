@@ -18,9 +18,9 @@ pub enum Backend {
     /// An SQLite file (compiled in, nothing to install), shared by every instance.
     #[default]
     Sqlite,
-    /// A PostgreSQL server; each run gets its own schema.
+    /// A PostgreSQL server (`run` gives each run its own schema; `serve` uses `--pg-schema`).
     Postgres,
-    /// A Redis server; each run gets its own key prefix.
+    /// A Redis server (`run` gives each run its own key prefix; `serve` uses `--redis-prefix`).
     Redis,
 }
 

@@ -227,6 +227,7 @@ impl Target for HttpTarget {
             store: self.truth_from.clone(),
             urls: self.urls.clone(),
             after_run: None,
+            store_version: None,
         }
     }
 

@@ -95,6 +95,7 @@ pub fn info_before_start(s: &Scenario, setup: &Setup) -> TargetInfo {
             store: String::new(),
             urls: s.target.urls.clone(),
             after_run: None,
+            store_version: None,
         },
     }
 }

@@ -94,6 +94,7 @@ pub fn info(s: &Scenario, placement: Placement, store: &StoreOptions) -> TargetI
         store: store.location.describe(),
         urls: Vec::new(),
         after_run: None,
+        store_version: None,
     }
 }
 
@@ -175,6 +176,9 @@ impl ReferenceTarget {
                 }
             }
         };
+        if let Some(store) = &target.shared {
+            target.info.store_version = store.version().await;
+        }
         if target.shared.is_none() {
             if let Err(e) = target.seed_instances(&products).await {
                 target.shut_down().await;
@@ -388,6 +392,9 @@ impl Target for ReferenceTarget {
 /// The `serve` arguments that point a child at the same store.
 fn store_args(store: &StoreOptions) -> Vec<String> {
     let mut args = vec!["--pool-size".to_string(), store.pool_size.to_string()];
+    if !store.latency.is_zero() {
+        args.extend(["--store-latency".into(), format!("{}us", store.latency.as_micros())]);
+    }
     match &store.location {
         StoreLocation::Memory => {}
         StoreLocation::Sqlite { file } => args.extend(["--sqlite-file".into(), file.display().to_string()]),

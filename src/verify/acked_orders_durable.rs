@@ -50,7 +50,14 @@ fn acknowledged(input: &Input) -> Check {
     }
     let acked = won.len();
     let check = if lost.is_empty() {
-        Check::new(Invariant::AckedOrdersDurable, Status::Pass, format!("all {acked} acknowledged orders are stored"))
+        Check::new(
+            Invariant::AckedOrdersDurable,
+            Status::Pass,
+            match acked {
+                1 => "the 1 acknowledged order is stored".to_string(),
+                n => format!("all {n} acknowledged orders are stored"),
+            },
+        )
     } else {
         Check::new(
             Invariant::AckedOrdersDurable,
@@ -71,9 +78,11 @@ fn by_count(input: &Input, acked: usize) -> Check {
         let won = l.attempts.iter().filter(|a| a.product as usize == i && a.outcome == Outcome::Won).count() as i64;
         if let Some(sold) = t.units_ordered(i).filter(|&sold| sold < won * q) {
             short.push(format!(
-                "{}: {won} orders acknowledged ({} units), only {sold} units left the stock",
+                "{}: {} acknowledged ({}), only {} left the stock",
                 p.id,
-                won * q
+                crate::text::count(won, "order"),
+                crate::text::count(won * q, "unit"),
+                crate::text::count(sold, "unit")
             ));
         }
     }
@@ -81,7 +90,10 @@ fn by_count(input: &Input, acked: usize) -> Check {
         Check::new(
             Invariant::AckedOrdersDurable,
             Status::Pass,
-            format!("all {acked} acknowledged orders left the stock (counted: the store keeps no order records)"),
+            match acked {
+                1 => "the 1 acknowledged order left the stock (counted: the store keeps no order records)".to_string(),
+                n => format!("all {n} acknowledged orders left the stock (counted: the store keeps no order records)"),
+            },
         )
     } else {
         Check::new(Invariant::AckedOrdersDurable, Status::Fail, short.join("; "))
@@ -249,6 +261,6 @@ mod tests {
         assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &t }).status, Status::Pass);
         t.products[0].final_stock = Some(4);
         let c = check(&Input { scenario: &s, ledger: &l, truth: &t });
-        assert!(c.status == Status::Fail && c.detail.contains("only 1 units left"), "{c:?}");
+        assert!(c.status == Status::Fail && c.detail.contains("only 1 unit left"), "{c:?}");
     }
 }

@@ -21,8 +21,9 @@ pub fn check(input: &Input) -> Check {
             continue;
         }
         over.push(format!(
-            "{}: {ordered} units ordered of {} in stock ({} oversold)",
+            "{}: {} ordered of {} in stock ({} oversold)",
             p.id,
+            crate::text::count(ordered, "unit"),
             p.initial_stock,
             ordered - p.initial_stock as i64
         ));
@@ -49,7 +50,11 @@ pub fn check(input: &Input) -> Check {
             format!("not in the store, so units ordered are unknown: {}", missing.join(", ")),
         )
     } else {
-        Check::new(Invariant::NoOversell, Status::Pass, format!("{ordered_all} units ordered of {stock_all} in stock"))
+        Check::new(
+            Invariant::NoOversell,
+            Status::Pass,
+            format!("{} ordered of {stock_all} in stock", crate::text::count(ordered_all, "unit")),
+        )
     };
     check.count("units_ordered", ordered_all).count("initial_stock", stock_all)
 }

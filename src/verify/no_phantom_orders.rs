@@ -39,7 +39,10 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::NoPhantomOrders,
             Status::Pass,
-            format!("all {} stored orders were acknowledged or indeterminate", orders.len()),
+            match orders.len() {
+                1 => "the 1 stored order was acknowledged or indeterminate".to_string(),
+                n => format!("all {n} stored orders were acknowledged or indeterminate"),
+            },
         )
     } else {
         Check::new(

@@ -16,6 +16,7 @@ use super::{Check, Input, Invariant, Status};
 use crate::harness::{Attempt, Ledger};
 use crate::outcome::Outcome;
 use crate::resolve;
+use crate::text::count;
 use std::collections::BTreeMap;
 
 pub fn check(input: &Input) -> Check {
@@ -42,7 +43,12 @@ pub fn check(input: &Input) -> Check {
         let sold_out: Vec<&Attempt> =
             l.attempts.iter().filter(of_product).filter(|a| a.outcome == Outcome::SoldOut).collect();
         if !sold_out.is_empty() {
-            failures.push(format!("{}: {} sold_out answers while {final_stock} units remained", p.id, sold_out.len()));
+            failures.push(format!(
+                "{}: {} while {} remained",
+                p.id,
+                count(sold_out.len() as u64, "sold_out answer"),
+                count(final_stock, "unit")
+            ));
             examples.extend(
                 sold_out
                     .iter()
@@ -64,9 +70,10 @@ pub fn check(input: &Input) -> Check {
         if !unmet.is_empty() {
             let ended = how_they_ended(l, &unmet);
             failures.push(format!(
-                "{}: {final_stock} units left unsold while {} buyer(s) who wanted them went without ({ended})",
+                "{}: {} left unsold while {} who wanted them went without ({ended})",
                 p.id,
-                unmet.len()
+                count(final_stock, "unit"),
+                count(unmet.len() as u64, "buyer")
             ));
             // Indeterminate attempts first: they are the ones a reader would doubt.
             let mut last: Vec<&Attempt> = unmet.iter().filter_map(|b| last_attempt(l, *b)).collect();
@@ -74,9 +81,11 @@ pub fn check(input: &Input) -> Check {
             examples.extend(last.iter().map(|a| format!("buyer-{} attempt {}: {}", a.buyer, a.attempt, label(a))));
         } else if unresolved > 0 {
             open.push(format!(
-                "{}: {final_stock} units unsold, and {unresolved} buyer(s) had attempts the store cannot resolve; \
+                "{}: {} unsold, and {} had attempts the store cannot resolve; \
                  they could account for the unsold stock",
-                p.id
+                p.id,
+                count(final_stock, "unit"),
+                count(unresolved as u64, "buyer")
             ));
         } else if sold_out.is_empty() {
             let silent: std::collections::HashSet<u32> = l
@@ -155,7 +164,7 @@ mod tests {
     fn fails_when_busy_buyers_left_stock_unsold() {
         let c = run(2, 3, vec![attempt(0, Won, 0), attempt(1, Busy, 1), attempt(2, Busy, 2)], 1, &[0]);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.detail.contains("1 units left unsold while 2 buyer(s) who wanted them went without"), "{}", c.detail);
+        assert!(c.detail.contains("1 unit left unsold while 2 buyers who wanted them went without"), "{}", c.detail);
         assert!(c.detail.contains("their attempts: busy 2"), "{}", c.detail);
     }
 
@@ -163,7 +172,7 @@ mod tests {
     fn fails_on_sold_out_while_stock_remained_even_with_low_demand() {
         let c = run(5, 2, vec![attempt(0, Won, 0), attempt(1, SoldOut, 1)], 4, &[0]);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.detail.contains("sold_out answers while 4 units remained"), "{}", c.detail);
+        assert!(c.detail.contains("1 sold_out answer while 4 units remained"), "{}", c.detail);
     }
 
     #[test]
@@ -189,7 +198,7 @@ mod tests {
         t.orders = None;
         let c = check(&Input { scenario: &s, ledger: &l, truth: &t });
         assert_eq!(c.status, Status::NotApplicable, "{c:?}");
-        assert!(c.detail.contains("1 buyer(s) had attempts the store cannot resolve"), "{}", c.detail);
+        assert!(c.detail.contains("1 buyer had attempts the store cannot resolve"), "{}", c.detail);
     }
 
     #[test]

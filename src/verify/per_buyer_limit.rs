@@ -19,7 +19,11 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::PerBuyerLimit,
             Status::Fail,
-            format!("{} buyer(s) hold more than {limit} orders, up to {most}", over.len()),
+            format!(
+                "{} more than {}, up to {most}",
+                if over.len() == 1 { "1 buyer holds".to_string() } else { format!("{} buyers hold", over.len()) },
+                crate::text::count(limit as u64, "order")
+            ),
         )
         .examples(over.iter().map(|((b, p), n)| format!("{b} holds {n} of {p}")))
     };
@@ -45,14 +49,21 @@ fn by_ledger(input: &Input) -> Check {
         Check::new(
             Invariant::PerBuyerLimit,
             Status::Fail,
-            format!("{} buyer(s) got more than {limit} orders", over.len()),
+            format!(
+                "{} got more than {}",
+                crate::text::count(over.len() as u64, "buyer"),
+                crate::text::count(limit as u64, "order")
+            ),
         )
         .examples(over.iter().map(|(b, n)| format!("buyer-{b} got {n}")))
     } else if open > 0 {
         Check::new(
             Invariant::PerBuyerLimit,
             Status::NotApplicable,
-            format!("{open} buyer(s) could be over the limit of {limit} through attempts that could not be resolved"),
+            format!(
+                "{} could be over the limit of {limit} through attempts that could not be resolved",
+                crate::text::count(open as u64, "buyer")
+            ),
         )
     } else {
         Check::new(

@@ -32,7 +32,10 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::StockConserved,
             Status::Pass,
-            format!("final stock + orders = initial stock for {} product(s)", t.products.len()),
+            format!(
+                "final stock + orders = initial stock for {}",
+                crate::text::count(t.products.len() as u64, "product")
+            ),
         )
     } else {
         Check::new(Invariant::StockConserved, Status::Fail, broken.join("; ")).count("products_broken", broken.len())

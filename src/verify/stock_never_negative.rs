@@ -31,9 +31,9 @@ pub fn check(input: &Input) -> Check {
             Invariant::StockNeverNegative,
             Status::Pass,
             format!(
-                "{} samples and {} final stocks, lowest {}",
-                l.stock_samples.len(),
-                t.products.len(),
+                "{} and {}, lowest {}",
+                crate::text::count(l.stock_samples.len() as u64, "sample"),
+                crate::text::count(t.products.len() as u64, "final stock"),
                 min_seen.unwrap_or(0)
             ),
         )
@@ -41,7 +41,11 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::StockNeverNegative,
             Status::Fail,
-            format!("{} negative samples, {} negative final stocks", observed.len(), finals.len()),
+            format!(
+                "{}, {}",
+                crate::text::count(observed.len() as u64, "negative sample"),
+                crate::text::count(finals.len() as u64, "negative final stock")
+            ),
         )
         .examples(finals.into_iter().chain(observed))
     };

@@ -1,7 +1,7 @@
 //! The burst itself: how simultaneous the "simultaneous" release was, and whether the
 //! winners were the earliest to arrive.
 
-use super::{color, e, empty, legend, legend_box, span, Area, Data, Draw, Drawn, FONT};
+use super::{color, e, empty, px, pxi, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -34,36 +34,47 @@ impl Draw for SendSkew<'_> {
         let top = counts.iter().copied().max().unwrap_or(1) as f64;
         let pct = |p: f64| skew[((p * skew.len() as f64).ceil() as usize).clamp(1, skew.len()) - 1];
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
             .caption(
-                format!("{}: first requests completed after the intended start ({} buyers)", Self::TITLE, skew.len()),
-                (FONT, 20),
+                format!(
+                    "{}: how late each buyer's first request was sent after its intended start ({})",
+                    Self::TITLE,
+                    crate::text::count(skew.len() as u64, "buyer")
+                ),
+                (FONT, px(20)),
             )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(40))
+            .y_label_area_size(px(64))
             .build_cartesian_2d(span(0.0, max + width), 0.0..top * 1.15)
             .map_err(e)?;
-        chart.configure_mesh().x_desc("skew (ms)").y_desc("buyers").label_style((FONT, 13)).draw().map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("sent after the intended start (ms)")
+            .x_label_formatter(&super::number_label)
+            .y_desc("buyers")
+            .y_label_formatter(&super::count_label)
+            .label_style((FONT, px(15)))
+            .draw()
+            .map_err(e)?;
         let c = color(Outcome::SoldOut);
         chart
             .draw_series(counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
                 let x0 = i as f64 * width;
                 Rectangle::new([(x0, 0.0), (x0 + width, *n as f64)], c.mix(0.8).filled())
             }))
-            .map_err(e)?
-            .label(format!("buyers per {width:.3} ms"))
-            .legend(legend_box(c));
+            .map_err(e)?;
+        entries.bar(format!("buyers per {} ms bin", super::number_label(&width)), c);
         for (label, p, shade) in [("p50", 0.5, BLACK.mix(0.6)), ("p99", 0.99, RGBColor(214, 39, 40).mix(0.9))] {
             let x = pct(p);
             chart
-                .draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, top * 1.1)], 4, 3, shade.stroke_width(2)))
-                .map_err(e)?
-                .label(format!("{label} {x:.2} ms"))
-                .legend(move |(lx, ly)| PathElement::new(vec![(lx, ly), (lx + 18, ly)], shade.stroke_width(2)));
+                .draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, top * 1.1)], 4, 3, shade.stroke_width(px(2))))
+                .map_err(e)?;
+            entries.line(format!("{label} {x:.2} ms"), shade);
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        Ok(())
+        entries.draw(root, &chart)
     }
 }
 
@@ -104,6 +115,7 @@ impl Draw for Fairness<'_> {
         let (t_lo, t_hi) =
             winners.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, t)| (l.min(*t), h.max(*t)));
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
@@ -111,19 +123,21 @@ impl Draw for Fairness<'_> {
                     Self::TITLE,
                     ranks.len()
                 ),
-                (FONT, 17),
+                (FONT, px(17)),
             )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(40))
+            .y_label_area_size(px(64))
             .build_cartesian_2d((0.8..(n * 1.25).max(10.0)).log_scale(), span(t_lo.min(0.0), t_hi * 1.1))
             .map_err(e)?;
         chart
             .configure_mesh()
             .x_label_formatter(&|v| format!("{v:.0}"))
             .x_desc("arrival rank, log scale (1 = first to arrive; in a burst, first request sent)")
-            .y_desc("order confirmed at (ms)")
-            .label_style((FONT, 13))
+            .y_desc("order confirmed at (ms since the origin)")
+            .y_label_formatter(&super::number_label)
+            .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
         let ideal = color(Outcome::Won).mix(0.15);
@@ -132,16 +146,11 @@ impl Draw for Fairness<'_> {
                 [(0.8, t_lo.min(0.0)), (w as f64 + 0.5, t_hi * 1.1)],
                 ideal.filled(),
             )))
-            .map_err(e)?
-            .label(format!("first-come-first-served: ranks 1 to {w}"))
-            .legend(legend_box(RGBColor(200, 230, 200)));
+            .map_err(e)?;
+        entries.bar(format!("first-come-first-served: ranks 1 to {w}"), RGBColor(200, 230, 200));
         let c = color(Outcome::Won);
-        chart
-            .draw_series(winners.iter().map(|(r, t)| Circle::new((*r as f64, *t), 5, c.filled())))
-            .map_err(e)?
-            .label("winner")
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        Ok(())
+        chart.draw_series(winners.iter().map(|(r, t)| Circle::new((*r as f64, *t), pxi(5), c.filled()))).map_err(e)?;
+        entries.dot("winner", c);
+        entries.draw(root, &chart)
     }
 }

@@ -1,6 +1,6 @@
 //! How the sale flowed: answers per second stacked by outcome, and stock over time.
 
-use super::{bucket_ms, color, e, empty, legend, legend_box, span, Area, Data, Draw, Drawn, FONT};
+use super::{bucket_ms, color, e, empty, px, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -27,22 +27,25 @@ impl Draw for Throughput<'_> {
         let per_s = 1000.0 / width;
         let top = counts.iter().map(|c| c.iter().sum::<u64>()).max().unwrap_or(1) as f64 * per_s;
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("{} (answers per second, {width} ms buckets, stacked by outcome)", Self::TITLE),
-                (FONT, 20),
+                (FONT, px(20)),
             )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(72)
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(40))
+            .y_label_area_size(px(72))
             .build_cartesian_2d(span(lo, lo + n as f64 * width), 0.0..top * 1.1)
             .map_err(e)?;
         chart
             .configure_mesh()
             .x_desc(format!("answered at (ms since {})", d.origin()))
             .y_desc("answers/s")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style((FONT, 13))
+            .x_label_formatter(&super::number_label)
+            .y_label_formatter(&super::number_label)
+            .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
         for o in Outcome::ALL {
@@ -57,10 +60,10 @@ impl Draw for Throughput<'_> {
                 let y0 = below(k);
                 Rectangle::new([(x0, y0), (x0 + width, y0 + k[o.index()] as f64 * per_s)], c.filled())
             });
-            chart.draw_series(bars).map_err(e)?.label(format!("{o} ({total})")).legend(legend_box(c));
+            chart.draw_series(bars).map_err(e)?;
+            entries.bar(format!("{o} ({total})"), c);
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        Ok(())
+        entries.draw(root, &chart)
     }
 }
 
@@ -124,24 +127,74 @@ impl Draw for Stock<'_> {
             .filter(shown_sample)
             .map(|s| s.stock as f64 * scale(s.product as usize))
             .fold(0.0, f64::min);
+        // When orders dwarf the stock (an oversell of hundreds), a linear axis flattens the
+        // stock and its line: the axis turns logarithmic (symmetric, so negative stock shows).
+        let stock_top = shown.iter().map(|&p| initial(p) * scale(p)).fold(1.0, f64::max);
+        let log = y_hi > 20.0 * stock_top;
+        let tf = move |v: f64| if log { v.signum() * (1.0 + v.abs()).log10() } else { v };
+        let (b_lo, b_hi) = if log { (tf(y_lo) - 0.05, tf(y_hi) + 0.15) } else { (y_lo - 0.5, y_hi * 1.1 + 0.5) };
+        let ticks: Vec<f64> = if log {
+            let mut t = vec![0.0];
+            for exp in 0..=(y_hi.log10().ceil() as i32) {
+                for m in [1.0, 2.0, 5.0] {
+                    let v = m * 10f64.powi(exp);
+                    if v <= y_hi * 1.3 {
+                        t.push(tf(v));
+                    }
+                }
+            }
+            let lowest = y_lo.floor();
+            if lowest < 0.0 {
+                t.insert(0, tf(lowest));
+            }
+            t
+        } else {
+            super::linear_ticks(b_lo, b_hi, 10)
+        };
+        let y_desc = match (percent, log) {
+            (true, _) => "% of the product's initial stock",
+            (false, true) => "units (log scale)",
+            (false, false) => "units",
+        };
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
             .caption(
-                format!("{}: stock sampled by the harness, orders taken, sold-out instant", Self::TITLE),
-                (FONT, 20),
+                format!("{}: stock left, orders taken, and the initial stock they must not pass", Self::TITLE),
+                (FONT, px(20)),
             )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(span(lo, hi), (y_lo - 0.5)..(y_hi * 1.1 + 0.5))
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(44))
+            .y_label_area_size(px(64))
+            .build_cartesian_2d(span(lo, hi), super::ticked(b_lo..b_hi, ticks))
             .map_err(e)?;
+        let untf = move |t: f64| if log { t.signum() * (10f64.powf(t.abs()) - 1.0) } else { t };
         chart
             .configure_mesh()
             .x_desc(format!("ms since {}", d.origin()))
-            .y_desc(if percent { "% of the product's initial stock" } else { "units" })
-            .label_style((FONT, 13))
+            .x_label_formatter(&super::number_label)
+            .y_desc(y_desc)
+            .y_label_formatter(&|t| {
+                let v = untf(*t);
+                if percent {
+                    format!("{}%", super::number_label(&v))
+                } else {
+                    super::count_label(&v.round())
+                }
+            })
+            .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
+        // Everything above the highest initial stock is oversold: shaded red under the data.
+        let red = RGBColor(214, 39, 40);
+        if !percent || shown.len() == 1 {
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(lo, tf(stock_top)), (hi, b_hi)], red.mix(0.07).filled())))
+                .map_err(e)?;
+            entries.bar("oversold zone (above the initial stock)", red.mix(0.3));
+        }
+        let mut stock_lines = Vec::new();
         for (k, &p) in shown.iter().enumerate() {
             let c = PALETTE[k];
             let id = &l.products[p];
@@ -151,7 +204,7 @@ impl Draw for Stock<'_> {
                 // A step line: the stock holds each sampled value until the next sample.
                 let mut points: Vec<(f64, f64)> = Vec::new();
                 for s in l.stock_samples.iter().filter(|s| s.product as usize == p && s.instance == *inst) {
-                    let (t, v) = (d.ms(s.t_us), s.stock as f64 * scale(p));
+                    let (t, v) = (d.ms(s.t_us), tf(s.stock as f64 * scale(p)));
                     if let Some(&(_, prev)) = points.last() {
                         points.push((t, prev));
                     }
@@ -159,36 +212,24 @@ impl Draw for Stock<'_> {
                 }
                 let label =
                     if instances.len() > 1 { format!("{id} stock (instance {inst})") } else { format!("{id} stock") };
-                chart
-                    .draw_series(LineSeries::new(points, c.stroke_width(2)))
-                    .map_err(e)?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                chart.draw_series(LineSeries::new(points, c.stroke_width(px(2)))).map_err(e)?;
+                entries.line(label, c);
             }
             let taken = wins(p);
             if !taken.is_empty() {
                 let k = scale(p);
                 let mut steps = vec![(lo, 0.0)];
                 for (i, t) in taken.iter().enumerate() {
-                    steps.push((*t, i as f64 * k));
-                    steps.push((*t, (i as f64 + 1.0) * k));
+                    steps.push((*t, tf(i as f64 * k)));
+                    steps.push((*t, tf((i as f64 + 1.0) * k)));
                 }
-                steps.push((hi, taken.len() as f64 * k));
+                steps.push((hi, tf(taken.len() as f64 * k)));
                 let won = color(Outcome::Won);
-                chart
-                    .draw_series(DashedLineSeries::new(steps, 6, 4, won.stroke_width(2)))
-                    .map_err(e)?
-                    .label(format!("{id} orders taken ({})", taken.len()))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], won.stroke_width(2)));
+                chart.draw_series(DashedLineSeries::new(steps, 6, 4, won.stroke_width(px(2)))).map_err(e)?;
+                entries.line(format!("{id}: {} taken", crate::text::count(taken.len() as u64, "order")), won);
             }
-            let stock0 = initial(p);
-            let line0 = stock0 * scale(p);
-            let red = RGBColor(214, 39, 40);
-            chart
-                .draw_series(DashedLineSeries::new(vec![(lo, line0), (hi, line0)], 2, 4, red.mix(0.7).stroke_width(1)))
-                .map_err(e)?
-                .label(format!("{id} initial stock {stock0}: orders above it are oversold"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red.stroke_width(1)));
+            // Drawn after the data, on top: the line every order count is judged against.
+            stock_lines.push((id.clone(), initial(p), tf(initial(p) * scale(p))));
             let sold_out = l
                 .attempts
                 .iter()
@@ -199,17 +240,31 @@ impl Draw for Stock<'_> {
                 let so = color(Outcome::SoldOut);
                 chart
                     .draw_series(DashedLineSeries::new(
-                        vec![(sold_out, y_lo - 0.5), (sold_out, y_hi * 1.1)],
+                        vec![(sold_out, b_lo), (sold_out, b_hi)],
                         3,
                         3,
-                        so.stroke_width(1),
+                        so.stroke_width(px(1)),
                     ))
-                    .map_err(e)?
-                    .label(format!("{id}: first sold_out answer at {sold_out:.1} ms"))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], so.stroke_width(1)));
+                    .map_err(e)?;
+                entries.line(format!("{id}: first sold_out at {sold_out:.1} ms"), so);
             }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        Ok(())
+        for (id, stock0, y) in stock_lines {
+            chart.draw_series(LineSeries::new(vec![(lo, y), (hi, y)], red.stroke_width(px(3)))).map_err(e)?;
+            entries.line(format!("{id}: initial stock {}", super::count_label(&stock0)), red);
+            let mut style = TextStyle::from((FONT, px(15)).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Bottom,
+            ));
+            style.color = red.to_backend_color();
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("initial stock {}", super::count_label(&stock0)),
+                    (lo + (hi - lo) * 0.01, y),
+                    style,
+                )))
+                .map_err(e)?;
+        }
+        entries.draw(root, &chart)
     }
 }

@@ -1,6 +1,6 @@
 //! Latency charts: the percentile distribution (HDR style) and latency over time.
 
-use super::{color, e, empty, legend, span, Area, Data, Draw, Drawn, FONT, MAX_POINTS};
+use super::{color, e, empty, px, pxi, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM, MAX_POINTS};
 use crate::outcome::Outcome;
 use plotters::prelude::*;
 
@@ -23,19 +23,19 @@ fn sorted_by_outcome(data: &Data) -> Vec<(Outcome, Vec<f64>)> {
 }
 
 /// The value at percentile `p` (0..1) of sorted `v`.
-fn at(v: &[f64], p: f64) -> f64 {
+pub(super) fn at(v: &[f64], p: f64) -> f64 {
     let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
     v[i]
 }
 
 /// "Nines" axis: x = -log10(1 - p), so 1 is 90 %, 2 is 99 %, 3 is 99.9 %, 4 is 99.99 %.
-fn nines_label(x: &f64) -> String {
+pub(super) fn nines_label(x: &f64) -> String {
     let p = 100.0 * (1.0 - 10f64.powf(-x));
     let digits = (x.round() as i32 - 2).clamp(0, 4) as usize;
     format!("{p:.digits$}%")
 }
 
-const NINES: f64 = 4.0;
+pub(super) const NINES: f64 = 4.0;
 
 pub struct Percentiles<'a>(pub &'a Data<'a>);
 
@@ -51,32 +51,31 @@ impl Draw for Percentiles<'_> {
         let lo = series.iter().map(|(_, v)| v[0]).fold(f64::INFINITY, f64::min);
         let hi = series.iter().map(|(_, v)| v[v.len() - 1]).fold(0.0, f64::max);
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{} (ms, log scale; percentile axis in nines)", Self::TITLE), (FONT, 20))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+            .caption(format!("{} (ms, log scale; percentile axis in nines)", Self::TITLE), (FONT, px(20)))
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(40))
+            .y_label_area_size(px(64))
             // The y axis is log10(ms) on a linear scale, labelled in ms: plotters' own log axis
             // labels only whole powers of ten, which a narrow range may not contain.
-            .build_cartesian_2d(0.0..NINES, span((lo * 0.8).log10(), (hi * 1.25).log10()))
+            .build_cartesian_2d(
+                0.0..NINES,
+                super::ticked(
+                    span((lo * 0.8).log10(), (hi * 1.25).log10()),
+                    super::log_ticks((lo * 0.8).log10(), (hi * 1.25).log10()),
+                ),
+            )
             .map_err(e)?;
         chart
             .configure_mesh()
             .x_labels(5)
             .x_label_formatter(&nines_label)
-            .y_labels(8)
-            .y_label_formatter(&|v| {
-                let ms = 10f64.powf(*v);
-                if ms >= 10.0 {
-                    format!("{ms:.0}")
-                } else {
-                    format!("{ms:.2}")
-                }
-            })
+            .y_label_formatter(&super::log_ms_label)
             .x_desc("percentile")
             .y_desc("latency (ms)")
-            .label_style((FONT, 13))
+            .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
         for (o, v) in &series {
@@ -85,20 +84,13 @@ impl Draw for Percentiles<'_> {
                 let x = NINES * k as f64 / 400.0;
                 (x, at(v, 1.0 - 10f64.powf(-x)).log10())
             });
-            chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))
-                .map_err(e)?
-                .label(format!(
-                    "{o} ({}; p50 {:.2}, p99 {:.2}, max {:.2})",
-                    v.len(),
-                    at(v, 0.5),
-                    at(v, 0.99),
-                    v[v.len() - 1]
-                ))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            chart.draw_series(LineSeries::new(points, c.stroke_width(px(2)))).map_err(e)?;
+            entries.line(
+                format!("{o} {}: p50 {:.1}, p99 {:.1} ms", super::thousands(v.len() as u64), at(v, 0.5), at(v, 0.99)),
+                c,
+            );
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        Ok(())
+        entries.draw(root, &chart)
     }
 }
 
@@ -120,23 +112,27 @@ impl Draw for OverTime<'_> {
         let y_hi = attempts.iter().map(lat).fold(0.0, f64::max);
         let many = attempts.len() > MAX_POINTS;
         root.fill(&WHITE).map_err(e)?;
+        let mut entries = super::Legend::default();
         let caption = if many {
             format!("{} (ms; {} attempts as percentile bands, wins as points)", Self::TITLE, attempts.len())
         } else {
             format!("{} (ms; each attempt at its send time)", Self::TITLE)
         };
         let mut chart = ChartBuilder::on(root)
-            .caption(caption, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
+            .caption(caption, (FONT, px(20)))
+            .margin(px(12))
+            .margin_right(px(LEGEND_ROOM))
+            .x_label_area_size(px(40))
+            .y_label_area_size(px(64))
             .build_cartesian_2d(span(x_lo, x_hi), 0.0..(y_hi * 1.08).max(0.01))
             .map_err(e)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&super::number_label)
+            .y_label_formatter(&super::number_label)
             .x_desc(format!("sent at (ms since {})", d.origin()))
             .y_desc("latency (ms)")
-            .label_style((FONT, 13))
+            .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
         if many {
@@ -155,11 +151,8 @@ impl Draw for OverTime<'_> {
                     .enumerate()
                     .filter(|(_, b)| !b.is_empty())
                     .map(|(i, b)| (x_lo + (i as f64 + 0.5) * width, super::latency::at(b, p)));
-                chart
-                    .draw_series(LineSeries::new(points, c.stroke_width(2)))
-                    .map_err(e)?
-                    .label(format!("{label} of all attempts per {width} ms"))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                chart.draw_series(LineSeries::new(points, c.stroke_width(px(2)))).map_err(e)?;
+                entries.line(format!("{label} of all attempts per {width} ms"), c);
             }
         }
         for o in Outcome::ALL {
@@ -174,14 +167,10 @@ impl Draw for OverTime<'_> {
             }
             let n = points.len();
             let size = if o == Outcome::Won { 4 } else { 2 };
-            chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, size, c.filled())))
-                .map_err(e)?
-                .label(format!("{o} ({n})"))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+            chart.draw_series(points.into_iter().map(|p| Circle::new(p, pxi(size), c.filled()))).map_err(e)?;
+            entries.dot(format!("{o} ({n})"), c);
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-        Ok(())
+        entries.draw(root, &chart)
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `fairness` | winners by arrival rank: were the winners the earliest senders? |
 
 mod burst;
+pub mod compare;
 mod flow;
 mod latency;
 mod over_time;
@@ -26,8 +27,30 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
-pub const WIDTH: u32 = 960;
-pub const HEIGHT: u32 = 480;
+/// The PNG's size (16:9); the SVG has the same, and scales with the page.
+pub const WIDTH: u32 = 1600;
+pub const HEIGHT: u32 = 900;
+/// The HiDPI PNG (`<name>@2x.png`) is twice as wide and high.
+pub const HIDPI: u32 = 2;
+/// Sizes in the chart code are in units of a 960-pixel-wide chart, scaled by [`px`].
+const DESIGN_WIDTH: f64 = 960.0;
+/// Room on the right of a plot for its legend, outside the data (design units).
+pub const LEGEND_ROOM: u32 = 270;
+
+thread_local! {
+    /// Pixels per design unit of the chart being drawn.
+    static SCALE: std::cell::Cell<f64> = const { std::cell::Cell::new(WIDTH as f64 / DESIGN_WIDTH) };
+}
+
+/// A size in design units, in pixels of the chart being drawn.
+pub fn px(n: u32) -> u32 {
+    (f64::from(n) * SCALE.with(|s| s.get())).round() as u32
+}
+
+/// [`px`] for signed sizes (marker radii, offsets).
+pub fn pxi(n: i32) -> i32 {
+    (f64::from(n) * SCALE.with(|s| s.get())).round() as i32
+}
 /// Attempts drawn one by one at most; past this, charts aggregate.
 pub const MAX_POINTS: usize = 5_000;
 const FONT: &str = "sans-serif";
@@ -107,35 +130,76 @@ fn register_font() {
 
 /// Draws "nothing to show" in the middle of an empty chart.
 fn empty<DB: DrawingBackend>(root: &Area<DB>, title: &str, why: &str) -> Drawn {
+    let (w, h) = root.dim_in_pixel();
     root.fill(&WHITE).map_err(e)?;
-    root.draw(&Text::new(title.to_string(), (20, 16), (FONT, 20).into_font())).map_err(e)?;
+    root.draw(&Text::new(title.to_string(), (pxi(20), pxi(16)), (FONT, px(20)).into_font())).map_err(e)?;
     root.draw(&Text::new(
         why.to_string(),
-        (WIDTH as i32 / 2 - 120, HEIGHT as i32 / 2),
-        (FONT, 16).into_font().color(&BLACK.mix(0.6)),
+        (w as i32 / 2 - pxi(120), h as i32 / 2),
+        (FONT, px(16)).into_font().color(&BLACK.mix(0.6)),
     ))
     .map_err(e)?;
     Ok(())
 }
 
-/// Draws the legend of every labelled series, the same way on every chart.
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Drawn {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(e)
+/// A chart's legend: each series' mark and label, drawn to the right of the plot in the room
+/// [`LEGEND_ROOM`] keeps free, never over the data (plotters' own legend stays inside the plot).
+#[derive(Default)]
+pub struct Legend {
+    entries: Vec<(String, &'static str, RGBAColor)>,
 }
 
-/// A legend entry for a series drawn as rectangles or points.
-fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
-    move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
+impl Legend {
+    fn add(&mut self, label: impl Into<String>, mark: &'static str, c: impl Color) {
+        let b = c.to_backend_color();
+        self.entries.push((label.into(), mark, RGBAColor(b.rgb.0, b.rgb.1, b.rgb.2, b.alpha)));
+    }
+
+    /// A series drawn as a line.
+    pub fn line(&mut self, label: impl Into<String>, c: impl Color) {
+        self.add(label, "━━", c);
+    }
+
+    /// A series drawn as a dashed line.
+    pub fn dashed(&mut self, label: impl Into<String>, c: impl Color) {
+        self.add(label, "╍╍", c);
+    }
+
+    /// A series drawn as bars or a shaded band.
+    pub fn bar(&mut self, label: impl Into<String>, c: impl Color) {
+        self.add(label, "■", c);
+    }
+
+    /// A series drawn as points.
+    pub fn dot(&mut self, label: impl Into<String>, c: impl Color) {
+        self.add(label, "●", c);
+    }
+
+    /// Draws the entries on `root`, right of `chart`'s plot, from its top.
+    pub fn draw<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+        &self,
+        root: &Area<DB>,
+        chart: &ChartContext<'_, DB, CT>,
+    ) -> Drawn {
+        let area = chart.plotting_area();
+        let (w, _) = area.dim_in_pixel();
+        let (base_x, base_y) = area.get_base_pixel();
+        let (root_x, root_y) = root.get_base_pixel();
+        let x = base_x - root_x + w as i32 + pxi(14);
+        let left_centre = plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        );
+        for (i, (label, mark, colour)) in self.entries.iter().enumerate() {
+            let y = base_y - root_y + pxi(10) + i as i32 * pxi(22);
+            let mut style = TextStyle::from((FONT, px(14)).into_font()).pos(left_centre);
+            style.color = colour.to_backend_color();
+            root.draw(&Text::new(*mark, (x, y), style)).map_err(e)?;
+            let text = TextStyle::from((FONT, px(14)).into_font()).pos(left_centre);
+            root.draw(&Text::new(label.as_str(), (x + pxi(24), y), text)).map_err(e)?;
+        }
+        Ok(())
+    }
 }
 
 /// A range that is never empty: `lo..hi`, widened when they are equal.
@@ -145,6 +209,127 @@ fn span(lo: f64, hi: f64) -> std::ops::Range<f64> {
     } else {
         let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
         (lo - pad)..(hi + pad)
+    }
+}
+
+/// A linear f64 axis whose ticks are exactly `ticks` (plotters' own `WithKeyPoints` gives an f64
+/// axis no label formatter).
+pub struct Ticked {
+    inner: plotters::coord::types::RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+/// `range` with its ticks at `ticks`.
+pub fn ticked(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Ticked {
+    Ticked { inner: range.into(), ticks }
+}
+
+impl Ranged for Ticked {
+    type ValueType = f64;
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: plotters::coord::ranged1d::KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> std::ops::Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+/// Round ticks for a log axis drawn on a linear log10 scale: log10 of 1, 2 and 5 × 10ⁿ between
+/// `lo` and `hi` (both log10), thinned to 1 × 10ⁿ when they would be too many.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    // Less than a decade shows too few of 1, 2, 5: finer round steps then.
+    let steps: [&[f64]; 3] = if hi - lo < 1.0 {
+        [&[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0], &[1.0, 2.0, 5.0], &[1.0]]
+    } else {
+        [&[1.0, 2.0, 5.0], &[1.0], &[1.0]]
+    };
+    for step in steps {
+        ticks.clear();
+        for exp in (lo.floor() as i32)..=(hi.ceil() as i32) {
+            for m in step {
+                let t = (m * 10f64.powi(exp)).log10();
+                if t >= lo && t <= hi {
+                    ticks.push(t);
+                }
+            }
+        }
+        if ticks.len() <= 10 {
+            break;
+        }
+    }
+    ticks
+}
+
+/// A log10 tick as a number of ms: `0.2`, `5`, `100`, `2,000`.
+pub fn log_ms_label(v: &f64) -> String {
+    let ms = 10f64.powf(*v);
+    if ms >= 1.0 {
+        thousands(ms.round() as u64)
+    } else {
+        let digits = (-ms.log10().floor()) as usize;
+        format!("{ms:.digits$}")
+    }
+}
+
+/// `12,500`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number on an axis, with no more digits than it needs: `1,500`, `2.5`, `-40`, `0.25`.
+pub fn number_label(v: &f64) -> String {
+    let v = *v;
+    if (v - v.round()).abs() < 1e-9 {
+        let n = v.round();
+        let s = thousands(n.abs() as u64);
+        return if n < 0.0 { format!("-{s}") } else { s };
+    }
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Round linear ticks (1, 2 or 5 × 10ⁿ apart), at most about `most` of them, between lo and hi.
+pub fn linear_ticks(lo: f64, hi: f64, most: usize) -> Vec<f64> {
+    let step = bucket_ms(hi - lo, most.max(1));
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + step * 1e-9 && out.len() < 4 * most {
+        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+/// A count on an axis: integers without a decimal point (`5`, not `5.0`), nothing between them.
+pub fn count_label(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-6 {
+        thousands(v.round().max(0.0) as u64)
+    } else {
+        String::new()
     }
 }
 
@@ -161,19 +346,30 @@ trait Draw {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Drawn;
 }
 
+/// Draws at `width` pixels wide: sizes scale with it.
+fn at_width<T>(width: u32, f: impl FnOnce() -> T) -> T {
+    let before = SCALE.with(|s| s.replace(f64::from(width) / DESIGN_WIDTH));
+    let out = f();
+    SCALE.with(|s| s.set(before));
+    out
+}
+
 fn render<C: Draw>(chart: &C, dir: &Path) -> Result<Chart, String> {
-    let png = dir.join(format!("{}.png", C::NAME));
-    {
-        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
-        chart.draw(&root)?;
-        root.present().map_err(e)?;
+    for (file, scale) in [(format!("{}.png", C::NAME), 1), (format!("{}@2x.png", C::NAME), HIDPI)] {
+        let (w, h) = (WIDTH * scale, HEIGHT * scale);
+        let png = dir.join(file);
+        at_width(w, || {
+            let root = BitMapBackend::new(&png, (w, h)).into_drawing_area();
+            chart.draw(&root)?;
+            root.present().map_err(e)
+        })?;
     }
     let mut svg = String::new();
-    {
+    at_width(WIDTH, || {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         chart.draw(&root)?;
-        root.present().map_err(e)?;
-    }
+        root.present().map_err(e)
+    })?;
     super::write_atomic(&dir.join(format!("{}.svg", C::NAME)), svg.as_bytes()).map_err(e)?;
     Ok(Chart { name: C::NAME, title: C::TITLE, svg })
 }
@@ -200,6 +396,20 @@ pub fn render_all(
     ])
 }
 
+/// Renders a comparison's charts into `dir` (PNG and SVG).
+pub fn render_comparison(
+    c: &crate::report::compare::Comparison,
+    compared: &[crate::report::compare::Compared],
+    dir: &Path,
+) -> Result<Vec<Chart>, String> {
+    register_font();
+    Ok(vec![
+        render(&compare::Percentiles(compared), dir)?,
+        render(&compare::Throughput(c), dir)?,
+        render(&compare::Violations(c), dir)?,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +422,19 @@ mod tests {
         assert!(bucket_ms(0.0, 60) > 0.0);
         assert_eq!(span(3.0, 3.0), 2.7..3.3);
         assert_eq!(span(0.0, 0.0), -1.0..1.0);
+    }
+
+    #[test]
+    fn log_axes_tick_at_one_two_five() {
+        let narrow: Vec<String> = log_ticks(80f64.log10(), 400f64.log10()).iter().map(log_ms_label).collect();
+        assert_eq!(narrow, ["80", "100", "150", "200", "300", "400"], "finer steps within a decade");
+        let labels: Vec<String> = log_ticks(0.9f64.log10(), 450f64.log10()).iter().map(log_ms_label).collect();
+        assert_eq!(labels, ["1", "2", "5", "10", "20", "50", "100", "200"]);
+        let wide: Vec<String> = log_ticks(-1.5, 4.2).iter().map(log_ms_label).collect();
+        assert_eq!(wide, ["0.1", "1", "10", "100", "1,000", "10,000"], "thinned to powers of ten");
+        assert_eq!(count_label(&5.0), "5");
+        assert_eq!(count_label(&2.5), "");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 }
 

@@ -2,7 +2,7 @@
 //! arrivals dropped, per second), requests in flight, and latency p50/p99 per interval. Every
 //! chart shares the time axis of the others.
 
-use super::{color, e, empty, legend, span, Area, Data, Draw, Drawn, FONT};
+use super::{color, e, empty, px, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
 use crate::outcome::Outcome;
 use crate::timeseries::Row;
 use plotters::prelude::*;
@@ -36,19 +36,38 @@ fn draw_lines<DB: DrawingBackend>(
     let top = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max).max(1.0);
     root.fill(&WHITE).map_err(e)?;
     let mut builder = ChartBuilder::on(root);
-    builder.caption(title, (FONT, 20)).margin(12).x_label_area_size(40).y_label_area_size(72);
+    builder
+        .caption(title, (FONT, px(20)))
+        .margin(px(12))
+        .margin_right(px(LEGEND_ROOM))
+        .x_label_area_size(px(40))
+        .y_label_area_size(px(72));
     let x_desc = format!("ms since {} ({width} ms intervals)", d.origin());
     if log {
+        // log10 of the values on a linear axis, ticked at 1, 2, 5 × 10ⁿ.
         let bottom = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(top, f64::min).max(0.001);
-        let chart = builder.build_cartesian_2d(span(lo, hi), (bottom * 0.8..top * 1.5).log_scale()).map_err(e)?;
-        return plot(chart, x_desc, y_desc, &|v| format!("{v:.3}"), lines);
+        let (y_lo, y_hi) = ((bottom * 0.8).log10(), (top * 1.5).log10());
+        let chart = builder
+            .build_cartesian_2d(span(lo, hi), super::ticked(span(y_lo, y_hi), super::log_ticks(y_lo, y_hi)))
+            .map_err(e)?;
+        let lines = lines
+            .into_iter()
+            .map(|mut l| {
+                l.points.iter_mut().for_each(|p| p.1 = p.1.log10());
+                l
+            })
+            .collect();
+        return plot(root, chart, x_desc, y_desc, &super::log_ms_label, lines);
     }
-    let chart = builder.build_cartesian_2d(span(lo, hi), 0.0..top * 1.15).map_err(e)?;
-    plot(chart, x_desc, y_desc, &|v| format!("{v:.0}"), lines)
+    let chart = builder
+        .build_cartesian_2d(span(lo, hi), super::ticked(0.0..top * 1.15, super::linear_ticks(0.0, top * 1.15, 8)))
+        .map_err(e)?;
+    plot(root, chart, x_desc, y_desc, &super::number_label, lines)
 }
 
 /// Draws the mesh, the lines and their legend on a chart with a linear or a log y axis.
 fn plot<'a, DB: DrawingBackend + 'a, Y>(
+    root: &Area<DB>,
     mut chart: ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     x_desc: String,
     y_desc: &str,
@@ -61,23 +80,24 @@ where
     chart
         .configure_mesh()
         .x_desc(x_desc)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&super::number_label)
         .y_desc(y_desc)
         .y_label_formatter(y_format)
-        .label_style((FONT, 13))
+        .label_style((FONT, px(15)))
         .draw()
         .map_err(e)?;
+    let mut entries = super::Legend::default();
     for l in lines {
-        let style = l.color.stroke_width(2);
-        let drawn = if l.dashed {
-            chart.draw_series(DashedLineSeries::new(l.points, 6, 4, style)).map_err(e)?
+        let style = l.color.stroke_width(px(2));
+        if l.dashed {
+            chart.draw_series(DashedLineSeries::new(l.points, 6, 4, style)).map_err(e)?;
+            entries.dashed(l.label, l.color);
         } else {
-            chart.draw_series(LineSeries::new(l.points, style)).map_err(e)?
-        };
-        let c = l.color;
-        drawn.label(l.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            chart.draw_series(LineSeries::new(l.points, style)).map_err(e)?;
+            entries.line(l.label, l.color);
+        }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    entries.draw(root, &chart)
 }
 
 /// The rows' interval, ms.
@@ -156,12 +176,13 @@ impl Draw for InFlight<'_> {
         }
         let peak = d.rows.iter().map(|r| r.in_flight).max().unwrap_or(0);
         let lines = vec![Line {
-            label: format!("in flight at the end of each interval (peak {peak})"),
+            label: format!("in flight (peak {peak})"),
             color: RGBColor(31, 119, 180),
             dashed: false,
             points: points(d.rows, |r| Some(r.in_flight as f64)),
         }];
-        draw_lines(root, d, Self::TITLE.to_string(), "requests", lines, false)
+        let title = format!("{}: order requests sent and not yet answered, at the end of each interval", Self::TITLE);
+        draw_lines(root, d, title, "requests in flight", lines, false)
     }
 }
 

@@ -156,6 +156,9 @@ pub struct StoreOptions {
     pub pool_size: u32,
     /// How long connecting, or waiting for a connection, may take.
     pub timeout: Duration,
+    /// Added to every order's store round trip (`server.store_latency`): a slow disk or a
+    /// far database. SQL backends hold one of the pool's connections while it passes.
+    pub latency: Duration,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -208,6 +211,25 @@ impl Backing {
 pub struct Store {
     backing: Backing,
     mutant: Option<mutant::Mutant>,
+    slow: Option<Slow>,
+}
+
+/// The added latency of a slow store: a wait on every order's round trip, holding one of the
+/// pool's connections (a semaphore of `pool_size` permits) on SQL backends.
+#[derive(Debug)]
+struct Slow {
+    latency: Duration,
+    connections: Option<tokio::sync::Semaphore>,
+}
+
+impl Slow {
+    async fn wait(&self) {
+        let _held = match &self.connections {
+            Some(pool) => pool.acquire().await.ok(),
+            None => None,
+        };
+        tokio::time::sleep(self.latency).await;
+    }
 }
 
 impl Store {
@@ -232,7 +254,12 @@ impl Store {
                 Backing::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
             }
         };
-        Ok(Store { backing, mutant: mutant::Mutant::for_strategy(strategy, opts.pool_size) })
+        let slow = (!opts.latency.is_zero()).then(|| Slow {
+            latency: opts.latency,
+            connections: matches!(opts.location, StoreLocation::Sqlite { .. } | StoreLocation::Postgres { .. })
+                .then(|| tokio::sync::Semaphore::new(opts.pool_size.max(1) as usize)),
+        });
+        Ok(Store { backing, mutant: mutant::Mutant::for_strategy(strategy, opts.pool_size), slow })
     }
 
     /// Replaces every product and order with `products`.
@@ -249,9 +276,22 @@ impl Store {
     }
 
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        if let Some(slow) = &self.slow {
+            slow.wait().await;
+        }
         match &self.mutant {
             Some(m) => m.place(&self.backing, req).await,
             None => self.backing.place(req).await,
+        }
+    }
+
+    /// The store server's name and version (`PostgreSQL 15.19`), when it tells.
+    pub async fn version(&self) -> Option<String> {
+        match &self.backing {
+            Backing::Memory(_) => None,
+            Backing::Sqlite(s) => s.version().await,
+            Backing::Postgres(s) => s.version().await,
+            Backing::Redis(s) => s.version().await,
         }
     }
 

@@ -104,6 +104,14 @@ pub async fn prepare(url: &str, schema: &str, opts: &StoreOptions) -> Result<(),
     Ok(())
 }
 
+impl PostgresStore {
+    /// `PostgreSQL 15.19`, for the report's environment.
+    pub async fn version(&self) -> Option<String> {
+        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&self.pool).await.ok()?;
+        Some(format!("PostgreSQL {}", v.split_whitespace().next().unwrap_or(&v)))
+    }
+}
+
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,

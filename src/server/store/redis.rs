@@ -60,6 +60,16 @@ struct StoredOrder {
     quantity: u32,
 }
 
+impl RedisStore {
+    /// `Redis 7.0.15`, for the report's environment.
+    pub async fn version(&self) -> Option<String> {
+        let mut conn = self.conn.clone();
+        let info: String = ::redis::cmd("INFO").arg("server").query_async(&mut conn).await.ok()?;
+        let v = info.lines().find_map(|l| l.strip_prefix("redis_version:"))?;
+        Some(format!("Redis {}", v.trim()))
+    }
+}
+
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,

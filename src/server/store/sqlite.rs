@@ -57,6 +57,14 @@ pub struct SqliteStore {
     strategy: Strategy,
 }
 
+impl SqliteStore {
+    /// `SQLite 3.46.0`, for the report's environment.
+    pub async fn version(&self) -> Option<String> {
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&self.pool).await.ok()?;
+        Some(format!("SQLite {v}"))
+    }
+}
+
 fn now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
