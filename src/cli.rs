@@ -90,16 +90,8 @@ pub struct RunArgs {
     /// Default: in-process when one process can hold both ends of every buyer's socket.
     #[arg(long, value_enum)]
     pub placement: Option<crate::limits::Placement>,
-    /// Redis for `--backend redis` (default redis://127.0.0.1:6379); wins over the scenario's.
-    #[arg(long, env = "FLASHBENCH_REDIS_URL", value_name = "URL")]
-    pub redis_url: Option<String>,
-    /// PostgreSQL for `--backend postgres` (default postgres://postgres@127.0.0.1:5432/postgres);
-    /// wins over the scenario's.
-    #[arg(long, env = "FLASHBENCH_DATABASE_URL", value_name = "URL")]
-    pub database_url: Option<String>,
-    /// Database connections per server instance (SQL backends).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub pool_size: Option<u32>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Keep the run's PostgreSQL schema or Redis keys after the run (they are removed by default).
     #[arg(long)]
     pub keep_data: bool,
@@ -147,10 +139,18 @@ pub struct CompareArgs {
     /// Replace the scenario's number of server instances.
     #[arg(long, value_name = "N")]
     pub instances: Option<u32>,
-    /// Redis for the redis designs (default redis://127.0.0.1:6379).
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The shared stores a run (or each design of a comparison) uses: `run` and `compare` alike.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Redis for the redis backend (default redis://127.0.0.1:6379); wins over the scenario's.
     #[arg(long, env = "FLASHBENCH_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
-    /// PostgreSQL for the postgres designs (default postgres://postgres@127.0.0.1:5432/postgres).
+    /// PostgreSQL for the postgres backend (default postgres://postgres@127.0.0.1:5432/postgres);
+    /// wins over the scenario's.
     #[arg(long, env = "FLASHBENCH_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// Database connections per server instance (SQL backends).
@@ -269,9 +269,9 @@ async fn run_command(args: RunArgs) -> i32 {
             placement: args.placement,
         },
         server_exe: None,
-        redis_url: args.redis_url.clone(),
-        database_url: args.database_url.clone(),
-        pool_size: args.pool_size,
+        redis_url: args.store.redis_url.clone(),
+        database_url: args.store.database_url.clone(),
+        pool_size: args.store.pool_size,
         keep_data: args.keep_data,
         repeat: args.repeat,
         fail_fast: args.fail_fast,
@@ -408,9 +408,9 @@ async fn compare_command(args: CompareArgs) -> i32 {
         quiet: args.quiet,
         overrides: Overrides { buyers: args.buyers, instances: args.instances, ..Overrides::default() },
         server_exe: None,
-        redis_url: args.redis_url.clone(),
-        database_url: args.database_url.clone(),
-        pool_size: args.pool_size,
+        redis_url: args.store.redis_url.clone(),
+        database_url: args.store.database_url.clone(),
+        pool_size: args.store.pool_size,
         keep_data: false,
         repeat: args.repeat,
         fail_fast: false,

@@ -324,10 +324,8 @@ pub fn render_html(c: &Comparison, charts: &[super::charts::Chart]) -> String {
     for ch in charts {
         let _ = write!(
             o,
-            "<figure>{}<figcaption><a href=\"{}.png\">{}.png</a> · <a href=\"{}.svg\">svg</a></figcaption></figure>",
+            "<figure>{}<figcaption>{} · <a href=\"{1}.png\">PNG</a> · <a href=\"{1}@2x.png\">PNG @2x</a> · <a href=\"{1}.svg\">SVG</a></figcaption></figure>",
             inline_svg(&ch.svg),
-            ch.name,
-            ch.name,
             ch.name
         );
     }

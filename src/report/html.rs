@@ -290,7 +290,7 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     for c in charts {
         let _ = writeln!(
             o,
-            "<figure id=\"{0}\">{1}<figcaption>{2} · <a href=\"{0}.png\">PNG</a> · <a href=\"{0}.svg\">SVG</a></figcaption></figure>",
+            "<figure id=\"{0}\">{1}<figcaption>{2} · <a href=\"{0}.png\">PNG</a> · <a href=\"{0}@2x.png\">PNG @2x</a> · <a href=\"{0}.svg\">SVG</a></figcaption></figure>",
             c.name,
             inline_svg(&c.svg),
             esc(c.title)

@@ -96,6 +96,7 @@ pub fn render_artifacts(
     }
     for c in &charts {
         files.push(format!("{}.png", c.name));
+        files.push(format!("{}@2x.png", c.name));
         files.push(format!("{}.svg", c.name));
     }
     let page = html::render(summary, &charts, scenario_yaml, &files);
