@@ -38,11 +38,11 @@ impl Draw for SendSkew<'_> {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
-                    "{}: how late each buyer's first request was sent after its intended start ({})",
+                    "{}: when each first request was sent, after its intended start ({})",
                     Self::TITLE,
                     crate::text::count(skew.len() as u64, "buyer")
                 ),
-                (FONT, px(20)),
+                (FONT, px(18)),
             )
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))
@@ -119,7 +119,7 @@ impl Draw for Fairness<'_> {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
-                    "{}: {w} winners of {} buyers, median rank {median} (first come, first served: 1 to {w})",
+                    "{}: {w} winners of {} buyers, median rank {median} (FCFS: ranks 1 to {w})",
                     Self::TITLE,
                     ranks.len()
                 ),

@@ -62,7 +62,7 @@ impl Draw for Percentiles<'_> {
         root.fill(&WHITE).map_err(e)?;
         let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
-            .caption(Self::TITLE, (FONT, px(20)))
+            .caption(Self::TITLE, (FONT, px(18)))
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))
             .x_label_area_size(px(44))
@@ -107,7 +107,7 @@ fn bars<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(e)?;
     let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(10) as u32;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, px(20)))
+        .caption(title, (FONT, px(18)))
         .margin(px(12))
         .x_label_area_size(px(44))
         .y_label_area_size(px((longest * 7 + 16).clamp(80, 280)))

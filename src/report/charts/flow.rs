@@ -31,7 +31,7 @@ impl Draw for Throughput<'_> {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("{} (answers per second, {width} ms buckets, stacked by outcome)", Self::TITLE),
-                (FONT, px(20)),
+                (FONT, px(18)),
             )
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))
@@ -161,7 +161,7 @@ impl Draw for Stock<'_> {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("{}: stock left, orders taken, and the initial stock they must not pass", Self::TITLE),
-                (FONT, px(20)),
+                (FONT, px(18)),
             )
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))

@@ -53,7 +53,7 @@ impl Draw for Percentiles<'_> {
         root.fill(&WHITE).map_err(e)?;
         let mut entries = super::Legend::default();
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{} (ms, log scale; percentile axis in nines)", Self::TITLE), (FONT, px(20)))
+            .caption(format!("{} (ms, log scale; percentile axis in nines)", Self::TITLE), (FONT, px(18)))
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))
             .x_label_area_size(px(40))
@@ -119,7 +119,7 @@ impl Draw for OverTime<'_> {
             format!("{} (ms; each attempt at its send time)", Self::TITLE)
         };
         let mut chart = ChartBuilder::on(root)
-            .caption(caption, (FONT, px(20)))
+            .caption(caption, (FONT, px(18)))
             .margin(px(12))
             .margin_right(px(LEGEND_ROOM))
             .x_label_area_size(px(40))

@@ -10,7 +10,7 @@
 //! | `in-flight` | order requests sent and not yet answered, over time |
 //! | `latency-trend` | latency p50 and p99 of each interval's answers, over time |
 //! | `stock` | stock over time per product, orders taken so far, and the sold-out instant |
-//! | `send-skew` | how late each buyer's first request completed after its intended start |
+//! | `send-skew` | how late each buyer's first request was sent after its intended start |
 //! | `fairness` | winners by arrival rank: were the winners the earliest senders? |
 
 mod burst;

@@ -37,7 +37,7 @@ fn draw_lines<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(e)?;
     let mut builder = ChartBuilder::on(root);
     builder
-        .caption(title, (FONT, px(20)))
+        .caption(title, (FONT, px(18)))
         .margin(px(12))
         .margin_right(px(LEGEND_ROOM))
         .x_label_area_size(px(40))
@@ -181,7 +181,7 @@ impl Draw for InFlight<'_> {
             dashed: false,
             points: points(d.rows, |r| Some(r.in_flight as f64)),
         }];
-        let title = format!("{}: order requests sent and not yet answered, at the end of each interval", Self::TITLE);
+        let title = format!("{}: order requests sent, not yet answered (end of each interval)", Self::TITLE);
         draw_lines(root, d, title, "requests in flight", lines, false)
     }
 }
