@@ -191,11 +191,14 @@ impl Comparison {
             Some(best) => parts.push(format!(
                 "{} of {} held every invariant; fastest of those: {} (won p99 {} ms)",
                 self.sound().len(),
-                plural(self.designs.len(), "design"),
+                crate::text::count(self.designs.len() as u64, "design"),
                 best.label,
                 ms(best.latency_won_us.p99)
             )),
-            None => parts.push(format!("none of the {} held every invariant", plural(self.designs.len(), "design"))),
+            None => parts.push(format!(
+                "none of the {} held every invariant",
+                crate::text::count(self.designs.len() as u64, "design")
+            )),
         }
         if !broken.is_empty() {
             parts.push(format!("violated invariants: {}", broken.join(", ")));
@@ -205,11 +208,6 @@ impl Comparison {
         }
         parts.join("; ")
     }
-}
-
-/// `1 design`, `3 designs`.
-pub fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn ms(us: u64) -> String {
@@ -359,22 +357,7 @@ pub fn write(dir: &Path, c: &Comparison, compared: &[Compared]) -> Result<(), su
 
 /// Reads a finished run back from its folder, for a comparison.
 pub fn read_run(dir: &Path, label: Option<String>) -> Result<Compared, super::ReportError> {
-    let not_a_run = |why: String| super::ReportError::NotARun { path: dir.display().to_string(), why };
-    let text = std::fs::read_to_string(dir.join(super::SUMMARY_JSON))
-        .map_err(|e| not_a_run(format!("{}: {e}", super::SUMMARY_JSON)))?;
-    let summary: Summary = serde_json::from_str(&text).map_err(|e| {
-        let why = if text.contains("\"kind\": \"comparison\"") || text.contains("\"scenarios\"") {
-            "it holds a comparison or a suite; name the runs inside it".to_string()
-        } else {
-            format!("{}: {e}", super::SUMMARY_JSON)
-        };
-        not_a_run(why)
-    })?;
-    let ledger = if dir.join(super::ledger_files::LEDGER_CSV).exists() {
-        super::ledger_files::read(dir, &summary).map_err(|e| not_a_run(e.to_string()))?
-    } else {
-        Ledger::default()
-    };
+    let (summary, ledger) = super::read_run_folder(dir)?;
     let label = label.unwrap_or_else(|| {
         if summary.target.kind == "reference" {
             format!("{}/{}", summary.target.backend, summary.target.strategy)

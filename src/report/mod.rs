@@ -104,17 +104,29 @@ pub fn render_artifacts(
     write_atomic(&path, page.as_bytes()).map_err(io(&path))
 }
 
-/// `flashbench report DIR`: renders every artifact of a finished run again from its folder.
-pub fn rerender(dir: &Path) -> Result<Summary, ReportError> {
+/// A finished run's summary and ledger, read back from its folder (`report`, `compare`).
+pub fn read_run_folder(dir: &Path) -> Result<(Summary, Ledger), ReportError> {
     let not_a_run = |why: String| ReportError::NotARun { path: dir.display().to_string(), why };
     let text =
         std::fs::read_to_string(dir.join(SUMMARY_JSON)).map_err(|e| not_a_run(format!("{SUMMARY_JSON}: {e}")))?;
-    let summary: Summary = serde_json::from_str(&text).map_err(|e| not_a_run(format!("{SUMMARY_JSON}: {e}")))?;
+    let summary: Summary = serde_json::from_str(&text).map_err(|e| {
+        not_a_run(if text.contains("\"kind\": \"comparison\"") || text.contains("\"scenarios\"") {
+            "it holds a comparison or a suite; name the runs inside it".to_string()
+        } else {
+            format!("{SUMMARY_JSON}: {e}")
+        })
+    })?;
     let ledger = if dir.join(ledger_files::LEDGER_CSV).exists() {
         ledger_files::read(dir, &summary).map_err(|e| not_a_run(e.to_string()))?
     } else {
         Ledger::default()
     };
+    Ok((summary, ledger))
+}
+
+/// `flashbench report DIR`: renders every artifact of a finished run again from its folder.
+pub fn rerender(dir: &Path) -> Result<Summary, ReportError> {
+    let (summary, ledger) = read_run_folder(dir)?;
     let yaml = std::fs::read_to_string(dir.join(SCENARIO_YAML)).unwrap_or_default();
     render_artifacts(dir, &summary, &ledger, &yaml)?;
     Ok(summary)
