@@ -8,14 +8,16 @@
 //! | `POST /admin/seed` {products: [...]} | 204; replaces all stock and orders (bearer token) |
 //! | `GET /admin/truth` | 200 {products, orders}: the store's real state (bearer token) |
 //! | `GET /admin/in-flight` | 200 {in_flight}: order requests being handled now (bearer token) |
+//! | `GET /metrics` | 200 Prometheus metrics, OpenMetrics text ([`super::metrics`]), 503 store unavailable (bearer token) |
 //!
 //! Malformed requests get a 4xx with `{"error": code, "message": text}`, never a 5xx.
 
+use super::metrics::{self, Live, Metrics, Outcome};
 use super::rate_limit::BuyerLimiter;
 use super::store::{OrderRequest, Placed, SeedProduct, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What every handler of one instance shares.
 #[derive(Debug, Clone)]
@@ -32,6 +35,7 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Order requests being handled now: flashbench reads truth only once this is 0.
     pub in_flight: Arc<AtomicUsize>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Counts one order request as in flight for as long as its handler lives (a handler dropped
@@ -59,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/seed", post(seed))
         .route("/admin/truth", get(truth))
         .route("/admin/in-flight", get(in_flight))
+        .route("/metrics", get(scrape))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -67,7 +72,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    ApiError { status, code, message: message.into() }.into_response()
+    api_error(status, code, message).into_response()
+}
+
+fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError { status, code, message: message.into() }
 }
 
 /// A 4xx/5xx answer with `{"error": code, "message": text}`.
@@ -84,13 +93,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad_json(rejection: JsonRejection) -> Response {
+fn bad_json(rejection: JsonRejection) -> ApiError {
     let status = match rejection {
         JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
         JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         _ => StatusCode::BAD_REQUEST,
     };
-    error(status, "bad_request", rejection.body_text())
+    api_error(status, "bad_request", rejection.body_text())
 }
 
 /// Longest product or buyer id the server accepts, in bytes. Scenarios are checked against
@@ -124,20 +133,34 @@ fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `POST /orders`: takes the order, and counts its answer in the metrics.
 async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>, JsonRejection>) -> Response {
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) => return bad_json(rejection),
+    let started = Instant::now();
+    let answer = place_order(&app, body).await;
+    let outcome = match &answer {
+        Ok(created) => Outcome::of(created.status(), None),
+        Err(e) => Outcome::of(e.status, Some(e.code)),
     };
-    if let Err(e) = check_id("product_id", &body.product_id).and(check_id("buyer_id", &body.buyer_id)) {
-        return e.into_response();
-    }
+    app.metrics.order_answered(outcome, started.elapsed());
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The order itself: `Ok` is the 201, every other answer an [`ApiError`].
+async fn place_order(app: &AppState, body: Result<Json<OrderBody>, JsonRejection>) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(bad_json)?;
+    check_id("product_id", &body.product_id)?;
+    check_id("buyer_id", &body.buyer_id)?;
     let quantity = body.quantity.unwrap_or(1);
     if quantity == 0 || quantity > MAX_QUANTITY {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", format!("quantity must be 1 to {MAX_QUANTITY}"));
+        return Err(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            format!("quantity must be 1 to {MAX_QUANTITY}"),
+        ));
     }
     if !app.limiter.admit(&body.buyer_id) {
-        return error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests, slow down.");
+        app.metrics.rate_limited();
+        return Err(api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests, slow down."));
     }
     let req = OrderRequest { product_id: body.product_id, buyer_id: body.buyer_id, quantity };
     // The order runs to its end on a task of its own, as in most servers: a buyer who hangs up
@@ -145,29 +168,33 @@ async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>,
     // counts as in flight until it is done.
     let counted = InFlight::enter(&app.in_flight);
     let store = app.store.clone();
+    let metrics = app.metrics.clone();
     let placed = tokio::spawn(async move {
         let _counted = counted;
-        store.place(&req).await
+        let started = Instant::now();
+        let placed = store.place(&req).await;
+        metrics.store_round_trip(started.elapsed());
+        placed
     })
     .await
     .unwrap_or_else(|e| Err(StoreError::Query { backend: "server", cause: format!("the order task failed: {e}") }));
     match placed {
         Ok(Placed::Created { order, remaining }) => {
-            (StatusCode::CREATED, Json(json!({ "order": order, "remaining_stock": remaining }))).into_response()
+            Ok((StatusCode::CREATED, Json(json!({ "order": order, "remaining_stock": remaining }))).into_response())
         }
-        Ok(Placed::SoldOut) => error(StatusCode::CONFLICT, "sold_out", "Sold out."),
+        Ok(Placed::SoldOut) => Err(api_error(StatusCode::CONFLICT, "sold_out", "Sold out.")),
         Ok(Placed::Busy { seed_style: true }) => {
-            error(StatusCode::BAD_REQUEST, "busy", "High demand! Please try again.")
+            Err(api_error(StatusCode::BAD_REQUEST, "busy", "High demand! Please try again."))
         }
-        Ok(Placed::Busy { seed_style: false }) => error(StatusCode::LOCKED, "busy", "Busy, please try again."),
+        Ok(Placed::Busy { seed_style: false }) => Err(api_error(StatusCode::LOCKED, "busy", "Busy, please try again.")),
         Ok(Placed::LimitReached { limit }) => {
-            error(StatusCode::FORBIDDEN, "limit_reached", format!("at most {limit} order(s) per buyer"))
+            Err(api_error(StatusCode::FORBIDDEN, "limit_reached", format!("at most {limit} order(s) per buyer")))
         }
-        Ok(Placed::UnknownProduct) => error(StatusCode::NOT_FOUND, "unknown_product", "no such product"),
+        Ok(Placed::UnknownProduct) => Err(api_error(StatusCode::NOT_FOUND, "unknown_product", "no such product")),
         Ok(Placed::PaymentFailed) => {
-            error(StatusCode::PAYMENT_REQUIRED, "payment_failed", "Payment failed; the order was cancelled.")
+            Err(api_error(StatusCode::PAYMENT_REQUIRED, "payment_failed", "Payment failed; the order was cancelled."))
         }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+        Err(e) => Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())),
     }
 }
 
@@ -215,7 +242,7 @@ async fn seed(
     }
     let body = match body {
         Ok(Json(body)) => body,
-        Err(rejection) => return bad_json(rejection),
+        Err(rejection) => return bad_json(rejection).into_response(),
     };
     for p in &body.products {
         if let Err(e) = check_id("id", &p.id) {
@@ -250,4 +277,25 @@ async fn in_flight(State(app): State<AppState>, headers: HeaderMap) -> Response 
         return e.into_response();
     }
     Json(json!({ "in_flight": app.in_flight.load(Ordering::Acquire) })).into_response()
+}
+
+/// `GET /metrics`: the instance's metrics, with the stock read from the store now (503 if it
+/// cannot be read: no numbers rather than wrong ones).
+async fn scrape(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorized(&app, &headers) {
+        return e.into_response();
+    }
+    let snapshot = match app.store.snapshot().await {
+        Ok(snapshot) => snapshot,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+    };
+    let live = Live {
+        stock: &snapshot.products,
+        in_flight: app.in_flight.load(Ordering::Acquire),
+        locks: app.store.lock_stats(),
+    };
+    match app.metrics.render(&live) {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("cannot encode the metrics: {e}")),
+    }
 }

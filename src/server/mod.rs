@@ -4,11 +4,13 @@
 
 mod api;
 mod catalog;
+mod metrics;
 mod rate_limit;
 pub mod store;
 
 pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 pub use catalog::{Backend, RateLimit, Strategy, MUTANTS};
+pub use metrics::Metrics;
 pub use rate_limit::BuyerLimiter;
 
 use axum::serve::ListenerExt;
@@ -116,6 +118,7 @@ pub fn start_with_store(
         limiter: Arc::new(BuyerLimiter::new(config.rate_limit)),
         admin_token: Arc::from(config.admin_token.as_str()),
         in_flight: in_flight.clone(),
+        metrics: Arc::new(Metrics::new(config)),
     };
     let app = router(state);
     let task = tokio::spawn(async move {

@@ -8,7 +8,7 @@
 //! already parsed, so on a fast machine a server that keeps pace with the arrivals would
 //! serve a burst one request at a time and the broken strategies would look correct.
 
-use super::{Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
+use super::{Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
 use crate::server::Strategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +45,7 @@ pub struct MemoryStore {
     next_id: AtomicU64,
     inner: Mutex<Inner>,
     seed_locks: Mutex<HashMap<String, Instant>>,
+    locks: LockTracker,
 }
 
 impl MemoryStore {
@@ -55,7 +56,13 @@ impl MemoryStore {
             next_id: AtomicU64::new(1),
             inner: Mutex::new(Inner::default()),
             seed_locks: Mutex::new(HashMap::new()),
+            locks: LockTracker::default(),
         }
+    }
+
+    /// The `seed-lock` locks this store took.
+    pub fn locks(&self) -> &LockTracker {
+        &self.locks
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -184,6 +191,7 @@ impl MemoryStore {
                 Some(expires) if *expires > now => return Placed::Busy { seed_style: true },
                 _ => {
                     locks.insert(key, now + SEED_LOCK_TTL);
+                    self.locks.acquired();
                 }
             }
         }
@@ -267,6 +275,7 @@ mod tests {
             }
         }
         assert_eq!(busy, 3, "all but one contender for lock(stock 5) are refused");
+        assert_eq!(s.locks().stats().acquisitions, 1);
         assert_eq!(s.snapshot().products[0].stock, 4, "one unit sold, four left unsold");
     }
 }

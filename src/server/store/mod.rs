@@ -21,11 +21,88 @@ pub use memory::MemoryStore;
 
 use super::{Backend, Strategy};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// How long a seed-design lock lives; it is never released otherwise.
 pub const SEED_LOCK_TTL: Duration = Duration::from_secs(2);
+
+/// The seed-design locks one store handle took, for the server's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockStats {
+    /// Locks taken.
+    pub acquisitions: u64,
+    /// Locks whose TTL has run out: all of them, in time, since the design never releases one.
+    pub expiries: u64,
+}
+
+/// Counts the seed-design locks a store handle takes, and which of them have expired by now.
+/// The lock is never released, so a lock taken at `t` ends by its TTL at `t + ttl` (the store
+/// drops it then, or a later buyer takes the key over), unless a reseed through this handle
+/// deletes it first: those are forgotten, not counted as expired. Locks live in the store and
+/// may be shared (Redis, SQLite), but each handle counts only the ones it took itself.
+#[derive(Debug)]
+pub struct LockTracker {
+    ttl: Duration,
+    inner: Mutex<Tracked>,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    acquisitions: u64,
+    expiries: u64,
+    /// When each live lock expires, oldest first.
+    live: VecDeque<Instant>,
+}
+
+impl Tracked {
+    fn expire(&mut self, now: Instant) {
+        while self.live.front().is_some_and(|end| *end <= now) {
+            self.live.pop_front();
+            self.expiries += 1;
+        }
+    }
+}
+
+impl Default for LockTracker {
+    fn default() -> Self {
+        LockTracker::new(SEED_LOCK_TTL)
+    }
+}
+
+impl LockTracker {
+    pub fn new(ttl: Duration) -> Self {
+        LockTracker { ttl, inner: Mutex::new(Tracked::default()) }
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A lock was taken now.
+    pub fn acquired(&self) {
+        let mut t = self.tracked();
+        let now = Instant::now();
+        t.expire(now);
+        t.acquisitions += 1;
+        t.live.push_back(now + self.ttl);
+    }
+
+    /// The store was reseeded: the locks still live were deleted, not expired.
+    pub fn forget_live(&self) {
+        let mut t = self.tracked();
+        t.expire(Instant::now());
+        t.live.clear();
+    }
+
+    pub fn stats(&self) -> LockStats {
+        let mut t = self.tracked();
+        t.expire(Instant::now());
+        LockStats { acquisitions: t.acquisitions, expiries: t.expiries }
+    }
+}
 
 /// A product as seeded into a store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +269,16 @@ impl Backing {
         }
     }
 
+    /// The lock counts of a backend whose strategy may take seed-design locks.
+    fn locks(&self) -> Option<&LockTracker> {
+        match self {
+            Backing::Memory(s) => Some(s.locks()),
+            Backing::Sqlite(s) => Some(s.locks()),
+            Backing::Redis(s) => Some(s.locks()),
+            Backing::Postgres(_) => None,
+        }
+    }
+
     /// Undoes a created order in one step: the order record goes, its units go back.
     pub async fn cancel(&self, order: &Order) -> Result<(), StoreError> {
         match self {
@@ -265,14 +352,20 @@ impl Store {
     /// Replaces every product and order with `products`.
     pub async fn seed(&self, products: &[SeedProduct]) -> Result<(), StoreError> {
         match &self.backing {
-            Backing::Memory(s) => {
-                s.seed(products);
-                Ok(())
-            }
-            Backing::Sqlite(s) => s.seed(products).await,
-            Backing::Postgres(s) => s.seed(products).await,
-            Backing::Redis(s) => s.seed(products).await,
+            Backing::Memory(s) => s.seed(products),
+            Backing::Sqlite(s) => s.seed(products).await?,
+            Backing::Postgres(s) => s.seed(products).await?,
+            Backing::Redis(s) => s.seed(products).await?,
         }
+        if let Some(locks) = self.backing.locks() {
+            locks.forget_live();
+        }
+        Ok(())
+    }
+
+    /// The seed-design locks this handle took (`seed-lock`); zeros for other strategies.
+    pub fn lock_stats(&self) -> LockStats {
+        self.backing.locks().map(LockTracker::stats).unwrap_or_default()
     }
 
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
@@ -337,6 +430,20 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_tracker_counts_expiries_after_the_ttl_and_forgets_reseeded_locks() {
+        let t = LockTracker::new(Duration::from_millis(30));
+        t.acquired();
+        t.acquired();
+        assert_eq!(t.stats(), LockStats { acquisitions: 2, expiries: 0 });
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(t.stats(), LockStats { acquisitions: 2, expiries: 2 });
+        t.acquired();
+        t.forget_live();
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(t.stats(), LockStats { acquisitions: 3, expiries: 2 }, "a reseed deleted it");
+    }
 
     #[test]
     fn redacts_passwords_only() {

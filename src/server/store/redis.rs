@@ -9,8 +9,8 @@
 //! and the seed design's `{p}:lock:product:{id}:stock:{stock}`.
 
 use super::{
-    redact, Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
-    SEED_LOCK_TTL,
+    redact, Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError,
+    StoreOptions, SEED_LOCK_TTL,
 };
 use crate::server::Strategy;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -75,6 +75,7 @@ pub struct RedisStore {
     prefix: String,
     strategy: Strategy,
     script: Script,
+    locks: LockTracker,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -95,7 +96,19 @@ impl RedisStore {
             .await
             .map_err(|_| connect_err(format!("no answer within {:?}", opts.timeout * 2)))?
             .map_err(|e| connect_err(e.to_string()))?;
-        Ok(RedisStore { conn, prefix: prefix.to_string(), strategy, script: Script::new(PLACE_LUA) })
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_string(),
+            strategy,
+            script: Script::new(PLACE_LUA),
+            locks: LockTracker::default(),
+        })
+    }
+
+    /// The `seed-lock` locks this handle took (the keys it `SET NX PX`), counted as expired
+    /// once their TTL has passed on this process's clock (only a reseed deletes them sooner).
+    pub fn locks(&self) -> &LockTracker {
+        &self.locks
     }
 
     fn key(&self, parts: &[&str]) -> String {
@@ -317,6 +330,7 @@ impl RedisStore {
         if acquired.is_none() {
             return Ok(Placed::Busy { seed_style: true });
         }
+        self.locks.acquired();
         let Some((current, limit, held)) = self.read(req).await? else { return Ok(Placed::UnknownProduct) };
         if current < q {
             return Ok(Placed::SoldOut);

@@ -4,7 +4,8 @@
 //! stock-keyed TTL lock, kept in a table: undersells).
 
 use super::{
-    Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions, SEED_LOCK_TTL,
+    Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
+    SEED_LOCK_TTL,
 };
 use crate::server::Strategy;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -55,6 +56,7 @@ pub async fn prepare(file: &Path, opts: &StoreOptions) -> Result<(), StoreError>
 pub struct SqliteStore {
     pool: SqlitePool,
     strategy: Strategy,
+    locks: LockTracker,
 }
 
 impl SqliteStore {
@@ -71,7 +73,12 @@ fn now_us() -> i64 {
 
 impl SqliteStore {
     pub async fn open(file: &Path, strategy: Strategy, opts: &StoreOptions) -> Result<Self, StoreError> {
-        Ok(SqliteStore { pool: pool(file, opts).await?, strategy })
+        Ok(SqliteStore { pool: pool(file, opts).await?, strategy, locks: LockTracker::default() })
+    }
+
+    /// The `seed-lock` locks this handle took.
+    pub fn locks(&self) -> &LockTracker {
+        &self.locks
     }
 
     pub async fn close(&self) {
@@ -269,6 +276,7 @@ impl SqliteStore {
         if !acquired {
             return Ok(Placed::Busy { seed_style: true });
         }
+        self.locks.acquired();
         let Some((current, limit)) = self.read(req).await? else { return Ok(Placed::UnknownProduct) };
         if current < q {
             return Ok(Placed::SoldOut);
