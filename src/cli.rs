@@ -25,6 +25,10 @@ pub struct Cli {
     /// Log more (warnings are always shown; -v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour verdicts, statuses and the live view: auto (only on a terminal, and not
+    /// when NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::color::ColorChoice::Auto)]
+    pub color: crate::color::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -110,6 +114,16 @@ pub struct RunArgs {
     /// Write this run's results (a summary.json) to PATH, as the next run's baseline.
     #[arg(long, value_name = "PATH")]
     pub save_baseline: Option<PathBuf>,
+    /// Serve the run's live figures at http://ADDR/metrics for Prometheus to scrape (attempts
+    /// by outcome, in flight, latency histogram, stock, phase, send skew, verdict), e.g.
+    /// 127.0.0.1:9464. Metric names: README, "Watching a run live".
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Push the run's figures every second, and once more at its end, to a Prometheus
+    /// remote-write URL (e.g. http://127.0.0.1:9090/api/v1/write, Prometheus started with
+    /// --web.enable-remote-write-receiver): a short burst is seen in full, which a scrape misses.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_remote_write: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -250,6 +264,14 @@ async fn run_command(args: RunArgs) -> i32 {
     // schema or keys. Run folders hold a `summary.json` only once a run has finished; child
     // servers stop with their parent.
     crate::interrupt::install();
+    let remote_write = match args.prometheus_remote_write.as_deref().map(crate::live::remote_write::RemoteWrite::new) {
+        None => None,
+        Some(Ok(rw)) => Some(rw),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let files = match run::expand(&args.paths) {
         Ok(f) => f,
         Err(e) => {
@@ -286,6 +308,7 @@ async fn run_command(args: RunArgs) -> i32 {
             },
         },
         regressions: args.regression.clone(),
+        remote_write: remote_write.clone(),
     };
     let single = files.len() == 1;
     // Every file is checked before the first runs: a typo in the last file must not be found
@@ -304,9 +327,24 @@ async fn run_command(args: RunArgs) -> i32 {
         }
         return EXIT_USAGE;
     }
+    if let Some(addr) = args.metrics_listen {
+        match crate::live::listen::start(addr).await {
+            Ok(bound) if !args.quiet => eprintln!("metrics at http://{bound}/metrics"),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: {e}; choose a free address, or leave out --metrics-listen");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let _pusher = remote_write.map(|rw| AbortOnDrop(rw.spawn(args.quiet)));
     let mut rows = Vec::new();
     let mut results = Vec::new();
-    for file in &files {
+    for (done, file) in files.iter().enumerate() {
+        if crate::interrupt::requested().is_some() {
+            eprintln!("interrupted: {} not run", crate::text::count((files.len() - done) as u64, "scenario"));
+            break;
+        }
         let exact = match (&opts.out, single) {
             (Some(out), true) => Some(out.clone()),
             (Some(out), false) => {
@@ -319,13 +357,7 @@ async fn run_command(args: RunArgs) -> i32 {
         match (&result.summary, &result.error) {
             (Some(s), _) if !args.quiet => print!("{}", report::render(s, result.dir.as_deref())),
             (Some(s), _) => {
-                println!(
-                    "{} {} exit {}: {}",
-                    if s.passed() { "PASS" } else { "FAIL" },
-                    s.scenario,
-                    s.exit_code,
-                    s.headline()
-                )
+                println!("{} {} exit {}: {}", report::terminal::verdict_word(s), s.scenario, s.exit_code, s.headline())
             }
             (None, Some(e)) => eprintln!("error: {e}"),
             (None, None) => {}
@@ -371,8 +403,8 @@ async fn run_command(args: RunArgs) -> i32 {
             print!("{table}");
         }
         let suite_dir = match &opts.out {
-            Some(out) => Ok(out.clone()),
-            None => report::create_run_dir(&opts.reports_root, "suites", None).map(|d| d.path),
+            Some(out) => Ok(report::RunDir::exact(out)),
+            None => report::create_run_dir(&opts.reports_root, "suites", None),
         };
         let entries: Vec<report::suite::Entry> = rows
             .iter()
@@ -386,12 +418,16 @@ async fn run_command(args: RunArgs) -> i32 {
             })
             .collect();
         let suite_summary = report::suite::SuiteSummary::new(&summaries, code);
-        match suite_dir.and_then(|d| {
+        match suite_dir.and_then(|folder| {
+            let d = folder.path.clone();
             std::fs::create_dir_all(&d)
                 .and_then(|()| report::suite::write(&d, &entries, code))
                 .and_then(|()| serde_json::to_vec_pretty(&suite_summary).map_err(std::io::Error::other))
                 .and_then(|json| report::write_atomic(&d.join("summary.json"), &json))
-                .map(|()| d)
+                .map(|()| {
+                    folder.publish();
+                    d
+                })
         }) {
             Ok(d) => println!("suite report {}", d.join("index.html").display()),
             Err(e) => eprintln!("warning: cannot write the suite report: {e}"),
@@ -416,6 +452,7 @@ async fn compare_command(args: CompareArgs) -> i32 {
         fail_fast: false,
         baseline: None,
         regressions: Vec::new(),
+        remote_write: None,
     };
     let runs = args.paths.iter().all(|p| p.join(report::SUMMARY_JSON).is_file());
     let result = match (runs, args.paths.as_slice()) {
@@ -585,4 +622,13 @@ async fn serve_command(args: ServeArgs) -> i32 {
     }
     srv.stop();
     EXIT_PASS
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -79,11 +79,16 @@ pub async fn compare_scenario(
     if !problems.is_empty() {
         return Err(CompareError::Usage(problems.join("\n")));
     }
-    let dir = report::create_run_dir(&opts.reports_root, &format!("{}-compare", s.name), opts.out.as_deref())
-        .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?
-        .path;
+    let folder = report::create_run_dir(&opts.reports_root, &format!("{}-compare", s.name), opts.out.as_deref())
+        .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?;
+    let dir = folder.path.clone();
     let mut compared = Vec::with_capacity(designs.len());
     for (i, d) in designs.iter().enumerate() {
+        // After Ctrl-C the designs not yet run are left out; the comparison shows those run.
+        if crate::interrupt::requested().is_some() {
+            eprintln!("interrupted: {} of {} designs were not run", designs.len() - i, designs.len());
+            break;
+        }
         if !opts.quiet {
             eprintln!("design {} of {}: {d}", i + 1, designs.len());
         }
@@ -108,6 +113,7 @@ pub async fn compare_scenario(
     }
     let comparison = Comparison::new(&compared, &dir);
     crate::report::compare::write(&dir, &comparison, &compared)?;
+    folder.publish();
     Ok(Finished { dir, comparison })
 }
 
@@ -134,10 +140,11 @@ pub fn compare_runs(dirs: &[PathBuf], opts: &RunOptions) -> Result<Finished, Com
         return Err(CompareError::Usage(problems.join("\n")));
     }
     unique_labels(&mut compared);
-    let dir = report::create_run_dir(&opts.reports_root, "compare", opts.out.as_deref())
-        .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?
-        .path;
+    let folder = report::create_run_dir(&opts.reports_root, "compare", opts.out.as_deref())
+        .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?;
+    let dir = folder.path.clone();
     let comparison = Comparison::new(&compared, &dir);
     crate::report::compare::write(&dir, &comparison, &compared)?;
+    folder.publish();
     Ok(Finished { dir, comparison })
 }

@@ -1,71 +1,178 @@
-//! Ctrl-C during `flashbench run`: the run in progress has no verdict (exit 130, no
-//! `summary.json`), but the data it made on shared servers (its PostgreSQL schema, its Redis
-//! keys) is removed before the process exits, within [`CLEANUP_TIMEOUT`]. Runs register
-//! their data with [`track`] while it exists.
+//! Ctrl-C and SIGTERM during `flashbench run` and `compare`.
+//!
+//! The first signal asks the run in progress to stop: no new attempt starts, attempts in flight
+//! get [`DRAIN`] to be answered and are then cut (recorded as `timeout`, indeterminate), truth
+//! is read, the invariants are checked on what happened, and a partial `summary.json` marked
+//! `interrupted` is written; the process then exits 130 (SIGINT) or 143 (SIGTERM). The run's
+//! PostgreSQL schema or Redis keys are removed as after any run, unless `--keep-data`.
+//!
+//! A second signal quits at once (same exit code) and says what it left behind: the data
+//! registered with [`track`] and the run folder without a `summary.json`.
 
-use crate::server::store::{postgres, Store, StoreLocation, StoreOptions};
-use crate::server::Backend;
-use std::sync::Mutex;
-use std::time::Duration;
+use crate::server::store::{StoreLocation, StoreOptions};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
-/// The longest Ctrl-C waits for the clean-up before it exits anyway.
-pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long attempts in flight at the first signal may still take before they are cut.
+pub const DRAIN: Duration = Duration::from_secs(2);
 
-static LIVE: Mutex<Vec<(u64, StoreOptions)>> = Mutex::new(Vec::new());
+/// The signal that stopped the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT, Ctrl-C: exit 130.
+    Interrupt,
+    /// SIGTERM: exit 143.
+    Terminate,
+}
 
-/// Keeps a run's data registered for removal on Ctrl-C until dropped.
+impl Signal {
+    /// 128 + the signal's number, as shells report it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "Ctrl-C (SIGINT)",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// The first signal and when it came.
+fn state() -> &'static watch::Sender<Option<(Signal, Instant)>> {
+    static STATE: OnceLock<watch::Sender<Option<(Signal, Instant)>>> = OnceLock::new();
+    STATE.get_or_init(|| watch::Sender::new(None))
+}
+
+/// The signal that asked the run to stop, if one did.
+pub fn requested() -> Option<Signal> {
+    state().borrow().map(|(s, _)| s)
+}
+
+/// Resolves once a stop was asked for (at once if it already was).
+pub async fn wait() {
+    let mut rx = state().subscribe();
+    let _ = rx.wait_for(Option::is_some).await;
+}
+
+/// Resolves [`DRAIN`] after a stop was asked for: when attempts still in flight are cut.
+pub async fn drained() {
+    let mut rx = state().subscribe();
+    let at = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.map(|(_, at)| at));
+    if let Some(at) = at {
+        tokio::time::sleep_until((at + DRAIN).into()).await;
+    }
+}
+
+/// Asks the run to stop as the first `signal` would (what the handlers call; tests too).
+pub fn request(signal: Signal) -> bool {
+    state().send_if_modified(|v| {
+        if v.is_some() {
+            return false;
+        }
+        *v = Some((signal, Instant::now()));
+        true
+    })
+}
+
+/// What a second signal reports as left behind.
+#[derive(Default)]
+struct Left {
+    stores: Vec<(u64, StoreOptions)>,
+    folder: Option<PathBuf>,
+}
+
+fn left() -> std::sync::MutexGuard<'static, Left> {
+    static LEFT: Mutex<Left> = Mutex::new(Left { stores: Vec::new(), folder: None });
+    LEFT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps a run's data (a PostgreSQL schema or Redis keys) on the list of what a second signal
+/// reports as left behind, until dropped.
 #[derive(Debug)]
 pub struct Tracked(u64);
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        live().retain(|(id, _)| *id != self.0);
+        left().stores.retain(|(id, _)| *id != self.0);
     }
 }
 
-fn live() -> std::sync::MutexGuard<'static, Vec<(u64, StoreOptions)>> {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Registers `store`'s data (a PostgreSQL schema or Redis keys) for removal on Ctrl-C.
+/// Registers `store`'s data while it exists.
 pub fn track(store: &StoreOptions) -> Tracked {
     let id = rand::random::<u64>();
-    live().push((id, store.clone()));
+    left().stores.push((id, store.clone()));
     Tracked(id)
 }
 
-/// Installs the Ctrl-C handler of `flashbench run`.
-pub fn install() {
-    let _ = ctrlc::set_handler(|| {
-        eprintln!("\ninterrupted: no verdict, no summary.json written for the scenario in progress");
-        let stores: Vec<StoreOptions> = live().iter().map(|(_, s)| s.clone()).collect();
-        if !stores.is_empty() {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(async {
-                    match tokio::time::timeout(CLEANUP_TIMEOUT, remove_all(&stores)).await {
-                        Ok(()) => {}
-                        Err(_) => eprintln!("interrupted: clean-up did not finish within {CLEANUP_TIMEOUT:?}"),
-                    }
-                });
-            }
-        }
-        std::process::exit(130);
-    });
+/// The run folder being filled (its `summary.json` not yet written), or `None` once written.
+pub fn set_run_folder(folder: Option<PathBuf>) {
+    left().folder = folder;
 }
 
-async fn remove_all(stores: &[StoreOptions]) {
-    for store in stores {
-        let result = match &store.location {
-            StoreLocation::Postgres { url, schema } => postgres::drop_schema_now(url, schema, store).await,
-            StoreLocation::Redis { .. } => match Store::open(Backend::Redis.default_strategy(), 0, store).await {
-                Ok(s) => s.cleanup().await,
-                Err(e) => Err(e),
-            },
-            StoreLocation::Memory | StoreLocation::Sqlite { .. } => Ok(()),
-        };
-        match result {
-            Ok(()) => eprintln!("interrupted: removed {}", store.location.describe()),
-            Err(e) => eprintln!("interrupted: could not remove {}: {e}", store.location.describe()),
+/// Installs the handlers of `run` and `compare`: SIGINT through `ctrlc` (installed before
+/// goose's own, which then stands aside), SIGTERM through tokio. Call inside the runtime.
+pub fn install() {
+    let _ = ctrlc::set_handler(|| on_signal(Signal::Interrupt));
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::spawn(async move {
+            while term.recv().await.is_some() {
+                on_signal(Signal::Terminate);
+            }
+        });
+    }
+}
+
+fn on_signal(signal: Signal) {
+    if request(signal) {
+        eprintln!(
+            "\n{}: stopping the load; attempts in flight get {}s, then truth is read and a partial report \
+             written (exit {}). Press Ctrl-C again to quit at once.",
+            signal.name(),
+            DRAIN.as_secs(),
+            signal.exit_code()
+        );
+        return;
+    }
+    let code = requested().unwrap_or(signal).exit_code();
+    eprintln!("\n{}: quitting at once (exit {code}).", signal.name());
+    let left = left();
+    for (_, store) in &left.stores {
+        eprintln!("left behind: {}", left_behind(&store.location));
+    }
+    if let Some(folder) = &left.folder {
+        eprintln!("left behind: {} (no summary.json: this run has no report)", folder.display());
+    }
+    std::process::exit(code);
+}
+
+/// The data a run leaves on a shared server, and how to remove it by hand.
+fn left_behind(location: &StoreLocation) -> String {
+    match location {
+        StoreLocation::Postgres { schema, .. } => {
+            format!("{} (remove with: DROP SCHEMA {schema} CASCADE)", location.describe())
         }
+        StoreLocation::Redis { prefix, .. } => format!(
+            "{} (remove with: redis-cli --scan --pattern '{prefix}:*' | xargs -r redis-cli del)",
+            location.describe()
+        ),
+        StoreLocation::Memory | StoreLocation::Sqlite { .. } => location.describe(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell_convention() {
+        assert_eq!(Signal::Interrupt.exit_code(), 130);
+        assert_eq!(Signal::Terminate.exit_code(), 143);
     }
 }

@@ -14,8 +14,12 @@
 //!
 //! [`run`] strings the steps together for one scenario or a suite ([`repeat`] folds
 //! repetitions, [`threshold`] and [`baseline`] are the CI gates); [`cli`] is the command line;
-//! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] removes a
-//! run's data from shared servers on Ctrl-C.
+//! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] turns the
+//! first Ctrl-C or SIGTERM into a clean stop with a partial report (exit 130 or 143).
+//!
+//! While a run goes on, [`live`] holds its figures: the terminal view (`live::view`, coloured
+//! by [`color`]), Prometheus metrics at `--metrics-listen` and pushed by
+//! `--prometheus-remote-write`; the reference server exports its own at `/metrics`.
 //!
 //! Where a new piece goes: a target kind is a module under `target/` implementing
 //! [`target::Target`] plus its arm in [`target::start`]; a truth source for `http` targets, a
@@ -26,11 +30,13 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod color;
 pub mod compare;
 pub mod fairness;
 pub mod harness;
 pub mod interrupt;
 pub mod limits;
+pub mod live;
 pub mod logging;
 pub mod outcome;
 pub mod probe;

@@ -6,6 +6,7 @@ use flashbench::cli::{dispatch, Cli};
 fn main() {
     let cli = Cli::parse();
     flashbench::logging::init(cli.verbose);
+    flashbench::color::init(cli.color);
     let runtime = match flashbench::runtime() {
         Ok(rt) => rt,
         Err(e) => {

@@ -4,6 +4,8 @@
 use crate::baseline::{Baseline, Limit};
 use crate::harness::{self, HarnessConfig, Ledger};
 use crate::limits::{self, Placement};
+use crate::live::view::{Mode, View};
+use crate::live::{Live, Phase, RunLabels};
 use crate::repeat;
 use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
 use crate::resolve;
@@ -58,6 +60,9 @@ pub struct RunOptions {
     pub baseline: Option<std::sync::Arc<Baseline>>,
     /// `--regression`: limits that win over the scenario's `regression`.
     pub regressions: Vec<Limit>,
+    /// `--prometheus-remote-write`: where each run's final figures are pushed when it ends
+    /// (the periodic pushes are the caller's).
+    pub remote_write: Option<crate::live::remote_write::RemoteWrite>,
 }
 
 impl Default for RunOptions {
@@ -76,6 +81,7 @@ impl Default for RunOptions {
             fail_fast: false,
             baseline: None,
             regressions: Vec::new(),
+            remote_write: None,
         }
     }
 }
@@ -252,17 +258,25 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         Err(e) => return usage_error(file, e),
     };
     let reference = s.target.kind == TargetKind::Reference;
-    let dir = match report::create_run_dir(&opts.reports_root, &s.name, exact_dir) {
-        Ok(d) => d.path,
+    let folder = match report::create_run_dir(&opts.reports_root, &s.name, exact_dir) {
+        Ok(d) => d,
         Err(e) => return usage_error(file, format!("cannot create the report folder: {e}")),
     };
+    let dir = folder.path.clone();
+    crate::interrupt::set_run_folder(Some(dir.clone()));
+    let live = Arc::new(live_of(&s, &dir));
+    crate::live::listen::set_current(live.clone());
+    let _noted = note_interruption(live.clone());
+    let view = View::start(live.clone(), Mode::detect(opts.quiet));
     let repeat = opts.repeat.unwrap_or(s.repeat).max(1);
     let mut reps = Vec::with_capacity(repeat as usize);
     let mut previous: Option<StoreOptions> = None;
     for i in 1..=repeat {
-        if repeat > 1 && !opts.quiet {
-            eprintln!("repetition {i} of {repeat}");
+        // After Ctrl-C no further repetition starts.
+        if i > 1 && crate::interrupt::requested().is_some() {
+            break;
         }
+        live.begin_repetition(i, repeat);
         // Each repetition starts from fresh state; the folder keeps the last one's file.
         if let Some(old) = previous.take() {
             remove_own_store(&old);
@@ -290,7 +304,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         } else {
             target::Setup::Http
         };
-        reps.push(execute(&s, file, &setup, opts).await);
+        reps.push(execute(&s, file, &setup, &live).await);
         // A self-test repetition that only missed its catch may be made good by the next.
         let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
         if opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {
@@ -304,7 +318,20 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     let exit_code = summary.exit_code;
     let error = summary.error.clone();
     let yaml = serde_yaml::to_string(&s).unwrap_or_default();
-    if let Err(e) = report::write_run(&dir, &summary, &ledger, &yaml) {
+    live.set_phase(Phase::Reporting);
+    let written = report::write_run(&dir, &summary, &ledger, &yaml);
+    live.finished(&summary.verdict, exit_code);
+    drop(view);
+    if let Some(rw) = &opts.remote_write {
+        if let Err(e) = rw.push(&live).await {
+            eprintln!("warning: {e}; the run's final figures were not pushed");
+        }
+    }
+    if written.is_ok() {
+        folder.publish();
+        crate::interrupt::set_run_folder(None);
+    }
+    if let Err(e) = written {
         return RunResult {
             file: file.to_path_buf(),
             exit_code: EXIT_ENVIRONMENT,
@@ -314,6 +341,42 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         };
     }
     RunResult { file: file.to_path_buf(), exit_code, summary: Some(summary), dir: Some(dir), error }
+}
+
+/// The live figures of a run of `s` into `dir`.
+fn live_of(s: &Scenario, dir: &Path) -> Live {
+    let reference = s.target.kind == TargetKind::Reference;
+    let labels = RunLabels {
+        scenario: s.name.clone(),
+        run: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        target: if reference { "reference".into() } else { "http".into() },
+        backend: if reference { s.server.backend.name().to_string() } else { String::new() },
+        strategy: match (reference, s.server.strategy) {
+            (true, Some(st)) => st.to_string(),
+            (true, None) => s.server.backend.default_strategy().to_string(),
+            (false, _) => String::new(),
+        },
+    };
+    let products = s.products.iter().map(|p| (p.id.clone(), u64::from(p.stock))).collect();
+    let live = Live::new(labels, products, u64::from(s.total_buyers()));
+    live.set_shape(u64::from(s.closed_buyers()), u64::from(s.concurrent_connections()));
+    live
+}
+
+/// Notes the phase a run was in when Ctrl-C or SIGTERM came (the task ends with the guard).
+fn note_interruption(live: Arc<Live>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        crate::interrupt::wait().await;
+        live.note_interruption();
+    }))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Adds the baseline comparison; a regression beyond its limit fails the run (exit 3) unless
@@ -354,17 +417,26 @@ fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baselin
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
 /// target's behalf: a failure of the environment becomes an exit-4 summary.
-async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOptions) -> (Summary, Ledger) {
+async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, live: &Arc<Live>) -> (Summary, Ledger) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
     let mut ctx = Context { s, file, target: target::info_before_start(s, setup), started_at: &started_at };
+    live.set_phase(Phase::Starting);
     let target = match target::start(s, setup).await {
         Ok(t) => t,
         Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
     ctx.target = target.describe();
+    // Ctrl-C while the target was starting: no load at all.
+    if let Some(signal) = crate::interrupt::requested() {
+        target.stop().await;
+        let mut summary =
+            environment_failure(&ctx, "the run was interrupted before the load".into(), &Ledger::default(), t0);
+        mark_interrupted(&mut summary, signal, live, &Ledger::default(), &[]);
+        return (summary, Ledger::default());
+    }
     let config =
-        HarnessConfig { plan: Arc::new(target.plan()), show_progress: !opts.quiet, deadline: harness::run_deadline(s) };
+        HarnessConfig { plan: Arc::new(target.plan()), live: live.clone(), deadline: harness::run_deadline(s) };
     let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {
@@ -373,6 +445,11 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOpt
         }
     };
     let duration = t0.elapsed();
+    let skew = stats::send_skew(&ledger);
+    if !ledger.attempts.is_empty() {
+        live.send_skew(skew.p50, skew.p99, skew.max);
+    }
+    live.set_phase(Phase::Truth);
     let awaited = truth::Awaited::of(s, &ledger);
     let read = target.read_truth(s, &awaited).await;
     ctx.target.after_run = Some(target.after_run().await);
@@ -380,12 +457,21 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOpt
     let truth = match read {
         Ok(truth) => truth,
         Err(e) => {
-            let summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
+            let mut summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
+            if let Some(signal) = crate::interrupt::requested() {
+                mark_interrupted(&mut summary, signal, live, &ledger, &[]);
+            }
             return (summary, ledger);
         }
     };
+    live.set_phase(Phase::Verifying);
     resolve::resolve(s, &mut ledger, &truth);
-    let checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
+    let mut checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
+    let signal = crate::interrupt::requested();
+    let load_cut = signal.is_some() && !live.interrupted_during().is_some_and(Phase::after_load);
+    if load_cut {
+        unprovable_when_cut(&mut checks);
+    }
     let counts = stats::outcome_counts(&ledger);
     let observed = Observed::new(&ledger);
     let thresholds: Vec<ThresholdResult> = s.thresholds.iter().map(|t| observed.evaluate(t)).collect();
@@ -397,7 +483,78 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, opts: &RunOpt
     let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;
     summary.thresholds = thresholds;
+    if let Some(signal) = signal {
+        mark_interrupted(&mut summary, signal, live, &ledger, &checks);
+    }
     (summary, ledger)
+}
+
+/// Checks a cut load cannot decide: stock left unsold proves nothing when buyers were stopped.
+fn unprovable_when_cut(checks: &mut [Check]) {
+    for c in checks.iter_mut().filter(|c| c.name == verify::Invariant::NoUndersell) {
+        c.status = verify::Status::NotApplicable;
+        c.detail = format!(
+            "not checked: the run was interrupted before every buyer had made its attempts, so stock left \
+             unsold proves nothing ({})",
+            c.detail
+        );
+    }
+}
+
+/// Makes `summary` the partial summary of an interrupted run: verdict `interrupted`, the
+/// signal's exit code, what was cut; a violation found stands (it is a proof) and is named.
+fn mark_interrupted(
+    summary: &mut Summary,
+    signal: crate::interrupt::Signal,
+    live: &Live,
+    ledger: &Ledger,
+    checks: &[Check],
+) {
+    let during = live.interrupted_during().unwrap_or(Phase::Starting);
+    let cut_attempts = ledger
+        .attempts
+        .iter()
+        .filter(|a| a.error.as_deref().is_some_and(|e| e.starts_with(harness::buyer::CUT_BY_STOP)))
+        .count() as u64;
+    let sent: std::collections::HashSet<u32> =
+        ledger.attempts.iter().filter(|a| a.outcome.was_sent()).map(|a| a.buyer).collect();
+    let stopped_buyers = u64::from(summary.buyers).saturating_sub(sent.len() as u64);
+    let load_complete = during.after_load();
+    let what = if load_complete {
+        "the load had finished, so the checks below are complete".to_string()
+    } else {
+        format!(
+            "a partial run: {} sent, {} cut in flight, {} sent nothing; it proves no pass",
+            crate::text::count(ledger.attempts.iter().filter(|a| a.outcome.was_sent()).count() as u64, "attempt"),
+            crate::text::count(cut_attempts, "attempt"),
+            crate::text::count(stopped_buyers, "buyer"),
+        )
+    };
+    let mut reasons = vec![format!("interrupted by {} in phase `{}`: {what}", signal.name(), during.name())];
+    reasons.extend(
+        checks
+            .iter()
+            .filter(|c| c.status == verify::Status::Fail && !summary_expects(summary, c.name))
+            .map(|c| format!("{} violated before the interruption (a violation stands): {}", c.name.name(), c.detail)),
+    );
+    reasons.extend(summary.reasons.iter().filter(|r| r.starts_with("environment failed")).cloned());
+    summary.reasons = reasons;
+    summary.verdict = "interrupted".into();
+    summary.exit_code = signal.exit_code();
+    summary.interrupted = Some(report::Interruption {
+        signal: match signal {
+            crate::interrupt::Signal::Interrupt => "SIGINT".into(),
+            crate::interrupt::Signal::Terminate => "SIGTERM".into(),
+        },
+        during: during.name().into(),
+        load_complete,
+        cut_attempts,
+        stopped_buyers,
+    });
+}
+
+fn summary_expects(summary: &Summary, name: verify::Invariant) -> bool {
+    summary.invariants.iter().any(|i| i.name == name && i.expected_violation)
 }
 
 /// What every summary of one run is built from.
@@ -498,5 +655,6 @@ fn build_summary(
         shown_repetition: None,
         violation_rate: std::collections::BTreeMap::new(),
         baseline: None,
+        interrupted: None,
     }
 }

@@ -23,6 +23,8 @@ pub const EXIT_ENVIRONMENT: i32 = 4;
 /// The most severe of several exit codes, in the order 2, 1, 4, 3, 0.
 pub fn most_severe(codes: impl IntoIterator<Item = i32>) -> i32 {
     let rank = |c: i32| match c {
+        // Ctrl-C or SIGTERM: the suite was stopped, whatever ran before.
+        130 | 143 => 5,
         EXIT_USAGE => 4,
         EXIT_VIOLATION => 3,
         EXIT_ENVIRONMENT => 2,

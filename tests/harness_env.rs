@@ -17,7 +17,7 @@ fn scenario(text: &str) -> Arc<Scenario> {
 }
 
 fn config(addr: std::net::SocketAddr, deadline: Duration) -> HarnessConfig {
-    HarnessConfig { plan: Arc::new(Plan::reference(vec![Endpoint::at(addr)])), show_progress: false, deadline }
+    HarnessConfig::unwatched(Arc::new(Plan::reference(vec![Endpoint::at(addr)])), deadline)
 }
 
 /// How the fixture answers an order request, given the buyer id and how many orders of that
@@ -194,11 +194,10 @@ async fn buyers_that_cannot_connect_are_not_sent_and_the_run_goes_on() {
     let s = scenario(
         "name: t\nproducts:\n  - id: p\n    stock: 50\nbuyers:\n  count: 20\narrival:\n  connect_timeout: 5s\n",
     );
-    let config = HarnessConfig {
-        plan: Arc::new(Plan::reference(vec![Endpoint::at(good), Endpoint::at(closed)])),
-        show_progress: false,
-        deadline: Duration::from_secs(30),
-    };
+    let config = HarnessConfig::unwatched(
+        Arc::new(Plan::reference(vec![Endpoint::at(good), Endpoint::at(closed)])),
+        Duration::from_secs(30),
+    );
     let ledger = harness::drive(s, &config).await.expect("some buyers reached the target");
     assert_eq!(ledger.count(Outcome::Won), 10);
     assert_eq!(ledger.count(Outcome::NotSent), 10);

@@ -99,6 +99,12 @@ fn try_postgres_sql(url: &str, sql: String) -> Option<i64> {
     })
 }
 
+fn redis_del(url: &str, key: &str) {
+    let client = redis::Client::open(url).expect("client");
+    let mut conn = client.get_connection().expect("connect");
+    let _: i64 = redis::cmd("DEL").arg(key).query(&mut conn).expect("del");
+}
+
 fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
     let client = redis::Client::open(url).expect("client");
     let mut conn = client.get_connection().expect("connect");
@@ -291,8 +297,11 @@ fn redis_stalled_for_7s_gives_no_false_violation() {
     );
 }
 
-/// Ctrl-C in the middle of a run: exit 130, no summary, and the run's data is gone.
-fn ctrl_c_removes_the_runs_data(backend: &str) {
+/// Ctrl-C (or SIGTERM) in the middle of a run: exit 130 (143), a partial summary marked
+/// `interrupted` whose checks ran on what happened, `latest` pointing at it, `flashbench
+/// report` reading it, and the run's data gone. A second Ctrl-C quits at once, names what it
+/// left behind, and leaves `latest` alone.
+fn ctrl_c_removes_the_runs_data(backend: &str, signal: &str, twice: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = dir.path().join("interrupted.yaml");
     std::fs::write(
@@ -303,11 +312,17 @@ fn ctrl_c_removes_the_runs_data(backend: &str) {
         ),
     )
     .expect("write");
-    let out = dir.path().join("run");
     let extra = service_args(backend).unwrap_or_default();
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let url = extra[1].to_string();
-    let run = spawn_run(&scenario, &out, &extra);
+    let url = extra[1].clone();
+    // From a folder of its own and without --out: `reports/interrupted/latest` is at stake.
+    let run = Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &scenario.to_string_lossy(), "--quiet"])
+        .args(&extra)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn flashbench");
     // Wait (bounded) until the run's data exists and it has taken orders.
     let deadline = Instant::now() + Duration::from_secs(20);
     let held = || -> Option<String> {
@@ -341,13 +356,74 @@ fn ctrl_c_removes_the_runs_data(backend: &str) {
         assert!(Instant::now() < deadline, "the run never got going");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let ok = Command::new("kill").args(["-INT", &run.id().to_string()]).status().is_ok_and(|s| s.success());
-    assert!(ok, "kill -INT failed");
+    let mut run = run;
+    let kill = |run: &std::process::Child| {
+        let ok = Command::new("kill").args([signal, &run.id().to_string()]).status().is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} failed");
+    };
+    // stderr read line by line as it comes: the second signal is sent once the first was
+    // handled (two signals sent at once may be merged by the kernel into one).
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr_pipe = run.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    kill(&run);
+    let mut seen = Vec::new();
+    if twice {
+        while !seen.iter().any(|l: &String| l.contains("again to quit")) {
+            match lines.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) => seen.push(line),
+                Err(e) => panic!("the first signal was not acknowledged ({e}): {seen:?}"),
+            }
+        }
+        kill(&run);
+    }
     let output = run.wait_with_output().expect("wait");
-    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(read_summary(&out).is_none(), "an interrupted run claims no verdict");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("interrupted: removed"), "{stderr}");
+    let _ = reader.join();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    let code = if signal == "-TERM" { 143 } else { 130 };
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    let parent = dir.path().join("reports/interrupted");
+    if twice {
+        // Quit at once: data and folder left, both named; `latest` never points at them.
+        assert!(stderr.contains("quitting at once") && stderr.contains("left behind"), "{stderr}");
+        assert!(stderr.contains(&data), "names the data it left: {stderr}");
+        assert!(!parent.join("latest").exists(), "latest must not point at a folder without summary.json");
+        match backend {
+            "postgres" => try_postgres_sql(&url, format!("DROP SCHEMA IF EXISTS \"{data}\" CASCADE")),
+            _ => {
+                for k in redis_keys(&url, &format!("{data}:*")) {
+                    redis_del(&url, &k);
+                }
+                None
+            }
+        };
+        return;
+    }
+    let latest = parent.join("latest");
+    let s = read_summary(&latest).unwrap_or_else(|| panic!("latest holds a summary.json: {stderr}"));
+    assert_eq!(s["verdict"], "interrupted", "{s}");
+    assert_eq!(s["exit_code"], code);
+    assert_eq!(s["interrupted"]["signal"], if code == 143 { "SIGTERM" } else { "SIGINT" });
+    assert_eq!(s["interrupted"]["load_complete"], false, "{}", s["interrupted"]);
+    assert_eq!(status(&s, "no_undersell"), "not_applicable", "a cut load proves nothing about unsold stock");
+    for inv in ["no_oversell", "acked_orders_durable", "no_phantom_orders"] {
+        assert_eq!(status(&s, inv), "pass", "{inv} is checked on what happened: {s}");
+    }
+    // The attempts made before the signal are in the ledger, and truth agrees with them (the
+    // checks above): nothing was lost by stopping.
+    assert!(s["attempts"].as_u64().is_some_and(|n| n >= 1), "the attempts made are in the ledger: {}", s["attempts"]);
+    let report = Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["report", "reports/interrupted/latest"])
+        .current_dir(dir.path())
+        .output()
+        .expect("report");
+    assert!(report.status.success(), "flashbench report …/latest: {}", String::from_utf8_lossy(&report.stderr));
     match backend {
         "postgres" => assert!(!postgres_schema_exists(&url, &data), "schema {data} is still there"),
         _ => assert!(redis_keys(&url, &format!("{data}:*")).is_empty(), "keys {data}:* are still there"),
@@ -372,9 +448,14 @@ fn main() -> std::process::ExitCode {
     t.add("cleanup::postgres_schema_removed_unless_kept", &[Service::Postgres], postgres_cleanup_unless_kept);
     t.add("cleanup::redis_keys_removed_unless_kept", &[Service::Redis], redis_cleanup_unless_kept);
     t.add("cleanup::ctrl_c_removes_the_postgres_schema", &[Service::Postgres], || {
-        ctrl_c_removes_the_runs_data("postgres")
+        ctrl_c_removes_the_runs_data("postgres", "-INT", false)
     });
-    t.add("cleanup::ctrl_c_removes_the_redis_keys", &[Service::Redis], || ctrl_c_removes_the_runs_data("redis"));
+    t.add("cleanup::sigterm_removes_the_redis_keys", &[Service::Redis], || {
+        ctrl_c_removes_the_runs_data("redis", "-TERM", false)
+    });
+    t.add("cleanup::second_ctrl_c_quits_at_once_and_names_what_it_left", &[Service::Postgres], || {
+        ctrl_c_removes_the_runs_data("postgres", "-INT", true)
+    });
     t.add("unreachable::redis_ends_the_run_with_exit_4", &[], || {
         an_unreachable_store_ends_the_run_quickly_with_exit_4("redis", "--redis-url", "redis://127.0.0.1:1")
     });

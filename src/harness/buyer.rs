@@ -37,6 +37,11 @@ pub async fn buy(
             vars.for_order(won + 1);
             request = plan.order.bytes(host, &vars.vars(attempt));
         }
+        // A stop was asked for: no further attempt (a first one is made: in a burst its last
+        // byte may already be on the wire).
+        if attempt > 1 && crate::interrupt::requested().is_some() {
+            break;
+        }
         // Every attempt ends by the run's deadline: one in flight then is a `timeout`.
         let left = shared.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -44,12 +49,23 @@ pub async fn buy(
             break;
         }
         let timeout = s.request_timeout.0.min(left);
-        let (sent, result) = if conn.is_prepared() {
-            conn.complete(timeout).await
-        } else {
-            (Instant::now(), conn.send(&request, timeout).await)
+        let before = Instant::now();
+        shared.live.sending();
+        let exchange = async {
+            if conn.is_prepared() {
+                conn.complete(timeout).await
+            } else {
+                (Instant::now(), conn.send(&request, timeout).await)
+            }
         };
-        let cut = timeout < s.request_timeout.0 && result.as_ref().is_err_and(ConnError::is_timeout);
+        // After a stop, an attempt still unanswered once the drain is over is cut: `timeout`,
+        // indeterminate, resolved from truth like any other.
+        let (sent, result, stopped) = tokio::select! {
+            biased;
+            (sent, result) = exchange => (sent, result, false),
+            _ = crate::interrupt::drained() => (before, Err(ConnError::Timeout(before.elapsed())), true),
+        };
+        let cut = !stopped && timeout < s.request_timeout.0 && result.as_ref().is_err_and(ConnError::is_timeout);
         if cut {
             shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
         }
@@ -58,6 +74,12 @@ pub async fn buy(
                 let c = plan.classifier.classify(answer.status, &answer.body);
                 (answer.status, c.outcome, c.order_id, c.note)
             }
+            Err(_) if stopped => (
+                0,
+                Outcome::Timeout,
+                None,
+                Some(format!("{CUT_BY_STOP}: no answer within {}s of the stop", crate::interrupt::DRAIN.as_secs())),
+            ),
             Err(e) if cut => {
                 (0, transport_outcome(&e), None, Some(format!("cut by the run's deadline: {}", describe(&e))))
             }
@@ -84,7 +106,7 @@ pub async fn buy(
             }
         }
         let done = Instant::now();
-        shared.progress.record(outcome);
+        shared.live.answered(outcome, done.saturating_duration_since(intended));
         out.push(Attempt {
             repetition: 1,
             buyer,
@@ -118,7 +140,10 @@ pub async fn buy(
                 }
                 if attempt < s.buyers.attempts {
                     intended = Instant::now() + delay;
-                    tokio::time::sleep_until(intended.min(shared.deadline).into()).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(intended.min(shared.deadline).into()) => {}
+                        _ = crate::interrupt::wait() => break,
+                    }
                 }
             }
             _ => break,
@@ -127,11 +152,14 @@ pub async fn buy(
     out
 }
 
+/// How an attempt cut at the end of a stop's drain begins its error.
+pub const CUT_BY_STOP: &str = "cut by the interruption";
+
 /// The one attempt of a buyer that could not buy at all (its register or login failed).
 pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> Attempt {
     let s = &shared.scenario;
     let at = shared.micros(Instant::now());
-    shared.progress.record(Outcome::NotSent);
+    shared.live.record(Outcome::NotSent, None);
     Attempt {
         repetition: 1,
         buyer,

@@ -6,7 +6,7 @@
 //! own last byte is written, to read its answer while the rest are still being written.
 
 use super::connection::LastByte;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -20,7 +20,13 @@ pub struct StartGate {
     /// The release instant, set before the first last byte is written.
     release_at: std::sync::OnceLock<Instant>,
     last_bytes: Mutex<Vec<LastByte>>,
+    /// [`WAITING`], then [`RELEASED`] or [`CANCELLED`], decided once.
+    state: AtomicU8,
 }
+
+const WAITING: u8 = 0;
+const RELEASED: u8 = 1;
+const CANCELLED: u8 = 2;
 
 /// Writers of the release at most.
 const MAX_WRITERS: usize = 8;
@@ -70,6 +76,7 @@ impl StartGate {
             release: watch::Sender::new(None),
             release_at: std::sync::OnceLock::new(),
             last_bytes: Mutex::new(Vec::with_capacity(expected)),
+            state: AtomicU8::new(WAITING),
         }
     }
 
@@ -116,12 +123,27 @@ impl StartGate {
     /// Releases everyone once all have arrived or `deadline` has passed; returns the release
     /// instant and how many had arrived.
     pub async fn open_when_ready(&self, deadline: Duration) -> (Instant, usize) {
-        self.open_when_ready_from(deadline, None).await
+        let opened = self.open_when_ready_from(deadline, None).await;
+        opened.unwrap_or_else(|| (Instant::now(), self.arrived()))
+    }
+
+    /// Makes sure the gate never opens (a stop asked for before the release): true when it
+    /// will not, false when it has opened already (its buyers must then read their answers).
+    pub fn cancel(&self) -> bool {
+        match self.state.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(now) => now == CANCELLED,
+        }
     }
 
     /// As [`StartGate::open_when_ready`], but never before `not_before` (a burst placed in a
     /// background stream).
-    pub async fn open_when_ready_from(&self, deadline: Duration, not_before: Option<Instant>) -> (Instant, usize) {
+    /// `None` when the gate was cancelled first: it then writes nothing.
+    pub async fn open_when_ready_from(
+        &self,
+        deadline: Duration,
+        not_before: Option<Instant>,
+    ) -> Option<(Instant, usize)> {
         let wait_all = async {
             loop {
                 let notified = self.all_arrived.notified();
@@ -135,12 +157,15 @@ impl StartGate {
         if let Some(t) = not_before {
             tokio::time::sleep_until(t.into()).await;
         }
+        if self.state.compare_exchange(WAITING, RELEASED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return None;
+        }
         let at = Instant::now();
         let _ = self.release_at.set(at);
         let last_bytes = std::mem::take(&mut *self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()));
         write_split(&last_bytes);
         self.release.send_replace(Some(at));
-        (at, self.arrived())
+        Some((at, self.arrived()))
     }
 }
 
@@ -176,5 +201,18 @@ mod tests {
         let (_, arrived) = gate.open_when_ready(Duration::from_millis(50)).await;
         assert_eq!(arrived, 1);
         let _ = gate.released().await;
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_gate_never_opens_and_an_opened_one_cannot_be_cancelled() {
+        let gate = StartGate::new(1);
+        assert!(gate.cancel());
+        gate.arrive(None);
+        assert_eq!(gate.open_when_ready_from(Duration::from_secs(5), None).await, None);
+        assert!(gate.released_at().is_none(), "nothing was released");
+        let opened = StartGate::new(1);
+        opened.arrive(None);
+        assert!(opened.open_when_ready_from(Duration::from_secs(5), None).await.is_some());
+        assert!(!opened.cancel(), "too late: its buyers must read their answers");
     }
 }

@@ -13,7 +13,6 @@ mod connection;
 mod gate;
 pub mod ledger;
 pub mod plan;
-mod progress;
 pub mod queued;
 mod stream;
 pub mod template;
@@ -24,8 +23,8 @@ pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
 pub use ledger::{Attempt, Dropped, Ledger, Overrun, StockSample};
 pub use plan::{Endpoint, Plan, StockProbe};
-pub use progress::Progress;
 
+use crate::live::Phase;
 use crate::scenario::{ArrivalMode, Scenario};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
@@ -78,7 +77,8 @@ pub struct Shared {
     live_buyers: AtomicU32,
     /// Prepared connections the server closed before the release, opened and prepared again.
     reprepared: AtomicU32,
-    pub progress: Progress,
+    /// The run's live figures (terminal view, metrics).
+    pub live: Arc<crate::live::Live>,
 }
 
 impl Shared {
@@ -109,9 +109,18 @@ impl Drop for LiveBuyer<'_> {
 pub struct HarnessConfig {
     /// Where buyers connect, what they send, how answers are read: from the target.
     pub plan: Arc<Plan>,
-    pub show_progress: bool,
+    /// Where the harness reports its progress as it goes.
+    pub live: Arc<crate::live::Live>,
     /// How long the load may take, from its start ([`run_deadline`] of the scenario).
     pub deadline: Duration,
+}
+
+impl HarnessConfig {
+    /// A configuration whose live figures nobody watches.
+    pub fn unwatched(plan: Arc<Plan>, deadline: Duration) -> Self {
+        let live = crate::live::Live::new(crate::live::RunLabels::default(), Vec::new(), 0);
+        HarnessConfig { plan, live: Arc::new(live), deadline }
+    }
 }
 
 /// Longest a run may take before it is called off: every wait in it is bounded. Saturating
@@ -164,27 +173,48 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         cut_by_deadline: AtomicU32::new(0),
         live_buyers: AtomicU32::new(0),
         reprepared: AtomicU32::new(0),
-        progress: Progress::new(config.show_progress, &scenario.name),
+        live: config.live.clone(),
         scenario: scenario.clone(),
     });
 
     let (stop_monitor, monitor) = spawn_stock_monitor(shared.clone());
-    let ticker = spawn_ticker(shared.clone());
+    // A stop asked for: the load drains (no new attempt, those in flight get their chance).
+    let draining = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            crate::interrupt::wait().await;
+            shared.live.note_interruption();
+            shared.live.set_phase(Phase::Draining);
+            // Goose stops launching users (a ramp's later buyers never start); those running
+            // finish their transaction, which the stop bounds.
+            goose::trigger_killswitch("flashbench: interrupted");
+        })
+    };
     let gate_task = shared.gate.is_some().then(|| {
         let shared = shared.clone();
         tokio::spawn(async move {
-            shared.progress.set_phase("connecting");
+            shared.live.set_phase(Phase::Connecting);
             let connect_timeout = shared.scenario.arrival.connect_timeout.0;
             // In a background stream, the burst is released `at` into it.
             let not_before = match &shared.stream {
                 Some(st) => Some(st.started().await + shared.scenario.arrival.at.map_or(Duration::ZERO, |d| d.0)),
                 None => None,
             };
+            // A stop asked for before the release: the gate never opens, no order is sent.
             let opened = match &shared.gate {
-                Some(g) => Some(g.open_when_ready_from(connect_timeout, not_before).await),
+                Some(g) => tokio::select! {
+                    opened = g.open_when_ready_from(connect_timeout, not_before) => opened,
+                    // Cancelling fails only when the gate has just opened.
+                    _ = crate::interrupt::wait() => match g.cancel() {
+                        true => None,
+                        false => Some((g.released().await, g.arrived())),
+                    },
+                },
                 None => None,
             };
-            shared.progress.set_phase("buying");
+            if opened.is_some() {
+                shared.live.set_phase(Phase::Buying);
+            }
             opened
         })
     });
@@ -193,7 +223,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         tokio::spawn(async move {
             let connect_timeout = shared.scenario.arrival.connect_timeout.0;
             if shared.gate.is_none() {
-                shared.progress.set_phase("connecting");
+                shared.live.set_phase(Phase::Connecting);
             }
             let dispatched = stream::dispatch(shared.clone(), connect_timeout);
             tokio::pin!(dispatched);
@@ -203,14 +233,14 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
                     _ = st.started() => {}
                 }
                 if shared.gate.is_none() {
-                    shared.progress.set_phase("streaming");
+                    shared.live.set_phase(Phase::Streaming);
                 }
             }
             dispatched.await;
         })
     });
     if !burst {
-        shared.progress.set_phase("ramping");
+        shared.live.set_phase(Phase::Ramping);
     }
 
     let attack = build_attack(shared.clone(), config, ramp_interval)?;
@@ -221,11 +251,10 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         tokio::time::timeout(config.deadline + DEADLINE_GRACE, attack.execute()).await
     };
     let _ = stop_monitor.send(());
-    ticker.abort();
+    draining.abort();
     if let Some(d) = dispatcher {
         d.abort();
     }
-    shared.progress.finish();
     let stock_samples = monitor.await.unwrap_or_default();
     let (release, arrived) = match gate_task {
         Some(task) => match task.await.ok().flatten() {
@@ -245,7 +274,8 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     if let Ok(Err(e)) = result {
         return Err(HarnessError::Goose(e.to_string()));
     }
-    if shared.reached.load(Ordering::Acquire) == 0 {
+    // (Stopped by Ctrl-C before anyone connected is not an unreachable target.)
+    if shared.reached.load(Ordering::Acquire) == 0 && crate::interrupt::requested().is_none() {
         let why = shared.first_connect_error.get().cloned().unwrap_or_default();
         return Err(HarnessError::Unreachable(why));
     }
@@ -318,6 +348,7 @@ fn build_attack(
                 shared.reached.fetch_add(1, Ordering::AcqRel);
             }
             shared.attempts.lock().unwrap_or_else(|p| p.into_inner()).extend(attempts);
+            shared.live.buyer_done();
             Ok(())
         })
     });
@@ -356,8 +387,18 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let mut vars = plan::BuyerVars::new(s, plan, buyer);
     let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
     let mut refused = None;
+    let stopped = |conn, vars| Ready {
+        conn,
+        intended: Instant::now(),
+        vars,
+        request: Vec::new(),
+        refused: Some(STOPPED_BEFORE_START.to_string()),
+    };
     let (problem, request) = {
-        let _permit = shared.connect_permits.acquire().await;
+        let _permit = tokio::select! {
+            permit = shared.connect_permits.acquire() => permit,
+            _ = crate::interrupt::wait() => return stopped(conn, vars),
+        };
         let warmed = warm_up(shared, &mut conn, endpoint, &vars, probe_timeout).await;
         for step in &plan.auth {
             if let Err(why) = buyer::authenticate(&mut conn, endpoint, step, &mut vars, probe_timeout).await {
@@ -377,7 +418,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
         (problem, request)
     };
     match problem {
-        None => shared.progress.connected(),
+        None => shared.live.connected(),
         Some(why) => connect_failed(shared, why),
     }
     let intended = match &shared.gate {
@@ -388,6 +429,12 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
                 tokio::select! {
                     biased;
                     at = gate.released() => break at,
+                    // A stop before the release: the gate will never write this buyer's last
+                    // byte, so its order cannot reach the server.
+                    _ = crate::interrupt::wait() => match gate.cancel() {
+                        true => return stopped(conn, vars),
+                        false => break gate.released().await,
+                    },
                     // Its own last byte is written: read the answer now, while the gate
                     // writes the rest.
                     _ = async { if let Some(w) = &wake { w.notified().await } }, if wake.is_some() => {
@@ -415,12 +462,17 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
         None => {
             let origin = *shared.ramp_origin.get_or_init(Instant::now);
             let slot = origin + shared.ramp_interval * buyer;
-            tokio::time::sleep_until(slot.into()).await;
-            slot
+            tokio::select! {
+                _ = tokio::time::sleep_until(slot.into()) => slot,
+                _ = crate::interrupt::wait() => return stopped(conn, vars),
+            }
         }
     };
     Ready { conn, intended, vars, request, refused }
 }
+
+/// Why a buyer stopped before its first attempt made no attempt (recorded as `not_sent`).
+pub const STOPPED_BEFORE_START: &str = "the run was interrupted before this buyer's start";
 
 /// Opens `conn` with the plan's warm-up probe (or a bare connect); what went wrong, if anything.
 async fn warm_up(
@@ -447,16 +499,6 @@ async fn warm_up(
 fn connect_failed(shared: &Shared, why: String) {
     shared.connect_failures.fetch_add(1, Ordering::Relaxed);
     let _ = shared.first_connect_error.set(why);
-}
-
-fn spawn_ticker(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(125));
-        loop {
-            every.tick().await;
-            shared.progress.redraw();
-        }
-    })
 }
 
 /// Reads the stock of every product buyers want, on every instance, until told to stop, with
@@ -503,7 +545,8 @@ async fn monitor_stock(shared: Arc<Shared>, mut stop: tokio::sync::oneshot::Rece
     // Idle connections per (instance, product); a probe takes one and gives it back.
     let mut idle: std::collections::HashMap<(usize, usize), Vec<BuyerConn>> = std::collections::HashMap::new();
     let mut busy: std::collections::HashMap<(usize, usize), usize> = std::collections::HashMap::new();
-    let mut probes = tokio::task::JoinSet::new();
+    let mut probes: tokio::task::JoinSet<((usize, usize), BuyerConn, Option<StockSample>)> =
+        tokio::task::JoinSet::new();
     let mut next = Instant::now();
     loop {
         tokio::select! {
@@ -512,6 +555,9 @@ async fn monitor_stock(shared: Arc<Shared>, mut stop: tokio::sync::oneshot::Rece
                 if let Some(Ok((key, conn, sample))) = done {
                     *busy.entry(key).or_default() -= 1;
                     idle.entry(key).or_default().push(conn);
+                    if let Some(sample) = &sample {
+                        shared.live.stock_sample(sample.product as usize, sample.stock);
+                    }
                     samples.extend(sample);
                 }
                 continue;

@@ -123,6 +123,7 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
         }
     }
     let _close = CloseOnDrop(stream);
+    shared.live.set_arrivals_total(stream.offsets.len() as u64);
     for (k, offset) in stream.offsets.iter().enumerate() {
         let at = origin + *offset;
         if at >= shared.deadline {
@@ -130,13 +131,20 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
             break;
         }
         if at > Instant::now() {
-            tokio::time::sleep_until(at.into()).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = crate::interrupt::wait() => {}
+            }
+        }
+        // A stop was asked for: the arrivals still to come are not made.
+        if crate::interrupt::requested().is_some() {
+            break;
         }
         let buyer = stream.first_buyer + k as u32;
         match stream.hand_over(Arrival { buyer, intended: at }) {
-            Ok(()) => {}
+            Ok(()) => shared.live.arrived(false),
             Err(_) => {
-                shared.progress.dropped();
+                shared.live.arrived(true);
                 stream.dropped.lock().unwrap_or_else(|p| p.into_inner()).push(Dropped {
                     repetition: 1,
                     buyer,
@@ -165,7 +173,7 @@ pub async fn serve_slot(shared: &Shared, slot: u32) {
             super::warm_up(shared, &mut conn, endpoint, &vars, timeout).await
         };
         match problem {
-            None => shared.progress.connected(),
+            None => shared.live.connected(),
             Some(why) => super::connect_failed(shared, why),
         }
         if conn.ever_connected() {

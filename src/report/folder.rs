@@ -8,22 +8,39 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct RunDir {
     pub path: PathBuf,
+    /// `<root>/<scenario>` and this folder's name in it, when `latest` is to point here.
+    latest: Option<(PathBuf, String)>,
 }
 
-/// Creates `<root>/<scenario>/<timestamp>/` and points `<root>/<scenario>/latest` at it, or
-/// uses `exact` as given (`--out`). The folder is new and this run's alone: two runs started
-/// in the same millisecond get `<timestamp>` and `<timestamp>-2`.
+impl RunDir {
+    /// A folder given as is (`--out`): no `latest` link.
+    pub fn exact(path: &Path) -> RunDir {
+        RunDir { path: path.to_path_buf(), latest: None }
+    }
+
+    /// Points `<root>/<scenario>/latest` at this folder: call once its `summary.json` is
+    /// written, so `latest` never points at a folder without one (an interrupted or failed
+    /// write leaves it on the previous run).
+    pub fn publish(&self) {
+        if let Some((parent, name)) = &self.latest {
+            point_latest(parent, name);
+        }
+    }
+}
+
+/// Creates `<root>/<scenario>/<timestamp>/`, or uses `exact` as given (`--out`). The folder
+/// is new and this run's alone: two runs started in the same millisecond get `<timestamp>`
+/// and `<timestamp>-2`. [`RunDir::publish`] points `latest` at it once it holds a summary.
 pub fn create_run_dir(root: &Path, scenario: &str, exact: Option<&Path>) -> std::io::Result<RunDir> {
     if let Some(dir) = exact {
         std::fs::create_dir_all(dir)?;
-        return Ok(RunDir { path: dir.to_path_buf() });
+        return Ok(RunDir::exact(dir));
     }
     let parent = root.join(scenario);
     std::fs::create_dir_all(&parent)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
     let (name, path) = create_unique_dir(&parent, &stamp)?;
-    point_latest(&parent, &name);
-    Ok(RunDir { path })
+    Ok(RunDir { path, latest: Some((parent, name)) })
 }
 
 /// Creates `parent/stem`, or `parent/stem-2`, `-3`, … when taken; `create_dir` is atomic, so
@@ -96,8 +113,15 @@ mod tests {
     fn runs_started_together_get_folders_of_their_own() {
         let root = tempfile::tempdir().expect("tempdir");
         let dirs: Vec<PathBuf> = std::thread::scope(|s| {
-            let handles: Vec<_> =
-                (0..16).map(|_| s.spawn(|| create_run_dir(root.path(), "same", None).expect("dir").path)).collect();
+            let handles: Vec<_> = (0..16)
+                .map(|_| {
+                    s.spawn(|| {
+                        let d = create_run_dir(root.path(), "same", None).expect("dir");
+                        d.publish();
+                        d.path
+                    })
+                })
+                .collect();
             handles.into_iter().map(|h| h.join().expect("thread")).collect()
         });
         let unique: std::collections::HashSet<_> = dirs.iter().collect();

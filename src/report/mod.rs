@@ -13,10 +13,10 @@ pub mod ledger_files;
 pub mod markdown;
 pub mod suite;
 pub mod summary;
-mod terminal;
+pub mod terminal;
 
 pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
-pub use summary::{Environment, InvariantSummary, ProductSummary, StreamSummary, Summary, TargetInfo};
+pub use summary::{Environment, Interruption, InvariantSummary, ProductSummary, StreamSummary, Summary, TargetInfo};
 pub use terminal::{render, render_self_tests, render_suite};
 
 use crate::harness::Ledger;

@@ -15,7 +15,7 @@ pub struct Summary {
     pub scenario: String,
     pub description: String,
     pub scenario_file: String,
-    /// `pass` or `fail`.
+    /// `pass`, `fail`, or `interrupted` (Ctrl-C or SIGTERM: a partial run, exit 130 or 143).
     pub verdict: String,
     pub exit_code: i32,
     /// Why the run did not pass; empty on a pass.
@@ -92,6 +92,26 @@ pub struct Summary {
     /// With `--baseline`: the comparison table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::baseline::BaselineReport>,
+    /// Set when Ctrl-C or SIGTERM stopped the run: what was cut, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
+}
+
+/// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGINT` (Ctrl-C) or `SIGTERM`.
+    pub signal: String,
+    /// The phase the run was in when the signal came (`connecting`, `buying`, `truth`, …).
+    pub during: String,
+    /// Whether every buyer had made all its attempts (the signal came after the load): the
+    /// checks are then complete, but the run still exits with the signal's code.
+    pub load_complete: bool,
+    /// Attempts still unanswered at the end of the drain, recorded as `timeout`.
+    pub cut_attempts: u64,
+    /// Buyers that sent no order request: stopped before their start (recorded as
+    /// `not_sent`) or never started.
+    pub stopped_buyers: u64,
 }
 
 impl Summary {
@@ -426,6 +446,7 @@ impl Summary {
             shown_repetition: None,
             violation_rate: BTreeMap::new(),
             baseline: None,
+            interrupted: None,
         }
     }
 

@@ -2,8 +2,23 @@
 //! evidence, latency per outcome, throughput and send skew.
 
 use super::Summary;
+use crate::color::{paint, status, Paint, Stream};
 use crate::verify::Status;
 use std::fmt::Write;
+
+/// A status word for stdout, coloured by what it means when stdout has colour.
+fn mark(word: &str) -> String {
+    status(Stream::Stdout, word)
+}
+
+/// `PASS`, `FAIL` or `INTERRUPTED`, coloured.
+pub fn verdict_word(s: &Summary) -> String {
+    match (s.passed(), s.interrupted.is_some()) {
+        (_, true) => paint(Stream::Stdout, Paint::Warn, "INTERRUPTED"),
+        (true, false) => paint(Stream::Stdout, Paint::Good, "PASS"),
+        (false, false) => paint(Stream::Stdout, Paint::Bad, "FAIL"),
+    }
+}
 
 fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
@@ -12,7 +27,7 @@ fn ms(us: u64) -> String {
 /// The full summary of one run, as text.
 pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     let mut o = String::new();
-    let verdict = if s.passed() { "PASS" } else { "FAIL" };
+    let verdict = verdict_word(s);
     match s.description.trim() {
         "" => writeln!(o, "flashbench · {}", s.scenario),
         d => writeln!(o, "flashbench · {} — {d}", s.scenario),
@@ -52,7 +67,7 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         let _ = writeln!(
             o,
             "  {} count.{} {} (observed {})",
-            if oc.pass { "ok  " } else { "FAIL" },
+            mark(if oc.pass { "ok  " } else { "FAIL" }),
             oc.outcome,
             oc.expected,
             oc.observed
@@ -62,7 +77,7 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         let _ = writeln!(
             o,
             "  {} {}  (observed {})",
-            if t.status == "pass" { "ok  " } else { "FAIL" },
+            mark(if t.status == "pass" { "ok  " } else { "FAIL" }),
             t.expression,
             t.observed_text
         );
@@ -95,7 +110,12 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     let unchecked =
         s.invariants.iter().all(|i| i.status == Status::NotApplicable && i.detail.starts_with("not checked"));
     if unchecked {
-        let _ = writeln!(o, "  n/a    all {} were not checked: the run did not reach ground truth", s.invariants.len());
+        let _ = writeln!(
+            o,
+            "  {}    all {} were not checked: the run did not reach ground truth",
+            mark("n/a"),
+            s.invariants.len()
+        );
     }
     for i in s.invariants.iter().filter(|_| !unchecked) {
         let mark = match (i.status, i.expected_violation) {
@@ -106,7 +126,7 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             (Status::NotApplicable, true) => "MISSED",
             (Status::NotApplicable, false) => "n/a",
         };
-        let _ = writeln!(o, "  {:<7}{:<24}{}", mark, i.name.name(), i.detail);
+        let _ = writeln!(o, "  {}{:<24}{}", status(Stream::Stdout, &format!("{mark:<7}")), i.name.name(), i.detail);
         if !i.examples.is_empty() {
             let shown: Vec<&str> = i.examples.iter().take(3).map(String::as_str).collect();
             let more = i.examples.len().saturating_sub(shown.len());
@@ -152,9 +172,9 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         for r in &b.rows {
             let limit = r.limit_percent.map_or("-".to_string(), |l| format!("{l}%"));
             let mark = match (r.status.as_str(), r.limit_percent) {
-                ("fail", _) => "  REGRESSED",
-                ("n/a", Some(_)) => "  n/a: not compared",
-                _ => "",
+                ("fail", _) => format!("  {}", mark("REGRESSED")),
+                ("n/a", Some(_)) => format!("  {}", paint(Stream::Stdout, Paint::Muted, "n/a: not compared")),
+                _ => String::new(),
             };
             let _ = writeln!(
                 o,
@@ -167,7 +187,12 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         }
     }
     if let Some(dir) = run_dir {
-        let _ = writeln!(o, "\nreport     {}", dir.join("summary.json").display());
+        let _ = writeln!(o, "\nsummary    {}", dir.join("summary.json").display());
+        let _ = writeln!(
+            o,
+            "report     {}",
+            paint(Stream::Stdout, Paint::Bold, &dir.join("index.html").display().to_string())
+        );
     }
     o
 }
@@ -228,7 +253,12 @@ pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
     let mut o = String::from("\nsuite\n");
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, code, what) in rows {
-        let _ = writeln!(o, "  {:<5} exit {code}  {name:<width$}  {what}", if *code == 0 { "PASS" } else { "FAIL" });
+        let word = match *code {
+            0 => "PASS ",
+            130 | 143 => "INTERRUPTED ",
+            _ => "FAIL ",
+        };
+        let _ = writeln!(o, "  {} exit {code}  {name:<width$}  {what}", mark(word));
     }
     let passed = rows.iter().filter(|r| r.1 == 0).count();
     let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);
@@ -272,6 +302,7 @@ pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
             let cell = match s.invariants.iter().find(|i| i.name == inv) {
                 Some(i) => match (i.status, i.expected_violation) {
                     (Status::Fail, true) => "CAUGHT",
+                    (_, true) if s.interrupted.is_some() => "n/a",
                     (_, true) => {
                         missed += 1;
                         "MISSED"
@@ -282,7 +313,7 @@ pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
                 },
                 None => "?",
             };
-            let _ = write!(o, " {cell:>10}");
+            let _ = write!(o, " {}", mark(&format!("{cell:>10}")));
         }
         o.push('\n');
     }
