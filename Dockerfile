@@ -7,6 +7,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY fixtures ./fixtures
+# Cargo.toml names test targets (`harness = false`), and cargo wants their files to load it.
+COPY tests ./tests
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim

@@ -380,6 +380,17 @@ async fn run_command(args: RunArgs) -> i32 {
             break;
         }
     }
+    if let Some(addr) = args.metrics_listen {
+        if !args.quiet {
+            eprintln!(
+                "waiting for Prometheus to scrape the final figures at http://{addr}/metrics (at most {}s; Ctrl-C to skip)",
+                crate::live::listen::LINGER.as_secs()
+            );
+        }
+        if !crate::live::listen::await_last_scrape().await && !args.quiet {
+            eprintln!("no scrape came: the final figures were not collected (--prometheus-remote-write pushes them)");
+        }
+    }
     let summaries: Vec<&report::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
     if let Some(path) = &args.save_baseline {
         let json = if single {

@@ -266,6 +266,13 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     crate::interrupt::set_run_folder(Some(dir.clone()));
     let live = Arc::new(live_of(&s, &dir));
     crate::live::listen::set_current(live.clone());
+    // A first push at the start: a run shorter than the push interval still gets two points.
+    if let Some(rw) = opts.remote_write.clone() {
+        let first = live.clone();
+        tokio::spawn(async move {
+            let _ = rw.push(&first).await;
+        });
+    }
     let _noted = note_interruption(live.clone());
     let view = View::start(live.clone(), Mode::detect(opts.quiet));
     let repeat = opts.repeat.unwrap_or(s.repeat).max(1);

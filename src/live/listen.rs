@@ -7,10 +7,18 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The run whose figures are exported now.
 static CURRENT: Mutex<Option<Arc<Live>>> = Mutex::new(None);
+/// `/metrics` answers so far.
+static SCRAPES: AtomicU64 = AtomicU64::new(0);
+
+/// How long the process waits, after its last run, for one more scrape (so the verdict and
+/// the final figures reach Prometheus).
+pub const LINGER: Duration = Duration::from_secs(15);
 
 /// Makes `live` the run that `/metrics` and the remote-write pusher export.
 pub fn set_current(live: Arc<Live>) {
@@ -44,11 +52,26 @@ pub async fn start(addr: SocketAddr) -> Result<SocketAddr, ListenError> {
     Ok(bound)
 }
 
+/// Waits until `/metrics` has been scraped once more (at most [`LINGER`], or until Ctrl-C).
+pub async fn await_last_scrape() -> bool {
+    let before = SCRAPES.load(Ordering::Acquire);
+    let scraped = async {
+        while SCRAPES.load(Ordering::Acquire) == before {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(LINGER, scraped) => SCRAPES.load(Ordering::Acquire) > before,
+        _ = crate::interrupt::wait() => false,
+    }
+}
+
 async fn metrics() -> impl IntoResponse {
     let body = match current() {
         Some(live) => live.metrics.encode(),
         // No run has begun yet: an empty but valid exposition.
         None => "# EOF\n".to_string(),
     };
+    SCRAPES.fetch_add(1, Ordering::AcqRel);
     (StatusCode::OK, [(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], body)
 }

@@ -105,10 +105,16 @@ impl RunMetrics {
             "Unix time at which the run ended, labelled with its verdict (pass, fail, interrupted)",
             m.finished.clone(),
         );
-        registry.register("flashbench_run_exit_code", "The run's exit code, once it ended", m.exit_code.clone());
+        registry.register(
+            "flashbench_run_exit_code",
+            "The run's exit code once it ended; -1 while it goes on",
+            m.exit_code.clone(),
+        );
         for p in Phase::ALL {
             m.phase.get_or_create(&label("phase", p.name())).set(0);
         }
+        // Not a pass while the run goes on.
+        m.exit_code.set(-1);
         RunMetrics { registry, ..m }
     }
 
