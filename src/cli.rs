@@ -75,7 +75,7 @@ pub struct RunArgs {
     /// Default: reports/<scenario>/<timestamp>/ with a `latest` link.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// No progress line; print only one verdict line per scenario.
+    /// No live view; print only one verdict line per scenario.
     #[arg(short, long)]
     pub quiet: bool,
     /// Replace the scenario's server backend.
@@ -204,7 +204,7 @@ pub struct ServeArgs {
     /// Per-buyer rate limit: 1000/min (the seed's), 50/s, or off.
     #[arg(long, default_value = "1000/min", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
-    /// Bearer token for /admin routes; a random one is made (and printed) when absent.
+    /// Bearer token for /admin routes and /metrics; a random one is made (and printed) when absent.
     #[arg(long, env = "FLASHBENCH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Seed these products at start (a scenario or catalogue YAML with `products:`).
@@ -619,7 +619,7 @@ async fn serve_command(args: ServeArgs) -> i32 {
         if made_up {
             eprintln!("admin token: {admin_token}");
         }
-        eprintln!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth; Ctrl-C stops");
+        eprintln!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth, GET /admin/in-flight, GET /metrics (admin routes and metrics need the token); Ctrl-C stops");
     }
     if args.exit_on_stdin_eof {
         let mut stdin = tokio::io::stdin();

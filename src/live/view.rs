@@ -110,30 +110,34 @@ fn title(live: &Live) -> String {
     }
 }
 
-/// Attempts per second per outcome, over the last second or so.
+/// Attempts per second per outcome, over the last second (a sliding window of snapshots).
 #[derive(Default)]
 struct Rates {
-    previous: Option<(Instant, [u64; Outcome::ALL.len()])>,
-    last: [f64; Outcome::ALL.len()],
+    window: std::collections::VecDeque<(Instant, [u64; Outcome::ALL.len()])>,
 }
+
+/// The span the rates are measured over.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 impl Rates {
     fn update(&mut self, snap: &Snapshot) -> [f64; Outcome::ALL.len()] {
         let now = Instant::now();
         let counts = snap.counts.map(|(_, n)| n);
-        match self.previous {
-            None => self.previous = Some((now, counts)),
-            Some((at, before)) => {
-                let dt = now.duration_since(at).as_secs_f64();
-                if dt >= 1.0 {
-                    for i in 0..counts.len() {
-                        self.last[i] = counts[i].saturating_sub(before[i]) as f64 / dt;
-                    }
-                    self.previous = Some((now, counts));
+        self.window.push_back((now, counts));
+        while self.window.len() > 2 && self.window.get(1).is_some_and(|(at, _)| now.duration_since(*at) >= RATE_WINDOW)
+        {
+            self.window.pop_front();
+        }
+        let mut rates = [0.0; Outcome::ALL.len()];
+        if let Some((at, before)) = self.window.front() {
+            let dt = now.duration_since(*at).as_secs_f64();
+            if dt >= 0.1 {
+                for i in 0..counts.len() {
+                    rates[i] = counts[i].saturating_sub(before[i]) as f64 / dt;
                 }
             }
         }
-        self.last
+        rates
     }
 }
 
