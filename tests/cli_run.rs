@@ -364,3 +364,32 @@ fn a_server_paused_past_the_truth_wait_leaves_the_run_unproven_exit_4() {
         assert_ne!(i["status"], "fail", "{i}");
     }
 }
+
+#[test]
+fn colour_follows_color_and_the_log_gets_plain_progress_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    let ran = flashbench(&["run", "scenarios/single-unit.yaml", "--out", &out_s, "--color", "always"]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("\u{1b}[1m\u{1b}[32mPASS"), "PASS in bold green:\n{}", ran.stdout);
+    assert!(
+        ran.stdout.trim_end().ends_with(&format!("{}\u{1b}[0m", out.join("index.html").display())),
+        "{}",
+        ran.stdout
+    );
+    // stderr is a pipe here: plain lines, one per phase at least, never a bar.
+    let progress: Vec<&str> = ran.stderr.lines().filter(|l| l.starts_with("single-unit [")).collect();
+    assert!(progress.iter().any(|l| l.contains("] connecting")), "no `connecting` line in:\n{}", ran.stderr);
+    let after = ["] released", "] draining", "] reading truth", "] verifying", "] reporting"];
+    assert!(
+        progress.iter().any(|l| after.iter().any(|p| l.contains(p))),
+        "no line after the release in:\n{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains('━'), "no bar on a non-terminal: {}", ran.stderr);
+    let ran = flashbench(&["run", "scenarios/single-unit.yaml", "--out", &out_s, "--color", "never", "-q"]);
+    assert_eq!(ran.code, 0);
+    assert!(!ran.stdout.contains('\u{1b}') && !ran.stderr.contains('\u{1b}'), "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.lines().all(|l| !l.starts_with("single-unit [")), "--quiet shows no progress: {}", ran.stderr);
+}

@@ -135,8 +135,9 @@ fn serve_prints_where_it_listens_and_answers() {
     assert!(db.exists(), "the SQLite file goes where --sqlite-file says");
 }
 
+/// Ctrl-C as soon as the run folder exists: exit 130 and a partial summary that claims no pass.
 #[test]
-fn an_interrupted_run_claims_nothing() {
+fn an_interrupted_run_claims_no_pass() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("slow.yaml");
     std::fs::write(
@@ -161,6 +162,11 @@ fn an_interrupted_run_claims_nothing() {
     assert!(killed.success());
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted"));
-    assert!(!out.join("summary.json").exists(), "an interrupted run wrote a summary");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("a partial summary"))
+            .expect("json");
+    assert_eq!(summary["verdict"], "interrupted", "{summary}");
+    assert_eq!(summary["exit_code"], 130);
+    assert_eq!(summary["interrupted"]["signal"], "SIGINT");
+    assert!(summary["reasons"][0].as_str().is_some_and(|r| r.starts_with("interrupted by Ctrl-C")), "{summary}");
 }

@@ -118,6 +118,8 @@ pub struct Live {
     arrivals_total: AtomicU64,
     stock: Vec<AtomicI64>,
     phase: Mutex<(Phase, Instant)>,
+    /// Each change of phase, for views that write a line per phase.
+    phase_changes: tokio::sync::watch::Sender<Phase>,
     /// The phase when Ctrl-C or SIGTERM came.
     interrupted_during: std::sync::OnceLock<Phase>,
     /// Repetition under way and how many in all.
@@ -154,6 +156,7 @@ impl Live {
             arrivals_total: AtomicU64::new(0),
             stock: products.iter().map(|_| AtomicI64::new(NO_STOCK)).collect(),
             phase: Mutex::new((Phase::Starting, Instant::now())),
+            phase_changes: tokio::sync::watch::Sender::new(Phase::Starting),
             interrupted_during: std::sync::OnceLock::new(),
             repetition: [AtomicU64::new(1), AtomicU64::new(1)],
             latency_us: Mutex::new(histogram),
@@ -196,6 +199,7 @@ impl Live {
     pub fn set_phase(&self, phase: Phase) {
         *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, Instant::now());
         self.metrics.set_phase(phase);
+        self.phase_changes.send_replace(phase);
     }
 
     /// Notes the phase now as the one a stop came in (the first note wins).
@@ -210,6 +214,11 @@ impl Live {
     /// `(i, of)`: the repetition under way.
     pub fn repetition(&self) -> (u64, u64) {
         (self.repetition[0].load(Ordering::Relaxed), self.repetition[1].load(Ordering::Relaxed))
+    }
+
+    /// A receiver told of each change of phase.
+    pub fn watch_phase(&self) -> tokio::sync::watch::Receiver<Phase> {
+        self.phase_changes.subscribe()
     }
 
     pub fn phase(&self) -> Phase {

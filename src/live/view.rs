@@ -68,20 +68,26 @@ impl View {
             Mode::Plain => {
                 let ticker = tokio::spawn(async move {
                     let mut rates = Rates::default();
-                    let mut last: Option<(Phase, Instant)> = None;
-                    let mut every = tokio::time::interval(Duration::from_millis(250));
+                    let mut changes = live.watch_phase();
+                    let mut every = tokio::time::interval(PLAIN_EVERY);
+                    let mut last_phase = None;
                     loop {
-                        every.tick().await;
-                        let snap = live.snapshot();
-                        let due = match last {
-                            None => true,
-                            Some((phase, at)) => phase != snap.phase || at.elapsed() >= PLAIN_EVERY,
+                        // A line every PLAIN_EVERY, and at each new phase.
+                        let ticked = tokio::select! {
+                            _ = every.tick() => true,
+                            changed = changes.changed() => {
+                                if changed.is_err() {
+                                    return;
+                                }
+                                false
+                            }
                         };
-                        if due {
-                            let per_second = rates.update(&snap);
+                        let snap = live.snapshot();
+                        let per_second = rates.update(&snap);
+                        if ticked || last_phase != Some(snap.phase) {
                             eprintln!("{}", plain_line(&live, &snap, per_second));
-                            last = Some((snap.phase, Instant::now()));
                         }
+                        last_phase = Some(snap.phase);
                     }
                 });
                 View { ticker: Some(ticker), bar: None }

@@ -26,7 +26,7 @@ pub(crate) const CSS: &str = r#"
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}
 main{max-width:1040px;margin:0 auto;padding:0 20px 40px}
 .banner{padding:22px 20px;color:#fff;margin-bottom:18px}
-.banner.pass{background:#2a8a3e}.banner.fail{background:#c0392b}
+.banner.pass{background:#2a8a3e}.banner.fail{background:#c0392b}.banner.interrupted{background:#b7791f}
 .banner h1{margin:0;font-size:28px}.banner p{margin:6px 0 0;font-size:16px}
 section{background:#fff;border:1px solid #e2e4e8;border-radius:8px;padding:14px 18px;margin:14px 0}
 h2{font-size:18px;margin:0 0 10px}
@@ -70,7 +70,11 @@ pub(crate) fn inline_svg(svg: &str) -> String {
 pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[String]) -> String {
     let mut o = String::new();
     let pass = s.passed();
-    let verdict = if pass { "PASS" } else { "FAIL" };
+    let (verdict, class) = match (pass, s.interrupted.is_some()) {
+        (_, true) => ("INTERRUPTED", "interrupted"),
+        (true, false) => ("PASS", "pass"),
+        (false, false) => ("FAIL", "fail"),
+    };
     let _ = writeln!(
         o,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -81,13 +85,13 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     let _ = writeln!(
         o,
         "<header class=\"banner {}\"><main style=\"padding:0\"><h1>{verdict} · {} <span style=\"font-weight:400;font-size:16px\">exit {}</span></h1><p>{}</p></main></header><main>",
-        if pass { "pass" } else { "fail" },
+        class,
         esc(&s.scenario),
         s.exit_code,
         esc(&s.headline())
     );
     if s.reasons.len() > 1 {
-        o.push_str("<section><h2>Why it failed</h2><ul>");
+        o.push_str("<section><h2>Why it did not pass</h2><ul>");
         for r in &s.reasons {
             let _ = write!(o, "<li>{}</li>", esc(r));
         }

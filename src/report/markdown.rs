@@ -15,7 +15,11 @@ fn cell(s: &str) -> String {
 
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
-    let (mark, verdict) = if s.passed() { ("✅", "PASS") } else { ("❌", "FAIL") };
+    let (mark, verdict) = match (s.passed(), s.interrupted.is_some()) {
+        (_, true) => ("⏹️", "INTERRUPTED"),
+        (true, false) => ("✅", "PASS"),
+        (false, false) => ("❌", "FAIL"),
+    };
     let t = &s.target;
     let _ = writeln!(o, "## {mark} {} — {verdict} (exit {})\n", s.scenario, s.exit_code);
     let _ = writeln!(o, "{}\n", cell(&s.headline()));
