@@ -124,6 +124,12 @@ pub struct RunArgs {
     /// --web.enable-remote-write-receiver): a short burst is seen in full, which a scrape misses.
     #[arg(long, value_name = "URL")]
     pub prometheus_remote_write: Option<String>,
+    /// Local addresses the buyers' connections are bound to, spread over buyers: a list
+    /// (10.0.0.5,10.0.0.6) or an IPv4 CIDR (10.0.1.16/28). Each address has its own ephemeral
+    /// ports, so more buyers than one address's ports can connect. On a loopback target
+    /// 127.0.0.2, 127.0.0.3, … are used by themselves when needed.
+    #[arg(long, value_name = "LIST|CIDR", value_parser = crate::limits::parse_source_list)]
+    pub source_addresses: Option<crate::limits::SourceList>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -309,6 +315,7 @@ async fn run_command(args: RunArgs) -> i32 {
         },
         regressions: args.regression.clone(),
         remote_write: remote_write.clone(),
+        source_addresses: args.source_addresses.clone().map(|l| l.0).unwrap_or_default(),
     };
     let single = files.len() == 1;
     // Every file is checked before the first runs: a typo in the last file must not be found
@@ -464,6 +471,7 @@ async fn compare_command(args: CompareArgs) -> i32 {
         baseline: None,
         regressions: Vec::new(),
         remote_write: None,
+        source_addresses: Vec::new(),
     };
     let runs = args.paths.iter().all(|p| p.join(report::SUMMARY_JSON).is_file());
     let result = match (runs, args.paths.as_slice()) {

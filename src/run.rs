@@ -63,6 +63,8 @@ pub struct RunOptions {
     /// `--prometheus-remote-write`: where each run's final figures are pushed when it ends
     /// (the periodic pushes are the caller's).
     pub remote_write: Option<crate::live::remote_write::RemoteWrite>,
+    /// `--source-addresses`: the local addresses buyers bind (empty: chosen by the budget).
+    pub source_addresses: Vec<std::net::IpAddr>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +84,7 @@ impl Default for RunOptions {
             baseline: None,
             regressions: Vec::new(),
             remote_write: None,
+            source_addresses: Vec::new(),
         }
     }
 }
@@ -229,31 +232,54 @@ fn usage_error(file: &Path, error: String) -> RunResult {
 /// Loads a scenario, applies the overrides and places its server within the machine's socket
 /// budget: everything that can be refused before a run starts.
 pub fn prepare(file: &Path, opts: &RunOptions) -> Result<(Scenario, Placement), String> {
+    prepare_with_sources(file, opts).map(|(s, placement, _)| (s, placement))
+}
+
+/// [`prepare`], and the source addresses buyers bind (see [`limits::source_addresses`]).
+pub fn prepare_with_sources(
+    file: &Path,
+    opts: &RunOptions,
+) -> Result<(Scenario, Placement, Vec<std::net::IpAddr>), String> {
     let mut s = scenario::load(file).map_err(|e| e.to_string())?;
     apply_overrides(&mut s, &opts.overrides).map_err(|e| format!("{}: {e}", file.display()))?;
     let fd_limit = limits::raise_fd_limit();
     let reference = s.target.kind == TargetKind::Reference;
     // An http target's server is not ours: only the buyers' sockets count.
     let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
-    let placement = limits::place(
+    let placement =
+        limits::place(u64::from(s.concurrent_connections()), u64::from(s.server.instances), fd_limit, wanted)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    let loopback = reference || s.target.urls.iter().all(|u| is_loopback_url(u));
+    limits::check_sources_are_local(&opts.source_addresses)?;
+    let sources = limits::source_addresses(
         u64::from(s.concurrent_connections()),
-        u64::from(s.server.instances),
-        fd_limit,
         limits::ephemeral_ports(),
-        wanted,
+        loopback,
+        &opts.source_addresses,
     )
     .map_err(|e| format!("{}: {e}", file.display()))?;
-    Ok((s, placement))
+    Ok((s, placement, sources))
+}
+
+/// Whether `url`'s host is this machine's loopback (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback_url(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Checks every file of a suite before the first runs: all the errors, or nothing.
 pub fn preflight(files: &[PathBuf], opts: &RunOptions) -> Vec<String> {
-    files.iter().filter_map(|f| prepare(f, opts).err()).collect()
+    files.iter().filter_map(|f| prepare_with_sources(f, opts).err()).collect()
 }
 
 /// Runs one scenario file. `exact_dir` is where its files go, when `--out` decides.
 pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) -> RunResult {
-    let (s, placement) = match prepare(file, opts) {
+    let (s, placement, sources) = match prepare_with_sources(file, opts) {
         Ok(p) => p,
         Err(e) => return usage_error(file, e),
     };
@@ -311,7 +337,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         } else {
             target::Setup::Http
         };
-        reps.push(execute(&s, file, &setup, &live).await);
+        reps.push(execute(&s, file, &setup, &live, &sources).await);
         // A self-test repetition that only missed its catch may be made good by the next.
         let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
         if opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {
@@ -424,7 +450,13 @@ fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baselin
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
 /// target's behalf: a failure of the environment becomes an exit-4 summary.
-async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, live: &Arc<Live>) -> (Summary, Ledger) {
+async fn execute(
+    s: &Scenario,
+    file: &Path,
+    setup: &target::Setup,
+    live: &Arc<Live>,
+    sources: &[std::net::IpAddr],
+) -> (Summary, Ledger) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
     let mut ctx = Context { s, file, target: target::info_before_start(s, setup), started_at: &started_at };
@@ -434,6 +466,7 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, live: &Arc<Li
         Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
     };
     ctx.target = target.describe();
+    ctx.target.source_addresses = sources.iter().map(|a| a.to_string()).collect();
     // Ctrl-C while the target was starting: no load at all.
     if let Some(signal) = crate::interrupt::requested() {
         target.stop().await;
@@ -442,8 +475,9 @@ async fn execute(s: &Scenario, file: &Path, setup: &target::Setup, live: &Arc<Li
         mark_interrupted(&mut summary, signal, live, &Ledger::default(), &[]);
         return (summary, Ledger::default());
     }
-    let config =
-        HarnessConfig { plan: Arc::new(target.plan()), live: live.clone(), deadline: harness::run_deadline(s) };
+    let mut plan = target.plan();
+    plan.sources = sources.to_vec();
+    let config = HarnessConfig { plan: Arc::new(plan), live: live.clone(), deadline: harness::run_deadline(s) };
     let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {

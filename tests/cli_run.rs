@@ -393,3 +393,30 @@ fn colour_follows_color_and_the_log_gets_plain_progress_lines() {
     assert!(!ran.stdout.contains('\u{1b}') && !ran.stderr.contains('\u{1b}'), "{}{}", ran.stdout, ran.stderr);
     assert!(ran.stderr.lines().all(|l| !l.starts_with("single-unit [")), "--quiet shows no progress: {}", ran.stderr);
 }
+
+#[test]
+fn source_addresses_are_bound_and_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let out_s = out.to_string_lossy().into_owned();
+    let ran = flashbench(&[
+        "run",
+        "scenarios/single-unit.yaml",
+        "-q",
+        "--out",
+        &out_s,
+        "--source-addresses",
+        "127.0.0.2,127.0.0.3",
+    ]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let s = read_summary(&out).expect("summary");
+    assert_eq!(s["target"]["source_addresses"], serde_json::json!(["127.0.0.2", "127.0.0.3"]));
+    // TEST-NET-1 is no address of this machine: refused before anything runs.
+    let ran =
+        flashbench(&["run", "scenarios/single-unit.yaml", "-q", "--out", &out_s, "--source-addresses", "192.0.2.7"]);
+    assert_eq!(ran.code, 2, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("192.0.2.7 cannot be bound here"), "{}", ran.stderr);
+    let ran = flashbench(&["run", "scenarios/single-unit.yaml", "--source-addresses", "10.0.0.1,nope"]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("\"nope\" is not an IP address"), "{}", ran.stderr);
+}

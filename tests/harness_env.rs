@@ -30,6 +30,8 @@ type Answer = fn(&str, u32) -> Option<&'static str>;
 struct Seen {
     partial: Vec<Instant>,
     complete: Vec<Instant>,
+    /// The source address of each accepted connection.
+    peers: Vec<std::net::IpAddr>,
 }
 
 /// A raw HTTP/1.1 server: `GET /healthz` answers 200; `POST /orders` answers what `answer`
@@ -41,7 +43,8 @@ async fn fixture(answer: Answer) -> (std::net::SocketAddr, Arc<Mutex<Seen>>) {
     let counts = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
     let seen2 = seen.clone();
     tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
+        while let Ok((sock, peer)) = listener.accept().await {
+            seen2.lock().expect("seen").peers.push(peer.ip());
             tokio::spawn(serve(sock, answer, seen2.clone(), counts.clone()));
         }
     });
@@ -206,4 +209,24 @@ async fn buyers_that_cannot_connect_are_not_sent_and_the_run_goes_on() {
         assert_eq!(a.instance, 1);
         assert!(a.error.as_deref().is_some_and(|e| e.contains("refused")), "{a:?}");
     }
+}
+
+/// Buyers bind the plan's source addresses, spread evenly; nothing else uses them.
+#[tokio::test]
+async fn buyers_connect_from_the_plans_source_addresses() {
+    let (addr, seen) = fixture(|_, _| Some(WON)).await;
+    let s = scenario("name: t\nproducts:\n  - id: p\n    stock: 50\nbuyers:\n  count: 20\n");
+    let mut plan = Plan::reference(vec![Endpoint::at(addr)]);
+    let sources: Vec<std::net::IpAddr> = vec!["127.0.0.2".parse().expect("ip"), "127.0.0.3".parse().expect("ip")];
+    plan.sources = sources.clone();
+    let ledger =
+        harness::drive(s, &HarnessConfig::unwatched(Arc::new(plan), Duration::from_secs(30))).await.expect("run");
+    assert_eq!(ledger.count(Outcome::Won), 20);
+    let peers = seen.lock().expect("seen").peers.clone();
+    for source in &sources {
+        let n = peers.iter().filter(|p| *p == source).count();
+        assert_eq!(n, 10, "{source}: {peers:?}");
+    }
+    // The rest (the stock monitor's probes) come from the kernel's choice, 127.0.0.1.
+    assert!(peers.iter().all(|p| sources.contains(p) || p.to_string() == "127.0.0.1"), "{peers:?}");
 }

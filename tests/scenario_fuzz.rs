@@ -164,8 +164,8 @@ fn use_it(s: &Scenario) {
     for t in &s.thresholds {
         let _ = observed.evaluate(t);
     }
-    let _ =
-        flashbench::limits::place(u64::from(s.buyers.count), u64::from(s.server.instances), 20_000, Some(28_232), None);
+    let _ = flashbench::limits::place(u64::from(s.buyers.count), u64::from(s.server.instances), 20_000, None);
+    let _ = flashbench::limits::source_addresses(u64::from(s.concurrent_connections()), Some(28_232), true, &[]);
     let _ = serde_yaml::to_string(s).expect("a loaded scenario writes back");
 }
 

@@ -11,7 +11,7 @@
 
 use super::tls::{RawTcp, TlsSettings};
 use bytes::{Buf, Bytes, BytesMut};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -184,6 +184,21 @@ pub struct BuyerConn {
     /// Whether a TCP connection was ever opened (a buyer that never got one is not counted
     /// as having reached the target).
     ever_connected: bool,
+    /// The local address its connections are bound to (`None`: the kernel's choice).
+    source: Option<IpAddr>,
+}
+
+/// Opens a TCP connection to `addr`, from `source` when given (bound before the connect, so
+/// the 4-tuple is unique across source addresses: each has its own ephemeral ports).
+async fn open_tcp(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    match source {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = if ip.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await
+        }
+    }
 }
 
 async fn write_raw(stream: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
@@ -230,7 +245,14 @@ impl BuyerConn {
             buf: BytesMut::with_capacity(512),
             pending: None,
             ever_connected: false,
+            source: None,
         }
+    }
+
+    /// Binds this buyer's connections to `source` (`None`: the kernel chooses).
+    pub fn bound_to(mut self, source: Option<IpAddr>) -> Self {
+        self.source = source;
+        self
     }
 
     /// A connection to `endpoint`, over TLS when it says so.
@@ -248,7 +270,7 @@ impl BuyerConn {
             return Ok(());
         }
         let addr = self.addr;
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let stream = tokio::time::timeout(timeout, open_tcp(addr, self.source))
             .await
             .map_err(|_| ConnError::Timeout(timeout))?
             .map_err(|source| ConnError::Connect { addr, source })?;

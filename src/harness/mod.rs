@@ -383,7 +383,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let plan = &shared.plan;
     let endpoint = plan.endpoint_of(buyer);
     let url = &endpoint.url;
-    let mut conn = BuyerConn::to(endpoint);
+    let mut conn = BuyerConn::to(endpoint).bound_to(plan.source_of(buyer));
     let mut vars = plan::BuyerVars::new(s, plan, buyer);
     let probe_timeout = s.arrival.connect_timeout.0.min(shared.deadline.saturating_duration_since(Instant::now()));
     let mut refused = None;

@@ -88,6 +88,9 @@ pub struct Plan {
     pub stock: Option<StockProbe>,
     /// This run's tag (`{run}`).
     pub run: String,
+    /// Local addresses buyers' connections are bound to, spread over buyers (empty: the
+    /// kernel chooses); see [`crate::limits::source_addresses`].
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 impl Plan {
@@ -122,11 +125,23 @@ impl Plan {
                 pointer: "/stock".into(),
             }),
             run: new_run_tag(),
+            sources: Vec::new(),
         }
     }
 
     pub fn endpoint_of(&self, buyer: u32) -> &Endpoint {
         &self.endpoints[buyer as usize % self.endpoints.len().max(1)]
+    }
+
+    /// The source address of buyer `buyer`'s connections. Buyers are spread over endpoints
+    /// first (`buyer % endpoints`), then over sources by `buyer / endpoints`, so every
+    /// (source, endpoint) pair gets its share.
+    pub fn source_of(&self, buyer: u32) -> Option<std::net::IpAddr> {
+        if self.sources.is_empty() {
+            return None;
+        }
+        let round = buyer as usize / self.endpoints.len().max(1);
+        Some(self.sources[round % self.sources.len()])
     }
 }
 

@@ -165,7 +165,7 @@ pub async fn serve_slot(shared: &Shared, slot: u32) {
     let home = slot as usize % plan.endpoints.len().max(1);
     {
         let endpoint = &plan.endpoints[home];
-        let mut conn = BuyerConn::to(endpoint);
+        let mut conn = BuyerConn::to(endpoint).bound_to(plan.source_of(slot));
         let vars = plan::BuyerVars::new(&shared.scenario, plan, stream.first_buyer);
         let timeout = shared.scenario.arrival.connect_timeout.0;
         let problem = {
@@ -193,7 +193,7 @@ pub async fn serve_slot(shared: &Shared, slot: u32) {
         let _live = super::LiveBuyer::new(&shared.live_buyers);
         let index = arrival.buyer as usize % plan.endpoints.len().max(1);
         let endpoint = plan.endpoint_of(arrival.buyer);
-        let conn = conns[index].get_or_insert_with(|| BuyerConn::to(endpoint));
+        let conn = conns[index].get_or_insert_with(|| BuyerConn::to(endpoint).bound_to(plan.source_of(slot)));
         let mut vars = plan::BuyerVars::new(&shared.scenario, plan, arrival.buyer);
         let timeout = shared.scenario.request_timeout.0;
         let mut refused = None;

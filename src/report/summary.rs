@@ -337,6 +337,9 @@ pub struct TargetInfo {
     /// The store server's name and version (`PostgreSQL 15.19`, `Redis 7.0.15`, `SQLite 3.46.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_version: Option<String>,
+    /// The local addresses buyers' connections were bound to (absent: the kernel chose).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -415,6 +418,7 @@ impl Summary {
                 urls: Vec::new(),
                 after_run: None,
                 store_version: None,
+                source_addresses: Vec::new(),
             },
             buyers: 0,
             attempts: 0,

@@ -101,7 +101,17 @@ impl HttpTarget {
             body: None,
         });
         let target = HttpTarget {
-            plan: Plan { endpoints, auth, order, status, warmup, classifier, stock, run: new_run_tag() },
+            plan: Plan {
+                endpoints,
+                auth,
+                order,
+                status,
+                warmup,
+                classifier,
+                stock,
+                run: new_run_tag(),
+                sources: Vec::new(),
+            },
             source,
             truth_from,
             urls: t.urls.iter().map(|u| expand_env(u).unwrap_or_else(|_| u.clone())).collect(),
@@ -228,6 +238,7 @@ impl Target for HttpTarget {
             urls: self.urls.clone(),
             after_run: None,
             store_version: None,
+            source_addresses: Vec::new(),
         }
     }
 

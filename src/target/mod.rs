@@ -96,6 +96,7 @@ pub fn info_before_start(s: &Scenario, setup: &Setup) -> TargetInfo {
             urls: s.target.urls.clone(),
             after_run: None,
             store_version: None,
+            source_addresses: Vec::new(),
         },
     }
 }

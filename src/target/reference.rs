@@ -95,6 +95,7 @@ pub fn info(s: &Scenario, placement: Placement, store: &StoreOptions) -> TargetI
         urls: Vec::new(),
         after_run: None,
         store_version: None,
+        source_addresses: Vec::new(),
     }
 }
 
