@@ -43,6 +43,7 @@ pub mod probe;
 pub mod repeat;
 pub mod report;
 pub mod resolve;
+pub mod resources;
 pub mod run;
 pub mod scenario;
 pub mod server;

@@ -477,6 +477,8 @@ async fn execute(
     }
     let mut plan = target.plan();
     plan.sources = sources.to_vec();
+    let own_before = crate::resources::memory_of(None);
+    let servers_before = target.server_memory();
     let config = HarnessConfig { plan: Arc::new(plan), live: live.clone(), deadline: harness::run_deadline(s) };
     let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
@@ -486,6 +488,11 @@ async fn execute(
         }
     };
     let duration = t0.elapsed();
+    let resources = own_before.zip(crate::resources::memory_of(None)).map(|((before, _), (_, peak))| {
+        let side = |before: u64, peak: u64| crate::resources::Side { before_load_bytes: before, peak_bytes: peak };
+        let servers = servers_before.zip(target.server_memory()).map(|((b, _), (_, p))| side(b, p));
+        crate::resources::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
+    });
     let skew = stats::send_skew(&ledger);
     if !ledger.attempts.is_empty() {
         live.send_skew(skew.p50, skew.p99, skew.max);
@@ -524,6 +531,7 @@ async fn execute(
     let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = duration.as_millis() as u64;
     summary.thresholds = thresholds;
+    summary.resources = resources;
     if let Some(signal) = signal {
         mark_interrupted(&mut summary, signal, live, &ledger, &checks);
     }
@@ -696,6 +704,7 @@ fn build_summary(
         shown_repetition: None,
         violation_rate: std::collections::BTreeMap::new(),
         baseline: None,
+        resources: None,
         interrupted: None,
     }
 }

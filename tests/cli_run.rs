@@ -6,11 +6,16 @@ use common::*;
 
 /// Orders in an SQLite file, read with a connection of our own.
 fn orders_in_sqlite(file: &std::path::Path) -> i64 {
+    try_orders_in_sqlite(file).unwrap_or_else(|e| panic!("count the orders in {}: {e}", file.display()))
+}
+
+/// The same, or why not (a file whose tables are not created yet, while a run starts).
+fn try_orders_in_sqlite(file: &std::path::Path) -> Result<i64, sqlx::Error> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file).read_only(true);
-        let pool = sqlx::SqlitePool::connect_with(opts).await.expect("open orders.db");
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await.expect("count")
+        let pool = sqlx::SqlitePool::connect_with(opts).await?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await
     })
 }
 
@@ -135,6 +140,14 @@ fn child_process_servers_give_the_same_verdict() {
     assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(s["target"]["placement"], "child processes");
     assert_eq!(sold(&s), (5, 0));
+    // Both sides' memory is measured: 1,500 connections grow flashbench and the server.
+    let r = &s["resources"];
+    assert_eq!(r["connections"], 1500, "{r}");
+    for side in ["flashbench", "servers"] {
+        let (before, peak) = (r[side]["before_load_bytes"].as_u64(), r[side]["peak_bytes"].as_u64());
+        assert!(before.is_some_and(|b| b > 0) && peak >= before, "{side}: {r}");
+    }
+    assert!(r["server_bytes_per_connection"].as_f64().is_some_and(|b| b > 0.0), "{r}");
     let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &["--placement", "child", "--strategy", "naive"]);
     assert_eq!(ran.code, 1);
     assert_eq!(status(&s, "no_oversell"), "fail");
@@ -295,7 +308,8 @@ fn signal_a_child_server_mid_run(file: &str, out: &std::path::Path, signal: &str
         .expect("spawn");
     let db = out.join("orders.db");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !(db.exists() && orders_in_sqlite(&db) >= 20) {
+    // The file exists before its tables do: a failed count is "not yet".
+    while !(db.exists() && try_orders_in_sqlite(&db).is_ok_and(|n| n >= 20)) {
         assert!(std::time::Instant::now() < deadline, "no orders came in");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -92,6 +92,9 @@ pub struct Summary {
     /// With `--baseline`: the comparison table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::baseline::BaselineReport>,
+    /// Memory before the load and at its peak, of flashbench and of the child servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::resources::Resources>,
     /// Set when Ctrl-C or SIGTERM stopped the run: what was cut, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
@@ -450,6 +453,7 @@ impl Summary {
             shown_repetition: None,
             violation_rate: BTreeMap::new(),
             baseline: None,
+            resources: None,
             interrupted: None,
         }
     }

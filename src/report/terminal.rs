@@ -106,6 +106,9 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             s.connect_failures, s.late_buyers
         );
     }
+    if let Some(line) = memory_line(s) {
+        let _ = writeln!(o, "           {line}");
+    }
     let _ = writeln!(o, "\ninvariants");
     let unchecked =
         s.invariants.iter().all(|i| i.status == Status::NotApplicable && i.detail.starts_with("not checked"));
@@ -195,6 +198,28 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     o
+}
+
+/// `memory: flashbench 41 → 98 MB (12.1 KB per connection); servers 30 → 180 MB (30.2 KB per connection)`
+pub fn memory_line(s: &Summary) -> Option<String> {
+    let r = s.resources.as_ref()?;
+    let mb = |b: u64| format!("{:.0}", b as f64 / 1e6);
+    let per = |v: Option<f64>| v.map_or(String::new(), |b| format!(" ({:.1} KB per connection)", b / 1e3));
+    let mut line = format!(
+        "memory: flashbench {} → {} MB{}",
+        mb(r.flashbench.before_load_bytes),
+        mb(r.flashbench.peak_bytes),
+        per(r.flashbench_bytes_per_connection)
+    );
+    if let Some(sv) = r.servers {
+        line.push_str(&format!(
+            "; servers {} → {} MB{}",
+            mb(sv.before_load_bytes),
+            mb(sv.peak_bytes),
+            per(r.server_bytes_per_connection)
+        ));
+    }
+    Some(line)
 }
 
 /// The target in one line: `reference sqlite/conditional ×1 (in-process), rate limit 1000/min`

@@ -71,6 +71,12 @@ pub trait Target: Send + Sync {
 
     /// Stops what the run started, and removes the run's data unless it is kept.
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;
+
+    /// The memory of the server processes this run started (`VmRSS`, `VmHWM` summed over
+    /// them), when it started any and `/proc` tells.
+    fn server_memory(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// What a target needs beyond the scenario, from the command line.

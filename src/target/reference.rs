@@ -388,6 +388,13 @@ impl Target for ReferenceTarget {
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(self.shut_down())
     }
+
+    fn server_memory(&self) -> Option<(u64, u64)> {
+        let Running::Children { children, .. } = &self.running else { return None };
+        let each: Option<Vec<(u64, u64)>> =
+            children.iter().map(|c| c.id().and_then(|pid| crate::resources::memory_of(Some(pid)))).collect();
+        each.map(|v| v.iter().fold((0, 0), |(r, h), (r2, h2)| (r + r2, h + h2)))
+    }
 }
 
 /// The `serve` arguments that point a child at the same store.
