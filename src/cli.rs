@@ -344,7 +344,7 @@ async fn run_command(args: RunArgs) -> i32 {
             }
         }
     }
-    let _pusher = remote_write.map(|rw| AbortOnDrop(rw.spawn(args.quiet)));
+    let _pusher = remote_write.map(|rw| run::AbortOnDrop(rw.spawn(args.quiet)));
     let mut rows = Vec::new();
     let mut results = Vec::new();
     for (done, file) in files.iter().enumerate() {
@@ -641,13 +641,4 @@ async fn serve_command(args: ServeArgs) -> i32 {
     }
     srv.stop();
     EXIT_PASS
-}
-
-/// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

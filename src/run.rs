@@ -404,7 +404,8 @@ fn note_interruption(live: Arc<Live>) -> AbortOnDrop {
     }))
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts a background task when dropped.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -56,27 +56,6 @@ fn application_name(schema: &str) -> String {
     format!("flashbench:{schema}")
 }
 
-/// Removes `schema` from the server at `url` with a connection of its own, first ending the
-/// run's other connections to it (found by `application_name`), which may hold locks: the way
-/// out of an interrupted run.
-pub async fn drop_schema_now(url: &str, schema: &str, opts: &StoreOptions) -> Result<(), StoreError> {
-    if !valid_schema(schema) {
-        return Err(err(format!("invalid schema name {schema:?}")));
-    }
-    let admin = pool(url, None, 1, opts).await?;
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()")
-        .bind(application_name(schema))
-        .execute(&admin)
-        .await
-        .map_err(err)?;
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-        .execute(&admin)
-        .await
-        .map_err(err)?;
-    admin.close().await;
-    Ok(())
-}
-
 pub fn migrator() -> Migrator {
     Migrator::with_migrations(vec![Migration::new(
         1,
