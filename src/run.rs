@@ -384,11 +384,7 @@ fn live_of(s: &Scenario, dir: &Path) -> Live {
         run: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         target: if reference { "reference".into() } else { "http".into() },
         backend: if reference { s.server.backend.name().to_string() } else { String::new() },
-        strategy: match (reference, s.server.strategy) {
-            (true, Some(st)) => st.to_string(),
-            (true, None) => s.server.backend.default_strategy().to_string(),
-            (false, _) => String::new(),
-        },
+        strategy: if reference { s.server.strategy().to_string() } else { String::new() },
     };
     let products = s.products.iter().map(|p| (p.id.clone(), u64::from(p.stock))).collect();
     let live = Live::new(labels, products, u64::from(s.total_buyers()));

@@ -3,8 +3,8 @@
 //! by the Prometheus exporters ([`metrics`]: the `--metrics-listen` endpoint in [`listen`] and
 //! the `--prometheus-remote-write` pusher in [`remote_write`]).
 //!
-//! Everything here is a counter or a gauge read without stopping the load: atomics, and two
-//! short-held locks (the latency histograms and the phase).
+//! Everything here is a counter or a gauge read without stopping the load: atomics, one
+//! short-held lock (the latency histogram) and a watch channel (the phase).
 
 pub mod listen;
 pub mod metrics;
@@ -117,9 +117,8 @@ pub struct Live {
     arrivals: AtomicU64,
     arrivals_total: AtomicU64,
     stock: Vec<AtomicI64>,
-    phase: Mutex<(Phase, Instant)>,
-    /// Each change of phase, for views that write a line per phase.
-    phase_changes: tokio::sync::watch::Sender<Phase>,
+    /// The phase now; views that write a line per phase watch it change.
+    phase: tokio::sync::watch::Sender<Phase>,
     /// The phase when Ctrl-C or SIGTERM came.
     interrupted_during: std::sync::OnceLock<Phase>,
     /// Repetition under way and how many in all.
@@ -155,8 +154,7 @@ impl Live {
             arrivals: AtomicU64::new(0),
             arrivals_total: AtomicU64::new(0),
             stock: products.iter().map(|_| AtomicI64::new(NO_STOCK)).collect(),
-            phase: Mutex::new((Phase::Starting, Instant::now())),
-            phase_changes: tokio::sync::watch::Sender::new(Phase::Starting),
+            phase: tokio::sync::watch::Sender::new(Phase::Starting),
             interrupted_during: std::sync::OnceLock::new(),
             repetition: [AtomicU64::new(1), AtomicU64::new(1)],
             latency_us: Mutex::new(histogram),
@@ -197,9 +195,8 @@ impl Live {
     }
 
     pub fn set_phase(&self, phase: Phase) {
-        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = (phase, Instant::now());
         self.metrics.set_phase(phase);
-        self.phase_changes.send_replace(phase);
+        self.phase.send_replace(phase);
     }
 
     /// Notes the phase now as the one a stop came in (the first note wins).
@@ -218,15 +215,11 @@ impl Live {
 
     /// A receiver told of each change of phase.
     pub fn watch_phase(&self) -> tokio::sync::watch::Receiver<Phase> {
-        self.phase_changes.subscribe()
+        self.phase.subscribe()
     }
 
     pub fn phase(&self) -> Phase {
-        self.phase.lock().unwrap_or_else(|p| p.into_inner()).0
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        *self.phase.borrow()
     }
 
     /// An attempt is being sent.
@@ -300,10 +293,9 @@ impl Live {
     pub fn snapshot(&self) -> Snapshot {
         let latency = self.latency_us.lock().unwrap_or_else(|p| p.into_inner());
         let quantile = |q: f64| (!latency.is_empty()).then(|| Duration::from_micros(latency.value_at_quantile(q)));
-        let (phase, since) = *self.phase.lock().unwrap_or_else(|p| p.into_inner());
+        let phase = self.phase();
         Snapshot {
             phase,
-            in_phase: since.elapsed(),
             elapsed: self.started.elapsed(),
             buyers: self.buyers.load(Ordering::Relaxed),
             connected: self.connected.load(Ordering::Relaxed),
@@ -333,7 +325,6 @@ impl Live {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub phase: Phase,
-    pub in_phase: Duration,
     pub elapsed: Duration,
     pub buyers: u64,
     pub connected: u64,
@@ -352,9 +343,5 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn attempts(&self) -> u64 {
         self.counts.iter().map(|(_, n)| n).sum()
-    }
-
-    pub fn count(&self, outcome: Outcome) -> u64 {
-        self.counts[outcome.index()].1
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! Malformed requests get a 4xx with `{"error": code, "message": text}`, never a 5xx.
 
-use super::metrics::{self, Live, Metrics, Outcome};
+use super::metrics::{self, outcome_of, Live, Metrics};
 use super::rate_limit::BuyerLimiter;
 use super::store::{OrderRequest, Placed, SeedProduct, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
@@ -138,8 +138,8 @@ async fn create_order(State(app): State<AppState>, body: Result<Json<OrderBody>,
     let started = Instant::now();
     let answer = place_order(&app, body).await;
     let outcome = match &answer {
-        Ok(created) => Outcome::of(created.status(), None),
-        Err(e) => Outcome::of(e.status, Some(e.code)),
+        Ok(created) => outcome_of(created.status(), None),
+        Err(e) => outcome_of(e.status, Some(e.code)),
     };
     app.metrics.order_answered(outcome, started.elapsed());
     answer.unwrap_or_else(IntoResponse::into_response)

@@ -6,6 +6,7 @@
 
 use super::store::{LockStats, ProductStock};
 use super::ServerConfig;
+use crate::outcome::Outcome;
 use axum::http::StatusCode;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -20,49 +21,27 @@ use std::time::Duration;
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The class of an order request's answer, as flashbench classifies the reference API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Won,
-    SoldOut,
-    Busy,
-    RateLimited,
-    Rejected,
-    Error,
+/// The classes of the server's own answers (flashbench's outcome classes, less the ones only
+/// a client sees: `accepted`, `timeout`, `not_sent`).
+const ANSWERS: [Outcome; 6] =
+    [Outcome::Won, Outcome::SoldOut, Outcome::Busy, Outcome::RateLimited, Outcome::Rejected, Outcome::Error];
+
+/// The class of an answer with `status` and, for an error answer, its `error` code (the seed
+/// design says "busy" with a 400), as flashbench's reference classifier reads it.
+pub fn outcome_of(status: StatusCode, error: Option<&str>) -> Outcome {
+    match status.as_u16() {
+        200..=299 => Outcome::Won,
+        409 => Outcome::SoldOut,
+        423 => Outcome::Busy,
+        429 => Outcome::RateLimited,
+        400..=499 if error == Some("busy") => Outcome::Busy,
+        400..=499 => Outcome::Rejected,
+        _ => Outcome::Error,
+    }
 }
 
-impl Outcome {
-    const ALL: [Outcome; 6] =
-        [Outcome::Won, Outcome::SoldOut, Outcome::Busy, Outcome::RateLimited, Outcome::Rejected, Outcome::Error];
-
-    fn name(self) -> &'static str {
-        match self {
-            Outcome::Won => "won",
-            Outcome::SoldOut => "sold_out",
-            Outcome::Busy => "busy",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Rejected => "rejected",
-            Outcome::Error => "error",
-        }
-    }
-
-    /// The class of an answer with `status` and, for an error answer, its `error` code (the
-    /// seed design says "busy" with a 400).
-    pub fn of(status: StatusCode, error: Option<&str>) -> Outcome {
-        match status.as_u16() {
-            200..=299 => Outcome::Won,
-            409 => Outcome::SoldOut,
-            423 => Outcome::Busy,
-            429 => Outcome::RateLimited,
-            400..=499 if error == Some("busy") => Outcome::Busy,
-            400..=499 => Outcome::Rejected,
-            _ => Outcome::Error,
-        }
-    }
-
-    fn label(self) -> OutcomeLabel {
-        OutcomeLabel { outcome: self.name() }
-    }
+fn label(outcome: Outcome) -> OutcomeLabel {
+    OutcomeLabel { outcome: outcome.name() }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -110,9 +89,9 @@ impl Metrics {
         let orders = Family::<OutcomeLabel, Counter>::default();
         let request_duration = Family::<OutcomeLabel, Histogram>::new_with_constructor(duration_histogram as fn() -> _);
         // Every class is exposed from the start, at 0.
-        for outcome in Outcome::ALL {
-            drop(orders.get_or_create(&outcome.label()));
-            drop(request_duration.get_or_create(&outcome.label()));
+        for outcome in ANSWERS {
+            drop(orders.get_or_create(&label(outcome)));
+            drop(request_duration.get_or_create(&label(outcome)));
         }
         registry.register("flashbench_server_orders", "Order requests answered, by the answer's class", orders.clone());
         registry.register_with_unit(
@@ -139,7 +118,7 @@ impl Metrics {
 
     /// An order request was answered, `elapsed` after it arrived.
     pub fn order_answered(&self, outcome: Outcome, elapsed: Duration) {
-        let label = outcome.label();
+        let label = label(outcome);
         self.orders.get_or_create(&label).inc();
         self.request_duration.get_or_create(&label).observe(elapsed.as_secs_f64());
     }
@@ -210,7 +189,7 @@ mod tests {
 
     #[test]
     fn answers_are_classified_as_flashbench_does() {
-        let of = |s: u16, e| Outcome::of(StatusCode::from_u16(s).expect("status"), e);
+        let of = |s: u16, e| outcome_of(StatusCode::from_u16(s).expect("status"), e);
         assert_eq!(of(201, None), Outcome::Won);
         assert_eq!(of(409, Some("sold_out")), Outcome::SoldOut);
         assert_eq!(of(423, Some("busy")), Outcome::Busy);
