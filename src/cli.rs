@@ -58,6 +58,20 @@ pub enum Command {
     /// (`--strategies`, or the scenario's `matrix:`), or finished run folders. Writes one
     /// comparison report (table, overlaid charts, summary.json); exit code as a suite's.
     Compare(CompareArgs),
+    /// Judge the parts written by `run --shard i/N` as one run: checks that every shard is
+    /// there, puts their ledgers on one clock, reads ground truth once, and writes the reports
+    /// a run in one process writes (with each shard's lateness, send skew and clock).
+    Merge {
+        /// The shards' part folders (each holding part.json and ledger.csv).
+        #[arg(required = true, value_name = "PART_DIR")]
+        dirs: Vec<PathBuf>,
+        /// Write the merged run here. Default: reports/<scenario>/<timestamp>/.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// No live view; print only the verdict line.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
     Report {
         /// Run folders (each holding summary.json and ledger.csv).
@@ -130,6 +144,16 @@ pub struct RunArgs {
     /// 127.0.0.2, 127.0.0.3, … are used by themselves when needed.
     #[arg(long, value_name = "LIST|CIDR", value_parser = crate::limits::parse_source_list)]
     pub source_addresses: Option<crate::limits::SourceList>,
+    /// Drive one shard of the buyers, e.g. 2/4 (from 0): the buyers are split in N contiguous
+    /// slices, and this process drives slice i of a `kind: http` burst, released at
+    /// --release-at, then writes a part (no verdict) into --out. `flashbench merge` judges
+    /// the parts together. For runs over several machines (README, "Past one machine").
+    #[arg(long, value_name = "i/N", requires_all = ["release_at", "out"])]
+    pub shard: Option<crate::shard::ShardSpec>,
+    /// With --shard: the instant every shard releases its buyers, RFC 3339 with its offset,
+    /// e.g. 2026-12-01T10:00:00.000Z (by each machine's wall clock: keep them synchronised).
+    #[arg(long, value_name = "INSTANT", requires = "shard")]
+    pub release_at: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,6 +270,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Validate { paths } => validate_command(&paths),
         Command::Serve(args) => serve_command(args).await,
         Command::Report { dirs } => report_command(&dirs),
+        Command::Merge { dirs, out, quiet } => merge_command(&dirs, out, quiet).await,
         Command::Compare(args) => compare_command(args).await,
         Command::Probe { file } => match scenario::load(&file) {
             Ok(s) => {
@@ -263,6 +288,21 @@ pub async fn dispatch(cli: Cli) -> i32 {
             EXIT_PASS
         }
     }
+}
+
+async fn merge_command(dirs: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> i32 {
+    crate::interrupt::install();
+    let opts = RunOptions { out, quiet, ..RunOptions::default() };
+    let result = crate::shard::distributed::merge_dirs(dirs, &opts).await;
+    match (&result.summary, &result.error) {
+        (Some(s), _) if !quiet => print!("{}", report::render(s, result.dir.as_deref())),
+        (Some(s), _) => {
+            println!("{} {} exit {}: {}", report::terminal::verdict_word(s), s.scenario, s.exit_code, s.headline())
+        }
+        (None, Some(e)) => eprintln!("error: {e}"),
+        (None, None) => {}
+    }
+    result.exit_code
 }
 
 async fn run_command(args: RunArgs) -> i32 {
@@ -316,7 +356,20 @@ async fn run_command(args: RunArgs) -> i32 {
         regressions: args.regression.clone(),
         remote_write: remote_write.clone(),
         source_addresses: args.source_addresses.clone().map(|l| l.0).unwrap_or_default(),
+        shard: args.shard,
     };
+    if let (Some(release_at), Some(out)) = (&args.release_at, &args.out) {
+        let [file] = files.as_slice() else {
+            eprintln!("error: --shard runs one scenario file; {} given", files.len());
+            return EXIT_USAGE;
+        };
+        let outcome = crate::shard::distributed::run_part(file, &opts, release_at, out).await;
+        match outcome.exit_code {
+            EXIT_PASS => eprintln!("{}", outcome.message),
+            _ => eprintln!("error: {}", outcome.message),
+        }
+        return outcome.exit_code;
+    }
     let single = files.len() == 1;
     // Every file is checked before the first runs: a typo in the last file must not be found
     // after the others ran (and mask what they found).
@@ -472,6 +525,7 @@ async fn compare_command(args: CompareArgs) -> i32 {
         regressions: Vec::new(),
         remote_write: None,
         source_addresses: Vec::new(),
+        shard: None,
     };
     let runs = args.paths.iter().all(|p| p.join(report::SUMMARY_JSON).is_file());
     let result = match (runs, args.paths.as_slice()) {

@@ -47,6 +47,7 @@ pub mod resources;
 pub mod run;
 pub mod scenario;
 pub mod server;
+pub mod shard;
 pub mod stats;
 pub mod target;
 pub mod text;

@@ -65,6 +65,8 @@ pub struct RunOptions {
     pub remote_write: Option<crate::live::remote_write::RemoteWrite>,
     /// `--source-addresses`: the local addresses buyers bind (empty: chosen by the budget).
     pub source_addresses: Vec<std::net::IpAddr>,
+    /// `--shard i/N`: this process drives one slice of the buyers and writes a part.
+    pub shard: Option<crate::shard::ShardSpec>,
 }
 
 impl Default for RunOptions {
@@ -85,6 +87,7 @@ impl Default for RunOptions {
             regressions: Vec::new(),
             remote_write: None,
             source_addresses: Vec::new(),
+            shard: None,
         }
     }
 }
@@ -225,7 +228,7 @@ pub fn apply_overrides(s: &mut Scenario, o: &Overrides) -> Result<(), String> {
     Ok(())
 }
 
-fn usage_error(file: &Path, error: String) -> RunResult {
+pub(crate) fn usage_error(file: &Path, error: String) -> RunResult {
     RunResult { file: file.to_path_buf(), exit_code: EXIT_USAGE, summary: None, dir: None, error: Some(error) }
 }
 
@@ -244,20 +247,23 @@ pub fn prepare_with_sources(
     apply_overrides(&mut s, &opts.overrides).map_err(|e| format!("{}: {e}", file.display()))?;
     let fd_limit = limits::raise_fd_limit();
     let reference = s.target.kind == TargetKind::Reference;
+    // A shard holds its own slice of the buyers' sockets only.
+    let connections = match opts.shard {
+        Some(spec) => {
+            crate::shard::distributed::check_shardable(&s, opts).map_err(|e| format!("{}: {e}", file.display()))?;
+            crate::shard::Slice::of(spec, s.closed_buyers()).len()
+        }
+        None => s.concurrent_connections(),
+    };
     // An http target's server is not ours: only the buyers' sockets count.
     let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
-    let placement =
-        limits::place(u64::from(s.concurrent_connections()), u64::from(s.server.instances), fd_limit, wanted)
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+    let placement = limits::place(u64::from(connections), u64::from(s.server.instances), fd_limit, wanted)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     let loopback = reference || s.target.urls.iter().all(|u| is_loopback_url(u));
     limits::check_sources_are_local(&opts.source_addresses)?;
-    let sources = limits::source_addresses(
-        u64::from(s.concurrent_connections()),
-        limits::ephemeral_ports(),
-        loopback,
-        &opts.source_addresses,
-    )
-    .map_err(|e| format!("{}: {e}", file.display()))?;
+    let sources =
+        limits::source_addresses(u64::from(connections), limits::ephemeral_ports(), loopback, &opts.source_addresses)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
     Ok((s, placement, sources))
 }
 
@@ -377,7 +383,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
 }
 
 /// The live figures of a run of `s` into `dir`.
-fn live_of(s: &Scenario, dir: &Path) -> Live {
+pub(crate) fn live_of(s: &Scenario, dir: &Path) -> Live {
     let reference = s.target.kind == TargetKind::Reference;
     let labels = RunLabels {
         scenario: s.name.clone(),
@@ -393,7 +399,7 @@ fn live_of(s: &Scenario, dir: &Path) -> Live {
 }
 
 /// Notes the phase a run was in when Ctrl-C or SIGTERM came (the task ends with the guard).
-fn note_interruption(live: Arc<Live>) -> AbortOnDrop {
+pub(crate) fn note_interruption(live: Arc<Live>) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         crate::interrupt::wait().await;
         live.note_interruption();
@@ -476,8 +482,14 @@ async fn execute(
     plan.sources = sources.to_vec();
     let own_before = crate::resources::memory_of(None);
     let servers_before = target.server_memory();
-    let config = HarnessConfig { plan: Arc::new(plan), live: live.clone(), deadline: harness::run_deadline(s) };
-    let mut ledger = match harness::drive(Arc::new(s.clone()), &config).await {
+    let config = HarnessConfig {
+        plan: Arc::new(plan),
+        live: live.clone(),
+        deadline: harness::run_deadline(s),
+        slice: None,
+        release: None,
+    };
+    let ledger = match harness::drive(Arc::new(s.clone()), &config).await {
         Ok(l) => l,
         Err(e) => {
             target.stop().await;
@@ -490,6 +502,23 @@ async fn execute(
         let servers = servers_before.zip(target.server_memory()).map(|((b, _), (_, p))| side(b, p));
         crate::resources::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
     });
+    let (mut summary, ledger) = conclude(&mut ctx, target, ledger, live, t0).await;
+    summary.duration_ms = duration.as_millis() as u64;
+    summary.resources = resources;
+    (summary, ledger)
+}
+
+/// Everything after the load: reads the truth once the target is quiet, stops the target,
+/// resolves the indeterminate attempts, checks the invariants and thresholds, and decides.
+/// A run in one process and a merge of shards' parts end alike here.
+pub(crate) async fn conclude(
+    ctx: &mut Context<'_>,
+    target: Box<dyn target::Target>,
+    mut ledger: Ledger,
+    live: &Arc<Live>,
+    t0: Instant,
+) -> (Summary, Ledger) {
+    let s = ctx.s;
     let skew = stats::send_skew(&ledger);
     if !ledger.attempts.is_empty() {
         live.send_skew(skew.p50, skew.p99, skew.max);
@@ -502,7 +531,7 @@ async fn execute(
     let truth = match read {
         Ok(truth) => truth,
         Err(e) => {
-            let mut summary = environment_failure(&ctx, e.to_string(), &ledger, t0);
+            let mut summary = environment_failure(ctx, e.to_string(), &ledger, t0);
             if let Some(signal) = crate::interrupt::requested() {
                 mark_interrupted(&mut summary, signal, live, &ledger, &[]);
             }
@@ -525,10 +554,9 @@ async fn execute(
     let facts =
         RunFacts { overrun: ledger.overrun.as_ref(), truth: &truth.reading, nothing_sent: nothing_sent.as_deref() };
     let verdict = verdict::decide(s, &checks, &counts, &thresholds, facts);
-    let mut summary = build_summary(&ctx, &ledger, Some(&truth), &checks, &verdict);
-    summary.duration_ms = duration.as_millis() as u64;
+    let mut summary = build_summary(ctx, &ledger, Some(&truth), &checks, &verdict);
+    summary.duration_ms = t0.elapsed().as_millis() as u64;
     summary.thresholds = thresholds;
-    summary.resources = resources;
     if let Some(signal) = signal {
         mark_interrupted(&mut summary, signal, live, &ledger, &checks);
     }
@@ -604,14 +632,14 @@ fn summary_expects(summary: &Summary, name: verify::Invariant) -> bool {
 }
 
 /// What every summary of one run is built from.
-struct Context<'a> {
-    s: &'a Scenario,
-    file: &'a Path,
-    target: TargetInfo,
-    started_at: &'a str,
+pub(crate) struct Context<'a> {
+    pub s: &'a Scenario,
+    pub file: &'a Path,
+    pub target: TargetInfo,
+    pub started_at: &'a str,
 }
 
-fn environment_failure(ctx: &Context, error: String, ledger: &Ledger, t0: Instant) -> Summary {
+pub(crate) fn environment_failure(ctx: &Context, error: String, ledger: &Ledger, t0: Instant) -> Summary {
     let checks = verify::unchecked(&error);
     let verdict = Verdict {
         exit_code: EXIT_ENVIRONMENT,
@@ -703,5 +731,6 @@ fn build_summary(
         baseline: None,
         resources: None,
         interrupted: None,
+        shards: Vec::new(),
     }
 }

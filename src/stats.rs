@@ -226,6 +226,7 @@ mod tests {
             order_id: None,
             error: None,
             accepted_us: None,
+            shard: 0,
         }
     }
 

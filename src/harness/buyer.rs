@@ -122,6 +122,7 @@ pub async fn buy(
             order_id,
             error,
             accepted_us,
+            shard: 0,
         });
         match outcome {
             // An order left in the queue may yet be sold: the buyer waits for it, as for a win.
@@ -175,6 +176,7 @@ pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> 
         order_id: None,
         error: Some(why),
         accepted_us: None,
+        shard: 0,
     }
 }
 

@@ -28,6 +28,9 @@ const WAITING: u8 = 0;
 const RELEASED: u8 = 1;
 const CANCELLED: u8 = 2;
 
+/// How long before a signalled release instant the gate stops sleeping and yields instead.
+const SPIN_BEFORE: Duration = Duration::from_millis(2);
+
 /// Writers of the release at most.
 const MAX_WRITERS: usize = 8;
 /// Last bytes per writer at least: below this a thread costs more than it saves.
@@ -136,6 +139,55 @@ impl StartGate {
         }
     }
 
+    /// Releases everyone at the instant `signal` gives (a shard of a bigger burst): tells it
+    /// when every buyer here has arrived or `deadline` has passed, then waits for the instant
+    /// (which may come first: buyers not yet arrived then miss the release, as at a
+    /// deadline). Returns the release instant as scheduled (every buyer's intended start, so
+    /// a late gate shows in the send skew), how many had arrived, and how late the writing
+    /// began. `None` when the gate was cancelled or no instant came.
+    pub async fn open_on_signal(
+        &self,
+        deadline: Duration,
+        signal: &dyn super::release::ReleaseSignal,
+    ) -> Option<(Instant, usize, Duration)> {
+        let ready = async {
+            let _ = tokio::time::timeout(deadline, self.all_here()).await;
+            signal.ready(self.arrived(), self.expected);
+            std::future::pending::<()>().await
+        };
+        let at = tokio::select! {
+            at = signal.release_at() => at?,
+            _ = ready => return None,
+        };
+        // Timers are coarse (1 ms): sleep to just before the instant, then yield until it.
+        if let Some(early) = at.checked_sub(SPIN_BEFORE) {
+            tokio::time::sleep_until(early.into()).await;
+        }
+        while Instant::now() < at {
+            std::thread::yield_now();
+        }
+        if self.state.compare_exchange(WAITING, RELEASED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return None;
+        }
+        let late = Instant::now().saturating_duration_since(at);
+        let _ = self.release_at.set(at);
+        let last_bytes = std::mem::take(&mut *self.last_bytes.lock().unwrap_or_else(|p| p.into_inner()));
+        write_split(&last_bytes);
+        self.release.send_replace(Some(at));
+        Some((at, self.arrived(), late))
+    }
+
+    /// Waits until every expected buyer has arrived.
+    async fn all_here(&self) {
+        loop {
+            let notified = self.all_arrived.notified();
+            if self.arrived() >= self.expected {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// As [`StartGate::open_when_ready`], but never before `not_before` (a burst placed in a
     /// background stream).
     /// `None` when the gate was cancelled first: it then writes nothing.
@@ -144,16 +196,7 @@ impl StartGate {
         deadline: Duration,
         not_before: Option<Instant>,
     ) -> Option<(Instant, usize)> {
-        let wait_all = async {
-            loop {
-                let notified = self.all_arrived.notified();
-                if self.arrived() >= self.expected {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        let _ = tokio::time::timeout(deadline, wait_all).await;
+        let _ = tokio::time::timeout(deadline, self.all_here()).await;
         if let Some(t) = not_before {
             tokio::time::sleep_until(t.into()).await;
         }
@@ -201,6 +244,48 @@ mod tests {
         let (_, arrived) = gate.open_when_ready(Duration::from_millis(50)).await;
         assert_eq!(arrived, 1);
         let _ = gate.released().await;
+    }
+
+    /// A release at a fixed instant, noting when the gate said it was ready.
+    #[derive(Debug)]
+    struct At(Instant, std::sync::Mutex<Option<(usize, usize)>>);
+
+    impl super::super::release::ReleaseSignal for At {
+        fn ready(&self, arrived: usize, expected: usize) {
+            *self.1.lock().expect("lock") = Some((arrived, expected));
+        }
+        fn release_at(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Instant>> + Send + '_>> {
+            Box::pin(async move { Some(self.0) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signalled_gate_opens_at_the_given_instant_not_before() {
+        let gate = StartGate::new(2);
+        gate.arrive(None);
+        gate.arrive(None);
+        let at = Instant::now() + Duration::from_millis(30);
+        let signal = At(at, Default::default());
+        let (released, arrived, late) = gate.open_on_signal(Duration::from_secs(5), &signal).await.expect("opened");
+        assert!(Instant::now() >= at, "never before the instant");
+        assert_eq!((released, arrived), (at, 2), "the scheduled instant is the release");
+        assert!(late < Duration::from_millis(20), "late by {late:?}");
+        assert_eq!(gate.released().await, at);
+        assert_eq!(*signal.1.lock().expect("lock"), Some((2, 2)), "ready was reported with every buyer");
+    }
+
+    #[tokio::test]
+    async fn a_signalled_gate_past_its_instant_opens_at_once_and_says_how_late() {
+        let gate = StartGate::new(1);
+        gate.arrive(None);
+        let at = Instant::now().checked_sub(Duration::from_millis(20)).expect("a clock past 20 ms");
+        let (released, _, late) =
+            gate.open_on_signal(Duration::from_secs(5), &At(at, Default::default())).await.expect("opened");
+        assert_eq!(released, at);
+        assert!(late >= Duration::from_millis(20), "late by {late:?}");
+        let cancelled = StartGate::new(1);
+        assert!(cancelled.cancel());
+        assert_eq!(cancelled.open_on_signal(Duration::from_secs(5), &At(at, Default::default())).await, None);
     }
 
     #[tokio::test]

@@ -38,6 +38,10 @@ pub struct Attempt {
     /// `accepted_us − sent_us`, to the final status `done_us − sent_us`. Empty otherwise.
     #[serde(default)]
     pub accepted_us: Option<u64>,
+    /// Which shard's process made the attempt (0 for a run in one process; see
+    /// [`crate::shard`]). Last in `ledger.csv`, and 0 when an older file has no such column.
+    #[serde(default)]
+    pub shard: u32,
 }
 
 fn first() -> u32 {
@@ -104,6 +108,35 @@ pub struct Ledger {
     /// When the open stream started (µs since epoch), if the run has one.
     #[serde(default)]
     pub stream_start_us: Option<u64>,
+    /// The ledger's epoch on the machine's clocks, so parts written by several processes
+    /// can be put on one clock ([`crate::shard::merge`]).
+    #[serde(default)]
+    pub epoch: Option<Epoch>,
+    /// With a release given from outside (a shard): how late this process's gate started
+    /// writing after the common release instant, µs.
+    #[serde(default)]
+    pub release_late_us: Option<u64>,
+}
+
+/// A ledger's epoch (its 0 µs) read on the machine's two clocks at the same moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// Wall clock, µs since 1970 (comparable across machines as far as their clocks agree).
+    pub unix_us: u64,
+    /// `CLOCK_MONOTONIC`, µs (comparable between processes of one machine since its boot).
+    pub mono_us: u64,
+}
+
+impl Epoch {
+    /// The epoch `at`, which is now or just past.
+    pub fn at(at: std::time::Instant) -> Epoch {
+        let ago = at.elapsed();
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Epoch {
+            unix_us: unix.saturating_sub(ago).as_micros() as u64,
+            mono_us: crate::shard::clock::mono_now().saturating_sub(ago).as_micros() as u64,
+        }
+    }
 }
 
 /// An arrival of the open stream that found every slot busy: its buyer never sent anything.
@@ -173,6 +206,8 @@ impl Ledger {
             dropped: self.dropped.iter().filter(|d| d.repetition == k).cloned().collect(),
             stream_start_us: self.stream_start_us,
             arrivals: self.arrivals / u64::from(self.repetitions().max(1)),
+            epoch: self.epoch,
+            release_late_us: self.release_late_us,
         }
     }
 }

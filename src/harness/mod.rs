@@ -14,6 +14,7 @@ mod gate;
 pub mod ledger;
 pub mod plan;
 pub mod queued;
+pub mod release;
 mod stream;
 pub mod template;
 pub mod tls;
@@ -21,8 +22,9 @@ pub mod tls;
 pub use classify::Classifier;
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
-pub use ledger::{Attempt, Dropped, Ledger, Overrun, StockSample};
+pub use ledger::{Attempt, Dropped, Epoch, Ledger, Overrun, StockSample};
 pub use plan::{Endpoint, Plan, StockProbe};
+pub use release::ReleaseSignal;
 
 use crate::live::Phase;
 use crate::scenario::{ArrivalMode, Scenario};
@@ -113,13 +115,18 @@ pub struct HarnessConfig {
     pub live: Arc<crate::live::Live>,
     /// How long the load may take, from its start ([`run_deadline`] of the scenario).
     pub deadline: Duration,
+    /// A shard of a bigger burst drives only its own buyers (`None`: all of them).
+    pub slice: Option<crate::shard::Slice>,
+    /// Where a shard's release instant comes from (`None`: the gate opens when its buyers are
+    /// ready, as in a run of one process).
+    pub release: Option<Arc<dyn ReleaseSignal>>,
 }
 
 impl HarnessConfig {
     /// A configuration whose live figures nobody watches.
     pub fn unwatched(plan: Arc<Plan>, deadline: Duration) -> Self {
         let live = crate::live::Live::new(crate::live::RunLabels::default(), Vec::new(), 0);
-        HarnessConfig { plan, live: Arc::new(live), deadline }
+        HarnessConfig { plan, live: Arc::new(live), deadline, slice: None, release: None }
     }
 }
 
@@ -147,7 +154,7 @@ pub fn run_deadline(s: &Scenario) -> Duration {
 
 /// Runs the scenario's buyers against the target and returns the ledger.
 pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Ledger, HarnessError> {
-    let buyers = scenario.closed_buyers() as usize;
+    let buyers = config.slice.map_or(scenario.closed_buyers(), |sl| sl.len()) as usize;
     let burst = scenario.arrival.mode == ArrivalMode::Burst;
     let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_buyers()));
     let ramp_interval = match scenario.arrival.over {
@@ -156,6 +163,9 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     };
     if config.plan.endpoints.is_empty() {
         return Err(HarnessError::Unreachable("no target URL".into()));
+    }
+    if config.slice.is_some() && (!burst || open.is_some()) {
+        return Err(HarnessError::Goose("shards drive a burst without a background stream only".into()));
     }
     let shared = Arc::new(Shared {
         plan: config.plan.clone(),
@@ -177,7 +187,11 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         scenario: scenario.clone(),
     });
 
-    let (stop_monitor, monitor) = spawn_stock_monitor(shared.clone());
+    // Shards other than the first do not sample the stock: one monitor is enough.
+    let (stop_monitor, monitor) = match config.slice {
+        Some(sl) if sl.shard > 0 => no_stock_monitor(),
+        _ => spawn_stock_monitor(shared.clone()),
+    };
     // A stop asked for: the load drains (no new attempt, those in flight get their chance).
     let draining = {
         let shared = shared.clone();
@@ -192,6 +206,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     };
     let gate_task = shared.gate.is_some().then(|| {
         let shared = shared.clone();
+        let signal = config.release.clone();
         tokio::spawn(async move {
             shared.live.set_phase(Phase::Connecting);
             let connect_timeout = shared.scenario.arrival.connect_timeout.0;
@@ -201,13 +216,25 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
                 None => None,
             };
             // A stop asked for before the release: the gate never opens, no order is sent.
+            let open = async {
+                match (&shared.gate, &signal) {
+                    (Some(g), Some(signal)) => g
+                        .open_on_signal(connect_timeout, signal.as_ref())
+                        .await
+                        .map(|(at, arrived, late)| (at, arrived, Some(late))),
+                    (Some(g), None) => {
+                        g.open_when_ready_from(connect_timeout, not_before).await.map(|(at, n)| (at, n, None))
+                    }
+                    (None, _) => None,
+                }
+            };
             let opened = match &shared.gate {
                 Some(g) => tokio::select! {
-                    opened = g.open_when_ready_from(connect_timeout, not_before) => opened,
+                    opened = open => opened,
                     // Cancelling fails only when the gate has just opened.
                     _ = crate::interrupt::wait() => match g.cancel() {
                         true => None,
-                        false => Some((g.released().await, g.arrived())),
+                        false => Some((g.released().await, g.arrived(), None)),
                     },
                 },
                 None => None,
@@ -256,12 +283,12 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         d.abort();
     }
     let stock_samples = monitor.await.unwrap_or_default();
-    let (release, arrived) = match gate_task {
+    let (release, arrived, release_late) = match gate_task {
         Some(task) => match task.await.ok().flatten() {
-            Some((at, arrived)) => (Some(shared.micros(at)), arrived),
-            None => (None, buyers),
+            Some((at, arrived, late)) => (Some(shared.micros(at)), arrived, late),
+            None => (None, buyers, None),
         },
-        None => (None, buyers),
+        None => (None, buyers, None),
     };
     let (stream_start_us, dropped, stream_late) = match &shared.stream {
         Some(st) => {
@@ -280,6 +307,9 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         return Err(HarnessError::Unreachable(why));
     }
     let mut attempts = std::mem::take(&mut *shared.attempts.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(sl) = config.slice {
+        attempts.iter_mut().for_each(|a| a.shard = sl.shard);
+    }
     attempts.sort_by_key(|a| (a.sent_us, a.buyer, a.attempt));
     let cut = shared.cut_by_deadline.load(Ordering::Acquire);
     let still_running = shared.live_buyers.load(Ordering::Acquire);
@@ -301,6 +331,8 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         arrivals: shared.stream.as_ref().map_or(0, |st| st.arrivals() as u64),
         overrun,
         reconnected: shared.reprepared.load(Ordering::Acquire),
+        epoch: Some(Epoch::at(shared.epoch)),
+        release_late_us: release_late.map(|d| d.as_micros() as u64),
     })
 }
 
@@ -315,7 +347,11 @@ fn build_attack(
 ) -> Result<GooseAttack, HarnessError> {
     let closed = shared.scenario.closed_buyers();
     let slots = shared.stream.as_ref().map_or(0, |st| st.slots);
-    let buyers = (closed + slots) as usize;
+    // A shard's users are its own buyers, numbered from the first of its slice.
+    let (first, buyers) = match config.slice {
+        Some(sl) => (sl.first, sl.len() as usize),
+        None => (0, (closed + slots) as usize),
+    };
     let mut goose_config = GooseConfiguration::default();
     goose_config.host = config.plan.endpoints.first().map(|e| e.url.clone());
     goose_config.users = Some(buyers);
@@ -333,7 +369,7 @@ fn build_attack(
     let buyer: TransactionFunction = Arc::new(move |user| {
         let shared = buyer_shared.clone();
         Box::pin(async move {
-            let index = user.weighted_users_index as u32;
+            let index = first + user.weighted_users_index as u32;
             if index >= closed {
                 stream::serve_slot(&shared, index - closed).await;
                 return Ok(());
@@ -525,6 +561,14 @@ fn spawn_stock_monitor(
     if let Err(why) = spawned {
         log::warn!("the stock monitor could not start ({why}); the stock chart will have no samples");
     }
+    (stop_tx, out_rx)
+}
+
+/// A stock monitor that samples nothing (a shard other than the first).
+fn no_stock_monitor() -> (tokio::sync::oneshot::Sender<()>, tokio::sync::oneshot::Receiver<Vec<StockSample>>) {
+    let (stop_tx, _) = tokio::sync::oneshot::channel();
+    let (out_tx, out_rx) = tokio::sync::oneshot::channel();
+    let _ = out_tx.send(Vec::new());
     (stop_tx, out_rx)
 }
 

@@ -61,6 +61,8 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
         dropped,
         stream_start_us: summary.stream.as_ref().and_then(|s| s.start_us),
         arrivals: summary.stream.as_ref().map_or(0, |s| s.arrivals),
+        epoch: None,
+        release_late_us: None,
     })
 }
 
@@ -88,6 +90,7 @@ mod tests {
                 order_id: Some("42".into()),
                 error: None,
                 accepted_us: None,
+                shard: 0,
             },
             Attempt {
                 repetition: 1,
@@ -104,6 +107,7 @@ mod tests {
                 order_id: None,
                 error: Some("timed out, \"really\"".into()),
                 accepted_us: None,
+                shard: 0,
             },
         ];
         let samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: -1 }];

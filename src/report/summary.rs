@@ -98,6 +98,10 @@ pub struct Summary {
     /// Set when Ctrl-C or SIGTERM stopped the run: what was cut, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+    /// A burst driven by several processes (local shards, or `--shard` parts merged): each
+    /// shard's slice of buyers, its lateness at the release, its send skew and its clock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::shard::merge::ShardSummary>,
 }
 
 /// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
@@ -140,6 +144,7 @@ impl Summary {
                 f.worst_rank_of_a_winner
             ));
         }
+        out.extend(crate::shard::merge::lines(&self.shards));
         out
     }
 }
@@ -455,6 +460,7 @@ impl Summary {
             baseline: None,
             resources: None,
             interrupted: None,
+            shards: Vec::new(),
         }
     }
 

@@ -39,6 +39,7 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
         order_id: (outcome == Outcome::Won).then(|| format!("o{buyer}")),
         error: None,
         accepted_us: None,
+        shard: 0,
     }
 }
 

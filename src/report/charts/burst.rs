@@ -13,13 +13,9 @@ impl Draw for SendSkew<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Drawn {
         let d = self.0;
-        let mut skew: Vec<f64> = d
-            .ledger
-            .attempts
-            .iter()
-            .filter(|a| a.attempt == 1)
-            .map(|a| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0)
-            .collect();
+        let firsts = || d.ledger.attempts.iter().filter(|a| a.attempt == 1);
+        let skew_ms = |a: &crate::harness::Attempt| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0;
+        let mut skew: Vec<f64> = firsts().map(skew_ms).collect();
         if skew.is_empty() {
             return empty(root, Self::TITLE, "no attempts");
         }
@@ -31,6 +27,10 @@ impl Draw for SendSkew<'_> {
         for s in &skew {
             counts[(s / width) as usize] += 1;
         }
+        // Several shards: each one's buyers stacked in its own colour.
+        let mut shards: Vec<u32> = firsts().map(|a| a.shard).collect();
+        shards.sort_unstable();
+        shards.dedup();
         let top = counts.iter().copied().max().unwrap_or(1) as f64;
         let pct = |p: f64| skew[((p * skew.len() as f64).ceil() as usize).clamp(1, skew.len()) - 1];
         root.fill(&WHITE).map_err(e)?;
@@ -60,13 +60,38 @@ impl Draw for SendSkew<'_> {
             .draw()
             .map_err(e)?;
         let c = color(Outcome::SoldOut);
-        chart
-            .draw_series(counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
-                let x0 = i as f64 * width;
-                Rectangle::new([(x0, 0.0), (x0 + width, *n as f64)], c.mix(0.8).filled())
-            }))
-            .map_err(e)?;
-        entries.bar(format!("buyers per {} ms bin", super::number_label(&width)), c);
+        if shards.len() > 1 {
+            let mut base = vec![0u64; bins + 1];
+            for (k, shard) in shards.iter().enumerate() {
+                let mut mine = vec![0u64; bins + 1];
+                let of_shard = firsts().filter(|a| a.shard == *shard);
+                of_shard.clone().for_each(|a| mine[(skew_ms(a) / width) as usize] += 1);
+                let sc = super::compare::PALETTE[k % super::compare::PALETTE.len()];
+                let bars = mine.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
+                    let x0 = i as f64 * width;
+                    let y0 = base[i] as f64;
+                    Rectangle::new([(x0, y0), (x0 + width, y0 + *n as f64)], sc.mix(0.85).filled())
+                });
+                chart.draw_series(bars.collect::<Vec<_>>()).map_err(e)?;
+                mine.iter().enumerate().for_each(|(i, n)| base[i] += n);
+                if k < super::compare::PALETTE.len() {
+                    entries
+                        .bar(format!("shard {shard} ({})", crate::text::count(of_shard.count() as u64, "buyer")), sc);
+                }
+            }
+            if shards.len() > super::compare::PALETTE.len() {
+                entries
+                    .bar(format!("… {} more shards (colours repeat)", shards.len() - super::compare::PALETTE.len()), c);
+            }
+        } else {
+            chart
+                .draw_series(counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
+                    let x0 = i as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width, *n as f64)], c.mix(0.8).filled())
+                }))
+                .map_err(e)?;
+            entries.bar(format!("buyers per {} ms bin", super::number_label(&width)), c);
+        }
         for (label, p, shade) in [("p50", 0.5, BLACK.mix(0.6)), ("p99", 0.99, RGBColor(214, 39, 40).mix(0.9))] {
             let x = pct(p);
             chart

@@ -472,6 +472,7 @@ mod edge_cases {
                     order_id: None,
                     error: None,
                     accepted_us: None,
+                    shard: 0,
                 }
             })
             .collect()

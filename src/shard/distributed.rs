@@ -1,0 +1,259 @@
+//! Shards on several machines, on an engine that already exists (a Kubernetes Indexed Job,
+//! a CI matrix, a few shells): `run FILE --shard i/N --release-at T --out DIR` drives one
+//! slice of the buyers against a user's server and writes a part; `merge DIR...` joins the
+//! parts, reads ground truth once and judges them as one run, with the reports a run in one
+//! process writes.
+
+use super::part::{self, Part, ReadPart, PART_VERSION};
+use super::release::WallClockRelease;
+use super::{merge, ShardSpec, Slice};
+use crate::harness::{self, HarnessConfig, Ledger};
+use crate::live::view::{Mode, View};
+use crate::live::Phase;
+use crate::report;
+use crate::run::{self, Context, RunOptions, RunResult};
+use crate::scenario::target::TargetKind;
+use crate::scenario::{self, ArrivalMode, Scenario};
+use crate::target::{self, Target};
+use crate::verdict::{EXIT_ENVIRONMENT, EXIT_USAGE};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// What `--shard` needs of a scenario: a user's server (each shard would otherwise start a
+/// reference server, and a store, of its own), one burst without a background stream, one
+/// repetition.
+pub fn check_shardable(s: &Scenario, opts: &RunOptions) -> Result<(), String> {
+    if s.target.kind != TargetKind::Http {
+        return Err("--shard needs `target.kind: http` (a server every shard reaches); the reference server \
+                    would be started by each shard with a store of its own"
+            .into());
+    }
+    if s.arrival.mode != ArrivalMode::Burst || s.arrival.stream().is_some() {
+        return Err("--shard drives a burst (`arrival.mode: burst`, no `background`) only".into());
+    }
+    if opts.repeat.unwrap_or(s.repeat) > 1 {
+        return Err("--shard runs one repetition; leave out `repeat`".into());
+    }
+    Ok(())
+}
+
+/// What a shard printed and exits with.
+pub struct ShardOutcome {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+/// `run FILE --shard i/N --release-at T --out DIR`: drives this shard's buyers against the
+/// scenario's server, released at `T` by the wall clock, and writes its part into `out`.
+pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &Path) -> ShardOutcome {
+    let usage = |message: String| ShardOutcome { exit_code: EXIT_USAGE, message };
+    let Some(spec) = opts.shard else { return usage("run_part needs --shard".into()) };
+    let release_at = match super::release::parse_release_at(release_text) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--release-at {e}")),
+    };
+    let (s, _, sources) = match run::prepare_with_sources(file, opts) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    if out.join(part::PART_JSON).exists() || out.join(report::SUMMARY_JSON).exists() {
+        return usage(format!("{}: already holds a run or a part; give each shard an empty folder", out.display()));
+    }
+    if let Err(e) = std::fs::create_dir_all(out) {
+        return usage(format!("cannot create {}: {e}", out.display()));
+    }
+    let yaml = serde_yaml::to_string(&s).unwrap_or_default();
+    let slice = Slice::of(spec, s.closed_buyers());
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let t0 = Instant::now();
+    let mut part = Part {
+        version: PART_VERSION,
+        flashbench_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: s.name.clone(),
+        shard: spec.index,
+        of: spec.of,
+        buyers: [slice.first, slice.end],
+        total_buyers: s.closed_buyers(),
+        run_tag: super::shared_run_tag(&yaml, release_text),
+        release_at: Some(release_text.to_string()),
+        started_at,
+        epoch: harness::Epoch::at(Instant::now()),
+        boot_id: super::clock::boot_id(),
+        release_us: None,
+        late_us: None,
+        clock: super::clock::ClockSync::read(),
+        connect_failures: 0,
+        late_buyers: 0,
+        reconnected: 0,
+        overrun: None,
+        host: part::host_name(),
+        pid: std::process::id(),
+        peak_rss_bytes: None,
+        duration_ms: 0,
+        exit_code: 0,
+        error: None,
+    };
+    if release_at <= SystemTime::now() {
+        log::warn!("--release-at {release_text} has passed: the buyers are released as soon as they are ready");
+    }
+    let live = Arc::new(run::live_of(&s, out));
+    let view = View::start(live.clone(), Mode::detect(opts.quiet));
+    let loaded = load(&s, spec, slice, &part.run_tag, &sources, &live, release_at).await;
+    drop(view);
+    part.duration_ms = t0.elapsed().as_millis() as u64;
+    part.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
+    let ledger = match loaded {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            part.exit_code = EXIT_ENVIRONMENT;
+            part.error = Some(e.clone());
+            let written = part::write(out, &part, &Ledger::default(), &yaml);
+            let note = written.err().map(|w| format!(" (and its part could not be written: {w})")).unwrap_or_default();
+            return ShardOutcome { exit_code: EXIT_ENVIRONMENT, message: format!("shard {spec}: {e}{note}") };
+        }
+    };
+    if let Some(epoch) = ledger.epoch {
+        part.epoch = epoch;
+    }
+    part.release_us = ledger.release_us;
+    part.late_us = ledger.release_late_us;
+    part.connect_failures = ledger.connect_failures;
+    part.late_buyers = ledger.late_buyers;
+    part.reconnected = ledger.reconnected;
+    part.overrun = ledger.overrun;
+    if let Some(signal) = crate::interrupt::requested() {
+        part.exit_code = signal.exit_code();
+        part.error = Some(format!("interrupted by {}", signal.name()));
+    }
+    if let Err(e) = part::write(out, &part, &ledger, &yaml) {
+        return ShardOutcome {
+            exit_code: EXIT_ENVIRONMENT,
+            message: format!("shard {spec}: cannot write its part into {}: {e}", out.display()),
+        };
+    }
+    let late = part.late_us.map(|us| format!(", released {:.1} ms after the instant", us as f64 / 1000.0));
+    ShardOutcome {
+        exit_code: part.exit_code,
+        message: format!(
+            "shard {spec}: buyers {}..{}, {}{}; clock {}; part written to {}\nmerge the parts with: flashbench merge DIR...",
+            slice.first,
+            slice.end,
+            crate::text::count(ledger.attempts.len() as u64, "attempt"),
+            late.unwrap_or_else(|| ", never released".into()),
+            part.clock.describe(),
+            out.display()
+        ),
+    }
+}
+
+/// Prepares the target (shard 0 runs the scenario's setup, the others only connect) and
+/// drives this shard's buyers.
+async fn load(
+    s: &Scenario,
+    spec: ShardSpec,
+    slice: Slice,
+    run_tag: &str,
+    sources: &[std::net::IpAddr],
+    live: &Arc<crate::live::Live>,
+    release_at: SystemTime,
+) -> Result<Ledger, String> {
+    live.set_phase(Phase::Starting);
+    let prepared = match spec.index {
+        0 => target::http::HttpTarget::start(s).await,
+        _ => target::http::HttpTarget::connect(s).await,
+    };
+    let target = prepared.map_err(|e| e.to_string())?;
+    let mut plan = target.plan();
+    plan.run = run_tag.to_string();
+    plan.sources = sources.to_vec();
+    let config = HarnessConfig {
+        plan: Arc::new(plan),
+        live: live.clone(),
+        deadline: harness::run_deadline(s),
+        slice: Some(slice),
+        release: Some(Arc::new(WallClockRelease::new(release_at))),
+    };
+    let ledger = harness::drive(Arc::new(s.clone()), &config).await.map_err(|e| e.to_string());
+    Box::new(target).stop().await;
+    ledger
+}
+
+/// `merge DIR...`: the parts of one run, judged as that run.
+pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
+    let file = dirs.first().map(|d| d.join(report::SCENARIO_YAML)).unwrap_or_default();
+    let fail = |code: i32, error: String| RunResult {
+        file: file.clone(),
+        exit_code: code,
+        summary: None,
+        dir: None,
+        error: Some(error),
+    };
+    let mut parts: Vec<ReadPart> = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        if !d.is_dir() {
+            return fail(EXIT_USAGE, format!("{}: no such folder", d.display()));
+        }
+        match part::read(d) {
+            Ok(p) => parts.push(p),
+            // A folder without its part (nor a run's summary): that shard did not finish.
+            Err(e) if !d.join(part::PART_JSON).exists() && !d.join(report::SUMMARY_JSON).exists() => {
+                return fail(EXIT_ENVIRONMENT, e)
+            }
+            Err(e) => return fail(EXIT_USAGE, e),
+        }
+    }
+    let (ledger, shards) = match merge::merge(&parts) {
+        Ok(m) => m,
+        Err(e @ merge::MergeError::Incomplete(_)) => return fail(EXIT_ENVIRONMENT, e.to_string()),
+        Err(e) => return fail(EXIT_USAGE, e.to_string()),
+    };
+    let first = &parts[0];
+    let s = match scenario::load_str(&first.scenario_yaml, &file.display().to_string(), &first.dir) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_USAGE, e.to_string()),
+    };
+    let folder = match report::create_run_dir(&opts.reports_root, &s.name, opts.out.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_USAGE, format!("cannot create the report folder: {e}")),
+    };
+    let dir = folder.path.clone();
+    let live = Arc::new(run::live_of(&s, &dir));
+    // Nothing is sent while parts are merged: the view would show only empty counts.
+    let view = View::start(live.clone(), Mode::Hidden);
+    let started_at = parts.iter().map(|p| p.part.started_at.clone()).min().unwrap_or_default();
+    let t0 = Instant::now();
+    let mut ctx = Context {
+        s: &s,
+        file: &file,
+        target: target::info_before_start(&s, &target::Setup::Http),
+        started_at: &started_at,
+    };
+    let (mut summary, ledger) = match target::http::HttpTarget::connect(&s).await {
+        Ok(t) => {
+            ctx.target = t.describe();
+            let target: Box<dyn Target> = Box::new(t);
+            run::conclude(&mut ctx, target, ledger, &live, t0).await
+        }
+        Err(e) => (run::environment_failure(&ctx, e.to_string(), &ledger, t0), ledger),
+    };
+    summary.duration_ms = parts.iter().map(|p| p.part.duration_ms).max().unwrap_or(0);
+    summary.shards = shards;
+    let yaml = first.scenario_yaml.clone();
+    live.set_phase(Phase::Reporting);
+    let written = report::write_run(&dir, &summary, &ledger, &yaml);
+    live.finished(&summary.verdict, summary.exit_code);
+    drop(view);
+    if let Err(e) = written {
+        return RunResult {
+            file,
+            exit_code: EXIT_ENVIRONMENT,
+            summary: Some(summary),
+            dir: Some(dir.clone()),
+            error: Some(format!("cannot write the report into {}: {e}", dir.display())),
+        };
+    }
+    folder.publish();
+    let error = summary.error.clone();
+    RunResult { file, exit_code: summary.exit_code, summary: Some(summary), dir: Some(dir), error }
+}
