@@ -150,14 +150,17 @@ impl StartGate {
         deadline: Duration,
         signal: &dyn super::release::ReleaseSignal,
     ) -> Option<(Instant, usize, Duration)> {
-        let ready = async {
-            let _ = tokio::time::timeout(deadline, self.all_here()).await;
-            signal.ready(self.arrived(), self.expected);
-            std::future::pending::<()>().await
-        };
+        let ready = tokio::time::timeout(deadline, self.all_here());
+        let release = signal.release_at();
+        tokio::pin!(ready, release);
+        // Readiness first when both are there: the signal hears of it before the instant.
         let at = tokio::select! {
-            at = signal.release_at() => at?,
-            _ = ready => return None,
+            biased;
+            _ = &mut ready => {
+                signal.ready(self.arrived(), self.expected);
+                release.await?
+            }
+            at = &mut release => at?,
         };
         // Timers are coarse (1 ms): sleep to just before the instant, then yield until it.
         if let Some(early) = at.checked_sub(SPIN_BEFORE) {
