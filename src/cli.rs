@@ -72,6 +72,9 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// One local shard of a run over several processes (started by `flashbench run` itself).
+    #[command(hide = true)]
+    Shard(ShardArgs),
     /// Render a finished run's reports again (HTML, charts, JUnit, Markdown) from its folder.
     Report {
         /// Run folders (each holding summary.json and ledger.csv).
@@ -154,6 +157,29 @@ pub struct RunArgs {
     /// e.g. 2026-12-01T10:00:00.000Z (by each machine's wall clock: keep them synchronised).
     #[arg(long, value_name = "INSTANT", requires = "shard")]
     pub release_at: Option<String>,
+}
+
+/// What a local parent tells a `flashbench shard` child (see `shard::child`).
+#[derive(Debug, clap::Args)]
+pub struct ShardArgs {
+    /// The run's resolved scenario.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Which shard of how many.
+    #[arg(long, value_name = "i/N")]
+    pub shard: crate::shard::ShardSpec,
+    /// Where its part goes.
+    #[arg(long, value_name = "DIR")]
+    pub part: PathBuf,
+    /// The reference server's base URLs, separated by commas.
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    /// The run's `{run}` tag.
+    #[arg(long, value_name = "TAG")]
+    pub run_tag: String,
+    /// Source addresses buyers bind.
+    #[arg(long, value_name = "LIST", value_parser = crate::limits::parse_source_list)]
+    pub sources: Option<crate::limits::SourceList>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -271,6 +297,17 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Serve(args) => serve_command(args).await,
         Command::Report { dirs } => report_command(&dirs),
         Command::Merge { dirs, out, quiet } => merge_command(&dirs, out, quiet).await,
+        Command::Shard(args) => {
+            crate::shard::child::run(crate::shard::child::ChildArgs {
+                scenario: args.scenario,
+                spec: args.shard,
+                part: args.part,
+                endpoints: args.endpoints,
+                run_tag: args.run_tag,
+                sources: args.sources.map(|l| l.0).unwrap_or_default(),
+            })
+            .await
+        }
         Command::Compare(args) => compare_command(args).await,
         Command::Probe { file } => match scenario::load(&file) {
             Ok(s) => {

@@ -135,6 +135,42 @@ pub fn check_sources_are_local(sources: &[IpAddr]) -> Result<(), String> {
     Ok(())
 }
 
+/// How a run is spread over processes so that none needs more open files than it may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub placement: Placement,
+    /// Harness processes: 1 (this one), or `flashbench shard` children each driving a slice.
+    pub shards: u32,
+    /// `flashbench serve` processes per server instance, all on the instance's store.
+    pub workers: u32,
+}
+
+/// Lays out `connections` buyer connections over `instances` server instances: in this process
+/// while one process holds both ends; the server in child processes while this one holds the
+/// buyers' ends; past that, the buyers split over shard processes and each instance over
+/// several worker processes, each within `fd_limit`.
+pub fn layout(connections: u64, instances: u64, fd_limit: u64, wanted: Option<Placement>) -> Result<Layout, String> {
+    let per_process = fd_limit.saturating_sub(FD_RESERVE).max(1);
+    if connections + FD_RESERVE <= fd_limit {
+        let placement = place(connections, instances, fd_limit, wanted)?;
+        return Ok(Layout { placement, shards: 1, workers: 1 });
+    }
+    if wanted == Some(Placement::InProcess) {
+        return Err(format!(
+            "{connections} buyers need {connections} open sockets on each side, but a process may open {fd_limit}              files here (ulimit -n); leave --placement to spread them over processes"
+        ));
+    }
+    let shards = connections.div_ceil(per_process);
+    let workers = connections.div_ceil(instances.max(1)).div_ceil(per_process);
+    if shards > u64::from(crate::shard::MAX_SHARDS) {
+        return Err(format!(
+            "{connections} buyers would need {shards} processes; at most {}",
+            crate::shard::MAX_SHARDS
+        ));
+    }
+    Ok(Layout { placement: Placement::ChildProcesses, shards: shards as u32, workers: workers as u32 })
+}
+
 /// Chooses where the server runs for `buyers` over `instances` (honouring `wanted` when it
 /// fits), or explains why it cannot.
 pub fn place(buyers: u64, instances: u64, fd_limit: u64, wanted: Option<Placement>) -> Result<Placement, String> {
@@ -175,6 +211,20 @@ mod tests {
         assert!(place(19_800, 1, 20_000, None).is_err_and(|e| e.contains("at most 19488 buyers")));
         // Ports no longer cap the placement: source addresses do (below).
         assert_eq!(place(30_000, 1, 100_000, None), Ok(Placement::InProcess));
+    }
+
+    #[test]
+    fn bursts_past_one_process_spread_over_shards_and_workers() {
+        let one = |placement| Ok(Layout { placement, shards: 1, workers: 1 });
+        assert_eq!(layout(1500, 1, 20_000, None), one(Placement::InProcess));
+        assert_eq!(layout(10_000, 1, 20_000, None), one(Placement::ChildProcesses));
+        assert_eq!(layout(19_488, 1, 20_000, None), one(Placement::ChildProcesses));
+        let big = layout(100_000, 1, 20_000, None);
+        assert_eq!(big, Ok(Layout { placement: Placement::ChildProcesses, shards: 6, workers: 6 }));
+        // Instances share the server's sockets: 4 instances of 25,000 need 2 workers each.
+        assert_eq!(layout(100_000, 4, 20_000, None).map(|l| (l.shards, l.workers)), Ok((6, 2)));
+        assert!(layout(30_000, 1, 20_000, Some(Placement::InProcess)).is_err_and(|e| e.contains("--placement")));
+        assert_eq!(layout(2_000, 1, 1_200, None).map(|l| (l.shards, l.workers)), Ok((3, 3)), "a low ulimit");
     }
 
     #[test]

@@ -235,14 +235,14 @@ pub(crate) fn usage_error(file: &Path, error: String) -> RunResult {
 /// Loads a scenario, applies the overrides and places its server within the machine's socket
 /// budget: everything that can be refused before a run starts.
 pub fn prepare(file: &Path, opts: &RunOptions) -> Result<(Scenario, Placement), String> {
-    prepare_with_sources(file, opts).map(|(s, placement, _)| (s, placement))
+    prepare_with_sources(file, opts).map(|(s, layout, _)| (s, layout.placement))
 }
 
 /// [`prepare`], and the source addresses buyers bind (see [`limits::source_addresses`]).
 pub fn prepare_with_sources(
     file: &Path,
     opts: &RunOptions,
-) -> Result<(Scenario, Placement, Vec<std::net::IpAddr>), String> {
+) -> Result<(Scenario, limits::Layout, Vec<std::net::IpAddr>), String> {
     let mut s = scenario::load(file).map_err(|e| e.to_string())?;
     apply_overrides(&mut s, &opts.overrides).map_err(|e| format!("{}: {e}", file.display()))?;
     let fd_limit = limits::raise_fd_limit();
@@ -257,14 +257,42 @@ pub fn prepare_with_sources(
     };
     // An http target's server is not ours: only the buyers' sockets count.
     let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
-    let placement = limits::place(u64::from(connections), u64::from(s.server.instances), fd_limit, wanted)
+    let layout = limits::layout(u64::from(connections), u64::from(s.server.instances), fd_limit, wanted)
         .map_err(|e| format!("{}: {e}", file.display()))?;
+    check_layout(&s, &layout, opts).map_err(|e| format!("{}: {e}", file.display()))?;
     let loopback = reference || s.target.urls.iter().all(|u| is_loopback_url(u));
     limits::check_sources_are_local(&opts.source_addresses)?;
     let sources =
         limits::source_addresses(u64::from(connections), limits::ephemeral_ports(), loopback, &opts.source_addresses)
             .map_err(|e| format!("{}: {e}", file.display()))?;
-    Ok((s, placement, sources))
+    Ok((s, layout, sources))
+}
+
+/// What a run spread over processes cannot do, said before it starts.
+fn check_layout(s: &Scenario, layout: &limits::Layout, opts: &RunOptions) -> Result<(), String> {
+    let buyers = s.concurrent_connections();
+    if layout.shards > 1 && opts.shard.is_some() {
+        return Err(format!(
+            "this shard's buyers need {} processes of their own here (ulimit -n); use more shards",
+            layout.shards
+        ));
+    }
+    if layout.shards > 1 && (s.arrival.mode != scenario::ArrivalMode::Burst || s.arrival.stream().is_some()) {
+        return Err(format!(
+            "{buyers} buyers need {} processes here (open files per process: ulimit -n), and a run over several \
+             processes drives a burst (`arrival.mode: burst`, no `background`) only; use fewer buyers",
+            layout.shards
+        ));
+    }
+    if layout.workers > 1 && s.target.kind == TargetKind::Reference && !s.server.backend.shares_store() {
+        return Err(format!(
+            "{buyers} buyers need {} server processes per instance here (ulimit -n), but the `{}` backend keeps \
+             its stock inside one process; use sqlite, postgres or redis, or more `instances`",
+            layout.workers,
+            s.server.backend.name()
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `url`'s host is this machine's loopback (`localhost`, 127.0.0.0/8, `::1`).
@@ -285,7 +313,7 @@ pub fn preflight(files: &[PathBuf], opts: &RunOptions) -> Vec<String> {
 
 /// Runs one scenario file. `exact_dir` is where its files go, when `--out` decides.
 pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) -> RunResult {
-    let (s, placement, sources) = match prepare_with_sources(file, opts) {
+    let (s, layout, sources) = match prepare_with_sources(file, opts) {
         Ok(p) => p,
         Err(e) => return usage_error(file, e),
     };
@@ -335,7 +363,8 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
             };
             previous = Some(store.clone());
             target::Setup::Reference(TargetOptions {
-                placement,
+                placement: layout.placement,
+                workers: layout.workers,
                 server_exe: opts.server_exe.clone(),
                 store,
                 keep_data: opts.keep_data,
@@ -343,7 +372,12 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         } else {
             target::Setup::Http
         };
-        reps.push(execute(&s, file, &setup, &live, &sources).await);
+        let shards = (layout.shards > 1).then(|| crate::shard::local::LocalShards {
+            count: layout.shards,
+            exe: opts.server_exe.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_default(),
+            dir: dir.clone(),
+        });
+        reps.push(execute(&s, file, &setup, &live, &sources, shards.as_ref()).await);
         // A self-test repetition that only missed its catch may be made good by the next.
         let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
         if opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {
@@ -459,6 +493,7 @@ async fn execute(
     setup: &target::Setup,
     live: &Arc<Live>,
     sources: &[std::net::IpAddr],
+    shards: Option<&crate::shard::local::LocalShards>,
 ) -> (Summary, Ledger) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
@@ -489,15 +524,22 @@ async fn execute(
         slice: None,
         release: None,
     };
-    let ledger = match harness::drive(Arc::new(s.clone()), &config).await {
+    let loaded = match shards {
+        Some(shards) => crate::shard::local::drive(s, &config.plan, live, shards).await,
+        None => harness::drive(Arc::new(s.clone()), &config).await.map(|l| (l, Vec::new())).map_err(|e| e.to_string()),
+    };
+    let (ledger, shard_summaries) = match loaded {
         Ok(l) => l,
         Err(e) => {
             target.stop().await;
-            return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default());
+            return (environment_failure(&ctx, e, &Ledger::default(), t0), Ledger::default());
         }
     };
     let duration = t0.elapsed();
+    // Shard processes hold the buyers' side: their peaks count with this process's.
+    let shards_peak: u64 = shard_summaries.iter().filter_map(|sh| sh.peak_rss_bytes).sum();
     let resources = own_before.zip(crate::resources::memory_of(None)).map(|((before, _), (_, peak))| {
+        let peak = peak + shards_peak;
         let side = |before: u64, peak: u64| crate::resources::Side { before_load_bytes: before, peak_bytes: peak };
         let servers = servers_before.zip(target.server_memory()).map(|((b, _), (_, p))| side(b, p));
         crate::resources::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
@@ -505,6 +547,7 @@ async fn execute(
     let (mut summary, ledger) = conclude(&mut ctx, target, ledger, live, t0).await;
     summary.duration_ms = duration.as_millis() as u64;
     summary.resources = resources;
+    summary.shards = shard_summaries;
     (summary, ledger)
 }
 

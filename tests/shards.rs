@@ -180,3 +180,89 @@ fn sharding_is_refused_where_it_cannot_be_sound() {
     assert!(ran.stderr.contains("0 to 1"), "{}", ran.stderr);
     assert!(!out.join("part.json").exists(), "nothing written");
 }
+
+/// `flashbench run` under a low open-files limit, so a small burst needs several shard and
+/// server processes (the same code path as 100,000 buyers under 20,000).
+fn run_low_ulimit(out: &Path, extra: &str) -> std::process::Child {
+    let command = format!(
+        "ulimit -n 1200 && exec '{}' run scenarios/limited.yaml --buyers 2000 --quiet --out '{}' {extra}",
+        env!("CARGO_BIN_EXE_flashbench"),
+        out.display()
+    );
+    Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh")
+}
+
+fn local_shards_catch(strategy: &str, code: i32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let ran = run_low_ulimit(&out, &format!("--strategy {strategy}")).wait_with_output().expect("run");
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(code), "{}{stderr}", String::from_utf8_lossy(&ran.stdout));
+    let s = read_summary(&out).expect("summary");
+    assert_eq!(s["attempts"], 2000, "every buyer of every shard");
+    let shards = s["shards"].as_array().expect("shards");
+    assert_eq!(shards.len(), 3, "688 sockets per process: 3 shards");
+    assert!(s["target"]["placement"].as_str().is_some_and(|p| p.contains("3 per instance")), "{}", s["target"]);
+    if code == 0 {
+        assert_eq!(sold(&s), (5, 0));
+    } else {
+        assert_eq!(status(&s, "no_oversell"), "fail", "{}", invariant(&s, "no_oversell"));
+    }
+    for i in 0..3 {
+        assert!(out.join(format!("shards/part-{i}/part.json")).is_file(), "shard {i} wrote its part");
+    }
+}
+
+#[test]
+fn local_shards_past_the_open_files_limit_pass_a_correct_server() {
+    local_shards_catch("conditional", 0);
+}
+
+#[test]
+fn local_shards_past_the_open_files_limit_catch_an_oversell() {
+    local_shards_catch("naive", 1);
+}
+
+/// The pids of `flashbench shard` processes whose part goes under `out`.
+fn shard_pids(out: &Path) -> Vec<u32> {
+    let needle = out.join("shards").display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(" shard ") && text.contains(&needle)
+        })
+        .collect()
+}
+
+#[test]
+fn a_shard_killed_mid_run_fails_the_run_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let mut run = run_low_ulimit(&out, "");
+    // Kill the first shard seen, as the OOM killer would.
+    let killed = loop {
+        if let Some(pid) = shard_pids(&out).first() {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            break *pid;
+        }
+        assert!(run.try_wait().expect("wait").is_none(), "the run ended before a shard was seen");
+        std::thread::yield_now();
+    };
+    let ran = run.wait_with_output().expect("run");
+    assert_eq!(ran.status.code(), Some(4), "{}", String::from_utf8_lossy(&ran.stderr));
+    let s = read_summary(&out).expect("a summary of the failure");
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("pid {killed}")) && error.contains("killed by signal 9"), "{error}");
+    assert!(s["invariants"].as_array().is_some_and(|a| a.iter().all(|i| i["status"] != "pass")), "nothing proven");
+}

@@ -250,6 +250,22 @@ impl Live {
         self.metrics.connected.inc();
     }
 
+    /// What shard processes did since their last report (local shards: the parent's view is
+    /// the sum of theirs): buyers connected and done, attempts by outcome (in
+    /// `Outcome::ALL` order), and the attempts in flight in all of them now.
+    pub fn add_from_shards(&self, connected: u64, done: u64, counts: &[u64], in_flight: u64) {
+        self.connected.fetch_add(connected, Ordering::Relaxed);
+        self.metrics.connected.inc_by(connected as i64);
+        self.buyers_done.fetch_add(done, Ordering::Relaxed);
+        for (o, n) in Outcome::ALL.iter().zip(counts) {
+            for _ in 0..*n {
+                self.record(*o, None);
+            }
+        }
+        self.in_flight.store(in_flight as i64, Ordering::Relaxed);
+        self.metrics.in_flight.set(in_flight as i64);
+    }
+
     /// A buyer finished all its attempts.
     pub fn buyer_done(&self) {
         self.buyers_done.fetch_add(1, Ordering::Relaxed);

@@ -4,7 +4,7 @@
 //! parts, reads ground truth once and judges them as one run, with the reports a run in one
 //! process writes.
 
-use super::part::{self, Part, ReadPart, PART_VERSION};
+use super::part::{self, Part, ReadPart};
 use super::release::WallClockRelease;
 use super::{merge, ShardSpec, Slice};
 use crate::harness::{self, HarnessConfig, Ledger};
@@ -65,35 +65,9 @@ pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &
     }
     let yaml = serde_yaml::to_string(&s).unwrap_or_default();
     let slice = Slice::of(spec, s.closed_buyers());
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let t0 = Instant::now();
-    let mut part = Part {
-        version: PART_VERSION,
-        flashbench_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: s.name.clone(),
-        shard: spec.index,
-        of: spec.of,
-        buyers: [slice.first, slice.end],
-        total_buyers: s.closed_buyers(),
-        run_tag: super::shared_run_tag(&yaml, release_text),
-        release_at: Some(release_text.to_string()),
-        started_at,
-        epoch: harness::Epoch::at(Instant::now()),
-        boot_id: super::clock::boot_id(),
-        release_us: None,
-        late_us: None,
-        clock: super::clock::ClockSync::read(),
-        connect_failures: 0,
-        late_buyers: 0,
-        reconnected: 0,
-        overrun: None,
-        host: part::host_name(),
-        pid: std::process::id(),
-        peak_rss_bytes: None,
-        duration_ms: 0,
-        exit_code: 0,
-        error: None,
-    };
+    let run_tag = super::shared_run_tag(&yaml, release_text);
+    let mut part = Part::start(&s.name, spec, slice, s.closed_buyers(), &run_tag, Some(release_text.to_string()));
     if release_at <= SystemTime::now() {
         log::warn!("--release-at {release_text} has passed: the buyers are released as soon as they are ready");
     }
@@ -101,31 +75,16 @@ pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &
     let view = View::start(live.clone(), Mode::detect(opts.quiet));
     let loaded = load(&s, spec, slice, &part.run_tag, &sources, &live, release_at).await;
     drop(view);
-    part.duration_ms = t0.elapsed().as_millis() as u64;
-    part.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
     let ledger = match loaded {
         Ok(ledger) => ledger,
         Err(e) => {
-            part.exit_code = EXIT_ENVIRONMENT;
-            part.error = Some(e.clone());
+            part.failed(&e, t0);
             let written = part::write(out, &part, &Ledger::default(), &yaml);
             let note = written.err().map(|w| format!(" (and its part could not be written: {w})")).unwrap_or_default();
             return ShardOutcome { exit_code: EXIT_ENVIRONMENT, message: format!("shard {spec}: {e}{note}") };
         }
     };
-    if let Some(epoch) = ledger.epoch {
-        part.epoch = epoch;
-    }
-    part.release_us = ledger.release_us;
-    part.late_us = ledger.release_late_us;
-    part.connect_failures = ledger.connect_failures;
-    part.late_buyers = ledger.late_buyers;
-    part.reconnected = ledger.reconnected;
-    part.overrun = ledger.overrun;
-    if let Some(signal) = crate::interrupt::requested() {
-        part.exit_code = signal.exit_code();
-        part.error = Some(format!("interrupted by {}", signal.name()));
-    }
+    part.finish(&ledger, t0);
     if let Err(e) = part::write(out, &part, &ledger, &yaml) {
         return ShardOutcome {
             exit_code: EXIT_ENVIRONMENT,
@@ -203,7 +162,7 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
             Err(e) => return fail(EXIT_USAGE, e),
         }
     }
-    let (ledger, shards) = match merge::merge(&parts) {
+    let (ledger, shards) = match merge::merge(&parts, false) {
         Ok(m) => m,
         Err(e @ merge::MergeError::Incomplete(_)) => return fail(EXIT_ENVIRONMENT, e.to_string()),
         Err(e) => return fail(EXIT_USAGE, e.to_string()),

@@ -88,7 +88,8 @@ pub enum MergeError {
 }
 
 /// Merges the parts of one run into one ledger on one clock.
-pub fn merge(parts: &[ReadPart]) -> Result<(Ledger, Vec<ShardSummary>), MergeError> {
+/// `stopped`: the run was interrupted, so parts cut by the same stop (exit 130/143) belong.
+pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSummary>), MergeError> {
     let first = parts.first().ok_or(MergeError::Mismatch("no part to merge".into()))?;
     let of = first.part.of;
     for p in parts {
@@ -127,7 +128,8 @@ pub fn merge(parts: &[ReadPart]) -> Result<(Ledger, Vec<ShardSummary>), MergeErr
         return Err(MergeError::Incomplete(format!("shard {} missing: no part given for it", missing.join(", "))));
     }
     let parts: Vec<&ReadPart> = by_index.into_iter().flatten().collect();
-    if let Some(failed) = parts.iter().find(|p| p.part.exit_code != 0) {
+    let cut_by_the_stop = |code: i32| stopped && (code == 130 || code == 143);
+    if let Some(failed) = parts.iter().find(|p| p.part.exit_code != 0 && !cut_by_the_stop(p.part.exit_code)) {
         let p = &failed.part;
         return Err(MergeError::Incomplete(format!(
             "shard {}/{of} (pid {} on {}, buyers {}..{}) did not finish its load: exit {}{}",
@@ -270,7 +272,7 @@ mod tests {
         // Shard 1 started 250 µs later by CLOCK_MONOTONIC; its wall clock says otherwise.
         let a = part(0, 2, Epoch { unix_us: 9_000_000, mono_us: 5_000 }, "boot", &[1_100]);
         let b = part(1, 2, Epoch { unix_us: 1_000, mono_us: 5_250 }, "boot", &[1_100, 1_200]);
-        let (ledger, shards) = merge(&[b, a]).expect("merged");
+        let (ledger, shards) = merge(&[b, a], false).expect("merged");
         let sent: Vec<(u32, u64)> = ledger.attempts.iter().map(|x| (x.shard, x.sent_us)).collect();
         assert_eq!(sent, [(0, 1_100), (1, 1_350), (1, 1_450)], "shifted by 250 µs, sorted by send");
         assert_eq!(ledger.release_us, Some(1_000), "the earliest reading of the common instant");
@@ -283,7 +285,7 @@ mod tests {
     fn parts_of_several_machines_meet_on_the_wall_clock() {
         let a = part(0, 2, Epoch { unix_us: 2_000_000, mono_us: 1 }, "one", &[1_100]);
         let b = part(1, 2, Epoch { unix_us: 2_000_300, mono_us: 99_999 }, "two", &[1_100]);
-        let (ledger, shards) = merge(&[a, b]).expect("merged");
+        let (ledger, shards) = merge(&[a, b], false).expect("merged");
         assert_eq!(ledger.attempts.iter().map(|x| x.sent_us).collect::<Vec<_>>(), [1_100, 1_400]);
         assert!(shards.iter().all(|s| s.clock_used == "wall"));
     }
@@ -291,15 +293,15 @@ mod tests {
     #[test]
     fn missing_foreign_and_failed_parts_are_refused() {
         let e = Epoch { unix_us: 1, mono_us: 1 };
-        let missing = merge(&[part(0, 3, e, "b", &[1]), part(2, 3, e, "b", &[1])]);
+        let missing = merge(&[part(0, 3, e, "b", &[1]), part(2, 3, e, "b", &[1])], false);
         assert_eq!(missing.map(|_| ()), Err(MergeError::Incomplete("shard 1/3 missing: no part given for it".into())));
         let mut foreign = part(1, 2, e, "b", &[1]);
         foreign.part.run_tag = "other".into();
-        assert!(matches!(merge(&[part(0, 2, e, "b", &[1]), foreign]), Err(MergeError::Mismatch(_))));
+        assert!(matches!(merge(&[part(0, 2, e, "b", &[1]), foreign], false), Err(MergeError::Mismatch(_))));
         let mut failed = part(1, 2, e, "b", &[1]);
         failed.part.exit_code = 4;
         failed.part.error = Some("cannot reach the target".into());
-        let err = merge(&[part(0, 2, e, "b", &[1]), failed]).map(|_| ()).unwrap_err().to_string();
+        let err = merge(&[part(0, 2, e, "b", &[1]), failed], false).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("shard 1/2") && err.contains("exit 4: cannot reach the target"), "{err}");
     }
 }

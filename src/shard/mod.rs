@@ -8,14 +8,18 @@
 //! | [`part`] | a shard's partial run folder: `part.json` beside its `ledger.csv` |
 //! | [`merge`] | parts → one ledger on one clock, with each shard's figures |
 //! | [`distributed`] | `run --shard i/N --release-at T` (one part) and `merge DIR...` (the verdict) |
+//! | [`local`], [`child`], [`protocol`] | shards on one machine: the parent that starts `flashbench shard` children, releases them at one instant and merges their parts; the child; what they say |
 //!
 //! Buyers are split in contiguous slices ([`Slice::of`]): buyer ids, products and instances
 //! stay those of the whole scenario, so the parts together are exactly the scenario's buyers.
 
+pub mod child;
 pub mod clock;
 pub mod distributed;
+pub mod local;
 pub mod merge;
 pub mod part;
+pub mod protocol;
 pub mod release;
 
 use std::fmt;

@@ -62,6 +62,74 @@ pub struct Part {
     pub error: Option<String>,
 }
 
+impl Part {
+    /// The part of shard `spec` of `scenario`, as it starts: who and where it is, its clocks.
+    pub fn start(
+        scenario: &str,
+        spec: super::ShardSpec,
+        slice: super::Slice,
+        total_buyers: u32,
+        run_tag: &str,
+        release_at: Option<String>,
+    ) -> Part {
+        Part {
+            version: PART_VERSION,
+            flashbench_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: scenario.to_string(),
+            shard: spec.index,
+            of: spec.of,
+            buyers: [slice.first, slice.end],
+            total_buyers,
+            run_tag: run_tag.to_string(),
+            release_at,
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            epoch: Epoch::at(std::time::Instant::now()),
+            boot_id: super::clock::boot_id(),
+            release_us: None,
+            late_us: None,
+            clock: ClockSync::read(),
+            connect_failures: 0,
+            late_buyers: 0,
+            reconnected: 0,
+            overrun: None,
+            host: host_name(),
+            pid: std::process::id(),
+            peak_rss_bytes: None,
+            duration_ms: 0,
+            exit_code: 0,
+            error: None,
+        }
+    }
+
+    /// What the shard's load gave: its clock, its release, its counts; its exit code is the
+    /// stop's when one was asked for.
+    pub fn finish(&mut self, ledger: &Ledger, started: std::time::Instant) {
+        if let Some(epoch) = ledger.epoch {
+            self.epoch = epoch;
+        }
+        self.release_us = ledger.release_us;
+        self.late_us = ledger.release_late_us;
+        self.connect_failures = ledger.connect_failures;
+        self.late_buyers = ledger.late_buyers;
+        self.reconnected = ledger.reconnected;
+        self.overrun = ledger.overrun;
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        self.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
+        if let Some(signal) = crate::interrupt::requested() {
+            self.exit_code = signal.exit_code();
+            self.error = Some(format!("interrupted by {}", signal.name()));
+        }
+    }
+
+    /// The shard could not run its load (exit 4).
+    pub fn failed(&mut self, error: &str, started: std::time::Instant) {
+        self.exit_code = crate::verdict::EXIT_ENVIRONMENT;
+        self.error = Some(error.to_string());
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        self.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
+    }
+}
+
 /// The machine's name, for people reading a part.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

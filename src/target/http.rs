@@ -57,8 +57,9 @@ impl HttpTarget {
         Ok(target)
     }
 
-    /// Resolves the URLs and connects to the truth source, touching nothing (no setup).
-    pub async fn connect(s: &Scenario) -> Result<HttpTarget, TargetError> {
+    /// What buyers need from the scenario alone (resolved URLs, requests, outcome rules), with
+    /// a fresh run tag; no truth source, no setup. `flashbench shard` children start here.
+    pub fn plan_of(s: &Scenario) -> Result<Plan, TargetError> {
         let t = &s.target;
         let spec = t.order.as_ref().ok_or_else(|| TargetError::Start("an http target needs `order`".into()))?;
         let mut endpoints = Vec::new();
@@ -77,6 +78,13 @@ impl HttpTarget {
             .map(|st| compile::stock(st, &t.headers, &[Seg::Key("target"), Seg::Key("stock")]))
             .transpose()
             .map_err(|e| TargetError::Start(at(e)))?;
+        Ok(Plan { endpoints, auth, order, status, warmup, classifier, stock, run: new_run_tag(), sources: Vec::new() })
+    }
+
+    /// Resolves the URLs and connects to the truth source, touching nothing (no setup).
+    pub async fn connect(s: &Scenario) -> Result<HttpTarget, TargetError> {
+        let t = &s.target;
+        let plan = HttpTarget::plan_of(s)?;
         let (source, truth_from) = if let Some(sql) = &s.truth.sql {
             let source = SqlSource::connect(sql).await.map_err(TargetError::Truth)?;
             let what = if sql.orders.is_some() { "stock and orders" } else { "stock only" };
@@ -94,24 +102,14 @@ impl HttpTarget {
         } else {
             return Err(TargetError::Start("an http target needs truth.sql, truth.redis or truth.http".into()));
         };
-        let alive = warmup.clone().unwrap_or_else(|| RequestTemplate {
+        let alive = plan.warmup.clone().unwrap_or_else(|| RequestTemplate {
             method: "GET".into(),
-            path: order.path.clone(),
-            headers: order.headers.clone(),
+            path: plan.order.path.clone(),
+            headers: plan.order.headers.clone(),
             body: None,
         });
         let target = HttpTarget {
-            plan: Plan {
-                endpoints,
-                auth,
-                order,
-                status,
-                warmup,
-                classifier,
-                stock,
-                run: new_run_tag(),
-                sources: Vec::new(),
-            },
+            plan,
             source,
             truth_from,
             urls: t.urls.iter().map(|u| expand_env(u).unwrap_or_else(|_| u.clone())).collect(),

@@ -90,7 +90,7 @@ pub enum Setup {
 /// what it was).
 pub fn info_before_start(s: &Scenario, setup: &Setup) -> TargetInfo {
     match setup {
-        Setup::Reference(opts) => reference::info(s, opts.placement, &opts.store),
+        Setup::Reference(opts) => reference::info(s, opts.placement, opts.workers, &opts.store),
         Setup::Http => TargetInfo {
             kind: "http".into(),
             backend: String::new(),

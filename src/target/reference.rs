@@ -49,6 +49,9 @@ pub struct TargetOptions {
     pub store: StoreOptions,
     /// Leave the run's data (PostgreSQL schema, Redis keys) in place at the end.
     pub keep_data: bool,
+    /// `serve` processes per instance (child processes only), all on the instance's store,
+    /// when one process cannot hold the instance's share of the buyers' sockets.
+    pub workers: u32,
 }
 
 enum Running {
@@ -83,13 +86,16 @@ fn seed_products(s: &Scenario) -> Vec<SeedProduct> {
 }
 
 /// What the summary says about a reference target.
-pub fn info(s: &Scenario, placement: Placement, store: &StoreOptions) -> TargetInfo {
+pub fn info(s: &Scenario, placement: Placement, workers: u32, store: &StoreOptions) -> TargetInfo {
     TargetInfo {
         kind: "reference".into(),
         backend: s.server.backend.to_string(),
         strategy: s.server.strategy().to_string(),
         instances: s.server.instances,
-        placement: placement.to_string(),
+        placement: match workers {
+            0 | 1 => placement.to_string(),
+            w => format!("{placement}, {w} per instance"),
+        },
         rate_limit: s.server.rate_limit.to_string(),
         store: store.location.describe(),
         urls: Vec::new(),
@@ -139,7 +145,7 @@ impl ReferenceTarget {
                 ReferenceTarget {
                     base_urls: servers.iter().map(RunningServer::url).collect(),
                     placement: Placement::InProcess,
-                    info: info(s, Placement::InProcess, &opts.store),
+                    info: info(s, Placement::InProcess, 1, &opts.store),
                     admin_token,
                     running: Running::InProcess(servers),
                     shared,
@@ -160,15 +166,21 @@ impl ReferenceTarget {
                     .map_err(|e| TargetError::Start(e.to_string()))?;
                 let mut children = Vec::new();
                 let mut base_urls = Vec::new();
+                // Each worker of an instance is a process of its own, numbered apart from
+                // every other process on the store.
+                let workers = opts.workers.max(1);
                 for c in &configs {
-                    let (child, url) = spawn_child(&exe, c).await?;
-                    children.push(child);
-                    base_urls.push(url);
+                    for w in 0..workers {
+                        let config = ServerConfig { instance: c.instance * workers + w, ..c.clone() };
+                        let (child, url) = spawn_child(&exe, &config).await?;
+                        children.push(child);
+                        base_urls.push(url);
+                    }
                 }
                 ReferenceTarget {
                     base_urls,
                     placement: Placement::ChildProcesses,
-                    info: info(s, Placement::ChildProcesses, &opts.store),
+                    info: info(s, Placement::ChildProcesses, opts.workers, &opts.store),
                     admin_token,
                     running: Running::Children { children, client },
                     shared,
