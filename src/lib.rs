@@ -15,7 +15,9 @@
 //! [`run`] strings the steps together for one scenario or a suite ([`repeat`] folds
 //! repetitions, [`threshold`] and [`baseline`] are the CI gates); [`cli`] is the command line;
 //! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] turns the
-//! first Ctrl-C or SIGTERM into a clean stop with a partial report (exit 130 or 143).
+//! first Ctrl-C or SIGTERM into a clean stop with a partial report (exit 130 or 143);
+//! [`shard`] spreads one burst over several processes (past one process's open files, or over
+//! machines with `run --shard i/N` and `merge`), released at one instant and judged as one run.
 //!
 //! While a run goes on, [`live`] holds its figures: the terminal view (`live::view`, coloured
 //! by [`color`]), Prometheus metrics at `--metrics-listen` and pushed by
