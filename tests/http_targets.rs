@@ -25,33 +25,6 @@ fn run_yaml(yaml: &str, extra: &[&str]) -> (Ran, Value) {
     (ran, s)
 }
 
-/// `flashbench serve` on an SQLite file of its own, as a user would start it.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &std::path::Path, strategy: &str) -> Served {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--rate-limit", "off", "--backend", "sqlite"])
-        .args(["--strategy", strategy, "--sqlite-file", &db.to_string_lossy()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("flashbench serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = std::io::BufReader::new(stdout).lines().next().expect("a line").expect("utf8");
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
-    Served { child, url }
-}
-
 fn same_verdict_as_the_reference_run(strategy: &str, code: i32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("shop.db");

@@ -10,33 +10,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// `flashbench serve` on an SQLite file of its own, as a user would start it.
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, strategy: &str) -> Served {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flashbench"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--rate-limit", "off", "--backend", "sqlite"])
-        .args(["--strategy", strategy, "--sqlite-file", &db.to_string_lossy()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("flashbench serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = std::io::BufReader::new(stdout).lines().next().expect("a line").expect("utf8");
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_string();
-    Served { child, url }
-}
-
 /// The README's http example, pointed at `url` and its database, without its expectations.
 fn scenario(dir: &Path, url: &str, db: &Path) -> PathBuf {
     let example = std::fs::read_to_string(repo().join("scenarios/examples/serve-sqlite.yaml")).expect("example");
@@ -265,4 +238,24 @@ fn a_shard_killed_mid_run_fails_the_run_by_name() {
     let error = s["error"].as_str().unwrap_or_default();
     assert!(error.contains(&format!("pid {killed}")) && error.contains("killed by signal 9"), "{error}");
     assert!(s["invariants"].as_array().is_some_and(|a| a.iter().all(|i| i["status"] != "pass")), "nothing proven");
+    assert!(shard_pids(&out).is_empty(), "the other shards are stopped too");
+}
+
+#[test]
+fn ctrl_c_stops_every_local_shard_and_claims_no_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let mut run = run_low_ulimit(&out, "");
+    while shard_pids(&out).is_empty() {
+        assert!(run.try_wait().expect("wait").is_none(), "the run ended before a shard was seen");
+        std::thread::yield_now();
+    }
+    // `sh -c 'exec …'`: the child's pid is flashbench's own. Shards are in their own process
+    // group, so only the parent gets the signal, as from a terminal; it must forward it.
+    let _ = Command::new("kill").args(["-INT", &run.id().to_string()]).status();
+    let ran = run.wait_with_output().expect("run");
+    assert_eq!(ran.status.code(), Some(130), "{}", String::from_utf8_lossy(&ran.stderr));
+    let s = read_summary(&out).expect("a partial summary");
+    assert_eq!(s["verdict"], "interrupted");
+    assert!(shard_pids(&out).is_empty(), "no shard process is left behind");
 }
