@@ -52,6 +52,8 @@ pub enum HarnessError {
     Goose(String),
     #[error("no buyer could open a connection to the target ({0}); is it running?")]
     Unreachable(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// What every buyer shares.
@@ -165,7 +167,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         return Err(HarnessError::Unreachable("no target URL".into()));
     }
     if config.slice.is_some() && (!burst || open.is_some()) {
-        return Err(HarnessError::Goose("shards drive a burst without a background stream only".into()));
+        return Err(HarnessError::Unsupported("shards drive a burst without a background stream only"));
     }
     let shared = Arc::new(Shared {
         plan: config.plan.clone(),

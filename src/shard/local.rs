@@ -161,7 +161,7 @@ pub async fn drive(
                     .map(Follow::name)
                     .collect();
                 let what = if released || stopped { "did not finish by the run's deadline" } else { "never reported ready" };
-                return Err(give_up(&mut follows, format!("{} {what}", late.join(", "))).await);
+                return Err(give_up(&mut follows, format!("{} {what}", late.join(", "))));
             }
             _ = crate::interrupt::wait(), if !stopped => {
                 stopped = true;
@@ -198,7 +198,7 @@ pub async fn drive(
             Event::Exited(how) if f.done.is_none() => {
                 let when = if f.ready { "after it was ready" } else { "before it was ready" };
                 let name = f.name();
-                return Err(give_up(&mut follows, format!("{name} {how} {when}")).await);
+                return Err(give_up(&mut follows, format!("{name} {how} {when}")));
             }
             Event::Exited(_) => {}
         }
@@ -230,7 +230,7 @@ async fn send(f: &mut Follow, message: &str) {
 }
 
 /// Stops every shard (their stdin closes: each exits at once) and returns the failure.
-async fn give_up(follows: &mut [Follow], why: String) -> String {
+fn give_up(follows: &mut [Follow], why: String) -> String {
     for f in follows.iter_mut() {
         f.stdin = None;
     }
