@@ -78,12 +78,40 @@ fn bad_overrides_are_usage_errors() {
 }
 
 #[test]
-fn a_burst_beyond_the_machine_limits_is_refused_up_front() {
-    let r = flashbench(&["run", "scenarios/limited.yaml", "--buyers", "100000", "--out", "/nonexistent/never"]);
+fn a_baseline_that_cannot_be_saved_is_refused_before_the_run() {
+    let r = flashbench(&["run", "scenarios/limited.yaml", "--save-baseline", "/nonexistent/dir/b.json"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    // The open-files limit binds first here (ports no longer do: buyers past one address's
-    // ports bind other loopback addresses).
-    assert!(r.stderr.contains("open sockets") && r.stderr.contains("(ulimit -n"), "{}", r.stderr);
+    assert!(r.stderr.contains("--save-baseline: the folder /nonexistent/dir does not exist"), "{}", r.stderr);
+    assert!(!r.stdout.contains("PASS"), "nothing ran: {}", r.stdout);
+}
+
+#[test]
+fn serve_refuses_malformed_store_settings_as_usage_errors() {
+    let cases: [&[&str]; 3] = [
+        &["--backend", "postgres", "--pg-schema", "Bad-Name"],
+        &["--backend", "redis", "--redis-url", "notaurl"],
+        &["--backend", "postgres", "--database-url", "mysql://x"],
+    ];
+    for args in cases {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let r = flashbench(&all);
+        assert_eq!(r.code, 2, "{args:?} is a usage error, not a failed store: {}", r.stderr);
+        assert!(r.stderr.contains(args[3]), "names the value: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_burst_beyond_the_machine_limits_is_refused_up_front() {
+    // Past one process's open files a burst is spread over processes (tests/shards.rs), but
+    // the memory backend keeps its stock in one process, so it cannot be: refused, said why.
+    let out = tempfile::tempdir().expect("tempdir");
+    let never = out.path().join("never");
+    let args = ["run", "scenarios/limited.yaml", "--buyers", "30000", "--backend", "memory", "--out"];
+    let r = flashbench(&[&args[..], &[never.to_string_lossy().as_ref()]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("(ulimit -n)") && r.stderr.contains("`memory` backend"), "{}", r.stderr);
+    assert!(!never.exists(), "refused before anything was created");
 }
 
 #[test]
