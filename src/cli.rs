@@ -240,13 +240,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = "flashbench.db", value_name = "FILE")]
     pub sqlite_file: PathBuf,
     /// PostgreSQL (`--backend postgres`).
-    #[arg(long, env = "FLASHBENCH_DATABASE_URL", default_value = crate::run::DEFAULT_DATABASE_URL, value_name = "URL")]
+    #[arg(long, env = "FLASHBENCH_DATABASE_URL", default_value = crate::run::DEFAULT_DATABASE_URL, value_name = "URL", value_parser = parse_postgres_url)]
     pub database_url: String,
-    /// The PostgreSQL schema (created and migrated when missing).
-    #[arg(long, default_value = "flashbench", value_name = "NAME")]
+    /// The PostgreSQL schema (created and migrated when missing): lower-case letters, digits, _.
+    #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
     pub pg_schema: String,
     /// Redis (`--backend redis`).
-    #[arg(long, env = "FLASHBENCH_REDIS_URL", default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL")]
+    #[arg(long, env = "FLASHBENCH_REDIS_URL", default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL", value_parser = parse_redis_url)]
     pub redis_url: String,
     /// Prefix of every Redis key.
     #[arg(long, default_value = "flashbench", value_name = "PREFIX")]
@@ -283,6 +283,32 @@ pub struct ServeArgs {
 
 fn parse_duration_arg(text: &str) -> Result<crate::scenario::HumanDuration, String> {
     crate::scenario::parse_duration(text).map(crate::scenario::HumanDuration)
+}
+
+/// A URL whose scheme is one of `schemes` (checked before anything connects: a typo is a
+/// usage error, exit 2, not a store that failed).
+fn url_with_scheme(text: &str, schemes: &[&str]) -> Result<String, String> {
+    match text.split_once("://") {
+        Some((scheme, rest)) if schemes.contains(&scheme) && !rest.is_empty() => Ok(text.to_string()),
+        _ => {
+            Err(format!("not a URL of {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")))
+        }
+    }
+}
+
+fn parse_postgres_url(text: &str) -> Result<String, String> {
+    url_with_scheme(text, &["postgres", "postgresql"])
+}
+
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    url_with_scheme(text, &["redis", "rediss", "redis+unix", "unix"])
+}
+
+fn parse_pg_schema(text: &str) -> Result<String, String> {
+    match crate::server::store::postgres::valid_schema(text) {
+        true => Ok(text.to_string()),
+        false => Err("use lower-case letters, digits and _ (at most 63, not starting with a digit)".into()),
+    }
 }
 
 fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
@@ -408,6 +434,13 @@ async fn run_command(args: RunArgs) -> i32 {
         return outcome.exit_code;
     }
     let single = files.len() == 1;
+    // A baseline that could not be saved would be found missing by the next run: refuse now.
+    if let Some(folder) = args.save_baseline.as_deref().and_then(std::path::Path::parent) {
+        if !folder.as_os_str().is_empty() && !folder.is_dir() {
+            eprintln!("error: --save-baseline: the folder {} does not exist", folder.display());
+            return EXIT_USAGE;
+        }
+    }
     // Every file is checked before the first runs: a typo in the last file must not be found
     // after the others ran (and mask what they found).
     let problems = run::preflight(&files, &opts);
@@ -489,6 +522,7 @@ async fn run_command(args: RunArgs) -> i32 {
         }
     }
     let summaries: Vec<&report::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
+    let mut saved = EXIT_PASS;
     if let Some(path) = &args.save_baseline {
         let json = if single {
             summaries.first().map(serde_json::to_vec_pretty)
@@ -498,13 +532,23 @@ async fn run_command(args: RunArgs) -> i32 {
                 most_severe(rows.iter().map(|r| r.1)),
             )))
         };
-        match json.map(|j| j.map_err(std::io::Error::other).and_then(|b| report::write_atomic(path, &b))) {
-            Some(Ok(())) => eprintln!("baseline saved to {}", path.display()),
-            Some(Err(e)) => eprintln!("warning: cannot save the baseline to {}: {e}", path.display()),
-            None => eprintln!("warning: no result to save as a baseline"),
-        }
+        saved = match json.map(|j| j.map_err(std::io::Error::other).and_then(|b| report::write_atomic(path, &b))) {
+            Some(Ok(())) => {
+                eprintln!("baseline saved to {}", path.display());
+                EXIT_PASS
+            }
+            Some(Err(e)) => {
+                eprintln!("error: cannot save the baseline to {}: {e}", path.display());
+                EXIT_ENVIRONMENT
+            }
+            None => {
+                eprintln!("error: no result to save as a baseline");
+                EXIT_ENVIRONMENT
+            }
+        };
     }
-    let code = most_severe(rows.iter().map(|r| r.1));
+    // A baseline asked for and not saved fails the command (exit 4), whatever the runs found.
+    let code = most_severe(rows.iter().map(|r| r.1).chain([saved]));
     if !single {
         print!("{}", report::render_suite(&rows, code));
         if let Some(table) = report::render_self_tests(&summaries) {

@@ -103,6 +103,15 @@ async fn admin_routes_need_the_token() {
     assert_eq!(c.get(format!("{}/admin/truth", srv.url())).send().await.expect("get").status(), 401);
     let wrong = c.get(format!("{}/admin/truth", srv.url())).bearer_auth("nope").send().await.expect("get");
     assert_eq!(wrong.status(), 401);
+    let truth = |auth: String| c.get(format!("{}/admin/truth", srv.url())).header("authorization", auth).send();
+    // Same length, one byte off; the token as a prefix; another scheme: all refused.
+    for auth in ["Bearer test-tokeN", "Bearer test-toke", "Basic test-token", "test-token"] {
+        assert_eq!(truth(auth.to_string()).await.expect("get").status(), 401, "{auth}");
+    }
+    // The scheme's case does not matter (RFC 9110).
+    for auth in ["bearer test-token", "BEARER test-token"] {
+        assert_eq!(truth(auth.to_string()).await.expect("get").status(), 200, "{auth}");
+    }
     let seed = c
         .post(format!("{}/admin/seed", srv.url()))
         .bearer_auth(TOKEN)

@@ -211,11 +211,15 @@ async fn healthz() -> Response {
 }
 
 fn authorized(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given.is_some_and(|t| t.as_bytes() == app.admin_token.as_bytes()) {
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let matches = |t: &str| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), app.admin_token.as_bytes()));
+    if given.is_some_and(matches) {
         Ok(())
     } else {
         Err(ApiError {

@@ -113,9 +113,21 @@ pub fn start_with_store(
     let listener = bind(addr)?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let limiter = Arc::new(BuyerLimiter::new(config.rate_limit));
+    let pruned = Arc::downgrade(&limiter);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(rate_limit::PRUNE_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            // The server is gone with its state: stop.
+            let Some(limiter) = pruned.upgrade() else { break };
+            limiter.prune();
+        }
+    });
     let state = AppState {
         store: store.clone(),
-        limiter: Arc::new(BuyerLimiter::new(config.rate_limit)),
+        limiter,
         admin_token: Arc::from(config.admin_token.as_str()),
         in_flight: in_flight.clone(),
         metrics: Arc::new(Metrics::new(config)),
