@@ -97,6 +97,29 @@ async fn malformed_requests_get_a_4xx_json_error() {
 }
 
 #[tokio::test]
+async fn control_characters_in_ids_and_duplicate_seeds_are_refused_at_the_edge() {
+    let srv = start("off").await;
+    for body in [json!({"product_id": "p\u{0}", "buyer_id": "a"}), json!({"product_id": "p", "buyer_id": "a\nb"})] {
+        let (s, answer) = post(&srv, &body.to_string(), Some("application/json")).await;
+        assert_eq!((s, answer["error"].as_str()), (422, Some("bad_request")), "{body}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| m.contains("control characters")), "{answer}");
+    }
+    let got = client().get(format!("{}/products/p%00", srv.url())).send().await.expect("get");
+    assert_eq!(got.status(), 422, "a NUL in the path too");
+    let seed = client()
+        .post(format!("{}/admin/seed", srv.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"products": [{"id": "q", "stock": 1}, {"id": "q", "stock": 2}]}))
+        .send()
+        .await
+        .expect("seed");
+    assert_eq!(seed.status(), 422);
+    let answer: Value = seed.json().await.expect("json");
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("\"q\" is given twice")), "{answer}");
+    assert_eq!(srv.store.snapshot().await.expect("snapshot").orders.len(), 0, "nothing changed");
+}
+
+#[tokio::test]
 async fn admin_routes_need_the_token() {
     let srv = start("off").await;
     let c = client();

@@ -122,12 +122,21 @@ struct OrderBody {
     idempotency_key: Option<String>,
 }
 
+/// Ids are checked at the edge, before a store sees them: a NUL byte is refused by
+/// PostgreSQL with a raw error, so control characters are a 422 here, like a bad length.
 fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
     if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "bad_request",
             message: format!("{field} must be 1 to {MAX_ID_LEN} bytes"),
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "bad_request",
+            message: format!("{field} must not hold control characters (NUL, newlines, …)"),
         });
     }
     Ok(())
@@ -199,6 +208,9 @@ async fn place_order(app: &AppState, body: Result<Json<OrderBody>, JsonRejection
 }
 
 async fn get_product(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if let Err(e) = check_id("id", &id) {
+        return e.into_response();
+    }
     match app.store.product(&id).await {
         Ok(Some(p)) => Json(json!({ "id": p.id, "name": p.name, "stock": p.stock })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "unknown_product", "no such product"),
@@ -248,9 +260,17 @@ async fn seed(
         Ok(Json(body)) => body,
         Err(rejection) => return bad_json(rejection).into_response(),
     };
+    let mut seen = std::collections::HashSet::new();
     for p in &body.products {
         if let Err(e) = check_id("id", &p.id) {
             return e.into_response();
+        }
+        if !seen.insert(p.id.as_str()) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                format!("product id {:?} is given twice", p.id),
+            );
         }
         if p.limit_per_buyer == 0 || p.limit_per_buyer > MAX_LIMIT {
             return error(
