@@ -240,13 +240,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = "flashbench.db", value_name = "FILE")]
     pub sqlite_file: PathBuf,
     /// PostgreSQL (`--backend postgres`).
-    #[arg(long, env = "FLASHBENCH_DATABASE_URL", default_value = crate::run::DEFAULT_DATABASE_URL, value_name = "URL", value_parser = parse_postgres_url)]
+    #[arg(long, env = "FLASHBENCH_DATABASE_URL", hide_env_values = true, default_value = crate::run::DEFAULT_DATABASE_URL, value_name = "URL", value_parser = parse_postgres_url)]
     pub database_url: String,
     /// The PostgreSQL schema (created and migrated when missing): lower-case letters, digits, _.
     #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
     pub pg_schema: String,
     /// Redis (`--backend redis`).
-    #[arg(long, env = "FLASHBENCH_REDIS_URL", default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL", value_parser = parse_redis_url)]
+    #[arg(long, env = "FLASHBENCH_REDIS_URL", hide_env_values = true, default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL", value_parser = parse_redis_url)]
     pub redis_url: String,
     /// Prefix of every Redis key.
     #[arg(long, default_value = "flashbench", value_name = "PREFIX")]
@@ -273,6 +273,17 @@ pub struct ServeArgs {
     /// Instance number, unique among instances that share a store (it goes into order ids).
     #[arg(long, default_value_t = 0)]
     pub instance: u32,
+    /// How long a client may take to send a request's head, counted from its connection's
+    /// opening or its previous answer: idle keep-alive connections close after it.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_timeout_arg)]
+    pub header_timeout: crate::scenario::HumanDuration,
+    /// How long a request's body may take once its head has arrived (then 408 and close).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_timeout_arg)]
+    pub body_timeout: crate::scenario::HumanDuration,
+    /// Connections served at once; more wait in the listen backlog until one closes [default:
+    /// the open-files limit less 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
     /// Print only the listening line.
     #[arg(short, long)]
     pub quiet: bool,
@@ -283,6 +294,14 @@ pub struct ServeArgs {
 
 fn parse_duration_arg(text: &str) -> Result<crate::scenario::HumanDuration, String> {
     crate::scenario::parse_duration(text).map(crate::scenario::HumanDuration)
+}
+
+/// A duration above zero (a zero timeout would close every connection at once).
+fn parse_timeout_arg(text: &str) -> Result<crate::scenario::HumanDuration, String> {
+    match parse_duration_arg(text)? {
+        d if d.0.is_zero() => Err("a timeout must be above zero".into()),
+        d => Ok(d),
+    }
 }
 
 /// A URL whose scheme is one of `schemes` (checked before anything connects: a typo is a
@@ -732,6 +751,11 @@ async fn serve_command(args: ServeArgs) -> i32 {
         rate_limit: args.rate_limit,
         admin_token: admin_token.clone(),
         instance: args.instance,
+        limits: server::ConnLimits {
+            header_timeout: args.header_timeout.0,
+            body_timeout: args.body_timeout.0,
+            max_connections: args.max_connections.map_or_else(server::default_max_connections, |n| n as usize),
+        },
     };
     let srv = match server::start(&config, args.listen).await {
         Ok(s) => s,

@@ -17,7 +17,8 @@
 //! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] turns the
 //! first Ctrl-C or SIGTERM into a clean stop with a partial report (exit 130 or 143);
 //! [`shard`] spreads one burst over several processes (past one process's open files, or over
-//! machines with `run --shard i/N` and `merge`), released at one instant and judged as one run.
+//! machines with `run --shard i/N` and `merge`), released at one instant and judged as one run;
+//! [`redact`] masks passwords in every URL flashbench prints or writes.
 //!
 //! While a run goes on, [`live`] holds its figures: the terminal view (`live::view`, coloured
 //! by [`color`]), Prometheus metrics at `--metrics-listen` and pushed by
@@ -42,6 +43,7 @@ pub mod live;
 pub mod logging;
 pub mod outcome;
 pub mod probe;
+pub mod redact;
 pub mod repeat;
 pub mod report;
 pub mod resolve;

@@ -20,6 +20,7 @@ async fn start(rate_limit: &str) -> RunningServer {
         rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
         admin_token: TOKEN.into(),
         instance: 0,
+        limits: server::ConnLimits::defaults(),
     };
     let srv = server::start(&config, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
     srv.store

@@ -17,6 +17,7 @@ fn config(location: StoreLocation, strategy: Strategy, rate_limit: &str) -> Serv
         rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
         admin_token: TOKEN.into(),
         instance: 7,
+        limits: server::ConnLimits::defaults(),
     }
 }
 

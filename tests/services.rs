@@ -232,6 +232,54 @@ fn spawn_run(file: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> s
         .expect("spawn flashbench")
 }
 
+/// Every file of `dir`, its sub-folders' included.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A store password with a raw `@` in the scenario (PostgreSQL here trusts every password):
+/// nothing flashbench prints or writes in the run folder shows it.
+fn a_password_with_an_at_sign_is_masked_everywhere() {
+    let url = Service::Postgres.available().expect("postgres");
+    let (_, rest) = url.split_once("://").expect("a URL");
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let secret = "s3cr@t-pw";
+    let with_password = format!("postgres://postgres:{secret}@{host_and_db}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = std::fs::read_to_string(repo().join("scenarios/limited.yaml")).expect("limited.yaml");
+    let yaml = yaml.replace("  backend: sqlite\n", &format!("  backend: postgres\n  database_url: {with_password}\n"));
+    assert!(yaml.contains(secret), "the scenario carries the password");
+    let file = dir.path().join("secret.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let out = dir.path().join("run");
+    let ran = Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &file.to_string_lossy(), "--buyers", "200", "--out", &out.to_string_lossy()])
+        .env_remove("FLASHBENCH_DATABASE_URL")
+        .current_dir(repo())
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&ran.stdout), String::from_utf8_lossy(&ran.stderr));
+    assert_eq!(ran.status.code(), Some(0), "{stdout}{stderr}");
+    let leaks = |text: &str| text.contains("s3cr") || text.contains("t-pw");
+    assert!(!leaks(&stdout) && !leaks(&stderr), "{stdout}{stderr}");
+    assert!(stdout.contains("postgres://postgres:***@"), "the store is still shown, masked: {stdout}");
+    let files = files_under(&out);
+    assert!(files.len() > 5, "{files:?}");
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read")).into_owned();
+        assert!(!leaks(&text), "{} shows the password", f.display());
+    }
+}
+
 fn redis_dying_mid_run_ends_with_exit_4_and_unchecked_invariants() {
     let mut redis = OwnRedis::start();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -466,6 +514,11 @@ fn main() -> std::process::ExitCode {
             "postgres://postgres@127.0.0.1:1/test",
         )
     });
+    t.add(
+        "secrets::a_password_with_an_at_sign_is_masked_everywhere",
+        &[Service::Postgres],
+        a_password_with_an_at_sign_is_masked_everywhere,
+    );
     // These start a redis-server of their own; the Redis service stands for "redis is installed".
     t.add(
         "faults::redis_dying_mid_run_ends_with_exit_4_and_unchecked_invariants",

@@ -46,6 +46,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 /// Writes every file of a finished run into `dir`; `summary.json` last, so that it exists only
 /// once the rest is on disk.
 pub fn write_run(dir: &Path, summary: &Summary, ledger: &Ledger, scenario_yaml: &str) -> Result<(), ReportError> {
+    let scenario_yaml = &crate::redact::redact_urls_in(scenario_yaml);
     ledger_files::write(dir, ledger).map_err(io(dir))?;
     let yaml = dir.join(SCENARIO_YAML);
     write_atomic(&yaml, scenario_yaml.as_bytes()).map_err(io(&yaml))?;
@@ -62,6 +63,7 @@ pub fn render_artifacts(
     ledger: &Ledger,
     scenario_yaml: &str,
 ) -> Result<(), ReportError> {
+    let scenario_yaml = &crate::redact::redact_urls_in(scenario_yaml);
     // Repetitions each have their own clock: charts draw the shown one, never a mix.
     let shown;
     let ledger = match summary.shown_repetition {

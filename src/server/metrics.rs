@@ -184,6 +184,7 @@ mod tests {
             rate_limit: RateLimit::Off,
             admin_token: "t".into(),
             instance: 3,
+            limits: crate::server::ConnLimits::defaults(),
         }
     }
 

@@ -4,16 +4,17 @@
 
 mod api;
 mod catalog;
+mod conn_limits;
 mod metrics;
 mod rate_limit;
 pub mod store;
 
 pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 pub use catalog::{Backend, RateLimit, Strategy, MUTANTS};
+pub use conn_limits::{default_max_connections, ConnLimits, MAX_BODY};
 pub use metrics::Metrics;
 pub use rate_limit::BuyerLimiter;
 
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// Instance number, unique among instances sharing a store (it goes into order ids).
     pub instance: u32,
+    /// Head and body timeouts and the connection cap.
+    pub limits: ConnLimits,
 }
 
 impl ServerConfig {
@@ -133,17 +136,6 @@ pub fn start_with_store(
         metrics: Arc::new(Metrics::new(config)),
     };
     let app = router(state);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            }),
-            app,
-        )
-        .await
-        {
-            log::error!("server on {addr} stopped: {e}");
-        }
-    });
+    let task = tokio::spawn(conn_limits::serve(listener, app, config.limits));
     Ok(RunningServer { addr, store, in_flight, task })
 }

@@ -143,6 +143,7 @@ pub fn host_name() -> String {
 pub fn write(dir: &Path, part: &Part, ledger: &Ledger, scenario_yaml: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     ledger_files::write(dir, ledger)?;
+    let scenario_yaml = crate::redact::redact_urls_in(scenario_yaml);
     report::write_atomic(&dir.join(report::SCENARIO_YAML), scenario_yaml.as_bytes())?;
     let json = serde_json::to_vec_pretty(part).map_err(std::io::Error::other)?;
     report::write_atomic(&dir.join(PART_JSON), &json)

@@ -105,6 +105,13 @@ pub fn info(s: &Scenario, placement: Placement, workers: u32, store: &StoreOptio
     }
 }
 
+/// The limits of a server `run` starts: a burst's prepared requests wait for their last byte
+/// until the release, so a body may take as long as the run itself.
+fn run_limits(s: &Scenario) -> server::ConnLimits {
+    let body_timeout = crate::harness::run_deadline(s).max(server::ConnLimits::DEFAULT_BODY_TIMEOUT);
+    server::ConnLimits { body_timeout, ..server::ConnLimits::defaults() }
+}
+
 fn random_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -121,6 +128,7 @@ impl ReferenceTarget {
                 rate_limit: s.server.rate_limit,
                 admin_token: admin_token.clone(),
                 instance,
+                limits: run_limits(s),
             })
             .collect();
         let products = seed_products(s);
@@ -409,9 +417,11 @@ impl Target for ReferenceTarget {
     }
 }
 
-/// The `serve` arguments that point a child at the same store.
-fn store_args(store: &StoreOptions) -> Vec<String> {
+/// The `serve` arguments that point a child at the same store, and its environment: store
+/// URLs go there, not on the command line, where `ps` would show their passwords.
+fn store_args(store: &StoreOptions) -> (Vec<String>, Vec<(&'static str, String)>) {
     let mut args = vec!["--pool-size".to_string(), store.pool_size.to_string()];
+    let mut env = Vec::new();
     if !store.latency.is_zero() {
         args.extend(["--store-latency".into(), format!("{}us", store.latency.as_micros())]);
     }
@@ -419,21 +429,38 @@ fn store_args(store: &StoreOptions) -> Vec<String> {
         StoreLocation::Memory => {}
         StoreLocation::Sqlite { file } => args.extend(["--sqlite-file".into(), file.display().to_string()]),
         StoreLocation::Postgres { url, schema } => {
-            args.extend(["--database-url".into(), url.clone(), "--pg-schema".into(), schema.clone()])
+            env.push(("FLASHBENCH_DATABASE_URL", url.clone()));
+            args.extend(["--pg-schema".into(), schema.clone()]);
         }
         StoreLocation::Redis { url, prefix } => {
-            args.extend(["--redis-url".into(), url.clone(), "--redis-prefix".into(), prefix.clone()])
+            env.push(("FLASHBENCH_REDIS_URL", url.clone()));
+            args.extend(["--redis-prefix".into(), prefix.clone()]);
         }
     }
-    args
+    (args, env)
+}
+
+/// The `serve` arguments that carry `limits`.
+fn limit_args(limits: &server::ConnLimits) -> Vec<String> {
+    vec![
+        "--header-timeout".into(),
+        format!("{}ms", limits.header_timeout.as_millis()),
+        "--body-timeout".into(),
+        format!("{}ms", limits.body_timeout.as_millis()),
+        "--max-connections".into(),
+        limits.max_connections.to_string(),
+    ]
 }
 
 async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, String), TargetError> {
+    let (store_args, store_env) = store_args(&c.store);
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--exit-on-stdin-eof"])
         .args(["--backend", c.backend().name(), "--strategy", c.strategy.name()])
         .args(["--rate-limit", &c.rate_limit.to_string(), "--instance", &c.instance.to_string()])
-        .args(store_args(&c.store))
+        .args(store_args)
+        .args(limit_args(&c.limits))
+        .envs(store_env)
         .env("FLASHBENCH_ADMIN_TOKEN", &c.admin_token)
         // Our end of this pipe closes when we exit, however we exit; the child then stops.
         .stdin(Stdio::piped())
@@ -465,4 +492,23 @@ async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, 
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok((child, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_servers_get_store_urls_through_the_environment_not_argv() {
+        for location in [
+            StoreLocation::Postgres { url: "postgres://app:s3cr@t@db/shop".into(), schema: "fb_1".into() },
+            StoreLocation::Redis { url: "redis://:s3cr@t@cache:6379".into(), prefix: "fb:1".into() },
+        ] {
+            let store =
+                StoreOptions { location, pool_size: 4, timeout: Duration::from_secs(1), latency: Duration::ZERO };
+            let (args, env) = store_args(&store);
+            assert!(args.iter().all(|a| !a.contains("s3cr")), "{args:?}");
+            assert!(env.iter().any(|(_, v)| v.contains("s3cr@t")), "{env:?}");
+        }
+    }
 }

@@ -238,17 +238,7 @@ pub struct StoreOptions {
     pub latency: Duration,
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    match rest.split_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::redact::redact;
 
 /// The store of one backend, holding the data and running its own strategies.
 #[derive(Debug)]
@@ -443,12 +433,5 @@ mod tests {
         t.forget_live();
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(t.stats(), LockStats { acquisitions: 3, expiries: 2 }, "a reseed deleted it");
-    }
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(redact("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }
