@@ -36,6 +36,7 @@ pub mod cli;
 pub mod color;
 pub mod compare;
 pub mod fairness;
+pub mod faults;
 pub mod harness;
 pub mod interrupt;
 pub mod limits;

@@ -256,7 +256,18 @@ pub fn prepare_with_sources(
         None => s.concurrent_connections(),
     };
     // An http target's server is not ours: only the buyers' sockets count.
-    let wanted = if reference { opts.overrides.placement } else { Some(Placement::ChildProcesses) };
+    let wanted = match (reference, opts.overrides.placement) {
+        (false, _) => Some(Placement::ChildProcesses),
+        // Pausing or killing an instance needs a process of its own.
+        (true, Some(Placement::InProcess)) if s.has_process_faults() => {
+            return Err(format!(
+                "{}: pause_instance and kill_instance act on server processes; leave out --placement in-process",
+                file.display()
+            ))
+        }
+        (true, _) if s.has_process_faults() => Some(Placement::ChildProcesses),
+        (true, wanted) => wanted,
+    };
     let layout = limits::layout(u64::from(connections), u64::from(s.server.instances), fd_limit, wanted)
         .map_err(|e| format!("{}: {e}", file.display()))?;
     check_layout(&s, &layout, opts).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -524,9 +535,18 @@ async fn execute(
         slice: None,
         release: None,
     };
+    // The nemesis runs beside the load and undoes every fault once the load is over.
+    let (load_done, done_rx) = tokio::sync::watch::channel(false);
+    let nemesis = (!s.faults.is_empty())
+        .then(|| tokio::spawn(crate::faults::run(s.faults.clone(), target.fault_surface(), live.clone(), done_rx)));
     let loaded = match shards {
         Some(shards) => crate::shard::local::drive(s, &config.plan, live, shards).await,
         None => harness::drive(Arc::new(s.clone()), &config).await.map(|l| (l, Vec::new())).map_err(|e| e.to_string()),
+    };
+    let _ = load_done.send(true);
+    let fault_records = match nemesis {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
     };
     let (ledger, shard_summaries) = match loaded {
         Ok(l) => l,
@@ -548,7 +568,40 @@ async fn execute(
     summary.duration_ms = duration.as_millis() as u64;
     summary.resources = resources;
     summary.shards = shard_summaries;
+    judge_faults(&mut summary, fault_records, &ledger, s);
     (summary, ledger)
+}
+
+/// Puts the faults into the summary with what the load saw while each lasted. A fault that
+/// could not act, or whose trigger never came, was not tested: the run fails with exit 4 (a
+/// verdict is never a pass on what could not be checked).
+fn judge_faults(summary: &mut Summary, mut records: Vec<crate::faults::FaultRecord>, ledger: &Ledger, s: &Scenario) {
+    if records.is_empty() {
+        return;
+    }
+    let lost = summary
+        .invariants
+        .iter()
+        .find(|c| c.name == crate::verify::Invariant::AckedOrdersDurable)
+        .and_then(|c| c.counts.get("missing"))
+        .map(|n| *n as u64);
+    crate::faults::effects(&mut records, ledger, s.request_timeout.0, lost);
+    let mut untested = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        match (&r.error, r.start_us) {
+            (Some(e), _) => untested.push(format!("fault {i} ({}) could not act: {e}", r.kind)),
+            (None, None) => {
+                untested.push(format!("fault {i} ({}) never came: the load ended before its trigger", r.kind))
+            }
+            _ => {}
+        }
+    }
+    summary.faults = records;
+    if !untested.is_empty() && summary.verdict != "interrupted" {
+        summary.reasons.extend(untested);
+        summary.exit_code = verdict::most_severe([summary.exit_code, verdict::EXIT_ENVIRONMENT]);
+        summary.verdict = "fail".into();
+    }
 }
 
 /// Everything after the load: reads the truth once the target is quiet, stops the target,
@@ -775,5 +828,6 @@ fn build_summary(
         resources: None,
         interrupted: None,
         shards: Vec::new(),
+        faults: Vec::new(),
     }
 }

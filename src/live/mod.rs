@@ -267,6 +267,11 @@ impl Live {
     }
 
     /// A buyer finished all its attempts.
+    /// Attempts that ended with `outcome` so far.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.counts[outcome.index()].load(Ordering::Relaxed)
+    }
+
     pub fn buyer_done(&self) {
         self.buyers_done.fetch_add(1, Ordering::Relaxed);
     }

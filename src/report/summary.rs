@@ -102,6 +102,10 @@ pub struct Summary {
     /// shard's slice of buyers, its lateness at the release, its send skew and its clock.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<crate::shard::merge::ShardSummary>,
+    /// The scenario's faults as they happened: kind, what they acted on, start and end (µs
+    /// since the Unix epoch, as the ledger's) and what the load saw while they lasted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::FaultRecord>,
 }
 
 /// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
@@ -461,6 +465,7 @@ impl Summary {
             resources: None,
             interrupted: None,
             shards: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

@@ -282,6 +282,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         ));
     }
     out.extend(arrival_problems(s));
+    out.extend(super::faults::problems(s));
     if let Some(t) = &b.target {
         if !s.products.iter().any(|p| &p.id == t) {
             let ids: Vec<&str> = s.products.iter().map(|p| p.id.as_str()).collect();

@@ -6,6 +6,7 @@
 //! error it returns names the file, line and column. Unknown fields are errors.
 
 mod duration;
+pub mod faults;
 mod load;
 mod locate;
 pub mod matrix;
@@ -14,6 +15,7 @@ pub mod target;
 mod types;
 
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
+pub use faults::{Fault, FaultKind, StallMode, Trigger};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
 pub use matrix::{Design, Matrix};

@@ -58,6 +58,10 @@ pub struct Scenario {
     /// scenario's own `server:` and ignores it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<super::Matrix>,
+    /// What goes wrong during the sale: pauses, kills, stalls, slow stores, commands of your
+    /// own (the nemesis), each with its trigger.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::Fault>,
 }
 
 fn is_one(n: &u32) -> bool {
@@ -418,6 +422,12 @@ impl std::fmt::Display for CountExpectation {
 }
 
 impl Scenario {
+    /// Does a fault act on a server process (the reference server then runs in child
+    /// processes)?
+    pub fn has_process_faults(&self) -> bool {
+        self.faults.iter().any(|f| f.kind.is_process_fault())
+    }
+
     /// The product each buyer targets, by buyer index. A burst's background buyers (numbered
     /// after the burst's) want the background's target.
     pub fn product_of(&self, buyer: u32) -> usize {

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/seed", post(seed))
         .route("/admin/truth", get(truth))
         .route("/admin/in-flight", get(in_flight))
+        .route("/admin/store-latency", axum::routing::put(set_store_latency))
         .route("/metrics", get(scrape))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -294,6 +295,38 @@ async fn truth(State(app): State<AppState>, headers: HeaderMap) -> Response {
         Ok(snapshot) => Json(snapshot).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
     }
+}
+
+/// The body of `PUT /admin/store-latency`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyBody {
+    latency_us: u64,
+}
+
+/// The longest added store latency accepted (a minute: a fault, not a hang).
+const MAX_STORE_LATENCY_US: u64 = 60_000_000;
+
+/// `PUT /admin/store-latency {"latency_us": N}`: the latency added to every order's store
+/// round trip from now on (the `slow_store` fault; 0 removes it).
+async fn set_store_latency(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<LatencyBody>, JsonRejection>,
+) -> Response {
+    if let Err(e) = authorized(&app, &headers) {
+        return e.into_response();
+    }
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => return bad_json(rejection).into_response(),
+    };
+    if body.latency_us > MAX_STORE_LATENCY_US {
+        let message = format!("latency_us must be at most {MAX_STORE_LATENCY_US} (a minute)");
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_request", message);
+    }
+    app.store.set_latency(std::time::Duration::from_micros(body.latency_us));
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn in_flight(State(app): State<AppState>, headers: HeaderMap) -> Response {

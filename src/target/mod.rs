@@ -74,6 +74,12 @@ pub trait Target: Send + Sync {
 
     /// The memory of the server processes this run started (`VmRSS`, `VmHWM` summed over
     /// them), when it started any and `/proc` tells.
+    /// What the scenario's `faults:` act on (the reference server's processes and store);
+    /// none for a server of the user's own, where only `command` faults apply.
+    fn fault_surface(&self) -> Option<std::sync::Arc<dyn crate::faults::FaultSurface>> {
+        None
+    }
+
     fn server_memory(&self) -> Option<(u64, u64)> {
         None
     }

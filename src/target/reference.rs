@@ -8,6 +8,7 @@
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use super::{BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
+use crate::faults::FaultSurface;
 use crate::harness::{BuyerConn, Endpoint, Plan};
 use crate::limits::Placement;
 use crate::report::TargetInfo;
@@ -18,6 +19,7 @@ use crate::truth::{self, Awaited, Truth, TruthReading};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -56,7 +58,29 @@ pub struct TargetOptions {
 
 enum Running {
     InProcess(Vec<RunningServer>),
-    Children { children: Vec<Child>, client: reqwest::Client },
+    Children { workers: Arc<Workers>, client: reqwest::Client },
+}
+
+/// The instances' `serve` processes, shared with the faults that pause, kill and restart them.
+struct Workers {
+    exe: PathBuf,
+    /// Processes per instance: instance `i` is slots `i*W .. (i+1)*W`.
+    per_instance: u32,
+    slots: tokio::sync::Mutex<Vec<Worker>>,
+}
+
+/// One `serve` process: gone (`None`) after a kill until it is restarted.
+struct Worker {
+    child: Option<Child>,
+    config: ServerConfig,
+    addr: SocketAddr,
+}
+
+impl Workers {
+    fn of(&self, instance: u32) -> std::ops::Range<usize> {
+        let w = self.per_instance.max(1) as usize;
+        instance as usize * w..(instance as usize + 1) * w
+    }
 }
 
 pub struct ReferenceTarget {
@@ -68,6 +92,8 @@ pub struct ReferenceTarget {
     running: Running,
     /// flashbench's own handle on a shared store: seeding, ground truth, clean-up.
     shared: Option<Store>,
+    /// Where the store is (what store faults act on).
+    store: StoreLocation,
     keep_data: bool,
     /// The run's data, registered for removal should the run be interrupted.
     _tracked: Option<crate::interrupt::Tracked>,
@@ -106,10 +132,15 @@ pub fn info(s: &Scenario, placement: Placement, workers: u32, store: &StoreOptio
 }
 
 /// The limits of a server `run` starts: a burst's prepared requests wait for their last byte
-/// until the release, so a body may take as long as the run itself.
+/// until the release, and a stream's connections wait idle for their arrival, so a body or an
+/// idle connection may last as long as the run itself.
 fn run_limits(s: &Scenario) -> server::ConnLimits {
-    let body_timeout = crate::harness::run_deadline(s).max(server::ConnLimits::DEFAULT_BODY_TIMEOUT);
-    server::ConnLimits { body_timeout, ..server::ConnLimits::defaults() }
+    let run = crate::harness::run_deadline(s);
+    server::ConnLimits {
+        header_timeout: run.max(server::ConnLimits::DEFAULT_HEADER_TIMEOUT),
+        body_timeout: run.max(server::ConnLimits::DEFAULT_BODY_TIMEOUT),
+        ..server::ConnLimits::defaults()
+    }
 }
 
 fn random_token() -> String {
@@ -157,6 +188,7 @@ impl ReferenceTarget {
                     admin_token,
                     running: Running::InProcess(servers),
                     shared,
+                    store: opts.store.location.clone(),
                     keep_data: opts.keep_data,
                     _tracked: tracked,
                 }
@@ -172,7 +204,7 @@ impl ReferenceTarget {
                     .timeout(Duration::from_secs(30))
                     .build()
                     .map_err(|e| TargetError::Start(e.to_string()))?;
-                let mut children = Vec::new();
+                let mut slots = Vec::new();
                 let mut base_urls = Vec::new();
                 // Each worker of an instance is a process of its own, numbered apart from
                 // every other process on the store.
@@ -180,18 +212,21 @@ impl ReferenceTarget {
                 for c in &configs {
                     for w in 0..workers {
                         let config = ServerConfig { instance: c.instance * workers + w, ..c.clone() };
-                        let (child, url) = spawn_child(&exe, &config).await?;
-                        children.push(child);
-                        base_urls.push(url);
+                        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                        let (child, addr) = spawn_child(&exe, &config, any_port).await?;
+                        slots.push(Worker { child: Some(child), config, addr });
+                        base_urls.push(format!("http://{addr}"));
                     }
                 }
+                let workers = Arc::new(Workers { exe, per_instance: workers, slots: tokio::sync::Mutex::new(slots) });
                 ReferenceTarget {
                     base_urls,
                     placement: Placement::ChildProcesses,
                     info: info(s, Placement::ChildProcesses, opts.workers, &opts.store),
                     admin_token,
-                    running: Running::Children { children, client },
+                    running: Running::Children { workers, client },
                     shared,
+                    store: opts.store.location.clone(),
                     keep_data: opts.keep_data,
                     _tracked: tracked,
                 }
@@ -354,9 +389,11 @@ impl ReferenceTarget {
     async fn shut_down(self) {
         match self.running {
             Running::InProcess(servers) => servers.iter().for_each(RunningServer::stop),
-            Running::Children { children, .. } => {
-                for mut child in children {
-                    let _ = child.kill().await;
+            Running::Children { workers, .. } => {
+                for w in workers.slots.lock().await.iter_mut() {
+                    if let Some(child) = w.child.as_mut() {
+                        let _ = child.kill().await;
+                    }
                 }
             }
         }
@@ -410,10 +447,118 @@ impl Target for ReferenceTarget {
     }
 
     fn server_memory(&self) -> Option<(u64, u64)> {
-        let Running::Children { children, .. } = &self.running else { return None };
-        let each: Option<Vec<(u64, u64)>> =
-            children.iter().map(|c| c.id().and_then(|pid| crate::resources::memory_of(Some(pid)))).collect();
+        let Running::Children { workers, .. } = &self.running else { return None };
+        // Busy only while a fault kills or restarts an instance: no figure then.
+        let slots = workers.slots.try_lock().ok()?;
+        let each: Option<Vec<(u64, u64)>> = slots
+            .iter()
+            .map(|w| w.child.as_ref().and_then(Child::id).and_then(|pid| crate::resources::memory_of(Some(pid))))
+            .collect();
         each.map(|v| v.iter().fold((0, 0), |(r, h), (r2, h2)| (r + r2, h + h2)))
+    }
+
+    fn fault_surface(&self) -> Option<Arc<dyn FaultSurface>> {
+        let workers = match &self.running {
+            Running::Children { workers, .. } => Some(workers.clone()),
+            Running::InProcess(_) => None,
+        };
+        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().ok()?;
+        Some(Arc::new(ReferenceFaults {
+            workers,
+            base_urls: self.base_urls.clone(),
+            admin_token: self.admin_token.clone(),
+            client,
+            store: self.store.clone(),
+        }))
+    }
+}
+
+/// What faults act on in a reference target: its processes, its instances' admin routes and
+/// its store.
+struct ReferenceFaults {
+    workers: Option<Arc<Workers>>,
+    base_urls: Vec<String>,
+    admin_token: String,
+    client: reqwest::Client,
+    store: StoreLocation,
+}
+
+impl ReferenceFaults {
+    fn workers(&self) -> Result<&Workers, String> {
+        self.workers.as_deref().ok_or_else(|| "the instances run inside flashbench's own process".to_string())
+    }
+}
+
+impl FaultSurface for ReferenceFaults {
+    fn pids(&self, instance: u32) -> BoxFuture<'_, Result<Vec<u32>, String>> {
+        Box::pin(async move {
+            let workers = self.workers()?;
+            let slots = workers.slots.lock().await;
+            let pids: Vec<u32> = slots
+                .get(workers.of(instance))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|w| w.child.as_ref()?.id())
+                .collect();
+            match pids.is_empty() {
+                true => Err(format!("instance {instance} has no running process")),
+                false => Ok(pids),
+            }
+        })
+    }
+
+    fn kill(&self, instance: u32) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let workers = self.workers()?;
+            let mut slots = workers.slots.lock().await;
+            let range = workers.of(instance);
+            let Some(slots) = slots.get_mut(range) else { return Err(format!("no instance {instance}")) };
+            for w in slots {
+                if let Some(mut child) = w.child.take() {
+                    child.kill().await.map_err(|e| format!("cannot kill instance {instance}: {e}"))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn restart(&self, instance: u32) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let workers = self.workers()?;
+            let mut slots = workers.slots.lock().await;
+            let range = workers.of(instance);
+            let Some(slots) = slots.get_mut(range) else { return Err(format!("no instance {instance}")) };
+            for w in slots.iter_mut().filter(|w| w.child.is_none()) {
+                let (child, _) = spawn_child(&workers.exe, &w.config, w.addr)
+                    .await
+                    .map_err(|e| format!("cannot restart instance {instance}: {e}"))?;
+                w.child = Some(child);
+            }
+            Ok(())
+        })
+    }
+
+    fn set_store_latency(&self, latency: Duration) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            for url in &self.base_urls {
+                let answer = self
+                    .client
+                    .put(format!("{url}/admin/store-latency"))
+                    .bearer_auth(&self.admin_token)
+                    .json(&serde_json::json!({ "latency_us": latency.as_micros() as u64 }))
+                    .send()
+                    .await
+                    .map_err(|e| format!("{url}: {e}"))?;
+                if !answer.status().is_success() {
+                    return Err(format!("{url}/admin/store-latency answered {}", answer.status()));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn store(&self) -> StoreLocation {
+        self.store.clone()
     }
 }
 
@@ -452,10 +597,15 @@ fn limit_args(limits: &server::ConnLimits) -> Vec<String> {
     ]
 }
 
-async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, String), TargetError> {
+/// Starts one `serve` child on `listen` (port 0: any) and returns it with its address.
+async fn spawn_child(
+    exe: &std::path::Path,
+    c: &ServerConfig,
+    listen: SocketAddr,
+) -> Result<(Child, SocketAddr), TargetError> {
     let (store_args, store_env) = store_args(&c.store);
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--exit-on-stdin-eof"])
+        .args(["serve", "--listen", &listen.to_string(), "--quiet", "--exit-on-stdin-eof"])
         .args(["--backend", c.backend().name(), "--strategy", c.strategy.name()])
         .args(["--rate-limit", &c.rate_limit.to_string(), "--instance", &c.instance.to_string()])
         .args(store_args)
@@ -484,14 +634,13 @@ async fn spawn_child(exe: &std::path::Path, c: &ServerConfig) -> Result<(Child, 
             )))
         }
     };
-    let url = line
+    let addr = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .map(str::to_string)
+        .find_map(|w| w.strip_prefix("http://")?.trim_end_matches('/').parse::<SocketAddr>().ok())
         .ok_or_else(|| TargetError::Start(format!("unexpected first line from serve: {line:?}")))?;
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, url))
+    Ok((child, addr))
 }
 
 #[cfg(test)]

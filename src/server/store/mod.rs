@@ -239,6 +239,7 @@ pub struct StoreOptions {
 }
 
 pub use crate::redact::redact;
+pub use postgres::application_name as postgres_application_name;
 
 /// The store of one backend, holding the data and running its own strategies.
 #[derive(Debug)]
@@ -288,24 +289,33 @@ impl Backing {
 pub struct Store {
     backing: Backing,
     mutant: Option<mutant::Mutant>,
-    slow: Option<Slow>,
+    slow: Slow,
 }
 
 /// The added latency of a slow store: a wait on every order's round trip, holding one of the
-/// pool's connections (a semaphore of `pool_size` permits) on SQL backends.
+/// pool's connections (a semaphore of `pool_size` permits) on SQL backends. Set at the start
+/// (`server.store_latency`) and changed while the server runs (the `slow_store` fault).
 #[derive(Debug)]
 struct Slow {
-    latency: Duration,
+    latency_us: std::sync::atomic::AtomicU64,
     connections: Option<tokio::sync::Semaphore>,
 }
 
 impl Slow {
+    fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_us.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     async fn wait(&self) {
+        let latency = self.latency();
+        if latency.is_zero() {
+            return;
+        }
         let _held = match &self.connections {
             Some(pool) => pool.acquire().await.ok(),
             None => None,
         };
-        tokio::time::sleep(self.latency).await;
+        tokio::time::sleep(latency).await;
     }
 }
 
@@ -331,11 +341,11 @@ impl Store {
                 Backing::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
             }
         };
-        let slow = (!opts.latency.is_zero()).then(|| Slow {
-            latency: opts.latency,
+        let slow = Slow {
+            latency_us: std::sync::atomic::AtomicU64::new(opts.latency.as_micros() as u64),
             connections: matches!(opts.location, StoreLocation::Sqlite { .. } | StoreLocation::Postgres { .. })
                 .then(|| tokio::sync::Semaphore::new(opts.pool_size.max(1) as usize)),
-        });
+        };
         Ok(Store { backing, mutant: mutant::Mutant::for_strategy(strategy, opts.pool_size), slow })
     }
 
@@ -358,10 +368,13 @@ impl Store {
         self.backing.locks().map(LockTracker::stats).unwrap_or_default()
     }
 
+    /// Sets the latency added to every order's store round trip from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.slow.latency_us.store(latency.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
-        if let Some(slow) = &self.slow {
-            slow.wait().await;
-        }
+        self.slow.wait().await;
         match &self.mutant {
             Some(m) => m.place(&self.backing, req).await,
             None => self.backing.place(req).await,

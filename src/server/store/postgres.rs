@@ -52,7 +52,7 @@ async fn pool(url: &str, schema: Option<&str>, size: u32, opts: &StoreOptions) -
 
 /// The `application_name` of every connection to `schema` (at most 63 bytes: schema names
 /// flashbench makes are 52 at most).
-fn application_name(schema: &str) -> String {
+pub fn application_name(schema: &str) -> String {
     format!("flashbench:{schema}")
 }
 

@@ -1,0 +1,268 @@
+//! `faults:`: what goes wrong during the sale (the nemesis, after Jepsen's), each fault with
+//! its trigger and, where it applies, how long it lasts. [`crate::faults`] carries them out.
+
+use super::load::Problem;
+use super::locate::Seg;
+use super::target::TargetKind;
+use super::{HumanDuration, Scenario};
+use crate::server::Backend;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// One fault of the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// When, after the release (a burst) or the first arrival (a ramp or a rate), e.g. `1.5s`.
+    /// Either this or `after`; neither means at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<HumanDuration>,
+    /// When something has happened: `first_sold_out` or `100 attempts` (answered ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Trigger>,
+    /// How long it lasts (pauses, stalls, locks, slow stores, a command's `undo`); a killed
+    /// instance with `restart: true` comes back after it (at once without it).
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    /// The reference server instance paused or killed (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
+    /// `kill_instance`: start it again, on the same port and store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart: bool,
+    /// `redis_stall`: `write` (default) pauses writes, `all` every command (`CLIENT PAUSE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<StallMode>,
+    /// `slow_store`: latency added to every order's store round trip while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<HumanDuration>,
+    /// `postgres_lock_table`: the table of the run's schema to lock (default `products`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// `command`: a shell command run at the trigger (`sh -c`), e.g. `docker pause shop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// `command`: a shell command run when `for` has passed, or when the load ends first,
+    /// e.g. `docker unpause shop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// SIGSTOP a server instance, SIGCONT after `for` (a GC pause, a noisy neighbour).
+    PauseInstance,
+    /// SIGKILL a server instance; `restart: true` starts it again.
+    KillInstance,
+    /// `CLIENT PAUSE` the run's Redis for `for`.
+    RedisStall,
+    /// End the run's PostgreSQL connections (found by `application_name`).
+    PostgresKillConnections,
+    /// Hold an `ACCESS EXCLUSIVE` lock on a table of the run's schema for `for`.
+    PostgresLockTable,
+    /// Add `latency` to every order's store round trip for `for` (a race window made wide).
+    SlowStore,
+    /// Run a command of your own (`run`, then `undo` after `for`).
+    Command,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::PauseInstance => "pause_instance",
+            FaultKind::KillInstance => "kill_instance",
+            FaultKind::RedisStall => "redis_stall",
+            FaultKind::PostgresKillConnections => "postgres_kill_connections",
+            FaultKind::PostgresLockTable => "postgres_lock_table",
+            FaultKind::SlowStore => "slow_store",
+            FaultKind::Command => "command",
+        }
+    }
+
+    /// Faults on a server process: the reference server then runs in child processes.
+    pub fn is_process_fault(self) -> bool {
+        matches!(self, FaultKind::PauseInstance | FaultKind::KillInstance)
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StallMode {
+    #[default]
+    Write,
+    All,
+}
+
+/// A fault's trigger besides a time: the first sold-out answer, or a number of answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    FirstSoldOut,
+    Attempts(u64),
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "first_sold_out" {
+            return Ok(Trigger::FirstSoldOut);
+        }
+        let n = text.strip_suffix("attempts").or_else(|| text.strip_suffix("attempt")).map(str::trim);
+        match n.and_then(|n| n.replace('_', "").parse::<u64>().ok()) {
+            Some(n) if n > 0 => Ok(Trigger::Attempts(n)),
+            _ => Err(format!("expected `first_sold_out` or `N attempts` (N above 0), found {text:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::FirstSoldOut => f.write_str("first_sold_out"),
+            Trigger::Attempts(n) => write!(f, "{n} attempts"),
+        }
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Trigger {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Trigger".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(first_sold_out|[0-9_]+ attempts?)$",
+            "description": "`first_sold_out`, or `N attempts` (answered ones)"
+        })
+    }
+}
+
+/// The problems of `s.faults`, each at its field.
+pub fn problems(s: &Scenario) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let reference = s.target.kind == TargetKind::Reference;
+    for (i, f) in s.faults.iter().enumerate() {
+        let mut say = |field: &'static str, message: String| {
+            let mut path = vec![Seg::Key("faults"), Seg::Index(i)];
+            if !field.is_empty() {
+                path.push(Seg::Key(field));
+            }
+            out.push(Problem { path, message });
+        };
+        let kind = f.kind;
+        if f.at.is_some() && f.after.is_some() {
+            say("after", "give either `at` or `after`, not both".into());
+        }
+        let needs_for = matches!(
+            kind,
+            FaultKind::PauseInstance | FaultKind::RedisStall | FaultKind::PostgresLockTable | FaultKind::SlowStore
+        );
+        match f.duration {
+            None if needs_for => say("for", format!("`{kind}` needs `for`, how long it lasts, e.g. `3s`")),
+            Some(d) if d.0.is_zero() => say("for", "must be above zero".into()),
+            Some(_) if kind == FaultKind::PostgresKillConnections => {
+                say("for", format!("does not apply to `{kind}`: connections are ended at once"))
+            }
+            Some(_) if kind == FaultKind::KillInstance && !f.restart => {
+                say("for", "applies only with `restart: true` (how long the instance stays down)".into())
+            }
+            _ => {}
+        }
+        let mut only = |field: &'static str, set: bool, kinds: &[FaultKind]| {
+            if set && !kinds.contains(&kind) {
+                let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+                say(field, format!("applies to {} faults only, not `{kind}`", names.join(", ")));
+            }
+        };
+        only("instance", f.instance.is_some(), &[FaultKind::PauseInstance, FaultKind::KillInstance]);
+        only("restart", f.restart, &[FaultKind::KillInstance]);
+        only("mode", f.mode.is_some(), &[FaultKind::RedisStall]);
+        only("latency", f.latency.is_some(), &[FaultKind::SlowStore]);
+        only("table", f.table.is_some(), &[FaultKind::PostgresLockTable]);
+        only("run", f.run.is_some(), &[FaultKind::Command]);
+        only("undo", f.undo.is_some(), &[FaultKind::Command]);
+        if kind != FaultKind::Command && !reference {
+            say(
+                "kind",
+                format!(
+                    "`{kind}` acts on the reference server flashbench starts; for a server of your own, \
+                     use `kind: command` with `run:` (e.g. `docker pause shop`)"
+                ),
+            );
+            continue;
+        }
+        let backend = s.server.backend;
+        match kind {
+            FaultKind::PauseInstance | FaultKind::KillInstance => {
+                let instance = f.instance.unwrap_or(0);
+                if instance >= s.server.instances {
+                    say("instance", format!("no instance {instance}: the server has {} (from 0)", s.server.instances));
+                }
+                if kind == FaultKind::KillInstance && backend == Backend::Memory {
+                    say(
+                        "kind",
+                        "the `memory` backend keeps its sale in the killed process; use sqlite, postgres or redis"
+                            .into(),
+                    );
+                }
+            }
+            FaultKind::RedisStall if backend != Backend::Redis => {
+                say("kind", format!("needs `server.backend: redis`, not {backend}"))
+            }
+            FaultKind::PostgresKillConnections | FaultKind::PostgresLockTable if backend != Backend::Postgres => {
+                say("kind", format!("needs `server.backend: postgres`, not {backend}"))
+            }
+            FaultKind::PostgresLockTable => {
+                let table = f.table.as_deref().unwrap_or("products");
+                if !["products", "orders"].contains(&table) {
+                    say("table", format!("expected `products` or `orders`, found {table:?}"));
+                }
+            }
+            FaultKind::SlowStore if f.latency.is_none_or(|l| l.0.is_zero()) => {
+                say("latency", "`slow_store` needs `latency` above zero, e.g. `50ms`".into())
+            }
+            FaultKind::Command if f.run.as_deref().is_none_or(|r| r.trim().is_empty()) => {
+                say("run", "`command` needs `run`, the shell command to run at the trigger".into())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_parse_and_print_alike() {
+        assert_eq!("first_sold_out".parse(), Ok(Trigger::FirstSoldOut));
+        assert_eq!("100 attempts".parse(), Ok(Trigger::Attempts(100)));
+        assert_eq!("1_000 attempts".parse(), Ok(Trigger::Attempts(1000)));
+        assert_eq!(Trigger::Attempts(7).to_string().parse(), Ok(Trigger::Attempts(7)));
+        assert!("0 attempts".parse::<Trigger>().is_err());
+        assert!("soon".parse::<Trigger>().is_err());
+    }
+}
