@@ -280,6 +280,77 @@ fn a_password_with_an_at_sign_is_masked_everywhere() {
     }
 }
 
+/// The lock-TTL race, made to happen on purpose: holder A checks the stock (1 left) under its
+/// lock, then its write takes 2.5 s, past the lock's 2 s TTL. Once A's lock has expired, B
+/// takes it and buys the last unit; then A writes. The seed's lock lets A sell the unit again
+/// (stock −1, two orders); the fenced `lock` refuses A's write (stock 0, one order).
+fn a_holder_outliving_its_lock(strategy: flashbench::server::Strategy) -> (Vec<&'static str>, i64, usize) {
+    use flashbench::server::store::{OrderRequest, Placed, SeedProduct, Store, StoreLocation, StoreOptions};
+    let url = Service::Redis.available().expect("redis");
+    let prefix = format!("fbtest:ttl:{}:{}", strategy.name(), std::process::id());
+    let options = |latency_ms| StoreOptions {
+        location: StoreLocation::Redis { url: url.clone(), prefix: prefix.clone() },
+        pool_size: 1,
+        timeout: Duration::from_secs(3),
+        latency: Duration::from_millis(latency_ms),
+    };
+    let lock_key = match strategy {
+        flashbench::server::Strategy::SeedLock => format!("{prefix}:lock:product:ps5:stock:1"),
+        _ => format!("{prefix}:lock:ps5"),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let outcome = rt.block_on(async {
+        let a = Store::open(strategy, 0, &options(2500)).await.expect("store a");
+        let b = Store::open(strategy, 1, &options(0)).await.expect("store b");
+        a.seed(&[SeedProduct { id: "ps5".into(), name: "PS5".into(), stock: 1, limit_per_buyer: 1 }])
+            .await
+            .expect("seed");
+        let order = |buyer: &str| OrderRequest { product_id: "ps5".into(), buyer_id: buyer.into(), quantity: 1 };
+        let a = std::sync::Arc::new(a);
+        let holder = {
+            let a = a.clone();
+            let req = order("buyer-a");
+            tokio::spawn(async move { a.place(&req).await })
+        };
+        // A's lock appears, then expires (bounded: 10 s).
+        let started = Instant::now();
+        let mut seen = false;
+        while started.elapsed() < Duration::from_secs(10) {
+            let exists = !redis_keys(&url, &lock_key).is_empty();
+            if seen && !exists {
+                break;
+            }
+            seen |= exists;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen, "A never held {lock_key}");
+        let b_placed = b.place(&order("buyer-b")).await.expect("b");
+        let a_placed = holder.await.expect("task").expect("a");
+        let name = |p: &Placed| match p {
+            Placed::Created { .. } => "created",
+            Placed::SoldOut => "sold_out",
+            Placed::Busy { .. } => "busy",
+            _ => "other",
+        };
+        let snapshot = b.snapshot().await.expect("snapshot");
+        b.cleanup().await.expect("cleanup");
+        let stock = snapshot.products.iter().find(|p| p.id == "ps5").map_or(i64::MIN, |p| p.stock);
+        (vec![name(&b_placed), name(&a_placed)], stock, snapshot.orders.len())
+    });
+    assert!(redis_keys(&url, &format!("{prefix}*")).is_empty(), "keys left under {prefix}");
+    outcome
+}
+
+fn the_seed_lock_oversells_when_a_holder_outlives_its_ttl() {
+    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::server::Strategy::SeedLock);
+    assert_eq!((answers, stock, orders), (vec!["created", "created"], -1, 2), "B and then A sold the last unit");
+}
+
+fn the_fenced_lock_refuses_the_write_of_a_holder_that_outlived_its_ttl() {
+    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::server::Strategy::Lock);
+    assert_eq!((answers, stock, orders), (vec!["created", "busy"], 0, 1), "A's write was fenced off");
+}
+
 fn redis_dying_mid_run_ends_with_exit_4_and_unchecked_invariants() {
     let mut redis = OwnRedis::start();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -514,6 +585,16 @@ fn main() -> std::process::ExitCode {
             "postgres://postgres@127.0.0.1:1/test",
         )
     });
+    t.add(
+        "locks::the_seed_lock_oversells_when_a_holder_outlives_its_ttl",
+        &[Service::Redis],
+        the_seed_lock_oversells_when_a_holder_outlives_its_ttl,
+    );
+    t.add(
+        "locks::the_fenced_lock_refuses_the_write_of_a_holder_that_outlived_its_ttl",
+        &[Service::Redis],
+        the_fenced_lock_refuses_the_write_of_a_holder_that_outlived_its_ttl,
+    );
     t.add(
         "secrets::a_password_with_an_at_sign_is_masked_everywhere",
         &[Service::Postgres],

@@ -46,6 +46,10 @@ pub enum Strategy {
     Optimistic,
     /// Check, decrement and the order record in one Lua script (Redis). Correct.
     Lua,
+    /// The seed's lock done right (Redis): one lock per product holding an owner token,
+    /// waited for (not refused), and a write fenced by it (written only while the token still
+    /// holds the lock, in one script), so a holder paused past the TTL writes nothing. Correct.
+    Lock,
     /// Answers 201, but the first two orders of each instance are lost afterwards (their
     /// transaction is undone). Broken (`acked_orders_durable`).
     LossyAck,
@@ -88,6 +92,7 @@ impl Strategy {
             Strategy::ForUpdate => "for-update",
             Strategy::Optimistic => "optimistic",
             Strategy::Lua => "lua",
+            Strategy::Lock => "lock",
             Strategy::LossyAck => "lossy-ack",
             Strategy::Phantom => "phantom",
             Strategy::NoLimit => "no-limit",
@@ -115,7 +120,7 @@ impl Backend {
             Backend::Memory => &[Strategy::Atomic, Strategy::Naive, Strategy::SeedLock],
             Backend::Sqlite => &[Strategy::Conditional, Strategy::Naive, Strategy::SeedLock],
             Backend::Postgres => &[Strategy::Conditional, Strategy::ForUpdate, Strategy::Naive, Strategy::Optimistic],
-            Backend::Redis => &[Strategy::Lua, Strategy::SeedLock, Strategy::Naive],
+            Backend::Redis => &[Strategy::Lua, Strategy::Lock, Strategy::SeedLock, Strategy::Naive],
         }
     }
 

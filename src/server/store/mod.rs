@@ -297,7 +297,9 @@ pub struct Store {
 /// (`server.store_latency`) and changed while the server runs (the `slow_store` fault).
 #[derive(Debug)]
 struct Slow {
-    latency_us: std::sync::atomic::AtomicU64,
+    latency_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The backend waits the latency itself, inside its lock (Redis lock strategies).
+    in_lock: bool,
     connections: Option<tokio::sync::Semaphore>,
 }
 
@@ -341,8 +343,18 @@ impl Store {
                 Backing::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
             }
         };
+        let latency_us = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(opts.latency.as_micros() as u64));
+        let mut backing = backing;
+        let in_lock = match &mut backing {
+            Backing::Redis(r) if matches!(strategy, Strategy::SeedLock | Strategy::Lock) => {
+                r.hold_with(latency_us.clone());
+                true
+            }
+            _ => false,
+        };
         let slow = Slow {
-            latency_us: std::sync::atomic::AtomicU64::new(opts.latency.as_micros() as u64),
+            latency_us,
+            in_lock,
             connections: matches!(opts.location, StoreLocation::Sqlite { .. } | StoreLocation::Postgres { .. })
                 .then(|| tokio::sync::Semaphore::new(opts.pool_size.max(1) as usize)),
         };
@@ -374,7 +386,9 @@ impl Store {
     }
 
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
-        self.slow.wait().await;
+        if !self.slow.in_lock {
+            self.slow.wait().await;
+        }
         match &self.mutant {
             Some(m) => m.place(&self.backing, req).await,
             None => self.backing.place(req).await,

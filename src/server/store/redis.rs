@@ -1,12 +1,16 @@
 //! The `redis` store (redis crate, async, one multiplexed connection per instance). Every key
 //! of a run starts with its prefix, so runs and tests never collide; the keys are deleted at
 //! the end unless kept. Strategies: `lua` (check, decrement and the order record in one
-//! script), `seed-lock` (the seed's stock-keyed lock with a 2 s TTL, released only by
-//! expiry: undersells) and `naive` (GET, then SET: oversells).
+//! script), `lock` (one lock per product with an owner token, waited for, and a write fenced
+//! by it), `seed-lock` (the seed's stock-keyed lock with a 2 s TTL, released only by expiry:
+//! undersells, and oversells when a holder outlives its lock) and `naive` (GET, then SET:
+//! oversells). The lock strategies wait the store's added latency inside the lock, between
+//! their check and their write: the window a paused holder outlives its lock in.
 //!
 //! Keys: `{p}:products` (set of ids), `{p}:stock:{id}`, `{p}:name:{id}`, `{p}:limit:{id}`,
 //! `{p}:held:{id}` (hash buyer → orders), `{p}:orders` (hash order id → JSON), `{p}:seq`,
-//! and the seed design's `{p}:lock:product:{id}:stock:{stock}`.
+//! the seed design's `{p}:lock:product:{id}:stock:{stock}` and the `lock` strategy's
+//! `{p}:lock:{id}`.
 
 use super::{
     redact, Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError,
@@ -33,6 +37,36 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
 end
 return 0
 "#;
+
+/// The `lock` strategy's write, fenced by the lock: it happens only while the caller's token
+/// still holds the lock, in one script, and releases it.
+/// KEYS: lock, stock, limit, held, orders, seq   ARGV: token, quantity, buyer, order JSON
+/// Returns {1, order id, remaining}, {0} sold out, {-2, limit}, {-1} unknown, {-3} lock lost.
+const FENCED_WRITE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-3} end
+local stock = redis.call('GET', KEYS[2])
+if not stock then redis.call('DEL', KEYS[1]) return {-1} end
+local q = tonumber(ARGV[2])
+if tonumber(stock) < q then redis.call('DEL', KEYS[1]) return {0} end
+local limit = tonumber(redis.call('GET', KEYS[3]) or '1')
+local held = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
+if held >= limit then redis.call('DEL', KEYS[1]) return {-2, limit} end
+local remaining = redis.call('DECRBY', KEYS[2], q)
+local id = redis.call('INCR', KEYS[6])
+redis.call('HSET', KEYS[5], id, ARGV[4])
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+redis.call('DEL', KEYS[1])
+return {1, id, remaining}
+"#;
+
+/// Releases a lock only if the token still holds it.   KEYS: lock   ARGV: token
+const RELEASE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+/// How long the `lock` strategy waits for a held lock before answering busy.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// `(id, name, stock)` as [`SNAPSHOT_LUA`] returns it; the stock is `""` when missing.
 type StockRow = (String, String, String);
@@ -76,6 +110,9 @@ pub struct RedisStore {
     strategy: Strategy,
     script: Script,
     locks: LockTracker,
+    /// The store's added latency (µs), waited inside the lock by the lock strategies: the
+    /// window in which a paused holder outlives its lock.
+    hold_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -102,7 +139,21 @@ impl RedisStore {
             strategy,
             script: Script::new(PLACE_LUA),
             locks: LockTracker::default(),
+            hold_us: Default::default(),
         })
+    }
+
+    /// Shares the store's added latency, to be waited inside the lock (lock strategies).
+    pub fn hold_with(&mut self, latency_us: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.hold_us = latency_us;
+    }
+
+    /// Waits the added latency, if any: called by the lock strategies while they hold the lock.
+    async fn hold(&self) {
+        let us = self.hold_us.load(std::sync::atomic::Ordering::Relaxed);
+        if us > 0 {
+            tokio::time::sleep(Duration::from_micros(us)).await;
+        }
     }
 
     /// The `seed-lock` locks this handle took (the keys it `SET NX PX`), counted as expired
@@ -204,6 +255,7 @@ impl RedisStore {
     pub async fn place(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
         match self.strategy {
             Strategy::SeedLock => self.place_seed_lock(req).await,
+            Strategy::Lock => self.place_fenced(req).await,
             Strategy::Naive => self.place_naive(req).await,
             other => self.place_lua(req, Checks::of(other)).await,
         }
@@ -338,8 +390,91 @@ impl RedisStore {
         if held >= limit {
             return Ok(Placed::LimitReached { limit: limit as u32 });
         }
+        // Verified; the write is slow (the store's added latency): a holder that outlives its
+        // lock here writes on a stock someone else has sold since.
+        self.hold().await;
         let id = self.record(req).await?;
         let remaining: i64 = conn.decr(self.key(&["stock", &req.product_id]), q).await.map_err(err)?;
         Ok(Placed::Created { order: Self::order(id, req), remaining })
+    }
+
+    /// The seed's lock done right (`lock`): one key per product (`{p}:lock:{id}`) holding a
+    /// random owner token for 2 s, waited for rather than refused; the stock is read and
+    /// checked under it, and the write is fenced: one script writes only if the token still
+    /// holds the lock, so a holder paused past the TTL finds it lost and writes nothing.
+    async fn place_fenced(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
+        let mut conn = self.conn.clone();
+        let lock = self.key(&["lock", &req.product_id]);
+        let token = format!("{:032x}", rand::random::<u128>());
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let acquired: Option<String> = ::redis::cmd("SET")
+                .arg(&lock)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(SEED_LOCK_TTL.as_millis() as u64)
+                .query_async(&mut conn)
+                .await
+                .map_err(err)?;
+            if acquired.is_some() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(Placed::Busy { seed_style: false });
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.locks.acquired();
+        // Checked under the lock, then the slow part (the store's added latency), then the
+        // write, fenced: the script checks the token and the stock again, atomically.
+        match self.read(req).await? {
+            None => return self.released(&lock, &token, Placed::UnknownProduct).await,
+            Some((stock, _, _)) if stock < i64::from(req.quantity) => {
+                return self.released(&lock, &token, Placed::SoldOut).await
+            }
+            Some((_, limit, held)) if held >= limit => {
+                return self.released(&lock, &token, Placed::LimitReached { limit: limit as u32 }).await
+            }
+            Some(_) => {}
+        }
+        self.hold().await;
+        let json = serde_json::to_string(&StoredOrder {
+            product_id: req.product_id.clone(),
+            buyer_id: req.buyer_id.clone(),
+            quantity: req.quantity,
+        })
+        .map_err(err)?;
+        let id = req.product_id.as_str();
+        let answer: Vec<i64> = Script::new(FENCED_WRITE_LUA)
+            .key(&lock)
+            .key(self.key(&["stock", id]))
+            .key(self.key(&["limit", id]))
+            .key(self.key(&["held", id]))
+            .key(self.key(&["orders"]))
+            .key(self.key(&["seq"]))
+            .arg(&token)
+            .arg(req.quantity)
+            .arg(&req.buyer_id)
+            .arg(json)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(match answer.as_slice() {
+            [1, order, remaining] => Placed::Created { order: Self::order(*order, req), remaining: *remaining },
+            [0] => Placed::SoldOut,
+            [-2, limit] => Placed::LimitReached { limit: *limit as u32 },
+            [-1] => Placed::UnknownProduct,
+            // The lock expired while this holder was away: another may have sold since.
+            [-3] => Placed::Busy { seed_style: false },
+            other => return Err(err(format!("unexpected script answer {other:?}"))),
+        })
+    }
+
+    /// Releases `lock` if `token` still holds it, then answers `placed`.
+    async fn released(&self, lock: &str, token: &str, placed: Placed) -> Result<Placed, StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = Script::new(RELEASE_LUA).key(lock).arg(token).invoke_async(&mut conn).await.map_err(err)?;
+        Ok(placed)
     }
 }
