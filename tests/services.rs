@@ -351,6 +351,84 @@ fn the_fenced_lock_refuses_the_write_of_a_holder_that_outlived_its_ttl() {
     assert_eq!((answers, stock, orders), (vec!["created", "busy"], 0, 1), "A's write was fenced off");
 }
 
+/// A short stream on `backend` with `faults`, written into `dir`; the run's summary.
+fn run_with_faults(dir: &std::path::Path, backend: &str, strategy: &str, faults: &str) -> (Ran, serde_json::Value) {
+    let yaml = format!(
+        "name: store-faults\nproducts:\n  - {{id: p, name: P, stock: 60}}\nbuyers:\n  attempts: 1\n\
+         arrival:\n  mode: rate\n  rate: 100/s\n  duration: 1500ms\n  max_in_flight: 200\nrequest_timeout: 3s\n\
+         server:\n  backend: {backend}\n  strategy: {strategy}\n  instances: 2\n  rate_limit: off\nfaults:\n{faults}"
+    );
+    let file = dir.join(format!("{backend}.yaml"));
+    std::fs::write(&file, yaml).expect("write");
+    let (ran, s, _d) = run_scenario(
+        &file.to_string_lossy(),
+        &service_args(backend).unwrap_or_default().iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    (ran, s)
+}
+
+/// PostgreSQL faults end the run's own connections and lock its own table, and leave no
+/// schema, no connection of the run's and no lock behind.
+fn postgres_faults_touch_only_the_run_and_leave_nothing_behind() {
+    let url = Service::Postgres.available().expect("postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A bystander: a connection of someone else's, which no fault may end.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let bystander = rt.block_on(async {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+        sqlx::ConnectOptions::connect(&options.application_name("bystander")).await.expect("connect")
+    });
+    let (ran, s) = run_with_faults(
+        dir.path(),
+        "postgres",
+        "conditional",
+        "  - {kind: postgres_lock_table, at: 300ms, for: 500ms}\n  - {kind: postgres_kill_connections, after: 40 attempts}\n",
+    );
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(sold(&s), (60, 0));
+    let ended = s["faults"][1]["detail"].as_str().unwrap_or_default().to_string();
+    assert!(
+        ended.starts_with("ended ") && !ended.starts_with("ended 0 "),
+        "the run's connections were ended: {}",
+        s["faults"]
+    );
+    let schema = store_of(&s);
+    assert!(schema.starts_with("fb_"), "{schema}");
+    assert!(!postgres_schema_exists(&url, &schema), "schema {schema} left behind");
+    let left = postgres_sql(
+        &url,
+        format!("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name IN ('flashbench:{schema}', 'flashbench-nemesis')"),
+    );
+    assert_eq!(left, 0, "connections of the run left open");
+    let alive = rt.block_on(async move {
+        let mut bystander = bystander;
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&mut bystander).await.is_ok()
+    });
+    assert!(alive, "a connection that was not the run's was ended");
+}
+
+/// A Redis stall is undone: no keys of the run are left and Redis takes writes again at once.
+fn a_redis_stall_is_undone_and_leaves_no_keys() {
+    let url = Service::Redis.available().expect("redis");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ran, s) =
+        run_with_faults(dir.path(), "redis", "lua", "  - {kind: redis_stall, mode: all, at: 300ms, for: 500ms}\n");
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(sold(&s), (60, 0));
+    let f = &s["faults"][0];
+    let lasted = f["end_us"].as_u64().unwrap_or(0).saturating_sub(f["start_us"].as_u64().unwrap_or(u64::MAX));
+    assert!(lasted >= 500_000, "{f}");
+    let prefix = store_of(&s);
+    assert!(redis_keys(&url, &prefix).is_empty(), "keys {prefix} left behind");
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(1)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    let key = format!("fbtest:after-stall:{}", std::process::id());
+    let written: Result<(), _> = redis::cmd("SET").arg(&key).arg(1).query(&mut conn);
+    assert!(written.is_ok(), "Redis is still paused: {written:?}");
+    redis_del(&url, &key);
+}
+
 fn redis_dying_mid_run_ends_with_exit_4_and_unchecked_invariants() {
     let mut redis = OwnRedis::start();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -585,6 +663,16 @@ fn main() -> std::process::ExitCode {
             "postgres://postgres@127.0.0.1:1/test",
         )
     });
+    t.add(
+        "faults::postgres_faults_touch_only_the_run_and_leave_nothing_behind",
+        &[Service::Postgres],
+        postgres_faults_touch_only_the_run_and_leave_nothing_behind,
+    );
+    t.add(
+        "faults::a_redis_stall_is_undone_and_leaves_no_keys",
+        &[Service::Redis],
+        a_redis_stall_is_undone_and_leaves_no_keys,
+    );
     t.add(
         "locks::the_seed_lock_oversells_when_a_holder_outlives_its_ttl",
         &[Service::Redis],

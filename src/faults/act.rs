@@ -13,15 +13,19 @@ const ACT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a started fault holds, to be undone.
 pub enum Active {
-    /// Nothing to undo (a kill without restart, ended connections, a command without `undo`).
+    /// Nothing to undo (a kill without restart, a command without `undo`).
     Done,
+    /// Nothing to undo, and what was done: `ended 16 connections`.
+    Did(String),
     Paused(Paused),
     Killed {
         instance: u32,
         restart: bool,
     },
+    /// A Redis paused until `until` (when an `ALL` pause ends by itself).
     RedisPaused {
         url: String,
+        until: tokio::time::Instant,
     },
     TableLocked(sqlx::PgConnection),
     Slowed,
@@ -104,10 +108,12 @@ pub async fn start(fault: &Fault, s: Option<&dyn FaultSurface>) -> Result<Active
                 StallMode::Write => "WRITE",
                 StallMode::All => "ALL",
             };
-            // Longer than `for` by far: the undo unpauses; this only bounds a lost undo.
-            let ms = fault.duration.map_or(0, |d| d.0.as_millis() as u64).saturating_add(60_000);
-            redis_command(&url, &["CLIENT", "PAUSE", &ms.to_string(), mode]).await?;
-            Ok(Active::RedisPaused { url })
+            // Exactly `for`: under `ALL`, Redis blocks even `CLIENT UNPAUSE` until the pause
+            // runs out, so the pause must end by itself (the undo then waits for it).
+            let lasts = fault.duration.map_or(Duration::ZERO, |d| d.0);
+            let ms = lasts.as_millis().max(1).to_string();
+            redis_command(&url, &["CLIENT", "PAUSE", &ms, mode], ACT_TIMEOUT).await?;
+            Ok(Active::RedisPaused { url, until: tokio::time::Instant::now() + lasts })
         }
         FaultKind::PostgresKillConnections => {
             let StoreLocation::Postgres { url, schema } = surface(s)?.store() else {
@@ -123,8 +129,7 @@ pub async fn start(fault: &Fault, s: Option<&dyn FaultSurface>) -> Result<Active
             .await
             .map_err(|e| format!("pg_terminate_backend: {e}"))?;
             let _ = sqlx::Connection::close(conn).await;
-            log::info!("postgres_kill_connections ended {ended} connections");
-            Ok(Active::Done)
+            Ok(Active::Did(format!("ended {ended} connections")))
         }
         FaultKind::PostgresLockTable => {
             let StoreLocation::Postgres { url, schema } = surface(s)?.store() else {
@@ -159,7 +164,7 @@ impl Active {
     /// Undoes what `start` did.
     pub async fn undo(self, s: Option<&dyn FaultSurface>) -> Result<(), String> {
         match self {
-            Active::Done => Ok(()),
+            Active::Done | Active::Did(_) => Ok(()),
             Active::Paused(paused) => {
                 drop(paused);
                 Ok(())
@@ -168,7 +173,10 @@ impl Active {
                 true => surface(s)?.restart(instance).await,
                 false => Ok(()),
             },
-            Active::RedisPaused { url } => redis_command(&url, &["CLIENT", "UNPAUSE"]).await,
+            Active::RedisPaused { url, until } => {
+                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                redis_command(&url, &["CLIENT", "UNPAUSE"], left + ACT_TIMEOUT).await
+            }
             Active::TableLocked(mut conn) => {
                 let rolled = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.map_err(|e| format!("ROLLBACK: {e}"));
                 let _ = sqlx::Connection::close(conn).await;
@@ -180,7 +188,7 @@ impl Active {
     }
 }
 
-async fn redis_command(url: &str, args: &[&str]) -> Result<(), String> {
+async fn redis_command(url: &str, args: &[&str], timeout: Duration) -> Result<(), String> {
     let shown = redact(url);
     let work = async {
         let client = redis::Client::open(url).map_err(|e| e.to_string())?;
@@ -191,9 +199,9 @@ async fn redis_command(url: &str, args: &[&str]) -> Result<(), String> {
         }
         cmd.query_async::<()>(&mut conn).await.map_err(|e| e.to_string())
     };
-    match tokio::time::timeout(ACT_TIMEOUT, work).await {
+    match tokio::time::timeout(timeout, work).await {
         Ok(r) => r.map_err(|e| format!("{} on {shown}: {e}", args.join(" "))),
-        Err(_) => Err(format!("{} on {shown}: no answer within {ACT_TIMEOUT:?}", args.join(" "))),
+        Err(_) => Err(format!("{} on {shown}: no answer within {timeout:?}", args.join(" "))),
     }
 }
 

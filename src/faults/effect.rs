@@ -57,6 +57,7 @@ mod tests {
             target: "instance 0".into(),
             start_us: Some(1_000),
             end_us: Some(2_000),
+            detail: None,
             error: None,
             effect: None,
         }];

@@ -50,6 +50,9 @@ pub struct FaultRecord {
     pub start_us: Option<u64>,
     /// When it was undone (or, for one-shot faults, when it was done).
     pub end_us: Option<u64>,
+    /// What it did, where that is not in its kind (`ended 16 connections`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// Why it could not act, when it could not (the run then fails: the fault was not tested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -114,6 +117,7 @@ async fn one(
         target: act::describe(&fault, surface.as_deref()).await,
         start_us: None,
         end_us: None,
+        detail: None,
         error: None,
         effect: None,
     };
@@ -133,6 +137,9 @@ async fn one(
             return record;
         }
         Ok(active) => {
+            if let act::Active::Did(what) = &active {
+                record.detail = Some(what.clone());
+            }
             if let Some(d) = fault.duration {
                 tokio::select! {
                     _ = tokio::time::sleep(d.0) => {}
