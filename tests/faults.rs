@@ -158,3 +158,68 @@ fn faults_that_cannot_apply_are_refused_before_the_run() {
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(ran.stderr.contains("leave out --placement in-process"), "{}", ran.stderr);
 }
+
+/// The state letter of every process whose command line mentions `needle` (`T`: stopped).
+fn states_of(needle: &str) -> Vec<char> {
+    processes_mentioning(needle)
+        .iter()
+        .filter_map(|p| p.split(':').next())
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()))
+        .collect()
+}
+
+/// Starts a run whose instance 0 is frozen for a minute, and waits (at most 20 s) until it is.
+fn run_frozen(dir: &Path) -> (std::process::Child, std::path::PathBuf) {
+    let file = scenario(dir, "  - {kind: pause_instance, instance: 0, at: 100ms, for: 60s}\n");
+    let out = dir.join("run");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
+        .args(["run", &file.to_string_lossy(), "--quiet", "--out", &out.to_string_lossy()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while !states_of(&out.to_string_lossy()).contains(&'T') {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "instance 0 was never frozen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (run, out)
+}
+
+/// Waits (at most 10 s) until no process mentions `needle`.
+fn until_none_left(needle: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "processes left behind: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_pause_undoes_it_and_leaves_no_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut run, out) = run_frozen(dir.path());
+    let pid = libc::pid_t::try_from(run.id()).expect("pid");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = run.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "an interrupted run");
+    until_none_left(&out.to_string_lossy());
+    let s = read_summary(&out).expect("a partial summary");
+    assert_eq!(s["verdict"], "interrupted");
+}
+
+#[test]
+fn a_killed_flashbench_takes_its_frozen_servers_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut run, out) = run_frozen(dir.path());
+    run.kill().expect("SIGKILL flashbench");
+    let _ = run.wait();
+    // Stopped, the servers cannot see their stdin close: the parent-death signal kills them.
+    until_none_left(&out.to_string_lossy());
+}
