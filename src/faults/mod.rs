@@ -81,6 +81,39 @@ pub fn now_us() -> u64 {
     crate::shard::clock::mono_now().as_micros() as u64
 }
 
+/// One line per fault for the terminal, HTML and Markdown: what it acted on, when (ms since the
+/// charts' origin, `origin_ms` on the ledger's clock) and what the load saw.
+pub fn lines(records: &[FaultRecord], origin_ms: f64) -> Vec<String> {
+    let at = |us: u64| format!("{:.0} ms", us as f64 / 1000.0 - origin_ms);
+    records
+        .iter()
+        .map(|r| {
+            let when = match (r.start_us, r.end_us) {
+                (None, _) => "never came".to_string(),
+                (Some(s), Some(e)) if e > s + 1000 => format!("{} to {}", at(s), at(e)),
+                (Some(s), _) => format!("at {}", at(s)),
+            };
+            let mut line = format!("fault {} on {}: {when}", r.kind, r.target);
+            if let Some(d) = &r.detail {
+                line.push_str(&format!("; {d}"));
+            }
+            if let Some(e) = &r.effect {
+                line.push_str(&format!(
+                    "; {} attempts sent from its start to one request timeout after its end: {} won, {} failed, {} timed out",
+                    e.attempts, e.won, e.failed, e.timeouts
+                ));
+                if let Some(lost) = e.orders_lost {
+                    line.push_str(&format!(", {lost} acknowledged orders lost"));
+                }
+            }
+            if let Some(e) = &r.error {
+                line.push_str(&format!("; could not act: {e}"));
+            }
+            line
+        })
+        .collect()
+}
+
 /// Runs every fault of `faults` against `surface` until `load_done` turns true, then undoes
 /// what is still in force; one record per fault, in the scenario's order.
 pub async fn run(

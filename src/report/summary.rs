@@ -149,6 +149,9 @@ impl Summary {
             ));
         }
         out.extend(crate::shard::merge::lines(&self.shards));
+        // The charts' origin: the stream's start, else the release (else the run's epoch).
+        let origin_us = self.stream.as_ref().and_then(|st| st.start_us).or(self.release_us).unwrap_or(0);
+        out.extend(crate::faults::lines(&self.faults, origin_us as f64 / 1000.0));
         out
     }
 }
