@@ -166,6 +166,32 @@ async fn admin_routes_need_the_token() {
 }
 
 #[tokio::test]
+async fn the_store_latency_is_set_at_run_time_behind_the_token() {
+    let srv = start("off").await;
+    let c = client();
+    let put = |token: &'static str, body: Value| {
+        c.put(format!("{}/admin/store-latency", srv.url())).bearer_auth(token).json(&body).send()
+    };
+    assert_eq!(put("nope", json!({"latency_us": 1000})).await.expect("put").status(), 401);
+    assert_eq!(put(TOKEN, json!({"latency_us": 61_000_000})).await.expect("put").status(), 422, "over a minute");
+    assert_eq!(put(TOKEN, json!({"latency": 5})).await.expect("put").status(), 422, "an unknown field");
+    assert_eq!(put(TOKEN, json!({"latency_us": 150_000})).await.expect("put").status(), 204);
+    let srv = &srv;
+    let timed = |buyer: &'static str| async move {
+        let started = std::time::Instant::now();
+        let body = json!({"product_id": "p", "buyer_id": buyer}).to_string();
+        (post(srv, &body, Some("application/json")).await.0, started.elapsed())
+    };
+    let (status, took) = timed("slow").await;
+    assert_eq!(status, 201);
+    assert!(took >= Duration::from_millis(150), "the order waited the added 150 ms: {took:?}");
+    assert_eq!(put(TOKEN, json!({"latency_us": 0})).await.expect("put").status(), 204);
+    let (status, took) = timed("fast").await;
+    assert_eq!(status, 201);
+    assert!(took < Duration::from_millis(150), "and no longer once it is 0: {took:?}");
+}
+
+#[tokio::test]
 async fn the_rate_limit_answers_429_per_buyer() {
     let srv = start("2/min").await;
     let ct = Some("application/json");

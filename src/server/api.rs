@@ -249,17 +249,20 @@ struct SeedBody {
     products: Vec<SeedProduct>,
 }
 
+/// An admin request's JSON body, once its token is right (else the 401 or 4xx to answer).
+fn admitted<T>(app: &AppState, headers: &HeaderMap, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    authorized(app, headers)?;
+    body.map(|Json(body)| body).map_err(bad_json)
+}
+
 async fn seed(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<SeedBody>, JsonRejection>,
 ) -> Response {
-    if let Err(e) = authorized(&app, &headers) {
-        return e.into_response();
-    }
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) => return bad_json(rejection).into_response(),
+    let body = match admitted(&app, &headers, body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
     };
     let mut seen = std::collections::HashSet::new();
     for p in &body.products {
@@ -314,12 +317,9 @@ async fn set_store_latency(
     headers: HeaderMap,
     body: Result<Json<LatencyBody>, JsonRejection>,
 ) -> Response {
-    if let Err(e) = authorized(&app, &headers) {
-        return e.into_response();
-    }
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) => return bad_json(rejection).into_response(),
+    let body = match admitted(&app, &headers, body) {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
     };
     if body.latency_us > MAX_STORE_LATENCY_US {
         let message = format!("latency_us must be at most {MAX_STORE_LATENCY_US} (a minute)");

@@ -304,11 +304,19 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;
-        Ok(match answer.as_slice() {
+        Self::placed(&answer, req)
+    }
+
+    /// What an order script's answer means: {1, order id, remaining}, {0} sold out,
+    /// {-2, limit} limit reached, {-1} unknown product, {-3} the lock was lost (`lock`).
+    fn placed(answer: &[i64], req: &OrderRequest) -> Result<Placed, StoreError> {
+        Ok(match answer {
             [1, order, remaining] => Placed::Created { order: Self::order(*order, req), remaining: *remaining },
             [0] => Placed::SoldOut,
             [-2, limit] => Placed::LimitReached { limit: *limit as u32 },
             [-1] => Placed::UnknownProduct,
+            // The lock expired while its holder was away: another may have sold since.
+            [-3] => Placed::Busy { seed_style: false },
             other => return Err(err(format!("unexpected script answer {other:?}"))),
         })
     }
@@ -370,16 +378,7 @@ impl RedisStore {
         let stock: Option<i64> = conn.get(self.key(&["stock", &req.product_id])).await.map_err(err)?;
         let Some(stock) = stock else { return Ok(Placed::UnknownProduct) };
         let lock = self.key(&["lock", "product", &req.product_id, "stock", &stock.to_string()]);
-        let acquired: Option<String> = ::redis::cmd("SET")
-            .arg(&lock)
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(SEED_LOCK_TTL.as_millis() as u64)
-            .query_async(&mut conn)
-            .await
-            .map_err(err)?;
-        if acquired.is_none() {
+        if !self.try_lock(&lock, "1").await? {
             return Ok(Placed::Busy { seed_style: true });
         }
         self.locks.acquired();
@@ -398,6 +397,21 @@ impl RedisStore {
         Ok(Placed::Created { order: Self::order(id, req), remaining })
     }
 
+    /// `SET lock value NX PX 2000`: did this caller get the lock?
+    async fn try_lock(&self, lock: &str, value: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let acquired: Option<String> = ::redis::cmd("SET")
+            .arg(lock)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(SEED_LOCK_TTL.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(acquired.is_some())
+    }
+
     /// The seed's lock done right (`lock`): one key per product (`{p}:lock:{id}`) holding a
     /// random owner token for 2 s, waited for rather than refused; the stock is read and
     /// checked under it, and the write is fenced: one script writes only if the token still
@@ -407,19 +421,7 @@ impl RedisStore {
         let lock = self.key(&["lock", &req.product_id]);
         let token = format!("{:032x}", rand::random::<u128>());
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        loop {
-            let acquired: Option<String> = ::redis::cmd("SET")
-                .arg(&lock)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(SEED_LOCK_TTL.as_millis() as u64)
-                .query_async(&mut conn)
-                .await
-                .map_err(err)?;
-            if acquired.is_some() {
-                break;
-            }
+        while !self.try_lock(&lock, &token).await? {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(Placed::Busy { seed_style: false });
             }
@@ -460,15 +462,7 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(err)?;
-        Ok(match answer.as_slice() {
-            [1, order, remaining] => Placed::Created { order: Self::order(*order, req), remaining: *remaining },
-            [0] => Placed::SoldOut,
-            [-2, limit] => Placed::LimitReached { limit: *limit as u32 },
-            [-1] => Placed::UnknownProduct,
-            // The lock expired while this holder was away: another may have sold since.
-            [-3] => Placed::Busy { seed_style: false },
-            other => return Err(err(format!("unexpected script answer {other:?}"))),
-        })
+        Self::placed(&answer, req)
     }
 
     /// Releases `lock` if `token` still holds it, then answers `placed`.
