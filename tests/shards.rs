@@ -151,6 +151,13 @@ fn sharding_is_refused_where_it_cannot_be_sound() {
     let ran = flashbench(&["run", "scenarios/limited.yaml", "--shard", "2/2", "--release-at", &at, "--out", &out_s]);
     assert_eq!(ran.code, 2);
     assert!(ran.stderr.contains("0 to 1"), "{}", ran.stderr);
+    // An http burst with faults: each shard would set them all off.
+    let file = scenario(dir.path(), "http://127.0.0.1:9", &dir.path().join("shop.db"));
+    let yaml = std::fs::read_to_string(&file).expect("read") + "faults:\n  - {kind: command, run: 'true'}\n";
+    std::fs::write(&file, yaml).expect("write");
+    let ran = flashbench(&["run", &file.to_string_lossy(), "--shard", "0/2", "--release-at", &at, "--out", &out_s]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("--shard sets off no `faults:`"), "{}", ran.stderr);
     assert!(!out.join("part.json").exists(), "nothing written");
 }
 

@@ -35,6 +35,11 @@ pub fn check_shardable(s: &Scenario, opts: &RunOptions) -> Result<(), String> {
     if opts.repeat.unwrap_or(s.repeat) > 1 {
         return Err("--shard runs one repetition; leave out `repeat`".into());
     }
+    if !s.faults.is_empty() {
+        // Each shard would set every fault off on its own: run them from one place instead.
+        return Err("--shard sets off no `faults:` (each shard would run them all); leave them out and run                     your faults beside the shards, or run without --shard"
+            .into());
+    }
     Ok(())
 }
 
