@@ -69,9 +69,11 @@ fn pause_and_kill_are_undone_recorded_and_leave_no_process() {
     assert_eq!(sold(&s), (60, 0), "the stock sold exactly, across the kill");
     let left = processes_mentioning(&out.to_string_lossy());
     assert!(left.is_empty(), "processes left behind: {left:?}");
-    // The report draws each fault as a band on the time charts.
-    let svg = std::fs::read_to_string(out.join("in-flight.svg")).expect("in-flight.svg");
-    assert!(svg.contains("fault: pause_instance") && svg.contains("fault: kill_instance"), "bands in the legend");
+    // The report draws each fault as a band on every time chart.
+    for chart in ["rates", "in-flight", "latency-trend", "latency-over-time", "throughput", "stock"] {
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).expect("chart");
+        assert!(svg.contains("fault: pause_instance") && svg.contains("fault: kill_instance"), "bands on {chart}");
+    }
 }
 
 #[test]

@@ -48,6 +48,7 @@ impl Draw for Throughput<'_> {
             .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
+        super::shade_faults(&mut chart, self.0, (lo, lo + n as f64 * width), (0.0, top * 1.1), &mut entries)?;
         for o in Outcome::ALL {
             let below = |c: &[u64; Outcome::ALL.len()]| c[..o.index()].iter().sum::<u64>() as f64 * per_s;
             let total: u64 = counts.iter().map(|c| c[o.index()]).sum();
@@ -186,6 +187,7 @@ impl Draw for Stock<'_> {
             .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
+        super::shade_faults(&mut chart, d, (lo, hi), (b_lo, b_hi), &mut entries)?;
         // Everything above the highest initial stock is oversold: shaded red under the data.
         let red = RGBColor(214, 39, 40);
         if !percent || shown.len() == 1 {

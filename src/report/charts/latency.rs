@@ -135,6 +135,7 @@ impl Draw for OverTime<'_> {
             .label_style((FONT, px(15)))
             .draw()
             .map_err(e)?;
+        super::shade_faults(&mut chart, d, (x_lo, x_hi), (0.0, (y_hi * 1.08).max(0.01)), &mut entries)?;
         if many {
             let width = super::bucket_ms(x_hi - x_lo, 100);
             let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); ((x_hi - x_lo) / width) as usize + 1];

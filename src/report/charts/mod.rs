@@ -88,6 +88,37 @@ impl<'a> Data<'a> {
     }
 }
 
+/// The colour of fault bands: a light orange under the data's colours.
+const FAULT: RGBColor = RGBColor(240, 120, 40);
+
+/// Shades the time of each of the run's faults over the chart's `x` (ms) and its whole height
+/// `y`, with the fault's name in the legend; a one-shot fault (a kill without restart, ended
+/// connections) gets a band 1% of the axis wide, so that it shows.
+pub fn shade_faults<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    d: &Data,
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    legend: &mut Legend,
+) -> Drawn {
+    let min_width = (x_hi - x_lo) / 100.0;
+    let mut labelled = std::collections::HashSet::new();
+    for f in &d.summary.faults {
+        let Some(start_us) = f.start_us else { continue };
+        let start = d.ms(start_us);
+        let end = d.ms(f.end_us.unwrap_or(start_us)).max(start + min_width);
+        if end <= x_lo || start >= x_hi {
+            continue;
+        }
+        let band = Rectangle::new([(start.max(x_lo), y_lo), (end.min(x_hi), y_hi)], FAULT.mix(0.18).filled());
+        chart.draw_series(std::iter::once(band)).map_err(e)?;
+        if labelled.insert(f.kind) {
+            legend.bar(format!("fault: {}", f.kind), FAULT.mix(0.4));
+        }
+    }
+    Ok(())
+}
+
 /// One rendered chart: its file stem, title, and SVG text (for inlining into the HTML).
 #[derive(Debug, Clone)]
 pub struct Chart {

@@ -57,54 +57,24 @@ fn draw_lines<DB: DrawingBackend>(
                 l
             })
             .collect();
-        let bands = fault_bands(d, lo, hi, (y_lo, y_hi));
-        return plot(root, chart, x_desc, y_desc, &super::log_ms_label, lines, bands);
+        return plot(root, chart, d, x_desc, y_desc, &super::log_ms_label, lines, (lo, hi, y_lo, y_hi));
     }
     let chart = builder
         .build_cartesian_2d(span(lo, hi), super::ticked(0.0..top * 1.15, super::linear_ticks(0.0, top * 1.15, 8)))
         .map_err(e)?;
-    let bands = fault_bands(d, lo, hi, (0.0, top * 1.15));
-    plot(root, chart, x_desc, y_desc, &super::number_label, lines, bands)
-}
-
-/// A fault's time on a chart: a shaded band over the whole height, with its label.
-struct Band {
-    label: String,
-    from: (f64, f64),
-    to: (f64, f64),
-}
-
-/// The colour of fault bands: a light orange over the lines' colours.
-const FAULT: RGBColor = RGBColor(240, 120, 40);
-
-/// The run's faults as bands over `lo..hi` ms and the height `y`; a one-shot fault (a kill
-/// without restart, ended connections) gets a band one interval wide.
-fn fault_bands(d: &Data, lo: f64, hi: f64, y: (f64, f64)) -> Vec<Band> {
-    let min_width = interval_ms(d.rows);
-    d.summary
-        .faults
-        .iter()
-        .filter_map(|f| {
-            let start = d.ms(f.start_us?);
-            let end = d.ms(f.end_us.unwrap_or(f.start_us?)).max(start + min_width);
-            (end > lo && start < hi).then(|| Band {
-                label: format!("fault: {}", f.kind),
-                from: (start.max(lo), y.0),
-                to: (end.min(hi), y.1),
-            })
-        })
-        .collect()
+    plot(root, chart, d, x_desc, y_desc, &super::number_label, lines, (lo, hi, 0.0, top * 1.15))
 }
 
 /// Draws the mesh, the lines and their legend on a chart with a linear or a log y axis.
 fn plot<'a, DB: DrawingBackend + 'a, Y>(
     root: &Area<DB>,
     mut chart: ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    d: &Data,
     x_desc: String,
     y_desc: &str,
     y_format: &dyn Fn(&f64) -> String,
     lines: Vec<Line>,
-    bands: Vec<Band>,
+    (x_lo, x_hi, y_lo, y_hi): (f64, f64, f64, f64),
 ) -> Drawn
 where
     Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
@@ -119,13 +89,7 @@ where
         .draw()
         .map_err(e)?;
     let mut entries = super::Legend::default();
-    let mut labelled = std::collections::BTreeSet::new();
-    for b in bands {
-        chart.draw_series(std::iter::once(Rectangle::new([b.from, b.to], FAULT.mix(0.18).filled()))).map_err(e)?;
-        if labelled.insert(b.label.clone()) {
-            entries.bar(b.label, FAULT.mix(0.4));
-        }
-    }
+    super::shade_faults(&mut chart, d, (x_lo, x_hi), (y_lo, y_hi), &mut entries)?;
     for l in lines {
         let style = l.color.stroke_width(px(2));
         if l.dashed {
