@@ -42,7 +42,6 @@ fn draw_lines<DB: DrawingBackend>(
         .margin_right(px(LEGEND_ROOM))
         .x_label_area_size(px(40))
         .y_label_area_size(px(72));
-    let x_desc = format!("ms since {} ({width} ms intervals)", d.origin());
     if log {
         // log10 of the values on a linear axis, ticked at 1, 2, 5 × 10ⁿ.
         let bottom = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(top, f64::min).max(0.001);
@@ -57,12 +56,12 @@ fn draw_lines<DB: DrawingBackend>(
                 l
             })
             .collect();
-        return plot(root, chart, d, x_desc, y_desc, &super::log_ms_label, lines, (lo, hi, y_lo, y_hi));
+        return plot(root, chart, d, y_desc, &super::log_ms_label, lines, (lo, hi, y_lo, y_hi));
     }
     let chart = builder
         .build_cartesian_2d(span(lo, hi), super::ticked(0.0..top * 1.15, super::linear_ticks(0.0, top * 1.15, 8)))
         .map_err(e)?;
-    plot(root, chart, d, x_desc, y_desc, &super::number_label, lines, (lo, hi, 0.0, top * 1.15))
+    plot(root, chart, d, y_desc, &super::number_label, lines, (lo, hi, 0.0, top * 1.15))
 }
 
 /// Draws the mesh, the lines and their legend on a chart with a linear or a log y axis.
@@ -70,7 +69,6 @@ fn plot<'a, DB: DrawingBackend + 'a, Y>(
     root: &Area<DB>,
     mut chart: ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     d: &Data,
-    x_desc: String,
     y_desc: &str,
     y_format: &dyn Fn(&f64) -> String,
     lines: Vec<Line>,
@@ -81,7 +79,7 @@ where
 {
     chart
         .configure_mesh()
-        .x_desc(x_desc)
+        .x_desc(format!("ms since {} ({} ms intervals)", d.origin(), interval_ms(d.rows)))
         .x_label_formatter(&super::number_label)
         .y_desc(y_desc)
         .y_label_formatter(y_format)
