@@ -125,16 +125,23 @@ pub async fn run(
     let tasks: Vec<_> = faults
         .into_iter()
         .map(|fault| {
+            let kind = fault.kind;
             let (surface, live, done) = (surface.clone(), live.clone(), load_done.clone());
-            tokio::spawn(async move { one(fault, surface, live, done).await })
+            (kind, tokio::spawn(async move { one(fault, surface, live, done).await }))
         })
         .collect();
     let mut out = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        match t.await {
-            Ok(r) => out.push(r),
-            Err(e) => log::error!("a fault's task failed: {e}"),
-        }
+    for (kind, t) in tasks {
+        // A fault whose task failed keeps its record, with the failure: it was not tested.
+        out.push(t.await.unwrap_or_else(|e| FaultRecord {
+            kind,
+            target: String::new(),
+            start_us: None,
+            end_us: None,
+            detail: None,
+            error: Some(format!("its task failed: {e}")),
+            effect: None,
+        }));
     }
     out
 }
