@@ -155,6 +155,33 @@ fn faults_that_cannot_apply_are_refused_before_the_run() {
         assert_eq!(ran.code, 2, "{faults}: {}{}", ran.stdout, ran.stderr);
         assert!(ran.stderr.contains(says) && ran.stderr.contains("faults"), "{faults}: {}", ran.stderr);
     }
+    // A store fault acts on a Redis of the run's own (`server.own_redis`), never on a Redis of
+    // the user's; a stall of a shared Redis must say it pauses the whole server.
+    for (backend, server, faults, says) in [
+        ("redis", "", "  - {kind: kill_store, at: 1s}\n", "add `server.own_redis"),
+        ("redis", "", "  - {kind: redis_stall, at: 1s, for: 1s}\n", "whole_server: true"),
+        ("redis", "  own_redis: {persistence: none}\n", "  - {kind: kill_store, at: 1s, for: 1s}\n", "`restart: true`"),
+        ("redis", "  own_redis: {persistence: forever}\n", "  - {kind: kill_store, at: 1s}\n", "aof_everysec"),
+        (
+            "redis",
+            "  own_redis: {persistence: none}\n  redis_url: redis://127.0.0.1:6379\n",
+            "  - {kind: kill_store, at: 1s}\n",
+            "not both",
+        ),
+        ("sqlite", "  own_redis: {persistence: none}\n", "  - {kind: kill_instance, at: 1s}\n", "starts a Redis for"),
+        ("sqlite", "", "  - {kind: kill_store, at: 1s}\n", "needs `server.backend: redis`"),
+    ] {
+        let file = scenario(dir.path(), faults);
+        let yaml = std::fs::read_to_string(&file)
+            .expect("read")
+            .replace("backend: sqlite\n  strategy: conditional", &format!("backend: {backend}"))
+            .replace("faults:\n", &format!("{server}faults:\n"));
+        std::fs::write(&file, yaml).expect("write");
+        let ran =
+            flashbench(&["run", &file.to_string_lossy(), "--quiet", "--out", &dir.path().join("x").to_string_lossy()]);
+        assert_eq!(ran.code, 2, "{server}{faults}: {}{}", ran.stdout, ran.stderr);
+        assert!(ran.stderr.contains(says), "{server}{faults}: {}", ran.stderr);
+    }
     let file = scenario(dir.path(), "  - {kind: kill_instance, at: 1s}\n");
     let ran = flashbench(&["run", &file.to_string_lossy(), "--placement", "in-process", "--quiet"]);
     assert_eq!(ran.code, 2, "{}", ran.stderr);

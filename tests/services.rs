@@ -411,8 +411,12 @@ fn postgres_faults_touch_only_the_run_and_leave_nothing_behind() {
 fn a_redis_stall_is_undone_and_leaves_no_keys() {
     let url = Service::Redis.available().expect("redis");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ran, s) =
-        run_with_faults(dir.path(), "redis", "lua", "  - {kind: redis_stall, mode: all, at: 300ms, for: 500ms}\n");
+    let (ran, s) = run_with_faults(
+        dir.path(),
+        "redis",
+        "lua",
+        "  - {kind: redis_stall, mode: all, whole_server: true, at: 300ms, for: 500ms}\n",
+    );
     assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
     assert_eq!(sold(&s), (60, 0));
     let f = &s["faults"][0];
@@ -427,6 +431,72 @@ fn a_redis_stall_is_undone_and_leaves_no_keys() {
     let written: Result<(), _> = redis::cmd("SET").arg(&key).arg(1).query(&mut conn);
     assert!(written.is_ok(), "Redis is still paused: {written:?}");
     redis_del(&url, &key);
+}
+
+/// `kill_store` SIGKILLs the run's own redis-server and starts it again from what it had
+/// persisted: without persistence the orders acknowledged before the kill are gone, and
+/// `acked_orders_durable` says so (exit 1); with AOF (`everysec`) none is lost. Either way no
+/// redis-server and no data folder is left behind.
+fn killing_the_runs_own_redis_loses_acknowledged_orders_only_without_persistence() {
+    for (persistence, code, durable) in [("none", 1, "fail"), ("aof_everysec", 0, "pass")] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The run's temporary folder, where its redis-server keeps its data: empty at the end.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmp");
+        let file = dir.path().join("kill-store.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "name: kill-store\nproducts:\n  - {{id: p, name: P, stock: 100}}\nbuyers:\n  attempts: 1\n\
+                 arrival:\n  mode: rate\n  rate: 100/s\n  duration: 1500ms\n  max_in_flight: 200\nrequest_timeout: 2s\n\
+                 server:\n  backend: redis\n  strategy: lua\n  rate_limit: off\n  own_redis: {{persistence: {persistence}}}\n\
+                 faults:\n  - {{kind: kill_store, at: 500ms, restart: true, for: 300ms}}\n"
+            ),
+        )
+        .expect("write");
+        let out = dir.path().join("run");
+        let output = Command::new(env!("CARGO_BIN_EXE_flashbench"))
+            .args(["run", &file.to_string_lossy(), "--quiet", "--out", &out.to_string_lossy()])
+            .env("TMPDIR", &tmp)
+            .current_dir(repo())
+            .output()
+            .expect("run flashbench");
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let s = read_summary(&out).unwrap_or_else(|| panic!("{persistence}: no summary: {said}"));
+        assert_eq!(output.status.code(), Some(code), "{persistence}: {said}");
+        assert_eq!(
+            status(&s, "acked_orders_durable"),
+            durable,
+            "{persistence}: {}",
+            invariant(&s, "acked_orders_durable")
+        );
+        let f = &s["faults"][0];
+        assert_eq!(f["kind"], "kill_store", "{f}");
+        assert!(f.get("error").is_none(), "{persistence}: {f}");
+        let lost = f["effect"]["orders_lost"].as_u64().unwrap_or_else(|| panic!("{persistence}: no orders_lost: {f}"));
+        match persistence {
+            "none" => assert!(lost > 0, "orders acknowledged before the kill are gone: {f}"),
+            _ => {
+                assert_eq!(lost, 0, "{f}");
+                assert_eq!(status(&s, "no_oversell"), "pass", "{}", invariant(&s, "no_oversell"));
+            }
+        }
+        let target = f["target"].as_str().unwrap_or_default();
+        let addr = target
+            .split_once("own redis-server at ")
+            .and_then(|(_, rest)| rest.split(',').next())
+            .unwrap_or_else(|| panic!("the fault names the run's own redis-server: {target}"));
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("redis-server") && c.contains(addr))
+            .collect();
+        assert!(left.is_empty(), "{persistence}: redis-server left behind: {left:?}");
+        let kept: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").flatten().map(|e| e.path()).collect();
+        assert!(kept.is_empty(), "{persistence}: data left behind: {kept:?}");
+    }
 }
 
 fn redis_dying_mid_run_ends_with_exit_4_and_unchecked_invariants() {
@@ -672,6 +742,11 @@ fn main() -> std::process::ExitCode {
         "faults::a_redis_stall_is_undone_and_leaves_no_keys",
         &[Service::Redis],
         a_redis_stall_is_undone_and_leaves_no_keys,
+    );
+    t.add(
+        "faults::killing_the_runs_own_redis_loses_acknowledged_orders_only_without_persistence",
+        &[],
+        killing_the_runs_own_redis_loses_acknowledged_orders_only_without_persistence,
     );
     t.add(
         "locks::the_seed_lock_oversells_when_a_holder_outlives_its_ttl",

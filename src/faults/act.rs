@@ -22,6 +22,10 @@ pub enum Active {
         instance: u32,
         restart: bool,
     },
+    /// The run's own store server, killed; started again on undo when `restart`.
+    StoreKilled {
+        restart: bool,
+    },
     /// A Redis paused until `until` (when an `ALL` pause ends by itself).
     RedisPaused {
         url: String,
@@ -68,11 +72,22 @@ pub async fn describe(fault: &Fault, s: Option<&dyn FaultSurface>) -> String {
             None => format!("instance {instance}"),
         },
         FaultKind::Command => fault.run.clone().unwrap_or_default(),
+        FaultKind::KillStore => match s {
+            Some(s) => match s.store_server().await {
+                Some((what, Some(pid))) => format!("{what} (pid {pid})"),
+                Some((what, None)) => what,
+                None => "the run's own Redis".into(),
+            },
+            None => "the run's own Redis".into(),
+        },
         FaultKind::SlowStore => {
             format!("every instance's store (+{:?})", fault.latency.map(|l| l.0).unwrap_or_default())
         }
         _ => match s.map(|s| s.store()) {
-            Some(StoreLocation::Redis { url, prefix }) => format!("{} (keys {prefix}:*)", redact(&url)),
+            Some(StoreLocation::Redis { url, prefix }) => match own_server(s).await {
+                Some(what) => what,
+                None => format!("{} (the whole server; this run's keys are {prefix}:*)", redact(&url)),
+            },
             Some(StoreLocation::Postgres { url, schema }) => match fault.kind {
                 FaultKind::PostgresLockTable => {
                     format!("{} table {schema}.{}", redact(&url), fault.table.as_deref().unwrap_or("products"))
@@ -82,6 +97,11 @@ pub async fn describe(fault: &Fault, s: Option<&dyn FaultSurface>) -> String {
             _ => "the store".into(),
         },
     }
+}
+
+/// What the run's own store server is, when it has one.
+async fn own_server(s: Option<&dyn FaultSurface>) -> Option<String> {
+    Some(s?.store_server().await?.0)
 }
 
 /// Sets `fault` off.
@@ -99,6 +119,10 @@ pub async fn start(fault: &Fault, s: Option<&dyn FaultSurface>) -> Result<Active
         FaultKind::KillInstance => {
             surface(s)?.kill(instance).await?;
             Ok(Active::Killed { instance, restart: fault.restart })
+        }
+        FaultKind::KillStore => {
+            surface(s)?.kill_store().await?;
+            Ok(Active::StoreKilled { restart: fault.restart })
         }
         FaultKind::RedisStall => {
             let StoreLocation::Redis { url, .. } = surface(s)?.store() else {
@@ -171,6 +195,10 @@ impl Active {
             }
             Active::Killed { instance, restart } => match restart {
                 true => surface(s)?.restart(instance).await,
+                false => Ok(()),
+            },
+            Active::StoreKilled { restart } => match restart {
+                true => surface(s)?.restart_store().await,
                 false => Ok(()),
             },
             Active::RedisPaused { url, until } => {

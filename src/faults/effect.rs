@@ -31,7 +31,7 @@ pub fn effects(records: &mut [FaultRecord], ledger: &Ledger, request_timeout: Du
                 _ => {}
             }
         }
-        if r.kind == FaultKind::KillInstance {
+        if matches!(r.kind, FaultKind::KillInstance | FaultKind::KillStore) {
             e.orders_lost = orders_lost;
         }
         r.effect = Some(e);

@@ -36,6 +36,14 @@ pub trait FaultSurface: Send + Sync {
     fn set_store_latency(&self, latency: Duration) -> BoxFuture<'_, Result<(), String>>;
     /// Where the run's data lives.
     fn store(&self) -> StoreLocation;
+    /// The store server started for this run alone (`server.own_redis`), if any: what it is
+    /// and its process id while it runs.
+    fn store_server(&self) -> BoxFuture<'_, Option<(String, Option<u32>)>>;
+    /// SIGKILLs the run's own store server and waits for it to be gone.
+    fn kill_store(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Starts the run's own store server again, on the same port and data, and waits until it
+    /// has loaded what it had persisted.
+    fn restart_store(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// One fault as it happened, for `summary.json`. Times are µs on the ledger's clock (since the
@@ -71,7 +79,7 @@ pub struct Effect {
     /// Attempts that won or were accepted.
     pub won: u64,
     /// Acknowledged orders the store no longer holds (counted by `acked_orders_durable`),
-    /// shown on the faults that could lose them (`kill_instance`).
+    /// shown on the faults that could lose them (`kill_instance`, `kill_store`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders_lost: Option<u64>,
 }

@@ -29,12 +29,18 @@ pub struct Fault {
     /// The reference server instance paused or killed (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<u32>,
-    /// `kill_instance`: start it again, on the same port and store.
+    /// `kill_instance`, `kill_store`: start it again, on the same port and store (for a
+    /// store: from what it had persisted).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restart: bool,
     /// `redis_stall`: `write` (default) pauses writes, `all` every command (`CLIENT PAUSE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<StallMode>,
+    /// `redis_stall` on a Redis flashbench did not start (`redis_url`): `CLIENT PAUSE` pauses
+    /// every client of that server, not only this run's, so it must be asked for by name.
+    /// Without it, a stall needs `server.own_redis`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_server: bool,
     /// `slow_store`: latency added to every order's store round trip while it lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<HumanDuration>,
@@ -57,6 +63,9 @@ pub enum FaultKind {
     PauseInstance,
     /// SIGKILL a server instance; `restart: true` starts it again.
     KillInstance,
+    /// SIGKILL the run's own Redis (`server.own_redis`); `restart: true` starts it again from
+    /// what it had persisted.
+    KillStore,
     /// `CLIENT PAUSE` the run's Redis for `for`.
     RedisStall,
     /// End the run's PostgreSQL connections (found by `application_name`).
@@ -74,6 +83,7 @@ impl FaultKind {
         match self {
             FaultKind::PauseInstance => "pause_instance",
             FaultKind::KillInstance => "kill_instance",
+            FaultKind::KillStore => "kill_store",
             FaultKind::RedisStall => "redis_stall",
             FaultKind::PostgresKillConnections => "postgres_kill_connections",
             FaultKind::PostgresLockTable => "postgres_lock_table",
@@ -185,8 +195,8 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             Some(_) if kind == FaultKind::PostgresKillConnections => {
                 say("for", format!("does not apply to `{kind}`: connections are ended at once"))
             }
-            Some(_) if kind == FaultKind::KillInstance && !f.restart => {
-                say("for", "applies only with `restart: true` (how long the instance stays down)".into())
+            Some(_) if matches!(kind, FaultKind::KillInstance | FaultKind::KillStore) && !f.restart => {
+                say("for", "applies only with `restart: true` (how long it stays down)".into())
             }
             _ => {}
         }
@@ -197,8 +207,9 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             }
         };
         only("instance", f.instance.is_some(), &[FaultKind::PauseInstance, FaultKind::KillInstance]);
-        only("restart", f.restart, &[FaultKind::KillInstance]);
+        only("restart", f.restart, &[FaultKind::KillInstance, FaultKind::KillStore]);
         only("mode", f.mode.is_some(), &[FaultKind::RedisStall]);
+        only("whole_server", f.whole_server, &[FaultKind::RedisStall]);
         only("latency", f.latency.is_some(), &[FaultKind::SlowStore]);
         only("table", f.table.is_some(), &[FaultKind::PostgresLockTable]);
         only("run", f.run.is_some(), &[FaultKind::Command]);
@@ -228,9 +239,22 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
                     );
                 }
             }
-            FaultKind::RedisStall if backend != Backend::Redis => {
+            FaultKind::RedisStall | FaultKind::KillStore if backend != Backend::Redis => {
                 say("kind", format!("needs `server.backend: redis`, not {backend}"))
             }
+            FaultKind::KillStore if s.server.own_redis.is_none() => say(
+                "kind",
+                "kills the Redis flashbench starts for the run: add `server.own_redis: {persistence: aof_everysec}` \
+                 (or `none`, `aof_always`); a Redis of yours is never killed"
+                    .into(),
+            ),
+            FaultKind::RedisStall if s.server.own_redis.is_none() && !f.whole_server => say(
+                "kind",
+                "`CLIENT PAUSE` pauses every client of the Redis server, not only this run's: give the run a \
+                 Redis of its own (`server.own_redis: {persistence: none}`), or set `whole_server: true` to \
+                 pause a Redis that serves nothing but tests"
+                    .into(),
+            ),
             FaultKind::PostgresKillConnections | FaultKind::PostgresLockTable if backend != Backend::Postgres => {
                 say("kind", format!("needs `server.backend: postgres`, not {backend}"))
             }

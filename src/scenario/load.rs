@@ -414,6 +414,20 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             }
         }
     }
+    if srv.own_redis.is_some() {
+        if srv.backend != crate::server::Backend::Redis {
+            out.push(problem(
+                &[Key("server"), Key("own_redis")],
+                format!("starts a Redis for `backend: redis`; this server's backend is {}", srv.backend),
+            ));
+        }
+        if srv.redis_url.is_some() {
+            out.push(problem(
+                &[Key("server"), Key("own_redis")],
+                "give either `redis_url` (a Redis of yours) or `own_redis` (one flashbench starts), not both",
+            ));
+        }
+    }
     if s.repeat == 0 || s.repeat > 1000 {
         out.push(problem(&[Key("repeat")], "expected 1 to 1000 repetitions"));
     }

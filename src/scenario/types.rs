@@ -282,6 +282,54 @@ pub struct ServerSpec {
     /// or a design under a slower store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_latency: Option<HumanDuration>,
+    /// `backend: redis`: a Redis server flashbench starts for this run alone (`redis-server` on
+    /// a free port of 127.0.0.1, its data in a folder of its own, stopped and removed at the
+    /// end), instead of `redis_url`. Faults on the store (`kill_store`, `redis_stall`) then
+    /// touch nothing but the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_redis: Option<OwnRedisSpec>,
+}
+
+/// The Redis server a run starts for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnRedisSpec {
+    /// What it keeps across a crash: `none` (no AOF, no snapshots), `aof_everysec` (AOF,
+    /// fsync once a second) or `aof_always` (AOF, fsync before every answer).
+    pub persistence: RedisPersistence,
+}
+
+/// How a Redis server started by flashbench persists its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisPersistence {
+    /// `--appendonly no --save ""`: a restart starts empty.
+    None,
+    /// `--appendonly yes --appendfsync everysec`.
+    AofEverysec,
+    /// `--appendonly yes --appendfsync always`.
+    AofAlways,
+}
+
+impl RedisPersistence {
+    /// The `redis-server` arguments that set it.
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            RedisPersistence::None => &["--appendonly", "no", "--save", ""],
+            RedisPersistence::AofEverysec => &["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+            RedisPersistence::AofAlways => &["--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        }
+    }
+}
+
+impl std::fmt::Display for RedisPersistence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RedisPersistence::None => "no persistence",
+            RedisPersistence::AofEverysec => "AOF, fsync every second",
+            RedisPersistence::AofAlways => "AOF, fsync always",
+        })
+    }
 }
 
 impl Default for ServerSpec {
@@ -295,6 +343,7 @@ impl Default for ServerSpec {
             database_url: None,
             pool_size: None,
             store_latency: None,
+            own_redis: None,
         }
     }
 }

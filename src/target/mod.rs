@@ -12,6 +12,7 @@
 
 pub mod compile;
 pub mod http;
+pub mod own_redis;
 pub mod reference;
 
 use crate::harness::Plan;

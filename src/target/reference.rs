@@ -7,6 +7,7 @@
 //! removes the run's data at the end. `memory` stores live inside each instance, so they are
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
+use super::own_redis::OwnRedis;
 use super::{BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::faults::FaultSurface;
 use crate::harness::{BuyerConn, Endpoint, Plan};
@@ -94,6 +95,8 @@ pub struct ReferenceTarget {
     shared: Option<Store>,
     /// Where the store is (what store faults act on).
     store: StoreLocation,
+    /// The Redis server started for this run alone (`server.own_redis`).
+    own_redis: Option<Arc<OwnRedis>>,
     keep_data: bool,
     /// The run's data, registered for removal should the run be interrupted.
     _tracked: Option<crate::interrupt::Tracked>,
@@ -150,6 +153,30 @@ fn random_token() -> String {
 impl ReferenceTarget {
     /// Prepares the store and starts and seeds `scenario.server.instances` instances.
     pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<ReferenceTarget, TargetError> {
+        let own_redis = match s.server.own_redis {
+            Some(spec) if s.server.backend == crate::server::Backend::Redis => {
+                Some(Arc::new(OwnRedis::start(spec.persistence, opts.keep_data).await.map_err(TargetError::Start)?))
+            }
+            _ => None,
+        };
+        let mut opts = opts.clone();
+        if let (Some(own), StoreLocation::Redis { url, .. }) = (&own_redis, &mut opts.store.location) {
+            *url = own.url();
+        }
+        let started = Self::start_on(s, &opts, own_redis.clone()).await;
+        if started.is_err() {
+            if let Some(own) = own_redis {
+                own.stop().await;
+            }
+        }
+        started
+    }
+
+    async fn start_on(
+        s: &Scenario,
+        opts: &TargetOptions,
+        own_redis: Option<Arc<OwnRedis>>,
+    ) -> Result<ReferenceTarget, TargetError> {
         let admin_token = random_token();
         let strategy = s.server.strategy();
         let configs: Vec<ServerConfig> = (0..s.server.instances)
@@ -189,6 +216,7 @@ impl ReferenceTarget {
                     running: Running::InProcess(servers),
                     shared,
                     store: opts.store.location.clone(),
+                    own_redis: own_redis.clone(),
                     keep_data: opts.keep_data,
                     _tracked: tracked,
                 }
@@ -227,6 +255,7 @@ impl ReferenceTarget {
                     running: Running::Children { workers, client },
                     shared,
                     store: opts.store.location.clone(),
+                    own_redis: own_redis.clone(),
                     keep_data: opts.keep_data,
                     _tracked: tracked,
                 }
@@ -234,6 +263,9 @@ impl ReferenceTarget {
         };
         if let Some(store) = &target.shared {
             target.info.store_version = store.version().await;
+        }
+        if let Some(own) = &target.own_redis {
+            target.info.store = format!("{} ({})", target.info.store, own.describe());
         }
         if target.shared.is_none() {
             if let Err(e) = target.seed_instances(&products).await {
@@ -405,6 +437,9 @@ impl ReferenceTarget {
             }
             store.close().await;
         }
+        if let Some(own) = &self.own_redis {
+            own.stop().await;
+        }
     }
 }
 
@@ -469,6 +504,7 @@ impl Target for ReferenceTarget {
             admin_token: self.admin_token.clone(),
             client,
             store: self.store.clone(),
+            own_redis: self.own_redis.clone(),
         }))
     }
 }
@@ -481,9 +517,14 @@ struct ReferenceFaults {
     admin_token: String,
     client: reqwest::Client,
     store: StoreLocation,
+    own_redis: Option<Arc<OwnRedis>>,
 }
 
 impl ReferenceFaults {
+    fn own_redis(&self) -> Result<&OwnRedis, String> {
+        self.own_redis.as_deref().ok_or_else(|| "the run has no Redis of its own (`server.own_redis`)".to_string())
+    }
+
     fn workers(&self) -> Result<&Workers, String> {
         self.workers.as_deref().ok_or_else(|| "the instances run inside flashbench's own process".to_string())
     }
@@ -559,6 +600,21 @@ impl FaultSurface for ReferenceFaults {
 
     fn store(&self) -> StoreLocation {
         self.store.clone()
+    }
+
+    fn store_server(&self) -> BoxFuture<'_, Option<(String, Option<u32>)>> {
+        Box::pin(async move {
+            let own = self.own_redis.as_deref()?;
+            Some((own.describe(), own.pid().await))
+        })
+    }
+
+    fn kill_store(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.own_redis()?.kill().await })
+    }
+
+    fn restart_store(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.own_redis()?.restart().await })
     }
 }
 

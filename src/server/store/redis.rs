@@ -224,15 +224,23 @@ impl RedisStore {
 
     /// Every product's stock and every order from one script: Redis runs a script alone, so
     /// the reads are one consistent snapshot.
+    /// A connection found dropped (the server restarted while it was idle: a `kill_store`) is
+    /// made again and the read tried once more; the read changes nothing, so that is safe.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let mut conn = self.conn.clone();
-        let (stocks, raw): (Vec<StockRow>, Vec<(String, String)>) = Script::new(SNAPSHOT_LUA)
-            .key(self.key(&["products"]))
-            .key(self.key(&["orders"]))
-            .arg(&self.prefix)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(err)?;
+        let read = || async {
+            let mut conn = self.conn.clone();
+            Script::new(SNAPSHOT_LUA)
+                .key(self.key(&["products"]))
+                .key(self.key(&["orders"]))
+                .arg(&self.prefix)
+                .invoke_async::<(Vec<StockRow>, Vec<(String, String)>)>(&mut conn)
+                .await
+        };
+        let (stocks, raw) = match read().await {
+            Err(e) if e.is_connection_dropped() || e.is_io_error() => read().await,
+            first => first,
+        }
+        .map_err(err)?;
         let mut products = Vec::with_capacity(stocks.len());
         for (id, name, stock) in stocks {
             if stock.is_empty() {
