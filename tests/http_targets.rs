@@ -62,6 +62,27 @@ fn same_verdict_as_the_reference_run(strategy: &str, code: i32) {
     assert_eq!(http["target"]["after_run"], "responsive");
 }
 
+/// A server that closes idle keep-alive connections after 100 ms, and a stream whose slots
+/// wait about 250 ms between buyers: every request after a slot's first would go out on a
+/// connection the server has closed. Each goes out on a new one instead, and none is lost.
+fn a_short_idle_timeout_loses_no_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let served = serve_with(&db, "conditional", &["--header-timeout", "100ms"]);
+    let example = std::fs::read_to_string(repo().join("scenarios/examples/serve-sqlite.yaml")).expect("example");
+    let yaml = example
+        .replace("http://127.0.0.1:8080", &served.url)
+        .replace("sqlite://shop.db", &format!("sqlite://{}", db.display()))
+        .replace("    stock: 5\n", "    stock: 100\n")
+        .replace("  count: 1500\n", "")
+        .replace("expect:\n  outcomes:\n    won: 5\n", "")
+        + "arrival: {mode: rate, rate: 4/s, duration: 3s, max_in_flight: 3}\nexpect:\n  outcomes:\n    won: 12\n    error: 0\n";
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(s["outcomes"]["won"], 12, "{}", s["outcomes"]);
+    assert_eq!(sold(&s), (12, 88));
+}
+
 const INT_IDS_SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY AUTOINCREMENT, product_id INTEGER, user_id TEXT, \
@@ -1183,6 +1204,7 @@ fn main() -> std::process::ExitCode {
     t.add("shops::redis_counter_only", &[Service::Redis], redis_counter_only);
     t.add("shops::idle_connections_closed_before_the_release", &[], idle_connections_closed_before_the_release);
     t.add("shops::a_deadlocked_pool", &[], a_deadlocked_pool);
+    t.add("shops::a_short_idle_timeout_loses_no_request", &[], a_short_idle_timeout_loses_no_request);
     t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
     t.add("shops::a_pool_that_raises_undersells", &[], a_pool_that_raises_undersells);
     t.add("shops::a_shop_on_a_sql_server::postgres", &[Service::Postgres], || {

@@ -131,6 +131,25 @@ impl Wire {
         }
     }
 
+    /// Has the server closed this idle connection? Asked without blocking, before a request is
+    /// written on a kept-alive connection. Over plain HTTP, bytes waiting unasked (a `408`
+    /// sent before closing) mean the same; over TLS they may be session tickets the client
+    /// has not read yet, so only a close with nothing waiting counts.
+    fn closed_by_peer(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut byte = 0u8;
+        // SAFETY: recv(2) with MSG_PEEK | MSG_DONTWAIT on a socket this connection owns, into
+        // one byte of ours: it neither blocks nor consumes anything.
+        let n = unsafe {
+            libc::recv(self.raw().as_raw_fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        };
+        match n {
+            0 => true,
+            n if n > 0 => matches!(self, Wire::Plain(_)),
+            _ => std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+
     async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         match self {
             Wire::Plain(raw) => write_raw(raw, data).await,
@@ -286,8 +305,13 @@ impl BuyerConn {
     }
 
     async fn connect(&mut self, timeout: Duration) -> Result<(), ConnError> {
-        if self.stream.is_some() {
-            return Ok(());
+        if let Some(wire) = &self.stream {
+            // A kept-alive connection the server has closed while it was idle (its idle
+            // timeout) would lose the request written on it: a new one is opened instead.
+            if !wire.closed_by_peer() {
+                return Ok(());
+            }
+            self.drop_connection();
         }
         let addr = self.addr;
         let stream = tokio::time::timeout(timeout, open_tcp(addr, self.source))
@@ -688,6 +712,23 @@ mod tests {
 
     fn get() -> Vec<u8> {
         request_bytes("GET", "/", "h", b"")
+    }
+
+    #[tokio::test]
+    async fn a_request_after_the_server_closed_the_idle_connection_goes_out_on_a_new_one() {
+        // The first connection answers once and is closed by the server (its idle timeout);
+        // the second answers the next request.
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let addr = serve(vec![vec![Reply::Send(ok)], vec![Reply::Send(ok)]]).await;
+        let mut conn = BuyerConn::new(addr);
+        assert_eq!(conn.send(&get(), SECS).await.expect("first").status, 200);
+        let deadline = Instant::now() + SECS;
+        while !conn.stream.as_ref().is_some_and(Wire::closed_by_peer) {
+            assert!(Instant::now() < deadline, "the server's close never arrived");
+            tokio::task::yield_now().await;
+        }
+        let second = conn.send(&get(), SECS).await.expect("sent on a new connection, not lost on the closed one");
+        assert_eq!((second.status, &second.body[..]), (200, &b"ok"[..]));
     }
 
     #[tokio::test]

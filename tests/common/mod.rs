@@ -216,10 +216,16 @@ impl Drop for Served {
 }
 
 pub fn serve(db: &std::path::Path, strategy: &str) -> Served {
+    serve_with(db, strategy, &[])
+}
+
+/// [`serve`] with more `serve` arguments.
+pub fn serve_with(db: &std::path::Path, strategy: &str, extra: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flashbench"))
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet", "--rate-limit", "off", "--backend", "sqlite"])
         .args(["--strategy", strategy, "--sqlite-file", &db.to_string_lossy()])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("flashbench serve");
