@@ -37,7 +37,8 @@ pub fn check_shardable(s: &Scenario, opts: &RunOptions) -> Result<(), String> {
     }
     if !s.faults.is_empty() {
         // Each shard would set every fault off on its own: run them from one place instead.
-        return Err("--shard sets off no `faults:` (each shard would run them all); leave them out and run                     your faults beside the shards, or run without --shard"
+        return Err("--shard sets off no `faults:` (each shard would run them all); leave them out and run \
+                    your faults beside the shards, or run without --shard"
             .into());
     }
     Ok(())
