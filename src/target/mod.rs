@@ -27,6 +27,21 @@ use std::time::Duration;
 
 pub use reference::TargetOptions;
 
+/// Makes the process `command` starts die (SIGKILL) when flashbench does, however it ends:
+/// servers flashbench starts never outlive it.
+pub(crate) fn dies_with_flashbench(command: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe; between fork and exec it only sets this child's
+    // parent-death signal.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A boxed future: what a target's async methods return, so targets can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -102,16 +102,7 @@ impl OwnRedis {
     async fn spawn(&self) -> Result<Child, String> {
         let log_file = self.dir.join("redis.log");
         let mut command = Command::new(&self.exe);
-        // SAFETY: prctl is async-signal-safe; between fork and exec it only sets this child's
-        // parent-death signal, so the server never outlives flashbench.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        super::dies_with_flashbench(&mut command);
         let mut child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--daemonize", "no"])
             .arg("--dir")

@@ -661,17 +661,9 @@ async fn spawn_child(
 ) -> Result<(Child, SocketAddr), TargetError> {
     let (store_args, store_env) = store_args(&c.store);
     let mut command = Command::new(exe);
-    // SAFETY: prctl is async-signal-safe; between fork and exec it only sets this child's
-    // parent-death signal. A child frozen by `pause_instance` cannot see its stdin close, so
-    // should flashbench die at that moment (SIGKILL, a second Ctrl-C), the kernel kills it.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // A child frozen by `pause_instance` cannot see its stdin close: should flashbench die at
+    // that moment (SIGKILL, a second Ctrl-C), the kernel kills it.
+    super::dies_with_flashbench(&mut command);
     let mut child = command
         .args(["serve", "--listen", &listen.to_string(), "--quiet", "--exit-on-stdin-eof"])
         .args(["--backend", c.backend().name(), "--strategy", c.strategy.name()])
