@@ -27,6 +27,7 @@ pub fn effects(records: &mut [FaultRecord], ledger: &Ledger, request_timeout: Du
             match a.outcome {
                 Outcome::Error => e.failed += 1,
                 Outcome::Timeout => e.timeouts += 1,
+                Outcome::NotSent => e.not_sent += 1,
                 Outcome::Won | Outcome::Accepted => e.won += 1,
                 _ => {}
             }
@@ -51,6 +52,7 @@ mod tests {
             attempt(2, Outcome::Timeout, 1_500),
             attempt(3, Outcome::Won, 2_400),
             attempt(4, Outcome::SoldOut, 3_100),
+            attempt(5, Outcome::NotSent, 1_200),
         ]);
         let mut records = vec![FaultRecord {
             kind: FaultKind::KillInstance,
@@ -63,6 +65,6 @@ mod tests {
         }];
         effects(&mut records, &ledger, Duration::from_micros(500), Some(2));
         let e = records[0].effect.clone().expect("an effect");
-        assert_eq!(e, Effect { attempts: 3, failed: 1, timeouts: 1, won: 1, orders_lost: Some(2) });
+        assert_eq!(e, Effect { attempts: 4, failed: 1, timeouts: 1, not_sent: 1, won: 1, orders_lost: Some(2) });
     }
 }

@@ -73,9 +73,12 @@ pub struct FaultRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effect {
     pub attempts: u64,
-    /// Attempts that ended in an error (refused connections, 5xx, resets).
+    /// Attempts that ended in an error (5xx, resets, answers no rule reads).
     pub failed: u64,
     pub timeouts: u64,
+    /// Attempts whose request never left in full (a refused connection: a killed instance).
+    #[serde(default)]
+    pub not_sent: u64,
     /// Attempts that won or were accepted.
     pub won: u64,
     /// Acknowledged orders the store no longer holds (counted by `acked_orders_durable`),
@@ -107,9 +110,12 @@ pub fn lines(records: &[FaultRecord], origin_ms: f64) -> Vec<String> {
             }
             if let Some(e) = &r.effect {
                 line.push_str(&format!(
-                    "; {} attempts sent from its start to one request timeout after its end: {} won, {} failed, {} timed out",
+                    "; {} attempts from its start to one request timeout after its end: {} won, {} failed, {} timed out",
                     e.attempts, e.won, e.failed, e.timeouts
                 ));
+                if e.not_sent > 0 {
+                    line.push_str(&format!(", {} not sent (no connection)", e.not_sent));
+                }
                 if let Some(lost) = e.orders_lost {
                     line.push_str(&format!(", {lost} acknowledged orders lost"));
                 }

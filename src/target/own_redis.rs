@@ -32,13 +32,18 @@ impl OwnRedis {
     /// Starts `redis-server` with `persistence` and waits until it answers.
     pub async fn start(persistence: RedisPersistence, keep: bool) -> Result<OwnRedis, String> {
         let exe = std::env::var(REDIS_SERVER_ENV).unwrap_or_else(|_| "redis-server".into());
+        Self::start_with(exe, persistence, keep).await
+    }
+
+    async fn start_with(exe: String, persistence: RedisPersistence, keep: bool) -> Result<OwnRedis, String> {
         let dir =
             std::env::temp_dir().join(format!("flashbench-redis-{}-{:08x}", std::process::id(), rand::random::<u32>()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut last = String::new();
         // The kernel picks a free port, released just before redis-server binds it: should
         // another process take it in between, another port is tried.
         for _ in 0..3 {
+            // (A failed try, dropped, removes the folder.)
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             let port = free_port().map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
             let own =
                 OwnRedis { exe: exe.clone(), persistence, port, dir: dir.clone(), keep, child: Default::default() };
@@ -179,5 +184,54 @@ fn log_tail(file: &std::path::Path) -> String {
     match lines.len() {
         0 => "(its log is empty)".into(),
         n => lines[n.saturating_sub(3)..].join(" | "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Is `redis-server` here? When it is not and CI requires the services, the test fails.
+    fn installed() -> bool {
+        let found = std::process::Command::new("redis-server").arg("--version").output().is_ok();
+        if !found && std::env::var("FLASHBENCH_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("redis-server is required (FLASHBENCH_REQUIRE_SERVICES=1) but not installed");
+        }
+        if !found {
+            eprintln!("\n!!! SKIPPED: redis-server is not installed !!!\n");
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_is_tried_again_and_the_data_folder_goes_at_the_end() {
+        if !installed() {
+            return;
+        }
+        // A redis-server that fails its first start (as when another process took the port).
+        let dir = std::env::temp_dir().join(format!("fb-own-redis-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let script = dir.join("redis-server");
+        let tries = dir.join("tries");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho x >> '{}'\n[ $(wc -l < '{}') -ge 2 ] || exit 1\nexec redis-server \"$@\"\n",
+                tries.display(),
+                tries.display()
+            ),
+        )
+        .expect("script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        let own = OwnRedis::start_with(script.display().to_string(), RedisPersistence::AofEverysec, false)
+            .await
+            .expect("started on the second try");
+        assert_eq!(std::fs::read_to_string(&tries).expect("tries").lines().count(), 2);
+        assert!(own.loaded().await, "it answers");
+        assert!(own.dir.join("appendonlydir").exists() || own.dir.join("appendonly.aof").exists(), "AOF on");
+        let data = own.dir.clone();
+        own.stop().await;
+        assert!(!data.exists(), "its data folder is removed at the end");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
