@@ -63,6 +63,10 @@ fn pause_and_kill_are_undone_recorded_and_leave_no_process() {
         assert!(f.get("error").is_none(), "{f}");
     }
     let pause = &faults[0];
+    // `at: 200ms` counts from the stream's start (its first arrival), as the charts do.
+    let stream_start = s["stream"]["start_us"].as_u64().expect("stream start");
+    let after = pause["start_us"].as_u64().unwrap_or(0).saturating_sub(stream_start);
+    assert!((200_000..1_000_000).contains(&after), "the pause began {after} µs after the stream's start, not 200 ms");
     let lasted = pause["end_us"].as_u64().unwrap_or(0) - pause["start_us"].as_u64().unwrap_or(0);
     assert!((600_000..1_600_000).contains(&lasted), "the pause lasted its 600 ms: {lasted} µs");
     assert_eq!(s["faults"][1]["effect"]["orders_lost"], 0, "SQLite lost no acknowledged order");

@@ -268,7 +268,9 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
             dispatched.await;
         })
     });
-    if !burst {
+    // A ramp starts now; a stream's phase is its dispatcher's (connecting, then streaming once
+    // its slots are ready), which faults' `at:` counts from.
+    if scenario.arrival.mode == ArrivalMode::Ramp {
         shared.live.set_phase(Phase::Ramping);
     }
 
