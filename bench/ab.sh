@@ -23,25 +23,10 @@ for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break
 grep -q listening "$work/serve.out" || { echo "flashbench serve did not start: $(cat "$work/serve.err")" >&2; exit 1; }
 python3 - "$A" "$B" "$PORT" "$RATE" "$DUR" "$ROUNDS" "$work" <<'PY'
 import json, resource, statistics, subprocess, sys
+sys.path.insert(0, "bench")
+from loadgen_scenario import scenario
 A, B, PORT, RATE, DUR, ROUNDS, WORK = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-yaml = f"""name: ab
-products: [{{id: hot, stock: 1000000000}}]
-buyers: {{attempts: 1}}
-arrival: {{mode: rate, rate: {RATE}/s, duration: {DUR}s, max_in_flight: 256}}
-request_timeout: 5s
-target:
-  kind: http
-  urls: [http://127.0.0.1:{PORT}]
-  warmup: {{path: /healthz}}
-  order:
-    method: GET
-    path: /products/hot
-    outcomes: [{{status: 200, outcome: won}}]
-truth:
-  settle: 100ms
-  http: {{stock: {{path: /products/hot, pointer: /stock}}}}
-expect: {{invariants: [no_oversell]}}
-"""
+yaml = scenario(f"http://127.0.0.1:{PORT}", RATE, DUR)
 open(f"{WORK}/ab.yaml", "w").write(yaml)
 
 def one(bin, n):

@@ -28,6 +28,8 @@ for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break
 grep -q listening "$work/serve.out" || { echo "flashbench serve did not start: $(cat "$work/serve.err")" >&2; exit 1; }
 python3 - "$BIN" "$PORT" "$DUR" "$work" <<'PY'
 import json, resource, subprocess, sys, time
+sys.path.insert(0, "bench")
+from loadgen_scenario import scenario
 BIN, PORT, DUR, WORK = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 URL = f"http://127.0.0.1:{PORT}"
 SLOTS = 256
@@ -46,24 +48,7 @@ def timed(cmd):
     return out, cpu
 
 def flashbench(rate):
-    yaml = f"""name: loadgen
-products: [{{id: hot, stock: 1000000000}}]
-buyers: {{attempts: 1}}
-arrival: {{mode: rate, rate: {rate}/s, duration: {seconds(rate)}s, max_in_flight: {SLOTS}}}
-request_timeout: 5s
-target:
-  kind: http
-  urls: [{URL}]
-  warmup: {{path: /healthz}}
-  order:
-    method: GET
-    path: /products/hot
-    outcomes: [{{status: 200, outcome: won}}]
-truth:
-  settle: 100ms
-  http: {{stock: {{path: /products/hot, pointer: /stock}}}}
-expect: {{invariants: [no_oversell]}}
-"""
+    yaml = scenario(URL, rate, seconds(rate), SLOTS)
     path = f"{WORK}/loadgen-{rate}.yaml"
     open(path, "w").write(yaml)
     out, cpu = timed([BIN, "run", path, "--quiet", "--out", f"{WORK}/fb-{rate}"])

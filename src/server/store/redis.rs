@@ -224,6 +224,7 @@ impl RedisStore {
 
     /// Every product's stock and every order from one script: Redis runs a script alone, so
     /// the reads are one consistent snapshot.
+    ///
     /// A connection found dropped (the server restarted while it was idle: a `kill_store`) is
     /// made again and the read tried once more; the read changes nothing, so that is safe.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
