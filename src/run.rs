@@ -622,7 +622,8 @@ pub(crate) async fn conclude(
     live.set_phase(Phase::Truth);
     let awaited = truth::Awaited::of(s, &ledger);
     let read = target.read_truth(s, &awaited).await;
-    ctx.target.after_run = Some(target.after_run().await);
+    let after_run = target.after_run().await;
+    ctx.target.after_run = Some(after_run.liveness);
     target.stop().await;
     let truth = match read {
         Ok(truth) => truth,
@@ -636,7 +637,7 @@ pub(crate) async fn conclude(
     };
     live.set_phase(Phase::Verifying);
     resolve::resolve(s, &mut ledger, &truth);
-    let mut checks = verify::check_all(&verify::Input { scenario: s, ledger: &ledger, truth: &truth });
+    let mut checks = verify::check_all(&verify::Input::new(s, &ledger, &truth).with_after_run(Some(&after_run)));
     let signal = crate::interrupt::requested();
     let load_cut = signal.is_some() && !live.interrupted_during().is_some_and(Phase::after_load);
     if load_cut {

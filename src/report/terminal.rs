@@ -309,6 +309,8 @@ pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
         Invariant::NoPhantomOrders => "phantom",
         Invariant::PerBuyerLimit => "limit",
         Invariant::NoWinAfterSoldOut => "late win",
+        Invariant::EveryBuyerAnswered => "answered",
+        Invariant::TargetAliveAfterRun => "alive",
     };
     let label = |s: &Summary| {
         let n = if s.target.instances > 1 { format!(" ×{}", s.target.instances) } else { String::new() };

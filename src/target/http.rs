@@ -4,7 +4,7 @@
 //! setup steps (reset the stock) run before the load, and before every repetition.
 
 use super::compile::{self, BaseUrl};
-use super::{BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
+use super::{AfterRun, BoxFuture, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::harness::plan::new_run_tag;
 use crate::harness::template::{RequestTemplate, Template, Vars};
 use crate::harness::{BuyerConn, Plan, StockProbe};
@@ -102,7 +102,9 @@ impl HttpTarget {
         } else {
             return Err(TargetError::Start("an http target needs truth.sql, truth.redis or truth.http".into()));
         };
-        let alive = plan.warmup.clone().unwrap_or_else(|| RequestTemplate {
+        // A request that reads the store through the server: the stock probe, else a GET of
+        // the order path. Never the warm-up alone: a health route need not touch the store.
+        let alive = plan.stock.as_ref().map(|probe| probe.request.clone()).unwrap_or_else(|| RequestTemplate {
             method: "GET".into(),
             path: plan.order.path.clone(),
             headers: plan.order.headers.clone(),
@@ -274,15 +276,14 @@ impl Target for HttpTarget {
         })
     }
 
-    fn after_run(&self) -> BoxFuture<'_, Liveness> {
+    fn after_run(&self) -> BoxFuture<'_, AfterRun> {
         Box::pin(async move {
             let endpoint = &self.plan.endpoints[0];
             let vars = Vars { product: &self.alive_product, run: &self.plan.run, ..Vars::default() };
+            let request = format!("{} {}", self.alive.method, self.alive.path.render_path(&vars));
             let mut conn = BuyerConn::to(endpoint);
-            match conn.send(&self.alive.bytes(&endpoint.host, &vars), AFTER_RUN_TIMEOUT).await {
-                Ok(_) => Liveness::Responsive,
-                Err(_) => Liveness::Unresponsive,
-            }
+            let answer = conn.send(&self.alive.bytes(&endpoint.host, &vars), AFTER_RUN_TIMEOUT).await;
+            AfterRun::of(&request, answer.map(|a| a.status).map_err(|e| e.to_string()))
         })
     }
 

@@ -70,6 +70,32 @@ pub enum Liveness {
     Unresponsive,
 }
 
+/// What the target answered, after the load, to a request that reads its store: the
+/// evidence of `target_alive_after_run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterRun {
+    pub liveness: Liveness,
+    /// The request and what came back: "GET /products/p answered 200".
+    pub detail: String,
+}
+
+impl AfterRun {
+    /// Judges one answer (or its absence) to `request`: alive is an answer below 500 within
+    /// [`AFTER_RUN_TIMEOUT`].
+    pub fn of(request: &str, answer: Result<u16, String>) -> AfterRun {
+        match answer {
+            Ok(status) if status < 500 => {
+                AfterRun { liveness: Liveness::Responsive, detail: format!("{request} answered {status}") }
+            }
+            Ok(status) => AfterRun { liveness: Liveness::Unresponsive, detail: format!("{request} answered {status}") },
+            Err(e) => AfterRun {
+                liveness: Liveness::Unresponsive,
+                detail: format!("{request}: no answer within {} s ({e})", AFTER_RUN_TIMEOUT.as_secs()),
+            },
+        }
+    }
+}
+
 /// One target of a run.
 pub trait Target: Send + Sync {
     /// What buyers need: endpoints, the order request, the warm-up, the outcome rules.
@@ -83,7 +109,7 @@ pub trait Target: Send + Sync {
     fn read_truth<'a>(&'a self, s: &'a Scenario, awaited: &'a Awaited) -> BoxFuture<'a, Result<Truth, TargetError>>;
 
     /// Does the target still answer (its warm-up request, or a GET of a product)?
-    fn after_run(&self) -> BoxFuture<'_, Liveness>;
+    fn after_run(&self) -> BoxFuture<'_, AfterRun>;
 
     /// Stops what the run started, and removes the run's data unless it is kept.
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()>;

@@ -8,7 +8,7 @@
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use super::own_redis::OwnRedis;
-use super::{BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
+use super::{AfterRun, BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::faults::FaultSurface;
 use crate::harness::{BuyerConn, Endpoint, Plan};
 use crate::limits::Placement;
@@ -98,6 +98,8 @@ pub struct ReferenceTarget {
     /// The Redis server started for this run alone (`server.own_redis`).
     own_redis: Option<Arc<OwnRedis>>,
     keep_data: bool,
+    /// The product the after-run probe reads.
+    alive_product: String,
     /// The run's data, registered for removal should the run be interrupted.
     _tracked: Option<crate::interrupt::Tracked>,
 }
@@ -218,6 +220,7 @@ impl ReferenceTarget {
                     store: opts.store.location.clone(),
                     own_redis: own_redis.clone(),
                     keep_data: opts.keep_data,
+                    alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
                     _tracked: tracked,
                 }
             }
@@ -257,6 +260,7 @@ impl ReferenceTarget {
                     store: opts.store.location.clone(),
                     own_redis: own_redis.clone(),
                     keep_data: opts.keep_data,
+                    alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
                     _tracked: tracked,
                 }
             }
@@ -464,16 +468,21 @@ impl Target for ReferenceTarget {
     }
 
     /// `GET /healthz` on every instance answers.
-    fn after_run(&self) -> BoxFuture<'_, Liveness> {
+    fn after_run(&self) -> BoxFuture<'_, AfterRun> {
         Box::pin(async move {
-            for endpoint in self.plan().endpoints {
-                let mut conn = BuyerConn::to(&endpoint);
-                let health = crate::harness::request_bytes("GET", "/healthz", &endpoint.host, b"");
-                if conn.send(&health, AFTER_RUN_TIMEOUT).await.is_err() {
-                    return Liveness::Unresponsive;
+            let mut last = AfterRun::of("no instance", Err("the target has no instance".into()));
+            for (i, endpoint) in self.plan().endpoints.iter().enumerate() {
+                // A product read goes through the store: a server whose store hangs does not answer it.
+                let path = format!("/products/{}", self.alive_product);
+                let mut conn = BuyerConn::to(endpoint);
+                let read = crate::harness::request_bytes("GET", &path, &endpoint.host, b"");
+                let answer = conn.send(&read, AFTER_RUN_TIMEOUT).await;
+                last = AfterRun::of(&format!("GET {path} on instance {i}"), answer.map(|a| a.status).map_err(|e| e.to_string()));
+                if last.liveness == Liveness::Unresponsive {
+                    return last;
                 }
             }
-            Liveness::Responsive
+            last
         })
     }
 

@@ -1,4 +1,5 @@
-//! `no_undersell`: stock is never left unsold while a buyer who wanted it went without.
+//! `no_undersell`: stock is never left unsold while a buyer who wanted it went without, and
+//! no buyer is told `sold_out` while stock remained.
 //!
 //! Stock only decreases, so a final stock that still holds a whole order (`quantity`) was
 //! there all along. Then two things may not have happened:
@@ -8,98 +9,105 @@
 //!   store, had no effect (an `error` or `timeout` that did nothing). Errors do not excuse an
 //!   undersell: a server that answers 500 to most of a burst while stock remains undersells.
 //!
-//! Buyers whose requests never left (`not_sent`) take no part. When some buyers' holdings
-//! cannot be resolved (unknown attempts) and no other buyer went without, those unresolved
+//! A product that sold out may still have refused a buyer too early: a `sold_out` answer is
+//! legal only if stock could have been gone at some instant within its interval, that is if
+//! the sales sent before it completed (and the attempts whose effect is unknown, and the units
+//! no attempt explains) could have taken the whole stock.
+//!
+//! Holdings are the history's ([`super::history`]): the stored orders a buyer's answers named,
+//! or that name the buyer. Buyers whose requests never left (`not_sent`) take no part. When
+//! some buyers' holdings cannot be resolved and no other buyer went without, those unresolved
 //! attempts could account for the unsold stock: the check is then not applicable, and says so.
 
-use super::{Check, Input, Invariant, Status};
-use crate::harness::{Attempt, Ledger};
+use super::history::{Op, ProductHistory};
+use super::{ms, Check, Input, Invariant, Status};
 use crate::outcome::Outcome;
-use crate::resolve;
+use crate::resolve::Resolution;
 use crate::text::count;
 use std::collections::BTreeMap;
 
 pub fn check(input: &Input) -> Check {
-    let (s, l, t) = (input.scenario, input.ledger, input.truth);
-    let q = i64::from(s.buyers.quantity);
+    let s = input.scenario;
     let wanted = s.orders_wanted();
-    let held = resolve::holdings(s, l, t);
     let demand = s.eligible_demand();
     let mut failures = Vec::new();
     let mut examples = Vec::new();
     let mut open = Vec::new();
     let mut fine = Vec::new();
     let (mut unmet_all, mut unresolved_all) = (0usize, 0usize);
-    for (i, p) in t.products.iter().enumerate() {
-        let Some(final_stock) = p.final_stock else {
-            open.push(format!("{}: not in the store", p.id));
+    for h in &input.history.products {
+        let Some(final_stock) = h.final_stock else {
+            open.push(format!("{}: not in the store", h.id));
             continue;
         };
-        if final_stock < q {
-            fine.push(format!("{}: sold out", p.id));
+        if final_stock < h.quantity {
+            match early_sold_out(h) {
+                Some((line, example)) => {
+                    failures.push(line);
+                    examples.push(example);
+                }
+                None => fine.push(format!("{}: sold out", h.id)),
+            }
             continue;
         }
-        let of_product = |a: &&Attempt| a.product as usize == i;
-        let sold_out: Vec<&Attempt> =
-            l.attempts.iter().filter(of_product).filter(|a| a.outcome == Outcome::SoldOut).collect();
+        let sold_out: Vec<&Op> = h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).collect();
         if !sold_out.is_empty() {
             failures.push(format!(
                 "{}: {} while {} remained",
-                p.id,
+                h.id,
                 count(sold_out.len() as u64, "sold_out answer"),
                 count(final_stock, "unit")
             ));
-            examples.extend(
-                sold_out
-                    .iter()
-                    .map(|a| format!("buyer-{} attempt {} sold_out at {} µs", a.buyer, a.attempt, a.done_us)),
-            );
+            examples.extend(sold_out.iter().map(|op| format!("{} sold_out at {}", op.who(), ms(op.attempt.done_us))));
         }
-        let mut unmet: Vec<u32> = Vec::new();
+        let held = h.holdings();
+        let mut unmet: Vec<&str> = Vec::new();
         let mut unresolved = 0;
-        for (&buyer, h) in held.iter().filter(|(b, _)| s.product_of(**b) == i) {
-            match h {
-                Some(h) if *h < wanted => unmet.push(buyer),
+        for (&buyer, n) in &held {
+            match n {
+                Some(n) if *n < wanted => unmet.push(buyer),
                 None => unresolved += 1,
                 Some(_) => {}
             }
         }
-        unmet.sort_unstable();
         unmet_all += unmet.len();
         unresolved_all += unresolved;
         if !unmet.is_empty() {
-            let ended = how_they_ended(l, &unmet);
+            let ended = how_they_ended(h, &unmet);
             failures.push(format!(
                 "{}: {} left unsold while {} who wanted them went without ({ended})",
-                p.id,
+                h.id,
                 count(final_stock, "unit"),
                 count(unmet.len() as u64, "buyer")
             ));
             // Indeterminate attempts first: they are the ones a reader would doubt.
-            let mut last: Vec<&Attempt> = unmet.iter().filter_map(|b| last_attempt(l, *b)).collect();
-            last.sort_by_key(|a| (!a.outcome.is_open(), a.buyer));
-            examples.extend(last.iter().map(|a| format!("buyer-{} attempt {}: {}", a.buyer, a.attempt, label(a))));
+            let mut last: Vec<&Op> = unmet.iter().filter_map(|b| last_attempt(h, b)).collect();
+            last.sort_by_key(|op| (!op.attempt.outcome.is_open(), op.attempt.buyer));
+            examples.extend(last.iter().map(|op| format!("{}: {}", op.who(), label(op))));
         } else if unresolved > 0 {
             open.push(format!(
                 "{}: {} unsold, and {} had attempts the store cannot resolve; \
                  they could account for the unsold stock",
-                p.id,
+                h.id,
                 count(final_stock, "unit"),
                 count(unresolved as u64, "buyer")
             ));
         } else if sold_out.is_empty() {
-            let silent: std::collections::HashSet<u32> = l
-                .attempts
-                .iter()
-                .filter(|a| a.product as usize == i && !held.contains_key(&a.buyer))
-                .map(|a| a.buyer)
-                .collect();
-            let who = if silent.is_empty() {
+            let wanting = demand.get(h.index).copied().unwrap_or(0);
+            let why = if (wanting as i64) < h.initial {
+                format!("demand {wanting} < stock {}", h.initial)
+            } else {
+                format!("{} unsold", count(final_stock, "unit"))
+            };
+            let tried: std::collections::BTreeSet<u32> =
+                input.ledger.attempts.iter().filter(|a| a.product as usize == h.index).map(|a| a.buyer).collect();
+            let silent = tried.len().saturating_sub(held.len());
+            let who = if silent == 0 {
                 "every buyer got what it wanted".to_string()
             } else {
-                format!("every buyer who sent a request got what it wanted ({} sent none)", silent.len())
+                format!("every buyer who sent a request got what it wanted ({silent} sent none)")
             };
-            fine.push(format!("{}: {who} (demand {} < stock {})", p.id, demand[i], p.initial_stock));
+            fine.push(format!("{}: {who} ({why})", h.id));
         }
     }
     let (status, detail) = if !failures.is_empty() {
@@ -109,7 +117,7 @@ pub fn check(input: &Input) -> Check {
     } else {
         (Status::Pass, fine.join("; "))
     };
-    let unsold: i64 = t.products.iter().filter_map(|p| p.final_stock).sum();
+    let unsold: i64 = input.history.products.iter().filter_map(|h| h.final_stock).sum();
     Check::new(Invariant::NoUndersell, status, detail)
         .count("final_stock", unsold)
         .count("buyers_went_without", unmet_all)
@@ -117,23 +125,61 @@ pub fn check(input: &Input) -> Check {
         .examples(examples)
 }
 
+/// On a product that sold out: the first `sold_out` answer that completed before enough sales
+/// could have been made to take the stock, with the evidence.
+fn early_sold_out(h: &ProductHistory) -> Option<(String, String)> {
+    let q = h.quantity;
+    // Units no attempt explains could have gone at any time: count them as early.
+    let explained = (h.sales().count() + h.unknown().count()) as i64 * q;
+    let unexplained = (h.units_sold().unwrap_or(0) - explained).max(0);
+    let mut refusals: Vec<&Op> = h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).collect();
+    refusals.sort_by_key(|op| op.attempt.done_us);
+    let first = refusals.first()?;
+    let done = first.attempt.done_us;
+    let before = h.ops.iter().filter(|op| op.effect != Resolution::NoEffect && op.attempt.sent_us < done).count() as i64;
+    let could_sell = before * q + unexplained;
+    (h.initial - could_sell >= q).then(|| {
+        let late = refusals.iter().filter(|op| {
+            let t = op.attempt.done_us;
+            let n = h.ops.iter().filter(|o| o.effect != Resolution::NoEffect && o.attempt.sent_us < t).count() as i64;
+            h.initial - (n * q + unexplained) >= q
+        });
+        (
+            format!(
+                "{}: {} came while stock remained (the first at {}, when at most {} of {} could have been sold)",
+                h.id,
+                count(late.count() as u64, "sold_out answer"),
+                ms(done),
+                count(could_sell, "unit"),
+                h.initial
+            ),
+            format!(
+                "{}: sold_out done at {}; only {} sent before it could have taken effect",
+                first.who(),
+                ms(done),
+                count(before as u64, "attempt")
+            ),
+        )
+    })
+}
+
 /// How an attempt ended, with its resolution: `busy`, `timeout→no effect`.
-fn label(a: &Attempt) -> String {
-    match a.resolved {
-        Some(r) if a.outcome.is_open() => format!("{}→{}", a.outcome, r.name().replace('_', " ")),
-        _ => a.outcome.to_string(),
+fn label(op: &Op) -> String {
+    match op.attempt.outcome {
+        o if o.is_open() => format!("{}→{}", o, op.effect.name().replace('_', " ")),
+        o => o.to_string(),
     }
 }
 
-fn last_attempt(l: &Ledger, buyer: u32) -> Option<&Attempt> {
-    l.attempts.iter().filter(|a| a.buyer == buyer && a.outcome.was_sent()).max_by_key(|a| a.attempt)
+fn last_attempt<'h, 'a>(h: &'h ProductHistory<'a>, buyer: &str) -> Option<&'h Op<'a>> {
+    h.ops.iter().filter(|op| op.buyer == buyer).max_by_key(|op| op.attempt.attempt)
 }
 
 /// "busy 591, timeout→no effect 909": how the attempts of `buyers` ended.
-fn how_they_ended(l: &Ledger, buyers: &[u32]) -> String {
+fn how_they_ended(h: &ProductHistory, buyers: &[&str]) -> String {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for a in l.attempts.iter().filter(|a| a.outcome.was_sent() && buyers.binary_search(&a.buyer).is_ok()) {
-        *by.entry(label(a)).or_default() += 1;
+    for op in h.ops.iter().filter(|op| buyers.binary_search(&op.buyer.as_str()).is_ok()) {
+        *by.entry(label(op)).or_default() += 1;
     }
     let mut rows: Vec<(String, usize)> = by.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -144,14 +190,13 @@ fn how_they_ended(l: &Ledger, buyers: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::Attempt;
     use crate::outcome::Outcome::*;
-    use crate::resolve::Resolution;
     use crate::verify::fixtures::*;
 
     fn run(stock: u32, buyers: u32, attempts: Vec<Attempt>, final_stock: i64, won: &[u32]) -> Check {
-        let (s, mut l, t) = (scenario(stock, buyers), ledger(attempts), truth(u64::from(stock), final_stock, won));
-        resolve::resolve(&s, &mut l, &t);
-        check(&Input { scenario: &s, ledger: &l, truth: &t })
+        let (s, l, t) = (scenario(stock, buyers), ledger(attempts), truth(u64::from(stock), final_stock, won));
+        check(&Input::new(&s, &l, &t))
     }
 
     #[test]
@@ -191,14 +236,41 @@ mod tests {
 
     #[test]
     fn unresolved_attempts_that_could_account_for_the_stock_leave_it_open() {
-        let s = scenario(5, 2);
-        let mut l = ledger(vec![attempt(0, Won, 0), attempt(1, Timeout, 1)]);
-        l.attempts[1].resolved = Some(Resolution::Unknown);
-        let mut t = truth(5, 4, &[]);
+        let s = scenario(5, 3);
+        // One unit beyond the win left the stock: one of the two timeouts took effect.
+        let l = ledger(vec![attempt(0, Won, 0), attempt(1, Timeout, 1), attempt(2, Timeout, 2)]);
+        let mut t = truth(5, 3, &[]);
         t.orders = None;
-        let c = check(&Input { scenario: &s, ledger: &l, truth: &t });
+        let c = check(&Input::new(&s, &l, &t));
         assert_eq!(c.status, Status::NotApplicable, "{c:?}");
-        assert!(c.detail.contains("1 buyer had attempts the store cannot resolve"), "{}", c.detail);
+        assert!(c.detail.contains("2 buyers had attempts the store cannot resolve"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_sold_out_answer_before_the_stock_could_have_gone_is_an_undersell() {
+        // 2 units: buyer 1 told sold_out at 100 µs, before buyer 2's sale was even sent.
+        let c = run(2, 3, vec![attempt(0, Won, 0), attempt(1, SoldOut, 0), attempt(2, Won, 500)], 0, &[0, 2]);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.detail.contains("1 sold_out answer came while stock remained"), "{}", c.detail);
+        // Sent together, the sold_out answer may have come last.
+        let c = run(2, 3, vec![attempt(0, Won, 0), attempt(1, SoldOut, 0), attempt(2, Won, 50)], 0, &[0, 2]);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+    }
+
+    #[test]
+    fn one_order_named_by_sessions_of_one_buyer_is_what_each_wanted() {
+        let s = scenario(5, 1);
+        let l = ledger(
+            (1..=5)
+                .map(|k| {
+                    let mut a = attempt(0, Won, u64::from(k));
+                    a.attempt = k;
+                    a
+                })
+                .collect(),
+        );
+        let c = check(&Input::new(&s, &l, &truth(5, 4, &[0])));
+        assert_eq!(c.status, Status::Pass, "{c:?}");
     }
 
     #[test]

@@ -1,42 +1,79 @@
 //! `no_win_after_sold_out`: stock only decreases, so once a `sold_out` answer has completed,
-//! no attempt sent afterwards (in real time, on one clock) may win the same product.
+//! no attempt sent afterwards (in real time, on one clock) may take effect on the same
+//! product: not a won answer, and not an indeterminate or queued one that truth proves stored.
+//! An attempt sent afterwards whose effect truth cannot settle leaves it not applicable.
 
-use super::{Check, Input, Invariant, Status};
+use super::history::ProductHistory;
+use super::{ms, Check, Input, Invariant, Status};
 use crate::outcome::Outcome;
+use crate::resolve::Resolution;
 
 pub fn check(input: &Input) -> Check {
-    let l = input.ledger;
     let mut late = Vec::new();
+    let mut open = 0usize;
     let mut any_sold_out = false;
-    for p in 0..l.products.len() {
-        let first_sold_out = l
-            .attempts
-            .iter()
-            .filter(|a| a.product as usize == p && a.outcome == Outcome::SoldOut)
-            .map(|a| a.done_us)
-            .min();
-        let Some(t) = first_sold_out else { continue };
+    for h in &input.history.products {
+        let Some(first) = first_sold_out(h) else { continue };
         any_sold_out = true;
-        late.extend(
-            l.attempts
-                .iter()
-                .filter(|a| a.product as usize == p && a.outcome == Outcome::Won && a.sent_us > t)
-                .map(|a| format!("buyer-{} won {} at {} µs, sold out since {t} µs", a.buyer, l.products[p], a.sent_us)),
-        );
+        let after = |t: u64| t > first.attempt.done_us;
+        for op in h.ops.iter().filter(|op| after(op.attempt.sent_us)) {
+            match op.effect {
+                Resolution::TookEffect => late.push(format!(
+                    "{}: sold_out done at {}; {}: sent at {}, {}",
+                    first.who(),
+                    ms(first.attempt.done_us),
+                    op.who(),
+                    ms(op.attempt.sent_us),
+                    what_it_did(h, op)
+                )),
+                Resolution::Unknown => open += 1,
+                Resolution::NoEffect => {}
+            }
+        }
     }
     if !any_sold_out {
         return Check::new(Invariant::NoWinAfterSoldOut, Status::NotApplicable, "no sold_out answer");
     }
-    if late.is_empty() {
-        Check::new(Invariant::NoWinAfterSoldOut, Status::Pass, "no win was sent after a sold_out answer")
-    } else {
+    if !late.is_empty() {
         Check::new(
             Invariant::NoWinAfterSoldOut,
             Status::Fail,
-            format!("{} wins were sent after a sold_out answer had completed", late.len()),
+            format!("{} took effect though sent after a sold_out answer had completed", crate::text::count(late.len() as u64, "attempt")),
         )
         .count("late_wins", late.len())
         .examples(late)
+    } else if open > 0 {
+        Check::new(
+            Invariant::NoWinAfterSoldOut,
+            Status::NotApplicable,
+            format!(
+                "{} sent after a sold_out answer may have taken effect: truth cannot tell",
+                crate::text::count(open as u64, "attempt")
+            ),
+        )
+        .count("late_unknown", open)
+    } else {
+        Check::new(Invariant::NoWinAfterSoldOut, Status::Pass, "nothing sent after a sold_out answer took effect")
+    }
+}
+
+/// The sold_out answer that completed first.
+fn first_sold_out<'h, 'a>(h: &'h ProductHistory<'a>) -> Option<&'h super::history::Op<'a>> {
+    h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).min_by_key(|op| op.attempt.done_us)
+}
+
+/// "won order 7", "no answer, order 6 stored", "error 500, order 6 stored".
+fn what_it_did(h: &ProductHistory, op: &super::history::Op) -> String {
+    let order = op
+        .order
+        .and_then(|k| h.orders.as_ref().map(|o| o[k].order.id.clone()))
+        .or_else(|| op.attempt.order_id.clone());
+    let stored = |o: Option<String>| o.map_or("a unit left the stock".to_string(), |id| format!("order {id} stored"));
+    match op.outcome() {
+        Outcome::Won => format!("won (order {})", op.attempt.order_id.as_deref().unwrap_or("without id")),
+        Outcome::Timeout => format!("no answer, {}", stored(order)),
+        Outcome::Error if op.attempt.status == 0 => format!("connection closed unanswered, {}", stored(order)),
+        o => format!("{o} {}, {}", op.attempt.status, stored(order)),
     }
 }
 
@@ -52,12 +89,23 @@ mod tests {
         let t = truth(1, 0, &[0]);
         // sold_out done at 150; a win sent at 50 overlaps it: allowed.
         let fine = ledger(vec![attempt(0, Won, 50), attempt(1, SoldOut, 50)]);
-        assert_eq!(check(&Input { scenario: &s, ledger: &fine, truth: &t }).status, Status::Pass);
+        assert_eq!(check(&Input::new(&s, &fine, &t)).status, Status::Pass);
         let bad = ledger(vec![attempt(1, SoldOut, 0), attempt(0, Won, 500)]);
-        let c = check(&Input { scenario: &s, ledger: &bad, truth: &t });
+        let c = check(&Input::new(&s, &bad, &t));
         assert_eq!(c.status, Status::Fail);
-        assert!(c.examples[0].starts_with("buyer-0 won p at 500"), "{:?}", c.examples);
+        assert!(c.examples[0].contains("buyer-0 attempt 1: sent at 0.5 ms, won"), "{:?}", c.examples);
         let none = ledger(vec![attempt(0, Won, 0)]);
-        assert_eq!(check(&Input { scenario: &s, ledger: &none, truth: &t }).status, Status::NotApplicable);
+        assert_eq!(check(&Input::new(&s, &none, &t)).status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn an_indeterminate_attempt_truth_proves_stored_counts_as_a_win() {
+        let s = scenario(1, 2);
+        let l = ledger(vec![attempt(1, SoldOut, 0), attempt(0, Error, 500)]);
+        let c = check(&Input::new(&s, &l, &truth(1, 0, &[0])));
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.examples[0].contains("error 500, order o0 stored"), "{:?}", c.examples);
+        let c = check(&Input::new(&s, &l, &truth(1, 1, &[])));
+        assert_eq!(c.status, Status::Pass, "the error had no effect: {c:?}");
     }
 }

@@ -51,13 +51,13 @@ mod tests {
     fn passes_and_fails_on_the_sum() {
         let (s, l) = (scenario(3, 5), ledger(vec![]));
         let ok = truth(3, 1, &[1, 2]);
-        assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &ok }).status, Status::Pass);
+        assert_eq!(check(&Input::new(&s, &l, &ok)).status, Status::Pass);
         let lost_update = truth(3, 2, &[1, 2, 3]);
-        let c = check(&Input { scenario: &s, ledger: &l, truth: &lost_update });
+        let c = check(&Input::new(&s, &l, &lost_update));
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("final stock 2 + 3 ordered = 5 ≠ initial 3"), "{}", c.detail);
         let mut stock_only = truth(3, 1, &[]);
         stock_only.orders = None;
-        assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &stock_only }).status, Status::NotApplicable);
+        assert_eq!(check(&Input::new(&s, &l, &stock_only)).status, Status::NotApplicable);
     }
 }

@@ -64,12 +64,12 @@ mod tests {
         let mut l = ledger(vec![]);
         l.stock_samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: 1 }];
         let t = truth(1, 0, &[1]);
-        assert_eq!(check(&Input { scenario: &s, ledger: &l, truth: &t }).status, Status::Pass);
+        assert_eq!(check(&Input::new(&s, &l, &t)).status, Status::Pass);
         l.stock_samples.push(StockSample { repetition: 1, t_us: 9, product: 0, instance: 0, stock: -1 });
-        let c = check(&Input { scenario: &s, ledger: &l, truth: &t });
+        let c = check(&Input::new(&s, &l, &t));
         assert_eq!(c.status, Status::Fail);
         assert!(c.examples[0].contains("p = -1 at 9"), "{:?}", c.examples);
         let below = truth(1, -2, &[1, 2, 3]);
-        assert_eq!(check(&Input { scenario: &s, ledger: &ledger(vec![]), truth: &below }).status, Status::Fail);
+        assert_eq!(check(&Input::new(&s, &ledger(vec![]), &below)).status, Status::Fail);
     }
 }

@@ -1,0 +1,445 @@
+//! The history the checker reads, one per product (P-compositionality): every attempt that
+//! reached the target, with its buyer, invocation (send) and completion instants, outcome and
+//! the order id it was given, and what ground truth says it did; every stored order
+//! attributed to the attempts that explain it. Built once ([`History::build`]): the
+//! resolution of each open attempt ([`crate::resolve`]) and every invariant are views of it,
+//! so they cannot disagree.
+//!
+//! Attribution, per product, against a store that keeps order records:
+//! 1. **by id**: a `won` (or `accepted`) answer naming a stored order of the product is that
+//!    order's sale. A won answer naming no stored order was lost; naming an order of another
+//!    product, or one stored under another buyer, is an anomaly; answers of several buyers
+//!    naming one order were given one sale. Answers of one buyer naming one order (a retry,
+//!    an idempotent repeat, another session of the same account) are one sale.
+//! 2. **by buyer**: each buyer's orders no answer named explain its id-less wins first, then
+//!    its open attempts (indeterminate, or accepted with a ticket that is no order id): none
+//!    left, those had no effect; as many as attempts, all took effect; some, each is unknown
+//!    (the count is exact). Orders beyond those are phantoms.
+//! 3. **by count**: orders that name no buyer do the same over all the product's attempts
+//!    left after 1 and 2; their buyers are known only where an answer's id named them.
+//!
+//! Without order records (stock only) units are counted: the stock that left beyond the
+//! acknowledged sales was taken by the open attempts, all of them, none, or which is unknown.
+//! Nothing is claimed to have had no effect on a store that had not settled.
+
+use crate::harness::{Attempt, Ledger};
+use crate::outcome::Outcome;
+use crate::resolve::Resolution;
+use crate::scenario::Scenario;
+use crate::server::store::Order;
+use crate::truth::Truth;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One attempt that reached the target.
+#[derive(Debug, Clone)]
+pub struct Op<'a> {
+    /// Its index in the ledger.
+    pub index: usize,
+    pub attempt: &'a Attempt,
+    /// The buyer id the target saw (`buyers.id_format`).
+    pub buyer: String,
+    /// What it did: `TookEffect` for a sale (a won answer is one, stored or not), `NoEffect`
+    /// for a definite refusal, and for an open attempt what truth says.
+    pub effect: Resolution,
+    /// The stored order it is the sale of, when one is known.
+    pub order: Option<usize>,
+}
+
+impl Op<'_> {
+    pub fn outcome(&self) -> Outcome {
+        self.attempt.outcome
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.attempt.outcome.is_open() && !(self.attempt.outcome == Outcome::Accepted && self.order.is_some())
+    }
+
+    /// "buyer-5 attempt 2".
+    pub fn who(&self) -> String {
+        format!("{} attempt {}", self.buyer, self.attempt.attempt)
+    }
+}
+
+/// A stored order and what explains it.
+#[derive(Debug, Clone)]
+pub struct StoredOrder<'a> {
+    pub order: &'a Order,
+    /// Whose it is: the buyer it names, else the buyer of the answer that named its id.
+    pub owner: Option<String>,
+    /// Attempts whose answer named its id.
+    pub named_by: Vec<usize>,
+    /// An attempt accounts for it (by id, by buyer, or by count).
+    pub explained: bool,
+}
+
+impl StoredOrder<'_> {
+    pub fn describe(&self) -> String {
+        let o = self.order;
+        match o.buyer_id.as_str() {
+            "" => format!("order {} (no buyer, product {})", o.id, o.product_id),
+            b => format!("order {} (buyer {b}, product {})", o.id, o.product_id),
+        }
+    }
+}
+
+/// What cannot be explained by any legal sale. Each is evidence for one invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A won answer whose order the store does not hold (`acked_orders_durable`).
+    Lost { op: usize, why: String },
+    /// A won answer naming an order stored under another buyer or product (`acked_orders_durable`).
+    Misattributed { op: usize, why: String },
+    /// One stored order given to several buyers' sales (`acked_orders_durable`).
+    Shared { order: usize, buyers: Vec<String> },
+    /// A stored order no won or open attempt explains (`no_phantom_orders`).
+    Phantom { order: usize },
+}
+
+/// One product's history.
+#[derive(Debug, Clone)]
+pub struct ProductHistory<'a> {
+    pub index: usize,
+    pub id: &'a str,
+    pub initial: i64,
+    pub final_stock: Option<i64>,
+    /// Stores that hold this product (2 or more: the stock exists more than once).
+    pub stores: u32,
+    /// Units one order takes.
+    pub quantity: i64,
+    /// Its attempts that reached the target, in ledger order.
+    pub ops: Vec<Op<'a>>,
+    /// Its stored orders; `None` when the store keeps no order records.
+    pub orders: Option<Vec<StoredOrder<'a>>>,
+    pub anomalies: Vec<Anomaly>,
+    /// Truth had settled: nothing could still change it.
+    pub settled: bool,
+}
+
+/// The whole run's history, by product.
+#[derive(Debug, Clone)]
+pub struct History<'a> {
+    pub products: Vec<ProductHistory<'a>>,
+}
+
+impl<'a> History<'a> {
+    pub fn build(s: &Scenario, ledger: &'a Ledger, truth: &'a Truth) -> History<'a> {
+        let all_orders: HashMap<&str, &Order> =
+            truth.orders.iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+        let products = truth
+            .products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let ops = ledger
+                    .attempts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.product as usize == i && a.outcome.was_sent())
+                    .map(|(index, a)| Op {
+                        index,
+                        attempt: a,
+                        buyer: s.buyer_id(a.buyer),
+                        effect: definite_effect(a.outcome),
+                        order: None,
+                    })
+                    .collect();
+                let orders = truth.orders.as_ref().map(|all| {
+                    all.iter()
+                        .filter(|o| o.product_id == p.id)
+                        .map(|o| StoredOrder {
+                            order: o,
+                            owner: (!o.buyer_id.is_empty()).then(|| o.buyer_id.clone()),
+                            named_by: Vec::new(),
+                            explained: false,
+                        })
+                        .collect()
+                });
+                let mut h = ProductHistory {
+                    index: i,
+                    id: p.id.as_str(),
+                    initial: p.initial_stock as i64,
+                    final_stock: p.final_stock,
+                    stores: p.stores,
+                    quantity: i64::from(s.buyers.quantity),
+                    ops,
+                    orders,
+                    anomalies: Vec::new(),
+                    settled: truth.reading.settled,
+                };
+                match h.orders.is_some() {
+                    true => h.attribute(&all_orders),
+                    false => h.count_units(),
+                }
+                if !h.settled {
+                    for op in h.ops.iter_mut().filter(|op| op.attempt.outcome.is_open()) {
+                        if op.effect == Resolution::NoEffect {
+                            op.effect = Resolution::Unknown;
+                        }
+                    }
+                }
+                h
+            })
+            .collect();
+        History { products }
+    }
+
+    /// Each attempt's resolution, by ledger index: for open attempts only.
+    pub fn resolutions(&self, attempts: usize) -> Vec<Option<Resolution>> {
+        let mut out = vec![None; attempts];
+        for op in self.products.iter().flat_map(|p| &p.ops) {
+            if op.attempt.outcome.is_open() {
+                out[op.index] = Some(op.effect);
+            }
+        }
+        out
+    }
+
+    /// Does every product's store keep order records?
+    pub fn attributable(&self) -> bool {
+        self.products.iter().all(|p| p.orders.is_some())
+    }
+}
+
+fn definite_effect(outcome: Outcome) -> Resolution {
+    match outcome {
+        Outcome::Won => Resolution::TookEffect,
+        o if o.is_open() => Resolution::Unknown,
+        _ => Resolution::NoEffect,
+    }
+}
+
+impl<'a> ProductHistory<'a> {
+    /// Steps 1 to 3 of the module doc.
+    fn attribute(&mut self, all_orders: &HashMap<&str, &Order>) {
+        self.by_id(all_orders);
+        self.shared_orders();
+        let buyers: BTreeSet<String> = self.ops.iter().map(|op| op.buyer.clone()).collect();
+        for buyer in buyers {
+            let orders = self.unexplained(|o| o.order.buyer_id == buyer);
+            let ops = self.unsettled(|op| op.buyer == buyer);
+            self.explain(orders, ops);
+        }
+        let buyerless = self.unexplained(|o| o.order.buyer_id.is_empty());
+        if !buyerless.is_empty() {
+            let ops = self.unsettled(|_| true);
+            self.explain(buyerless, ops);
+        }
+        // Id-less wins that no order explained were lost; orders nothing explained are phantoms.
+        for op in &self.ops {
+            if op.outcome() == Outcome::Won && op.attempt.order_id.is_none() && op.order.is_none() {
+                let why = format!("{} was told its order succeeded; the store holds no order for it", op.buyer);
+                self.anomalies.push(Anomaly::Lost { op: op.index, why });
+            }
+        }
+        let phantoms = self.unexplained(|_| true);
+        self.anomalies.extend(phantoms.into_iter().map(|order| Anomaly::Phantom { order }));
+        for op in self.ops.iter_mut().filter(|op| op.attempt.outcome.is_open() && op.order.is_some()) {
+            op.effect = Resolution::TookEffect;
+        }
+    }
+
+    /// Step 1: answers that name a stored order's id.
+    fn by_id(&mut self, all_orders: &HashMap<&str, &Order>) {
+        let Some(orders) = self.orders.as_mut() else { return };
+        let position: HashMap<&str, usize> = orders.iter().enumerate().map(|(k, o)| (o.order.id.as_str(), k)).collect();
+        for op in self.ops.iter_mut() {
+            let outcome = op.outcome();
+            if outcome != Outcome::Won && outcome != Outcome::Accepted {
+                continue;
+            }
+            let Some(id) = op.attempt.order_id.as_deref() else { continue };
+            match position.get(id) {
+                Some(&k) => {
+                    let stored = &mut orders[k];
+                    stored.named_by.push(op.index);
+                    stored.explained = true;
+                    op.order = Some(k);
+                    match &stored.owner {
+                        Some(owner) if *owner != op.buyer && outcome == Outcome::Won => {
+                            self.anomalies.push(Anomaly::Misattributed {
+                                op: op.index,
+                                why: format!("{} was given order {id}, stored under {owner}", op.who()),
+                            })
+                        }
+                        Some(_) => {}
+                        None => stored.owner = Some(op.buyer.clone()),
+                    }
+                }
+                // An accepted answer's ticket need not be an order id.
+                None if outcome == Outcome::Accepted => {}
+                None => match all_orders.get(id) {
+                    Some(other) => self.anomalies.push(Anomaly::Misattributed {
+                        op: op.index,
+                        why: format!("{} won {} and was given order {id}, an order of {}", op.who(), self.id, other.product_id),
+                    }),
+                    None => self.anomalies.push(Anomaly::Lost {
+                        op: op.index,
+                        why: format!("order {id} ({}), not in the store", op.who()),
+                    }),
+                },
+            }
+        }
+    }
+
+    /// Orders whose id the answers of more than one buyer named.
+    fn shared_orders(&mut self) {
+        let Some(orders) = &self.orders else { return };
+        let by_index: HashMap<usize, &Op> = self.ops.iter().map(|op| (op.index, op)).collect();
+        for (k, o) in orders.iter().enumerate() {
+            let buyers: BTreeSet<&str> = o
+                .named_by
+                .iter()
+                .filter_map(|i| by_index.get(i))
+                .filter(|op| op.outcome() == Outcome::Won)
+                .map(|op| op.buyer.as_str())
+                .collect();
+            if buyers.len() > 1 {
+                let buyers = buyers.into_iter().map(str::to_string).collect();
+                self.anomalies.push(Anomaly::Shared { order: k, buyers });
+            }
+        }
+    }
+
+    fn unexplained(&self, which: impl Fn(&StoredOrder) -> bool) -> Vec<usize> {
+        self.orders.iter().flatten().enumerate().filter(|(_, o)| !o.explained && which(o)).map(|(k, _)| k).collect()
+    }
+
+    /// Ops that could still explain an order: id-less wins without one, and open attempts
+    /// no id tied to an order; wins first.
+    fn unsettled(&self, which: impl Fn(&Op) -> bool) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.ops.len())
+            .filter(|&j| {
+                let op = &self.ops[j];
+                let idless_win = op.outcome() == Outcome::Won && op.attempt.order_id.is_none();
+                op.order.is_none() && (idless_win || op.attempt.outcome.is_open()) && which(op)
+            })
+            .collect();
+        out.sort_by_key(|&j| self.ops[j].outcome() != Outcome::Won);
+        out
+    }
+
+    /// Explains `orders` by `ops` (positions in `self.ops`, wins first); see step 2.
+    fn explain(&mut self, orders: Vec<usize>, ops: Vec<usize>) {
+        let Some(stored) = self.orders.as_mut() else { return };
+        let wins = ops.iter().filter(|&&j| self.ops[j].outcome() == Outcome::Won).count();
+        let (by_wins, rest) = orders.split_at(wins.min(orders.len()));
+        for (&k, &j) in by_wins.iter().zip(&ops) {
+            link(stored, k, &mut self.ops[j]);
+        }
+        let open = &ops[wins..];
+        if rest.len() >= open.len() {
+            for (&k, &j) in rest.iter().zip(open) {
+                link(stored, k, &mut self.ops[j]);
+            }
+        } else {
+            for &j in open {
+                self.ops[j].effect = if rest.is_empty() { Resolution::NoEffect } else { Resolution::Unknown };
+            }
+            for &k in rest {
+                stored[k].explained = true;
+                if stored[k].owner.is_none() {
+                    let buyers: BTreeSet<&str> = open.iter().map(|&j| self.ops[j].buyer.as_str()).collect();
+                    if buyers.len() == 1 {
+                        stored[k].owner = buyers.first().map(|b| b.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Without order records: the units that left beyond the acknowledged sales.
+    fn count_units(&mut self) {
+        let sold = self.units_sold();
+        let acked = self.promised_sales() as i64 * self.quantity;
+        let open: Vec<usize> = (0..self.ops.len()).filter(|&j| self.ops[j].is_open()).collect();
+        let effect = match sold.map(|sold| sold - acked) {
+            Some(0) => Resolution::NoEffect,
+            Some(extra) if extra == open.len() as i64 * self.quantity => Resolution::TookEffect,
+            _ => Resolution::Unknown,
+        };
+        for j in open {
+            self.ops[j].effect = effect;
+        }
+    }
+
+    /// Units sold: summed over the stored orders, or the stock that left.
+    pub fn units_sold(&self) -> Option<i64> {
+        match &self.orders {
+            Some(orders) => Some(orders.iter().map(|o| i64::from(o.order.quantity)).sum()),
+            None => self.final_stock.map(|f| self.initial - f),
+        }
+    }
+
+    /// Sales acknowledged with a won answer: one per buyer and order id named (repeats of one
+    /// buyer naming one order are one sale), one per id-less win.
+    pub fn promised_sales(&self) -> usize {
+        let mut named: BTreeSet<(&str, &str)> = BTreeSet::new();
+        let mut idless = 0;
+        for op in self.ops.iter().filter(|op| op.outcome() == Outcome::Won) {
+            match op.attempt.order_id.as_deref() {
+                Some(id) => {
+                    named.insert((op.buyer.as_str(), id));
+                }
+                None => idless += 1,
+            }
+        }
+        named.len() + idless
+    }
+
+    /// Attempts that took effect (sales), in ledger order.
+    pub fn sales(&self) -> impl Iterator<Item = &Op<'a>> {
+        self.ops.iter().filter(|op| op.effect == Resolution::TookEffect)
+    }
+
+    /// Attempts whose effect truth cannot settle.
+    pub fn unknown(&self) -> impl Iterator<Item = &Op<'a>> {
+        self.ops.iter().filter(|op| op.effect == Resolution::Unknown)
+    }
+
+    /// Orders each buyer who sent a request holds at the end: `None` where it is open (an
+    /// attempt of the buyer's whose effect is unknown, where the store cannot say whose its
+    /// orders are, or had not settled).
+    pub fn holdings(&self) -> BTreeMap<&str, Option<u32>> {
+        let mut out: BTreeMap<&str, Option<u32>> = self.ops.iter().map(|op| (op.buyer.as_str(), Some(0))).collect();
+        match &self.orders {
+            Some(orders) => {
+                let mut held: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+                for (k, o) in orders.iter().enumerate() {
+                    if let Some(owner) = &o.owner {
+                        held.entry(owner.as_str()).or_default().insert(k);
+                    }
+                }
+                let ownerless = orders.iter().any(|o| o.owner.is_none());
+                for (buyer, count) in out.iter_mut() {
+                    let open = self.ops.iter().any(|op| op.buyer == *buyer && op.effect == Resolution::Unknown);
+                    let n = held.get(buyer).map_or(0, |set| set.len() as u32);
+                    *count = (!(open && (ownerless || !self.settled))).then_some(n);
+                }
+            }
+            None => {
+                let mut named: BTreeSet<(&str, &str)> = BTreeSet::new();
+                for op in &self.ops {
+                    let Some(count) = out.get_mut(op.buyer.as_str()) else { continue };
+                    let add = match (op.effect, op.attempt.order_id.as_deref()) {
+                        (Resolution::TookEffect, Some(id)) => Some(u32::from(named.insert((op.buyer.as_str(), id)))),
+                        (Resolution::TookEffect, None) => Some(1),
+                        (Resolution::NoEffect, _) => Some(0),
+                        (Resolution::Unknown, _) => None,
+                    };
+                    *count = count.zip(add).map(|(h, n)| h + n);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Makes `op` the sale of stored order `k` (matched by buyer or by count, not by id).
+fn link(orders: &mut [StoredOrder], k: usize, op: &mut Op) {
+    let order = &mut orders[k];
+    order.explained = true;
+    if order.owner.is_none() {
+        order.owner = Some(op.buyer.clone());
+    }
+    op.order = Some(k);
+}
