@@ -271,7 +271,8 @@ fn a_server_killed_mid_run_still_gets_a_verdict_from_the_store() {
     // read from the file itself, so the run ends with a verdict, not exit 4.
     let (dir, file) = scenario_file(
         "name: killed\nproducts:\n  - id: p\n    stock: 5000\nbuyers:\n  count: 600\narrival:\n  mode: ramp\n  over: 3s\n\
-         request_timeout: 2s\nserver:\n  backend: sqlite\n  instances: 2\n",
+         request_timeout: 2s\nserver:\n  backend: sqlite\n  instances: 2\n\
+         expect:\n  may_also_violate: [every_buyer_answered, target_alive_after_run]\n",
     );
     let out = dir.path().join("run");
     let db = out.join("orders.db");
@@ -291,6 +292,7 @@ fn a_server_killed_mid_run_still_gets_a_verdict_from_the_store() {
     let orders = orders_in_sqlite(&db) as u64;
     assert_eq!(s["products"][0]["orders"].as_u64(), Some(orders));
     assert_eq!(s["indeterminate"]["unknown"], 0, "{}", s["indeterminate"]);
+    assert_eq!(status(&s, "target_alive_after_run"), "fail", "the killed instance does not answer after the load");
     if output.status.code() == Some(1) {
         assert_eq!(status(&s, "no_undersell"), "fail", "{}", s["reasons"]);
     }
@@ -342,7 +344,8 @@ fn a_server_paused_past_the_truth_wait_leaves_the_run_unproven_exit_4() {
     // may still run one day, so truth cannot settle, and a pass cannot be claimed.
     let (dir, file) = scenario_file(
         "name: paused\nproducts:\n  - id: p\n    stock: 5000\nbuyers:\n  count: 400\narrival:\n  mode: ramp\n  over: 2s\n  \
-         connect_timeout: 2s\nrequest_timeout: 1s\ntruth:\n  max_wait: 3s\nserver:\n  backend: sqlite\n  instances: 2\n",
+         connect_timeout: 2s\nrequest_timeout: 1s\ntruth:\n  max_wait: 3s\nserver:\n  backend: sqlite\n  instances: 2\n\
+         expect:\n  may_also_violate: [every_buyer_answered, target_alive_after_run]\n",
     );
     let out = dir.path().join("run");
     let output = signal_a_child_server_mid_run(&file, &out, "-STOP");
@@ -374,8 +377,11 @@ fn a_server_paused_past_the_truth_wait_leaves_the_run_unproven_exit_4() {
         "no effect is not claimed on unsettled truth: {}",
         s["indeterminate"]
     );
+    // Safety holds; liveness is what the pause took away, and the scenario says it may.
+    assert_eq!(status(&s, "every_buyer_answered"), "fail", "the paused server's buyers timed out");
     for i in s["invariants"].as_array().expect("invariants") {
-        assert_ne!(i["status"], "fail", "{i}");
+        let liveness = ["every_buyer_answered", "target_alive_after_run"].contains(&i["name"].as_str().unwrap_or(""));
+        assert!(liveness || i["status"] != "fail", "{i}");
     }
 }
 

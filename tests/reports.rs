@@ -85,7 +85,7 @@ fn a_run_folder_holds_every_artifact_and_the_html_is_self_contained() {
         assert!(html.contains(needle), "index.html lacks {needle}");
     }
     let (suites, failures) = junit(&read(&run, "junit.xml"));
-    assert_eq!(suites, vec![("limited".to_string(), 9, 0, 0)], "8 invariants and 1 threshold, all passing");
+    assert_eq!(suites, vec![("limited".to_string(), 11, 0, 0)], "10 invariants and 1 threshold, all passing");
     assert!(failures.is_empty());
     let md = read(&run, "summary.md");
     assert!(md.starts_with("## ✅ limited — PASS (exit 0)"), "{md}");
@@ -99,7 +99,7 @@ fn an_oversell_shows_in_the_banner_and_the_junit_failure_with_its_numbers() {
     assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
     let run = dir.path().join("run");
     let sold = s["products"][0]["units_ordered"].as_u64().expect("units");
-    let numbers = format!("{sold} units ordered of 5 in stock");
+    let numbers = format!("{sold} units sold of 5 in stock");
     let html = read(&run, "index.html");
     let banner = &html[html.find("<header").expect("banner")..html.find("</header>").expect("banner end")];
     assert!(banner.contains("FAIL") && banner.contains(&numbers), "banner: {banner}");

@@ -48,7 +48,9 @@ fn a_self_test_that_misses_its_violation_fails() {
     assert!(s["reasons"][0].as_str().is_some_and(|r| r.contains("was expected to be violated")), "{}", s["reasons"]);
 }
 
-/// Every invariant is the target of a mutant on memory and on SQLite.
+/// Every safety invariant is the target of a mutant on memory and on SQLite. (The liveness
+/// ones are made to fail by misbehaving shops: `tests/http_targets.rs`, a deadlocked pool and
+/// a crash mid-sale.)
 fn every_invariant_has_a_mutant_on_memory_and_sqlite(files: Vec<std::path::PathBuf>) {
     for backend in ["memory", "sqlite"] {
         let mut targeted = std::collections::BTreeSet::new();
@@ -58,7 +60,9 @@ fn every_invariant_has_a_mutant_on_memory_and_sqlite(files: Vec<std::path::PathB
                 targeted.extend(s.expect.violations.iter().copied());
             }
         }
-        for inv in flashbench::verify::Invariant::ALL {
+        for inv in
+            flashbench::verify::Invariant::ALL.into_iter().filter(|i| i.kind() == flashbench::verify::Kind::Safety)
+        {
             assert!(targeted.contains(&inv), "no {backend} self-test targets {inv}");
         }
     }

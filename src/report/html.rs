@@ -141,8 +141,8 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     for line in super::terminal::truth_lines(s) {
         let _ = write!(o, "<p>{}</p>", esc(&line));
     }
-    o.push_str("</section>\n<section><h2>Invariants</h2><table><tr><th></th><th>invariant</th><th>evidence</th></tr>");
-    for i in &s.invariants {
+    o.push_str("</section>\n<section><h2>Invariants</h2><table><tr><th></th><th>invariant</th><th>kind</th><th>evidence</th></tr>");
+    for i in super::by_kind(&s.invariants) {
         let examples = if i.examples.is_empty() {
             String::new()
         } else {
@@ -150,9 +150,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         };
         let _ = write!(
             o,
-            "<tr><td>{}</td><td><code>{}</code>{}</td><td>{}{examples}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code>{}</td><td>{}</td><td>{}{examples}</td></tr>",
             badge(i.status, i.expected_violation),
             i.name.name(),
+            i.name.kind().name(),
             if i.expected_violation { " <span class=muted>(expected to be violated)</span>" } else { "" },
             esc(&i.detail)
         );

@@ -42,8 +42,8 @@ pub fn render(s: &Summary) -> String {
     for line in super::terminal::truth_lines(s) {
         let _ = writeln!(o, "\n{}", cell(&line));
     }
-    o.push_str("\n| invariant | status | evidence |\n|---|---|---|\n");
-    for i in &s.invariants {
+    o.push_str("\n| invariant | kind | status | evidence |\n|---|---|---|---|\n");
+    for i in super::by_kind(&s.invariants) {
         let status = match (i.status, i.expected_violation) {
             (Status::Pass, false) => "✅ pass",
             (Status::Fail, false) => "❌ FAIL",
@@ -51,7 +51,7 @@ pub fn render(s: &Summary) -> String {
             (_, true) => "❌ missed",
             (Status::NotApplicable, false) => "➖ n/a",
         };
-        let _ = writeln!(o, "| `{}` | {status} | {} |", i.name.name(), cell(&i.detail));
+        let _ = writeln!(o, "| `{}` | {} | {status} | {} |", i.name.name(), i.name.kind().name(), cell(&i.detail));
     }
     if !s.expected_outcomes.is_empty() {
         o.push_str("\n| threshold | observed | |\n|---|---:|---|\n");

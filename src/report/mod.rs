@@ -133,3 +133,9 @@ pub fn rerender(dir: &Path) -> Result<Summary, ReportError> {
     render_artifacts(dir, &summary, &ledger, &yaml)?;
     Ok(summary)
 }
+
+/// The invariants with safety first, then liveness (reports keep the two apart).
+pub fn by_kind(all: &[InvariantSummary]) -> impl Iterator<Item = &InvariantSummary> {
+    let of = move |k: crate::verify::Kind| all.iter().filter(move |i| i.name.kind() == k);
+    of(crate::verify::Kind::Safety).chain(of(crate::verify::Kind::Liveness))
+}

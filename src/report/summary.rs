@@ -488,7 +488,7 @@ impl Summary {
             .map(|i| i.name.name())
             .collect();
         let held = if caught.is_empty() {
-            "all invariants held".to_string()
+            self.invariants_line()
         } else {
             format!("caught the expected violation of {}", caught.join(", "))
         };
@@ -500,6 +500,31 @@ impl Summary {
             .flatten()
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// "all 10 invariants held", or what held, what could not be checked and what was not
+    /// selected: a pass never hides what it did not prove.
+    pub fn invariants_line(&self) -> String {
+        let of = |st: Status| self.invariants.iter().filter(move |i| i.status == st && !i.expected_violation);
+        let unselected = |i: &&InvariantSummary| i.detail.starts_with("not selected");
+        let held = of(Status::Pass).count();
+        let open: Vec<&str> = of(Status::NotApplicable).filter(|i| !unselected(i)).map(|i| i.name.name()).collect();
+        let skipped = of(Status::NotApplicable).filter(unselected).count();
+        let tolerated: Vec<&str> = of(Status::Fail).map(|i| i.name.name()).collect();
+        if open.is_empty() && skipped == 0 && tolerated.is_empty() {
+            return format!("all {held} invariants held");
+        }
+        let mut line = format!("{held} of {} invariants held", self.invariants.len());
+        if !tolerated.is_empty() {
+            line.push_str(&format!(", {} violated as expect.may_also_violate allows", tolerated.join(", ")));
+        }
+        if !open.is_empty() {
+            line.push_str(&format!(", {} could not be checked ({})", open.len(), open.join(", ")));
+        }
+        if skipped > 0 {
+            line.push_str(&format!(", {skipped} not selected by expect.invariants"));
+        }
+        line
     }
 
     /// How many requests never left, in one line: they take no part in any invariant.

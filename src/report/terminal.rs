@@ -82,17 +82,22 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             t.observed_text
         );
     }
-    let _ = writeln!(
-        o,
-        "attempts   {} by {} buyers in {} ms ({:.0}/s); send skew p50 {} ms, p99 {} ms, max {} ms",
-        s.attempts,
-        s.buyers,
-        s.load_ms,
-        s.throughput_rps,
-        ms(s.send_skew_us.p50),
-        ms(s.send_skew_us.p99),
-        ms(s.send_skew_us.max)
-    );
+    let sent = s.attempts.saturating_sub(s.outcomes.get("not_sent").copied().unwrap_or(0));
+    if sent == 0 {
+        let _ = writeln!(o, "attempts   {} by {} buyers, none reached the target", s.attempts, s.buyers);
+    } else {
+        let _ = writeln!(
+            o,
+            "attempts   {} by {} buyers in {} ms ({:.0}/s); send skew p50 {} ms, p99 {} ms, max {} ms",
+            s.attempts,
+            s.buyers,
+            s.load_ms,
+            s.throughput_rps,
+            ms(s.send_skew_us.p50),
+            ms(s.send_skew_us.p99),
+            ms(s.send_skew_us.max)
+        );
+    }
     for line in s.load_lines() {
         let _ = writeln!(o, "           {line}");
     }
@@ -120,21 +125,14 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             s.invariants.len()
         );
     }
-    for i in s.invariants.iter().filter(|_| !unchecked) {
-        let mark = match (i.status, i.expected_violation) {
-            (Status::Pass, false) => "pass",
-            (Status::Fail, true) => "CAUGHT",
-            (Status::Fail, false) => "FAIL",
-            (Status::Pass, true) => "MISSED",
-            (Status::NotApplicable, true) => "MISSED",
-            (Status::NotApplicable, false) => "n/a",
-        };
-        let _ = writeln!(o, "  {}{:<24}{}", status(Stream::Stdout, &format!("{mark:<7}")), i.name.name(), i.detail);
-        if !i.examples.is_empty() {
-            let shown: Vec<&str> = i.examples.iter().take(3).map(String::as_str).collect();
-            let more = i.examples.len().saturating_sub(shown.len());
-            let more = if more > 0 { format!(" (+{more} more in summary.json)") } else { String::new() };
-            let _ = writeln!(o, "  {:<31}e.g. {}{more}", "", shown.join("; "));
+    for kind in [crate::verify::Kind::Safety, crate::verify::Kind::Liveness] {
+        let of_kind: Vec<_> = s.invariants.iter().filter(|i| !unchecked && i.name.kind() == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "  {}", kind.name());
+        for i in of_kind {
+            invariant_line(&mut o, i);
         }
     }
     let _ =
@@ -288,6 +286,25 @@ pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
     let passed = rows.iter().filter(|r| r.1 == 0).count();
     let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);
     o
+}
+
+/// One invariant of the summary, with a few examples of a failure.
+fn invariant_line(o: &mut String, i: &crate::report::InvariantSummary) {
+    let mark = match (i.status, i.expected_violation) {
+        (Status::Pass, false) => "pass",
+        (Status::Fail, true) => "CAUGHT",
+        (Status::Fail, false) => "FAIL",
+        (Status::Pass, true) => "MISSED",
+        (Status::NotApplicable, true) => "MISSED",
+        (Status::NotApplicable, false) => "n/a",
+    };
+    let _ = writeln!(o, "  {}{:<24}{}", status(Stream::Stdout, &format!("{mark:<7}")), i.name.name(), i.detail);
+    if !i.examples.is_empty() {
+        let shown: Vec<&str> = i.examples.iter().take(3).map(String::as_str).collect();
+        let more = i.examples.len().saturating_sub(shown.len());
+        let more = if more > 0 { format!(" (+{more} more in summary.json)") } else { String::new() };
+        let _ = writeln!(o, "  {:<31}e.g. {}{more}", "", shown.join("; "));
+    }
 }
 
 /// The self-tests of a suite as a table, mutant × invariant: `CAUGHT` (expected and found),

@@ -477,7 +477,10 @@ impl Target for ReferenceTarget {
                 let mut conn = BuyerConn::to(endpoint);
                 let read = crate::harness::request_bytes("GET", &path, &endpoint.host, b"");
                 let answer = conn.send(&read, AFTER_RUN_TIMEOUT).await;
-                last = AfterRun::of(&format!("GET {path} on instance {i}"), answer.map(|a| a.status).map_err(|e| e.to_string()));
+                last = AfterRun::of(
+                    &format!("GET {path} on instance {i}"),
+                    answer.map(|a| a.status).map_err(|e| e.to_string()),
+                );
                 if last.liveness == Liveness::Unresponsive {
                     return last;
                 }

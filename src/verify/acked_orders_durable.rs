@@ -165,7 +165,11 @@ fn accepted_lost(h: &ProductHistory, limit: u32) -> (usize, usize, Vec<String>) 
         .iter()
         .take(missing)
         .map(|op| {
-            format!("{} accepted (order {}), never stored", op.who(), op.attempt.order_id.as_deref().unwrap_or("without id"))
+            format!(
+                "{} accepted (order {}), never stored",
+                op.who(),
+                op.attempt.order_id.as_deref().unwrap_or("without id")
+            )
         })
         .collect();
     let unsettled =
@@ -197,14 +201,19 @@ mod tests {
         let l = ledger(vec![anonymous.clone()]);
         assert_eq!(check(&Input::new(&s, &l, &truth(2, 1, &[1]))).status, Status::Pass);
         assert_eq!(check(&Input::new(&s, &l, &truth(2, 1, &[0]))).status, Status::Fail);
-        // Buyer 1 won twice, once with id o1 and once without: its one stored order is o1's.
+        let c = check(&Input::new(&s, &l, &truth(2, 1, &[0])));
+        assert!(
+            c.examples[0].contains("buyer-1 attempt 1 was told its order succeeded; the store holds no order"),
+            "{c:?}"
+        );
+        // Buyer 1 won twice, once with id o1 and once without (another session, a retry): the
+        // id-less answer may repeat o1, so its one stored order is both answers' sale.
         let mut second = attempt(1, Won, 5);
         second.attempt = 2;
         second.order_id = None;
         let l = ledger(vec![attempt(1, Won, 1), second]);
         let c = check(&Input::new(&s, &l, &truth(2, 1, &[1])));
-        assert_eq!(c.status, Status::Fail, "{c:?}");
-        assert!(c.examples[0].contains("the store holds no order for it"), "{:?}", c.examples);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
     }
 
     #[test]

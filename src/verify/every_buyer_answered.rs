@@ -79,8 +79,15 @@ mod tests {
         let l = ledger(vec![attempt(0, Won, 0), closed, attempt(2, Timeout, 2)]);
         let c = check(&Input::new(&s, &l, &t));
         assert_eq!(c.status, Status::Fail, "{c:?}");
-        assert!(c.detail.contains("2 of 3 attempts were never answered (1 timed out, 1 lost their connection"), "{}", c.detail);
-        assert!(c.examples.iter().any(|e| e.contains("buyer-1 attempt 1: sent at 0.0 ms, connection closed unanswered")));
+        assert!(
+            c.detail.contains("2 of 3 attempts were never answered (1 timed out, 1 lost their connection"),
+            "{}",
+            c.detail
+        );
+        assert!(c
+            .examples
+            .iter()
+            .any(|e| e.contains("buyer-1 attempt 1: sent at 0.0 ms, connection closed unanswered")));
     }
 
     #[test]

@@ -123,8 +123,7 @@ pub struct History<'a> {
 
 impl<'a> History<'a> {
     pub fn build(s: &Scenario, ledger: &'a Ledger, truth: &'a Truth) -> History<'a> {
-        let all_orders: HashMap<&str, &Order> =
-            truth.orders.iter().flatten().map(|o| (o.id.as_str(), o)).collect();
+        let all_orders: HashMap<&str, &Order> = truth.orders.iter().flatten().map(|o| (o.id.as_str(), o)).collect();
         let products = truth
             .products
             .iter()
@@ -213,21 +212,36 @@ impl<'a> ProductHistory<'a> {
     fn attribute(&mut self, all_orders: &HashMap<&str, &Order>) {
         self.by_id(all_orders);
         self.shared_orders();
-        let buyers: BTreeSet<String> = self.ops.iter().map(|op| op.buyer.clone()).collect();
-        for buyer in buyers {
-            let orders = self.unexplained(|o| o.order.buyer_id == buyer);
-            let ops = self.unsettled(|op| op.buyer == buyer);
+        // Per buyer, over indexes grouped once: a run of 100,000 buyers stays linear.
+        let mut orders_by: HashMap<String, Vec<usize>> = HashMap::new();
+        for k in self.unexplained(|o| !o.order.buyer_id.is_empty()) {
+            let buyer = self.orders.as_ref().map(|o| o[k].order.buyer_id.clone()).unwrap_or_default();
+            orders_by.entry(buyer).or_default().push(k);
+        }
+        let mut ops_by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (j, op) in self.ops.iter().enumerate() {
+            ops_by.entry(op.buyer.clone()).or_default().push(j);
+        }
+        let holding = self.holding_by_id();
+        for (buyer, among) in ops_by {
+            let orders = orders_by.remove(&buyer).unwrap_or_default();
+            let ops = self.unsettled(&among, &holding);
             self.explain(orders, ops);
         }
         let buyerless = self.unexplained(|o| o.order.buyer_id.is_empty());
         if !buyerless.is_empty() {
-            let ops = self.unsettled(|_| true);
+            let all: Vec<usize> = (0..self.ops.len()).collect();
+            let holding = self.holding_by_id();
+            let ops = self.unsettled(&all, &holding);
             self.explain(buyerless, ops);
         }
-        // Id-less wins that no order explained were lost; orders nothing explained are phantoms.
+        // An id-less win is a sale of its buyer's: lost when the buyer holds no order at all
+        // (a second id-less win of a buyer who holds one may be a repeat of it).
+        let owners: BTreeSet<String> = self.orders.iter().flatten().filter_map(|o| o.owner.clone()).collect();
         for op in &self.ops {
-            if op.outcome() == Outcome::Won && op.attempt.order_id.is_none() && op.order.is_none() {
-                let why = format!("{} was told its order succeeded; the store holds no order for it", op.buyer);
+            let idless_win = op.outcome() == Outcome::Won && op.attempt.order_id.is_none();
+            if idless_win && op.order.is_none() && !owners.contains(&op.buyer) {
+                let why = format!("{} was told its order succeeded; the store holds no order for it", op.who());
                 self.anomalies.push(Anomaly::Lost { op: op.index, why });
             }
         }
@@ -270,7 +284,12 @@ impl<'a> ProductHistory<'a> {
                 None => match all_orders.get(id) {
                     Some(other) => self.anomalies.push(Anomaly::Misattributed {
                         op: op.index,
-                        why: format!("{} won {} and was given order {id}, an order of {}", op.who(), self.id, other.product_id),
+                        why: format!(
+                            "{} won {} and was given order {id}, an order of {}",
+                            op.who(),
+                            self.id,
+                            other.product_id
+                        ),
                     }),
                     None => self.anomalies.push(Anomaly::Lost {
                         op: op.index,
@@ -304,14 +323,28 @@ impl<'a> ProductHistory<'a> {
         self.orders.iter().flatten().enumerate().filter(|(_, o)| !o.explained && which(o)).map(|(k, _)| k).collect()
     }
 
-    /// Ops that could still explain an order: id-less wins without one, and open attempts
-    /// no id tied to an order; wins first.
-    fn unsettled(&self, which: impl Fn(&Op) -> bool) -> Vec<usize> {
-        let mut out: Vec<usize> = (0..self.ops.len())
+    /// Buyers with an answer tied to an order.
+    fn holding_by_id(&self) -> BTreeSet<String> {
+        self.ops.iter().filter(|op| op.order.is_some()).map(|op| op.buyer.clone()).collect()
+    }
+
+    /// Of the ops `among` (positions in `self.ops`), those that could still explain an order:
+    /// open attempts no id tied to an order, and for each buyer not `holding` an order yet
+    /// its first id-less win (the others may repeat it); wins first.
+    fn unsettled(&self, among: &[usize], holding: &BTreeSet<String>) -> Vec<usize> {
+        let mut claimed: BTreeSet<&str> = BTreeSet::new();
+        let mut out: Vec<usize> = among
+            .iter()
+            .copied()
             .filter(|&j| {
                 let op = &self.ops[j];
-                let idless_win = op.outcome() == Outcome::Won && op.attempt.order_id.is_none();
-                op.order.is_none() && (idless_win || op.attempt.outcome.is_open()) && which(op)
+                if op.order.is_some() {
+                    return false;
+                }
+                if op.outcome() == Outcome::Won && op.attempt.order_id.is_none() {
+                    return !holding.contains(&op.buyer) && claimed.insert(op.buyer.as_str());
+                }
+                op.attempt.outcome.is_open()
             })
             .collect();
         out.sort_by_key(|&j| self.ops[j].outcome() != Outcome::Won);
@@ -370,20 +403,112 @@ impl<'a> ProductHistory<'a> {
         }
     }
 
-    /// Sales acknowledged with a won answer: one per buyer and order id named (repeats of one
-    /// buyer naming one order are one sale), one per id-less win.
+    /// Sales acknowledged with won answers, at least: per buyer, one per order id named (repeats
+    /// of one buyer naming one order are one sale), or one if its wins named none (id-less
+    /// wins of one buyer may repeat one sale).
     pub fn promised_sales(&self) -> usize {
-        let mut named: BTreeSet<(&str, &str)> = BTreeSet::new();
-        let mut idless = 0;
+        self.promised_by_buyer().values().sum::<u32>() as usize
+    }
+
+    /// [`Self::promised_sales`] per buyer.
+    pub fn promised_by_buyer(&self) -> BTreeMap<&str, u32> {
+        let mut named: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for op in self.ops.iter().filter(|op| op.outcome() == Outcome::Won) {
-            match op.attempt.order_id.as_deref() {
-                Some(id) => {
-                    named.insert((op.buyer.as_str(), id));
-                }
-                None => idless += 1,
+            let ids = named.entry(op.buyer.as_str()).or_default();
+            if let Some(id) = op.attempt.order_id.as_deref() {
+                ids.insert(id);
             }
         }
-        named.len() + idless
+        named.into_iter().map(|(b, ids)| (b, (ids.len() as u32).max(1))).collect()
+    }
+
+    /// Sales known to have taken effect, per buyer, and those whose buyer cannot be told: with
+    /// order records, the orders each buyer holds; without them, each buyer's promised sales
+    /// and its open attempts proven to have taken effect, the rest of the units that left
+    /// the stock under no buyer.
+    pub fn sales_by_buyer(&self) -> (BTreeMap<&str, u32>, u32) {
+        match &self.orders {
+            Some(orders) => {
+                let mut by: BTreeMap<&str, u32> = BTreeMap::new();
+                let mut unowned = 0;
+                for o in orders {
+                    match &o.owner {
+                        Some(b) => *by.entry(b.as_str()).or_default() += 1,
+                        None => unowned += 1,
+                    }
+                }
+                (by, unowned)
+            }
+            None => {
+                let mut by = self.promised_by_buyer();
+                for op in self.ops.iter().filter(|op| op.is_open() && op.effect == Resolution::TookEffect) {
+                    *by.entry(op.buyer.as_str()).or_default() += 1;
+                }
+                let known: i64 = by.values().map(|&n| i64::from(n)).sum::<i64>() * self.quantity;
+                let left = (self.units_sold().unwrap_or(0) - known).max(0);
+                (by, ((left + self.quantity - 1) / self.quantity.max(1)) as u32)
+            }
+        }
+    }
+
+    /// At most how many units could have been sold before each instant of `ts` (ascending):
+    /// a buyer's sales can only have been made by its attempts sent before it, and sales of no
+    /// known buyer by the attempts whose effect is unknown sent before it; a phantom order of
+    /// no buyer at any time. One sweep over the attempts in send order.
+    pub fn could_have_sold_before(&self, ts: &[u64]) -> Vec<i64> {
+        let (by, unowned) = self.sales_by_buyer();
+        let orders = self.orders.as_deref().unwrap_or_default();
+        let anytime = self
+            .anomalies
+            .iter()
+            .filter(|a| matches!(a, Anomaly::Phantom { order } if orders[*order].owner.is_none()))
+            .count() as u32;
+        let unowned = unowned.saturating_sub(anytime);
+        let mut by_send: Vec<&Op> = self.ops.iter().collect();
+        by_send.sort_by_key(|op| op.attempt.sent_us);
+        let mut sent: HashMap<&str, u32> = HashMap::new();
+        let (mut bounded, mut unknown, mut next) = (0u32, 0u32, 0usize);
+        ts.iter()
+            .map(|&t| {
+                while let Some(op) = by_send.get(next).filter(|op| op.attempt.sent_us < t) {
+                    let n = sent.entry(op.buyer.as_str()).or_default();
+                    *n += 1;
+                    if *n <= by.get(op.buyer.as_str()).copied().unwrap_or(0) {
+                        bounded += 1;
+                    }
+                    if op.effect == Resolution::Unknown {
+                        unknown += 1;
+                    }
+                    next += 1;
+                }
+                i64::from(bounded + unowned.min(unknown) + anytime) * self.quantity
+            })
+            .collect()
+    }
+
+    /// Sales that must have been made after instant `t`, per buyer: those beyond the buyer's
+    /// won or open attempts sent by `t` (a definite refusal makes no sale), with the buyer's
+    /// first such attempt after `t`.
+    pub fn sales_after(&self, t: u64) -> Vec<(&Op<'a>, u32)> {
+        let (by, _) = self.sales_by_buyer();
+        let mut could: HashMap<&str, (u32, Option<&Op<'a>>)> = HashMap::new();
+        for op in self.ops.iter().filter(|op| op.outcome() == Outcome::Won || op.is_open()) {
+            let (before, first) = could.entry(op.buyer.as_str()).or_default();
+            if op.attempt.sent_us <= t {
+                *before += 1;
+            } else if first.is_none_or(|f| op.attempt.sent_us < f.attempt.sent_us) {
+                *first = Some(op);
+            }
+        }
+        let mut out: Vec<(&Op<'a>, u32)> = by
+            .into_iter()
+            .filter_map(|(buyer, n)| {
+                let (before, first) = could.get(buyer).copied()?;
+                (n > before).then_some((first?, n - before))
+            })
+            .collect();
+        out.sort_by_key(|(op, _)| op.index);
+        out
     }
 
     /// Attempts that took effect (sales), in ledger order.
@@ -410,8 +535,9 @@ impl<'a> ProductHistory<'a> {
                     }
                 }
                 let ownerless = orders.iter().any(|o| o.owner.is_none());
+                let unknown: BTreeSet<&str> = self.unknown().map(|op| op.buyer.as_str()).collect();
                 for (buyer, count) in out.iter_mut() {
-                    let open = self.ops.iter().any(|op| op.buyer == *buyer && op.effect == Resolution::Unknown);
+                    let open = unknown.contains(buyer);
                     let n = held.get(buyer).map_or(0, |set| set.len() as u32);
                     *count = (!(open && (ownerless || !self.settled))).then_some(n);
                 }

@@ -28,6 +28,8 @@ mod target_alive_after_run;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod generated;
 
 use crate::harness::Ledger;
 use crate::scenario::Scenario;

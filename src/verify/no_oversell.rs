@@ -26,7 +26,14 @@ pub fn check(input: &Input) -> Check {
                     .iter()
                     .filter(|op| op.outcome() == crate::outcome::Outcome::Won)
                     .skip(h.initial.max(0) as usize)
-                    .map(|op| format!("{} won {} (order {})", op.who(), h.id, op.attempt.order_id.as_deref().unwrap_or("without id"))),
+                    .map(|op| {
+                        format!(
+                            "{} won {} (order {})",
+                            op.who(),
+                            h.id,
+                            op.attempt.order_id.as_deref().unwrap_or("without id")
+                        )
+                    }),
             );
         }
         let Some(sold) = h.units_sold() else {
@@ -37,7 +44,13 @@ pub fn check(input: &Input) -> Check {
         if sold <= h.initial {
             continue;
         }
-        over.push(format!("{}: {} sold of {} in stock ({} oversold)", h.id, count(sold, "unit"), h.initial, sold - h.initial));
+        over.push(format!(
+            "{}: {} sold of {} in stock ({} oversold)",
+            h.id,
+            count(sold, "unit"),
+            h.initial,
+            sold - h.initial
+        ));
         match &h.orders {
             // The orders past the stock, in the order the store holds them.
             Some(orders) => {

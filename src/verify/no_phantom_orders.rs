@@ -54,7 +54,10 @@ fn by_count(input: &Input) -> Check {
         let Some(sold) = h.units_sold() else { continue };
         sold_all += sold;
         if sold > could {
-            extra.push(format!("{}: {sold} units left the stock, won and indeterminate attempts account for {could}", h.id));
+            extra.push(format!(
+                "{}: {sold} units left the stock, won and indeterminate attempts account for {could}",
+                h.id
+            ));
         }
     }
     if extra.is_empty() {
@@ -108,7 +111,11 @@ mod tests {
             o.buyer_id.clear();
         }
         assert_eq!(check(&Input::new(&s, &l, &t)).status, Status::Pass, "o0 by id, o1 by the timeout");
-        t.orders.get_or_insert_with(Vec::new).push(crate::server::store::Order { id: "x".into(), buyer_id: String::new(), ..order(2) });
+        t.orders.get_or_insert_with(Vec::new).push(crate::server::store::Order {
+            id: "x".into(),
+            buyer_id: String::new(),
+            ..order(2)
+        });
         let c = check(&Input::new(&s, &l, &t));
         assert_eq!(c.status, Status::Fail, "a third order for one win and one timeout: {c:?}");
     }

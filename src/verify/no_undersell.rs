@@ -22,7 +22,6 @@
 use super::history::{Op, ProductHistory};
 use super::{ms, Check, Input, Invariant, Status};
 use crate::outcome::Outcome;
-use crate::resolve::Resolution;
 use crate::text::count;
 use std::collections::BTreeMap;
 
@@ -81,7 +80,8 @@ pub fn check(input: &Input) -> Check {
                 count(unmet.len() as u64, "buyer")
             ));
             // Indeterminate attempts first: they are the ones a reader would doubt.
-            let mut last: Vec<&Op> = unmet.iter().filter_map(|b| last_attempt(h, b)).collect();
+            let last = last_attempts(h);
+            let mut last: Vec<&Op> = unmet.iter().filter_map(|b| last.get(b).copied()).collect();
             last.sort_by_key(|op| (!op.attempt.outcome.is_open(), op.attempt.buyer));
             examples.extend(last.iter().map(|op| format!("{}: {}", op.who(), label(op))));
         } else if unresolved > 0 {
@@ -129,38 +129,30 @@ pub fn check(input: &Input) -> Check {
 /// could have been made to take the stock, with the evidence.
 fn early_sold_out(h: &ProductHistory) -> Option<(String, String)> {
     let q = h.quantity;
-    // Units no attempt explains could have gone at any time: count them as early.
-    let explained = (h.sales().count() + h.unknown().count()) as i64 * q;
-    let unexplained = (h.units_sold().unwrap_or(0) - explained).max(0);
     let mut refusals: Vec<&Op> = h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).collect();
     refusals.sort_by_key(|op| op.attempt.done_us);
-    let first = refusals.first()?;
-    let done = first.attempt.done_us;
-    let before = h.ops.iter().filter(|op| op.effect != Resolution::NoEffect && op.attempt.sent_us < done).count() as i64;
-    let could_sell = before * q + unexplained;
-    (h.initial - could_sell >= q).then(|| {
-        let late = refusals.iter().filter(|op| {
-            let t = op.attempt.done_us;
-            let n = h.ops.iter().filter(|o| o.effect != Resolution::NoEffect && o.attempt.sent_us < t).count() as i64;
-            h.initial - (n * q + unexplained) >= q
-        });
-        (
-            format!(
-                "{}: {} came while stock remained (the first at {}, when at most {} of {} could have been sold)",
-                h.id,
-                count(late.count() as u64, "sold_out answer"),
-                ms(done),
-                count(could_sell, "unit"),
-                h.initial
-            ),
-            format!(
-                "{}: sold_out done at {}; only {} sent before it could have taken effect",
-                first.who(),
-                ms(done),
-                count(before as u64, "attempt")
-            ),
-        )
-    })
+    let done: Vec<u64> = refusals.iter().map(|op| op.attempt.done_us).collect();
+    let could = h.could_have_sold_before(&done);
+    let early: Vec<usize> = (0..refusals.len()).filter(|&k| h.initial - could[k] >= q).collect();
+    let &first = early.first()?;
+    let at = done[first];
+    let sent_before = h.ops.iter().filter(|op| op.attempt.sent_us < at).count();
+    Some((
+        format!(
+            "{}: {} came while stock remained (the first at {}, when at most {} of {} could have been sold)",
+            h.id,
+            count(early.len() as u64, "sold_out answer"),
+            ms(at),
+            count(could[first], "unit"),
+            h.initial
+        ),
+        format!(
+            "{}: sold_out done at {}; only {} had been sent before it",
+            refusals[first].who(),
+            ms(at),
+            count(sent_before as u64, "attempt")
+        ),
+    ))
 }
 
 /// How an attempt ended, with its resolution: `busy`, `timeout→no effect`.
@@ -171,8 +163,16 @@ fn label(op: &Op) -> String {
     }
 }
 
-fn last_attempt<'h, 'a>(h: &'h ProductHistory<'a>, buyer: &str) -> Option<&'h Op<'a>> {
-    h.ops.iter().filter(|op| op.buyer == buyer).max_by_key(|op| op.attempt.attempt)
+/// Each buyer's last attempt.
+fn last_attempts<'h, 'a>(h: &'h ProductHistory<'a>) -> BTreeMap<&'h str, &'h Op<'a>> {
+    let mut out: BTreeMap<&str, &Op> = BTreeMap::new();
+    for op in &h.ops {
+        let last = out.entry(op.buyer.as_str()).or_insert(op);
+        if op.attempt.attempt > last.attempt.attempt {
+            *last = op;
+        }
+    }
+    out
 }
 
 /// "busy 591, timeout→no effect 909": how the attempts of `buyers` ended.

@@ -6,7 +6,6 @@
 use super::history::ProductHistory;
 use super::{ms, Check, Input, Invariant, Status};
 use crate::outcome::Outcome;
-use crate::resolve::Resolution;
 
 pub fn check(input: &Input) -> Check {
     let mut late = Vec::new();
@@ -15,20 +14,21 @@ pub fn check(input: &Input) -> Check {
     for h in &input.history.products {
         let Some(first) = first_sold_out(h) else { continue };
         any_sold_out = true;
-        let after = |t: u64| t > first.attempt.done_us;
-        for op in h.ops.iter().filter(|op| after(op.attempt.sent_us)) {
-            match op.effect {
-                Resolution::TookEffect => late.push(format!(
-                    "{}: sold_out done at {}; {}: sent at {}, {}",
-                    first.who(),
-                    ms(first.attempt.done_us),
-                    op.who(),
-                    ms(op.attempt.sent_us),
-                    what_it_did(h, op)
-                )),
-                Resolution::Unknown => open += 1,
-                Resolution::NoEffect => {}
-            }
+        let t = first.attempt.done_us;
+        for (op, n) in h.sales_after(t) {
+            let many = if n > 1 { format!(" ({n} sales)") } else { String::new() };
+            late.push(format!(
+                "{}: sold_out done at {}; {}: sent at {}, {}{many}",
+                first.who(),
+                ms(t),
+                op.who(),
+                ms(op.attempt.sent_us),
+                what_it_did(h, op)
+            ));
+        }
+        // Units no buyer can be told for: an unknown attempt sent afterwards may be one of them.
+        if h.sales_by_buyer().1 > 0 {
+            open += h.unknown().filter(|op| op.attempt.sent_us > t).count();
         }
     }
     if !any_sold_out {
@@ -38,7 +38,10 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::NoWinAfterSoldOut,
             Status::Fail,
-            format!("{} took effect though sent after a sold_out answer had completed", crate::text::count(late.len() as u64, "attempt")),
+            format!(
+                "{} took effect though sent after a sold_out answer had completed",
+                crate::text::count(late.len() as u64, "sale")
+            ),
         )
         .count("late_wins", late.len())
         .examples(late)
@@ -64,10 +67,8 @@ fn first_sold_out<'h, 'a>(h: &'h ProductHistory<'a>) -> Option<&'h super::histor
 
 /// "won order 7", "no answer, order 6 stored", "error 500, order 6 stored".
 fn what_it_did(h: &ProductHistory, op: &super::history::Op) -> String {
-    let order = op
-        .order
-        .and_then(|k| h.orders.as_ref().map(|o| o[k].order.id.clone()))
-        .or_else(|| op.attempt.order_id.clone());
+    let order =
+        op.order.and_then(|k| h.orders.as_ref().map(|o| o[k].order.id.clone())).or_else(|| op.attempt.order_id.clone());
     let stored = |o: Option<String>| o.map_or("a unit left the stock".to_string(), |id| format!("order {id} stored"));
     match op.outcome() {
         Outcome::Won => format!("won (order {})", op.attempt.order_id.as_deref().unwrap_or("without id")),

@@ -6,9 +6,8 @@
 
 use super::history::ProductHistory;
 use super::{Check, Input, Invariant, Status};
-use crate::outcome::Outcome;
 use crate::text::count;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub fn check(input: &Input) -> Check {
     let limit = input.scenario.buyers.limit;
@@ -38,7 +37,11 @@ pub fn check(input: &Input) -> Check {
         Check::new(
             Invariant::PerBuyerLimit,
             Status::Fail,
-            format!("{} over the limit of {}, up to {most}", count(over.len() as u64, "holding"), count(u64::from(limit), "order")),
+            format!(
+                "{} over the limit of {}, up to {most}",
+                count(over.len() as u64, "holding"),
+                count(u64::from(limit), "order")
+            ),
         )
         .examples(over.clone())
     } else if !open.is_empty() {
@@ -49,23 +52,9 @@ pub fn check(input: &Input) -> Check {
     check.count("limit", limit).count("most_held", most).count("buyers_over", over.len())
 }
 
-/// Distinct sales acknowledged to each buyer.
+/// Distinct sales acknowledged to each buyer (at least).
 fn promised<'a>(h: &'a ProductHistory) -> BTreeMap<&'a str, u32> {
-    let mut sales: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
-    let mut idless: BTreeMap<&str, u32> = BTreeMap::new();
-    for op in h.ops.iter().filter(|op| op.outcome() == Outcome::Won) {
-        match op.attempt.order_id.as_deref() {
-            Some(id) => {
-                sales.entry(op.buyer.as_str()).or_default().insert(Some(id));
-            }
-            None => *idless.entry(op.buyer.as_str()).or_default() += 1,
-        }
-    }
-    let mut out: BTreeMap<&str, u32> = sales.into_iter().map(|(b, s)| (b, s.len() as u32)).collect();
-    for (b, n) in idless {
-        *out.entry(b).or_default() += n;
-    }
-    out
+    h.promised_by_buyer()
 }
 
 /// Orders each buyer holds, or why that cannot be told.

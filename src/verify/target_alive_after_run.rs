@@ -8,7 +8,11 @@ use crate::target::Liveness;
 
 pub fn check(input: &Input) -> Check {
     match input.after_run {
-        None => Check::new(Invariant::TargetAliveAfterRun, Status::NotApplicable, "the target was not probed after the load"),
+        None => Check::new(
+            Invariant::TargetAliveAfterRun,
+            Status::NotApplicable,
+            "the target was not probed after the load",
+        ),
         Some(a) if a.liveness == Liveness::Responsive => {
             Check::new(Invariant::TargetAliveAfterRun, Status::Pass, format!("after the load, {}", a.detail))
         }

@@ -43,6 +43,8 @@ pub enum Reply {
     SendWith(u16, &'static str, String, String),
     /// Never answer (the connection stays open until the client leaves).
     Hang,
+    /// Close the connection without answering (a process that crashed behind its socket).
+    Close,
 }
 
 pub fn json(status: u16, body: serde_json::Value) -> Reply {
@@ -169,6 +171,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, idle: Option
                 while sock.read(&mut sink).await.is_ok_and(|n| n > 0) {}
                 return;
             }
+            Reply::Close => return,
         };
         if sock.write_all(bytes.as_bytes()).await.is_err() || sock.flush().await.is_err() {
             return;
