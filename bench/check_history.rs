@@ -1,5 +1,5 @@
 //! How long the checker takes on a large history: `cargo run --release --example check-history
-//! [attempts]` builds a burst of N buyers (default 100,000) on 10 products of 500 units each,
+//! [attempts]` builds a burst of N buyers (default and most 100,000) on 10 products of 500 units each,
 //! with sold_out answers, timeouts that took effect or not and id-less wins, and times the
 //! resolution and the checks (figures in BENCHMARKS.md).
 

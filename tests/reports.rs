@@ -89,7 +89,7 @@ fn a_run_folder_holds_every_artifact_and_the_html_is_self_contained() {
     assert!(failures.is_empty());
     let md = read(&run, "summary.md");
     assert!(md.starts_with("## ✅ limited — PASS (exit 0)"), "{md}");
-    assert!(md.contains("| `no_oversell` | ✅ pass |"), "{md}");
+    assert!(md.contains("| `no_oversell` | safety | ✅ pass |"), "{md}");
     assert!(s["release_us"].as_u64().is_some(), "a burst records its release");
 }
 

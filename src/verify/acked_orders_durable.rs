@@ -140,15 +140,16 @@ fn with_accepted(input: &Input, check: Check) -> Check {
 /// were lost (at least), how many truth cannot settle, and examples.
 fn accepted_lost(h: &ProductHistory, limit: u32) -> (usize, usize, Vec<String>) {
     // Sold out at the end: the queue may have refused them for want of stock.
-    let Some(final_stock) = h.final_stock.filter(|&f| f >= h.quantity) else { return (0, 0, Vec::new()) };
-    let _ = final_stock;
+    if h.final_stock.is_none_or(|f| f < h.quantity) {
+        return (0, 0, Vec::new());
+    }
     let held = h.holdings();
     // A buyer at its limit may be refused by the queue: that is no loss.
     let unstored: Vec<_> = h
         .ops
         .iter()
         .filter(|op| op.outcome() == Outcome::Accepted && op.is_open())
-        .filter(|op| !held.get(op.buyer.as_str()).copied().flatten().is_some_and(|n| n >= limit))
+        .filter(|op| held.get(op.buyer.as_str()).copied().flatten().is_none_or(|n| n < limit))
         .collect();
     let no_effect: Vec<_> = unstored.iter().filter(|op| op.effect == Resolution::NoEffect).collect();
     let by_count = match &h.orders {
