@@ -331,6 +331,26 @@ truth:
     assert!(s["target"]["store"].as_str().is_some_and(|t| t.contains("least trusted")), "{}", s["target"]);
 }
 
+/// The conditional sale of one unit of product 1 to `user`, in one transaction: true if sold.
+async fn sell_one(pool: &sqlx::SqlitePool, user: &str) -> bool {
+    let mut tx = pool.begin().await.expect("tx");
+    let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 1 AND stock >= 1")
+        .execute(&mut *tx)
+        .await
+        .expect("update")
+        .rows_affected()
+        == 1;
+    if sold {
+        sqlx::query("INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS')")
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    sold
+}
+
 /// After 20 orders the pool deadlocks: every later request hangs, though each still commits
 /// two seconds later for a buyer who gave up. The run ends on time, reports the timeouts,
 /// resolves them from truth read once the commits stop, and fails on liveness: the buyers
@@ -361,21 +381,7 @@ fn a_deadlocked_pool() {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
                 let user = r.json()["user"].as_str().unwrap_or_default().to_string();
-                let mut tx = pool.begin().await.expect("tx");
-                let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 1 AND stock >= 1")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("update")
-                    .rows_affected()
-                    == 1;
-                if sold {
-                    sqlx::query("INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS')")
-                        .bind(&user)
-                        .execute(&mut *tx)
-                        .await
-                        .expect("insert");
-                }
-                tx.commit().await.expect("commit");
+                let sold = sell_one(&pool, &user).await;
                 if stuck.load(Ordering::Acquire) {
                     return Reply::Hang;
                 }
@@ -453,21 +459,7 @@ fn a_shop_that_crashes_mid_sale() {
                 }
                 served.fetch_add(1, Ordering::AcqRel);
                 let user = r.json()["user"].as_str().unwrap_or_default().to_string();
-                let mut tx = pool.begin().await.expect("tx");
-                let sold = sqlx::query("UPDATE products SET stock = stock - 1 WHERE id = 1 AND stock >= 1")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("update")
-                    .rows_affected()
-                    == 1;
-                if sold {
-                    sqlx::query("INSERT INTO orders (product_id, user_id, quantity_ordered, status) VALUES (1, ?1, 1, 'SUCCESS')")
-                        .bind(&user)
-                        .execute(&mut *tx)
-                        .await
-                        .expect("insert");
-                }
-                tx.commit().await.expect("commit");
+                let sold = sell_one(&pool, &user).await;
                 shops::json(if sold { 201 } else { 409 }, json!({}))
             }
         })

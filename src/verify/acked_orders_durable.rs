@@ -238,15 +238,7 @@ mod tests {
     #[test]
     fn repeats_of_one_buyer_naming_one_order_are_one_sale() {
         let s = scenario(5, 1);
-        let l = ledger(
-            (1..=5)
-                .map(|k| {
-                    let mut a = attempt(0, Won, u64::from(k));
-                    a.attempt = k;
-                    a
-                })
-                .collect(),
-        );
+        let l = ledger(repeats(0, 5));
         let c = check(&Input::new(&s, &l, &truth(5, 4, &[0])));
         assert_eq!((c.status, c.counts["acknowledged"]), (Status::Pass, 1), "{c:?}");
     }

@@ -43,6 +43,17 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
     }
 }
 
+/// `n` won answers of `buyer` naming its one order `o<buyer>` (retries, sessions of one account).
+pub fn repeats(buyer: u32, n: u32) -> Vec<Attempt> {
+    (1..=n)
+        .map(|k| {
+            let mut a = attempt(buyer, Outcome::Won, u64::from(k));
+            a.attempt = k;
+            a
+        })
+        .collect()
+}
+
 pub fn ledger(attempts: Vec<Attempt>) -> Ledger {
     Ledger { products: vec!["p".into()], buyers: 0, attempts, ..Ledger::default() }
 }

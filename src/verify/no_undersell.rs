@@ -260,15 +260,7 @@ mod tests {
     #[test]
     fn one_order_named_by_sessions_of_one_buyer_is_what_each_wanted() {
         let s = scenario(5, 1);
-        let l = ledger(
-            (1..=5)
-                .map(|k| {
-                    let mut a = attempt(0, Won, u64::from(k));
-                    a.attempt = k;
-                    a
-                })
-                .collect(),
-        );
+        let l = ledger(repeats(0, 5));
         let c = check(&Input::new(&s, &l, &truth(5, 4, &[0])));
         assert_eq!(c.status, Status::Pass, "{c:?}");
     }
