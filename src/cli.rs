@@ -270,6 +270,10 @@ pub struct ServeArgs {
     /// 2ms; SQL backends hold one pooled connection while it passes.
     #[arg(long, default_value = "0ms", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub store_latency: crate::scenario::HumanDuration,
+    /// How long an order may wait for a pooled connection (SQL backends) before it is
+    /// answered 503; `flashbench run` passes the scenario's `request_timeout`.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub acquire_timeout: crate::scenario::HumanDuration,
     /// Instance number, unique among instances that share a store (it goes into order ids).
     #[arg(long, default_value_t = 0)]
     pub instance: u32,
@@ -357,16 +361,16 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Probe { file } => match scenario::load(&file) {
             Ok(s) => {
                 let (text, code) = crate::probe::probe(&s).await;
-                print!("{text}");
+                crate::out!("{text}");
                 code
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::note!("error: {e}");
                 EXIT_USAGE
             }
         },
         Command::Schema => {
-            println!("{}", scenario::schema_json());
+            crate::outln!("{}", scenario::schema_json());
             EXIT_PASS
         }
     }
@@ -377,11 +381,11 @@ async fn merge_command(dirs: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> i
     let opts = RunOptions { out, quiet, ..RunOptions::default() };
     let result = crate::shard::distributed::merge_dirs(dirs, &opts).await;
     match (&result.summary, &result.error) {
-        (Some(s), _) if !quiet => print!("{}", report::render(s, result.dir.as_deref())),
+        (Some(s), _) if !quiet => crate::out!("{}", report::render(s, result.dir.as_deref())),
         (Some(s), _) => {
-            println!("{} {} exit {}: {}", report::terminal::verdict_word(s), s.scenario, s.exit_code, s.headline())
+            crate::outln!("{} {} exit {}: {}", report::terminal::verdict_word(s), s.scenario, s.exit_code, s.headline())
         }
-        (None, Some(e)) => eprintln!("error: {e}"),
+        (None, Some(e)) => crate::note!("error: {e}"),
         (None, None) => {}
     }
     result.exit_code
@@ -396,14 +400,14 @@ async fn run_command(args: RunArgs) -> i32 {
         None => None,
         Some(Ok(rw)) => Some(rw),
         Some(Err(e)) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             return EXIT_USAGE;
         }
     };
     let files = match run::expand(&args.paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -430,7 +434,7 @@ async fn run_command(args: RunArgs) -> i32 {
             Some(path) => match crate::baseline::Baseline::load(path) {
                 Ok(b) => Some(std::sync::Arc::new(b)),
                 Err(e) => {
-                    eprintln!("error: --baseline {e}");
+                    crate::note!("error: --baseline {e}");
                     return EXIT_USAGE;
                 }
             },
@@ -442,13 +446,13 @@ async fn run_command(args: RunArgs) -> i32 {
     };
     if let (Some(release_at), Some(out)) = (&args.release_at, &args.out) {
         let [file] = files.as_slice() else {
-            eprintln!("error: --shard runs one scenario file; {} given", files.len());
+            crate::note!("error: --shard runs one scenario file; {} given", files.len());
             return EXIT_USAGE;
         };
         let outcome = crate::shard::distributed::run_part(file, &opts, release_at, out).await;
         match outcome.exit_code {
-            EXIT_PASS => eprintln!("{}", outcome.message),
-            _ => eprintln!("error: {}", outcome.message),
+            EXIT_PASS => crate::note!("{}", outcome.message),
+            _ => crate::note!("error: {}", outcome.message),
         }
         return outcome.exit_code;
     }
@@ -456,7 +460,7 @@ async fn run_command(args: RunArgs) -> i32 {
     // A baseline that could not be saved would be found missing by the next run: refuse now.
     if let Some(folder) = args.save_baseline.as_deref().and_then(std::path::Path::parent) {
         if !folder.as_os_str().is_empty() && !folder.is_dir() {
-            eprintln!("error: --save-baseline: the folder {} does not exist", folder.display());
+            crate::note!("error: --save-baseline: the folder {} does not exist", folder.display());
             return EXIT_USAGE;
         }
     }
@@ -465,10 +469,10 @@ async fn run_command(args: RunArgs) -> i32 {
     let problems = run::preflight(&files, &opts);
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            crate::note!("error: {p}");
         }
         if !single {
-            eprintln!(
+            crate::note!(
                 "{} of {} scenarios cannot run; nothing was run (exit 2). `flashbench validate` lists the same errors.",
                 problems.len(),
                 files.len()
@@ -478,10 +482,10 @@ async fn run_command(args: RunArgs) -> i32 {
     }
     if let Some(addr) = args.metrics_listen {
         match crate::live::listen::start(addr).await {
-            Ok(bound) if !args.quiet => eprintln!("metrics at http://{bound}/metrics"),
+            Ok(bound) if !args.quiet => crate::note!("metrics at http://{bound}/metrics"),
             Ok(_) => {}
             Err(e) => {
-                eprintln!("error: {e}; choose a free address, or leave out --metrics-listen");
+                crate::note!("error: {e}; choose a free address, or leave out --metrics-listen");
                 return EXIT_USAGE;
             }
         }
@@ -491,7 +495,7 @@ async fn run_command(args: RunArgs) -> i32 {
     let mut results = Vec::new();
     for (done, file) in files.iter().enumerate() {
         if crate::interrupt::requested().is_some() {
-            eprintln!("interrupted: {} not run", crate::text::count((files.len() - done) as u64, "scenario"));
+            crate::note!("interrupted: {} not run", crate::text::count((files.len() - done) as u64, "scenario"));
             break;
         }
         let exact = match (&opts.out, single) {
@@ -504,16 +508,22 @@ async fn run_command(args: RunArgs) -> i32 {
         };
         let result = run::run_file(file, &opts, exact.as_deref()).await;
         match (&result.summary, &result.error) {
-            (Some(s), _) if !args.quiet => print!("{}", report::render(s, result.dir.as_deref())),
+            (Some(s), _) if !args.quiet => crate::out!("{}", report::render(s, result.dir.as_deref())),
             (Some(s), _) => {
-                println!("{} {} exit {}: {}", report::terminal::verdict_word(s), s.scenario, s.exit_code, s.headline())
+                crate::outln!(
+                    "{} {} exit {}: {}",
+                    report::terminal::verdict_word(s),
+                    s.scenario,
+                    s.exit_code,
+                    s.headline()
+                )
             }
-            (None, Some(e)) => eprintln!("error: {e}"),
+            (None, Some(e)) => crate::note!("error: {e}"),
             (None, None) => {}
         }
         if let (Some(s), Some(e)) = (&result.summary, &result.error) {
             if s.exit_code != result.exit_code {
-                eprintln!("error: {e}");
+                crate::note!("error: {e}");
             }
         }
         let what = match (&result.summary, &result.error) {
@@ -525,19 +535,21 @@ async fn run_command(args: RunArgs) -> i32 {
         let failed = result.exit_code != 0;
         results.push(result);
         if failed && args.fail_fast {
-            eprintln!("--fail-fast: stopping after {}", file.display());
+            crate::note!("--fail-fast: stopping after {}", file.display());
             break;
         }
     }
     if let Some(addr) = args.metrics_listen {
         if !args.quiet {
-            eprintln!(
+            crate::note!(
                 "waiting for Prometheus to scrape the final figures at http://{addr}/metrics (at most {}s; Ctrl-C to skip)",
                 crate::live::listen::LINGER.as_secs()
             );
         }
         if !crate::live::listen::await_last_scrape().await && !args.quiet {
-            eprintln!("no scrape came: the final figures were not collected (--prometheus-remote-write pushes them)");
+            crate::note!(
+                "no scrape came: the final figures were not collected (--prometheus-remote-write pushes them)"
+            );
         }
     }
     let summaries: Vec<&report::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
@@ -553,15 +565,15 @@ async fn run_command(args: RunArgs) -> i32 {
         };
         saved = match json.map(|j| j.map_err(std::io::Error::other).and_then(|b| report::write_atomic(path, &b))) {
             Some(Ok(())) => {
-                eprintln!("baseline saved to {}", path.display());
+                crate::note!("baseline saved to {}", path.display());
                 EXIT_PASS
             }
             Some(Err(e)) => {
-                eprintln!("error: cannot save the baseline to {}: {e}", path.display());
+                crate::note!("error: cannot save the baseline to {}: {e}", path.display());
                 EXIT_ENVIRONMENT
             }
             None => {
-                eprintln!("error: no result to save as a baseline");
+                crate::note!("error: no result to save as a baseline");
                 EXIT_ENVIRONMENT
             }
         };
@@ -569,9 +581,9 @@ async fn run_command(args: RunArgs) -> i32 {
     // A baseline asked for and not saved fails the command (exit 4), whatever the runs found.
     let code = most_severe(rows.iter().map(|r| r.1).chain([saved]));
     if !single {
-        print!("{}", report::render_suite(&rows, code));
+        crate::out!("{}", report::render_suite(&rows, code));
         if let Some(table) = report::render_self_tests(&summaries) {
-            print!("{table}");
+            crate::out!("{table}");
         }
         let suite_dir = match &opts.out {
             Some(out) => Ok(report::RunDir::exact(out)),
@@ -600,8 +612,8 @@ async fn run_command(args: RunArgs) -> i32 {
                     d
                 })
         }) {
-            Ok(d) => println!("suite report {}", d.join("index.html").display()),
-            Err(e) => eprintln!("warning: cannot write the suite report: {e}"),
+            Ok(d) => crate::outln!("suite report {}", d.join("index.html").display()),
+            Err(e) => crate::note!("warning: cannot write the suite report: {e}"),
         }
     }
     code
@@ -631,7 +643,7 @@ async fn compare_command(args: CompareArgs) -> i32 {
     let result = match (runs, args.paths.as_slice()) {
         (true, dirs) => {
             if args.strategies.is_some() || args.repeat.is_some() || args.buyers.is_some() || args.instances.is_some() {
-                eprintln!("error: --strategies, --repeat, --buyers and --instances apply to a scenario file, not to finished runs");
+                crate::note!("error: --strategies, --repeat, --buyers and --instances apply to a scenario file, not to finished runs");
                 return EXIT_USAGE;
             }
             crate::compare::compare_runs(dirs, &opts)
@@ -645,7 +657,7 @@ async fn compare_command(args: CompareArgs) -> i32 {
                 .filter(|p| !p.join(report::SUMMARY_JSON).is_file())
                 .map(|p| p.display().to_string())
                 .collect();
-            eprintln!(
+            crate::note!(
                 "error: give one scenario file, or finished run folders (each with a summary.json); not: {}",
                 odd.join(", ")
             );
@@ -654,11 +666,11 @@ async fn compare_command(args: CompareArgs) -> i32 {
     };
     match result {
         Ok(done) => {
-            print!("{}", report::compare::render_terminal(&done.comparison, &done.dir));
+            crate::out!("{}", report::compare::render_terminal(&done.comparison, &done.dir));
             done.comparison.exit_code
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             e.exit_code()
         }
     }
@@ -668,7 +680,7 @@ fn report_command(dirs: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASS;
     for dir in dirs {
         match report::rerender(dir) {
-            Ok(s) => println!(
+            Ok(s) => crate::outln!(
                 "rendered {} ({} {}, exit {})",
                 dir.join("index.html").display(),
                 s.scenario,
@@ -676,7 +688,7 @@ fn report_command(dirs: &[PathBuf]) -> i32 {
                 s.exit_code
             ),
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::note!("error: {e}");
                 code = EXIT_USAGE;
             }
         }
@@ -694,14 +706,14 @@ fn validate_command(paths: &[PathBuf]) -> i32 {
         let files = match run::expand(std::slice::from_ref(path)) {
             Ok(f) => f,
             Err(e) => {
-                println!("error  {e}");
+                crate::outln!("error  {e}");
                 code = EXIT_USAGE;
                 continue;
             }
         };
         for file in files {
             match scenario::load(&file) {
-                Ok(s) => println!(
+                Ok(s) => crate::outln!(
                     "ok     {} ({}: {}, {})",
                     file.display(),
                     s.name,
@@ -709,7 +721,7 @@ fn validate_command(paths: &[PathBuf]) -> i32 {
                     crate::text::count(s.products.len() as u64, "product")
                 ),
                 Err(e) => {
-                    println!("error  {e}");
+                    crate::outln!("error  {e}");
                     code = EXIT_USAGE;
                 }
             }
@@ -721,7 +733,7 @@ fn validate_command(paths: &[PathBuf]) -> i32 {
 async fn serve_command(args: ServeArgs) -> i32 {
     let strategy = args.strategy.unwrap_or_else(|| args.backend.default_strategy());
     if !args.backend.supports(strategy) {
-        eprintln!("error: --strategy {strategy}: {}", args.backend.unsupported_message(strategy));
+        crate::note!("error: --strategy {strategy}: {}", args.backend.unsupported_message(strategy));
         return EXIT_USAGE;
     }
     crate::limits::raise_fd_limit();
@@ -739,10 +751,11 @@ async fn serve_command(args: ServeArgs) -> i32 {
         location,
         pool_size: args.pool_size,
         timeout: crate::run::STORE_TIMEOUT,
+        acquire_timeout: args.acquire_timeout.0,
         latency: args.store_latency.0,
     };
     if let Err(e) = Store::prepare(&store).await {
-        eprintln!("error: {e}");
+        crate::note!("error: {e}");
         return EXIT_ENVIRONMENT;
     }
     let config = ServerConfig {
@@ -760,7 +773,7 @@ async fn serve_command(args: ServeArgs) -> i32 {
     let srv = match server::start(&config, args.listen).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             return EXIT_ENVIRONMENT;
         }
     };
@@ -768,7 +781,7 @@ async fn serve_command(args: ServeArgs) -> i32 {
         let products = match scenario::load_products(file) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::note!("error: {e}");
                 return EXIT_USAGE;
             }
         };
@@ -777,16 +790,16 @@ async fn serve_command(args: ServeArgs) -> i32 {
             .map(|p| server::store::SeedProduct { id: p.id, name: p.name, stock: p.stock, limit_per_buyer: 1 })
             .collect();
         if let Err(e) = srv.store.seed(&seed).await {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             return EXIT_ENVIRONMENT;
         }
     }
-    println!("flashbench serve listening on {} (backend {}, strategy {strategy})", srv.url(), args.backend);
+    crate::outln!("flashbench serve listening on {} (backend {}, strategy {strategy})", srv.url(), args.backend);
     if !args.quiet {
         if made_up {
-            eprintln!("admin token: {admin_token}");
+            crate::note!("admin token: {admin_token}");
         }
-        eprintln!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth, GET /admin/in-flight, GET /metrics (admin routes and metrics need the token); Ctrl-C stops");
+        crate::note!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth, GET /admin/in-flight, GET /metrics (admin routes and metrics need the token); Ctrl-C stops");
     }
     if args.exit_on_stdin_eof {
         let mut stdin = tokio::io::stdin();

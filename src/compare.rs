@@ -86,24 +86,24 @@ pub async fn compare_scenario(
     for (i, d) in designs.iter().enumerate() {
         // After Ctrl-C the designs not yet run are left out; the comparison shows those run.
         if crate::interrupt::requested().is_some() {
-            eprintln!("interrupted: {} of {} designs were not run", designs.len() - i, designs.len());
+            crate::note!("interrupted: {} of {} designs were not run", designs.len() - i, designs.len());
             break;
         }
         if !opts.quiet {
-            eprintln!("design {} of {}: {d}", i + 1, designs.len());
+            crate::note!("design {} of {}: {d}", i + 1, designs.len());
         }
         let mut o = opts.clone();
         (o.overrides.backend, o.overrides.strategy) = (Some(d.backend), Some(d.strategy));
         let run_dir = dir.join(d.slug());
         let result = run::run_file(file, &o, Some(&run_dir)).await;
         match &result.summary {
-            Some(sum) => eprintln!(
+            Some(sum) => crate::note!(
                 "  {} {d}: exit {}: {}",
                 if sum.passed() { "PASS" } else { "FAIL" },
                 sum.exit_code,
                 sum.headline()
             ),
-            None => eprintln!("  FAIL {d}: exit {}: {}", result.exit_code, result.error.as_deref().unwrap_or("")),
+            None => crate::note!("  FAIL {d}: exit {}: {}", result.exit_code, result.error.as_deref().unwrap_or("")),
         }
         match read_run(&run_dir, Some(d.to_string())) {
             Ok(c) => compared.push(c),

@@ -131,24 +131,25 @@ pub fn install() {
 
 fn on_signal(signal: Signal) {
     if request(signal) {
-        eprintln!(
+        crate::logging::line(format!(
             "\n{}: stopping the load; attempts in flight get {}s, then truth is read and a partial report \
              written (exit {}). Press Ctrl-C again to quit at once.",
             signal.name(),
             DRAIN.as_secs(),
             signal.exit_code()
-        );
+        ));
         return;
     }
     let code = requested().unwrap_or(signal).exit_code();
-    eprintln!("\n{}: quitting at once (exit {code}).", signal.name());
+    crate::logging::line(format!("\n{}: quitting at once (exit {code}).", signal.name()));
     let left = left();
     for (_, store) in &left.stores {
-        eprintln!("left behind: {}", left_behind(&store.location));
+        crate::logging::line(format!("left behind: {}", left_behind(&store.location)));
     }
     if let Some(folder) = &left.folder {
-        eprintln!("left behind: {} (no summary.json: this run has no report)", folder.display());
+        crate::logging::line(format!("left behind: {} (no summary.json: this run has no report)", folder.display()));
     }
+    crate::logging::flush();
     std::process::exit(code);
 }
 

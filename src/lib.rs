@@ -31,6 +31,24 @@
 //! [`server::Strategy`] and its arm in `server/store/mutant.rs`; an invariant, a file under
 //! `verify/` and a variant of [`verify::Invariant`].
 
+/// `println!` to stdout that ignores a closed pipe ([`logging::stdout`]).
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::logging::stdout(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` to stdout that ignores a closed pipe.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::logging::stdout(&format!($($t)*)) };
+}
+
+/// `eprintln!` through the bounded, non-blocking stderr sink ([`logging::line`]).
+#[macro_export]
+macro_rules! note {
+    ($($t:tt)*) => { $crate::logging::line(format!($($t)*)) };
+}
+
 pub mod baseline;
 pub mod cli;
 pub mod color;

@@ -17,5 +17,7 @@ fn main() {
     let code = runtime.block_on(dispatch(cli));
     // Goose users and in-flight connections may still be winding down; do not wait for them.
     runtime.shutdown_background();
+    // What repeated or could not be written, in a line or two, after the verdict.
+    flashbench::logging::finish();
     std::process::exit(code);
 }

@@ -133,6 +133,7 @@ pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> std::io::Re
         location,
         pool_size: opts.pool_size.or(s.server.pool_size).unwrap_or(default_pool),
         timeout: STORE_TIMEOUT,
+        acquire_timeout: s.request_timeout.0.max(STORE_TIMEOUT),
         latency: s.server.store_latency.map_or(std::time::Duration::ZERO, |d| d.0),
     })
 }
@@ -408,7 +409,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     drop(view);
     if let Some(rw) = &opts.remote_write {
         if let Err(e) = rw.push(&live).await {
-            eprintln!("warning: {e}; the run's final figures were not pushed");
+            crate::logging::line(format!("warning: {e}; the run's final figures were not pushed"));
         }
     }
     if written.is_ok() {

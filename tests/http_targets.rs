@@ -438,6 +438,72 @@ truth:
     }
 }
 
+/// One worker sells one unit every 500 ms, whoever waits: the first buyers are answered, the
+/// rest time out and are sold to after the load. Truth is read until two reads twice the
+/// longest gap between two commits apart agree (1 s, though `truth.settle` is 200 ms), so it
+/// sees every late sale: each timeout took effect, and nothing was undersold.
+fn a_server_that_commits_slowly_after_the_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let file = db.clone();
+    let shop = Shop::start(None, move || async move {
+        let pool = shops::sqlite(&file, INT_IDS_SCHEMA).await;
+        let worker = Arc::new(tokio::sync::Mutex::new(()));
+        handler(move |r| {
+            let (pool, worker) = (pool.clone(), worker.clone());
+            async move {
+                if r.method != "POST" {
+                    return shops::json(200, json!({}));
+                }
+                let user = r.json()["user"].as_str().unwrap_or_default().to_string();
+                // The sale goes on whether or not the buyer still waits.
+                let sale = tokio::spawn(async move {
+                    let _one_at_a_time = worker.lock().await;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    sell_one(&pool, &user).await
+                });
+                match sale.await {
+                    Ok(true) => shops::json(201, json!({})),
+                    _ => shops::json(409, json!({})),
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: slow-commits
+products:
+  - id: "1"
+    stock: 6
+buyers:
+  count: 6
+request_timeout: 1200ms
+target:
+  kind: http
+  urls: [{url}]
+  order: {{path: /orders, body: {{user: "{{buyer}}"}}}}
+  setup:
+    - sql: DELETE FROM orders
+    - sql: "UPDATE products SET stock = {{stock}} WHERE id = {{product:int}}"
+truth:
+  settle: 200ms
+  sql:
+    url: sqlite://{db}
+    stock: SELECT id AS product, stock FROM products
+    orders: SELECT id, product_id AS product, user_id AS buyer, quantity_ordered AS quantity FROM orders
+expect:
+  may_also_violate: [every_buyer_answered]
+"#,
+        url = shop.url(),
+        db = db.display()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(s["outcomes"]["timeout"].as_u64() >= Some(1), "some buyers gave up: {}", s["outcomes"]);
+    assert_eq!(s["products"][0]["final_stock"], 0, "every unit sold in the end: {}", s["truth"]);
+    assert_eq!(s["indeterminate"]["took_effect"], s["outcomes"]["timeout"], "{}", s["indeterminate"]);
+    assert_eq!(status(&s, "no_undersell"), "pass", "{}", invariant(&s, "no_undersell"));
+}
+
 /// After 10 orders the shop crashes: every later request's connection is closed unanswered.
 /// Nothing was oversold or lost, yet it is no pass: `every_buyer_answered` and
 /// `target_alive_after_run` fail (exit 1), with the closed connections as evidence.
@@ -1285,6 +1351,7 @@ fn main() -> std::process::ExitCode {
     t.add("shops::idle_connections_closed_before_the_release", &[], idle_connections_closed_before_the_release);
     t.add("shops::a_deadlocked_pool", &[], a_deadlocked_pool);
     t.add("shops::a_shop_that_crashes_mid_sale", &[], a_shop_that_crashes_mid_sale);
+    t.add("shops::a_server_that_commits_slowly_after_the_load", &[], a_server_that_commits_slowly_after_the_load);
     t.add("shops::a_short_idle_timeout_loses_no_request", &[], a_short_idle_timeout_loses_no_request);
     t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
     t.add("shops::a_pool_that_raises_undersells", &[], a_pool_that_raises_undersells);

@@ -14,6 +14,7 @@ async fn start(rate_limit: &str) -> RunningServer {
             location: StoreLocation::Memory,
             pool_size: 1,
             timeout: Duration::from_secs(3),
+            acquire_timeout: Duration::from_secs(3),
             latency: Duration::ZERO,
         },
         strategy: Strategy::Atomic,

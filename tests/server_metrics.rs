@@ -12,7 +12,13 @@ const TOKEN: &str = "metrics-token";
 
 fn config(location: StoreLocation, strategy: Strategy, rate_limit: &str) -> ServerConfig {
     ServerConfig {
-        store: StoreOptions { location, pool_size: 1, timeout: Duration::from_secs(3), latency: Duration::ZERO },
+        store: StoreOptions {
+            location,
+            pool_size: 1,
+            timeout: Duration::from_secs(3),
+            acquire_timeout: Duration::from_secs(3),
+            latency: Duration::ZERO,
+        },
         strategy,
         rate_limit: rate_limit.parse::<RateLimit>().expect("rate"),
         admin_token: TOKEN.into(),

@@ -292,6 +292,7 @@ fn a_holder_outliving_its_lock(strategy: flashbench::server::Strategy) -> (Vec<&
         location: StoreLocation::Redis { url: url.clone(), prefix: prefix.clone() },
         pool_size: 1,
         timeout: Duration::from_secs(3),
+        acquire_timeout: Duration::from_secs(3),
         latency: Duration::from_millis(latency_ms),
     };
     let lock_key = match strategy {

@@ -100,13 +100,13 @@ impl RemoteWrite {
                     Ok(()) if failing => {
                         failing = false;
                         if !quiet {
-                            eprintln!("remote write to {} works again", self.describe());
+                            crate::logging::line(format!("remote write to {} works again", self.describe()));
                         }
                     }
                     Ok(()) => {}
                     Err(e) if !failing => {
                         failing = true;
-                        eprintln!("warning: {e}; the run goes on, its report is not affected");
+                        crate::logging::line(format!("warning: {e}; the run goes on, its report is not affected"));
                     }
                     Err(_) => {}
                 }

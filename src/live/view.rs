@@ -85,7 +85,7 @@ impl View {
                         let snap = live.snapshot();
                         let per_second = rates.update(&snap);
                         if ticked || last_phase != Some(snap.phase) {
-                            eprintln!("{}", plain_line(&live, &snap, per_second));
+                            crate::logging::line(plain_line(&live, &snap, per_second));
                         }
                         last_phase = Some(snap.phase);
                     }

@@ -178,6 +178,7 @@ mod tests {
                 location: StoreLocation::Memory,
                 pool_size: 1,
                 timeout: Duration::from_secs(1),
+                acquire_timeout: Duration::from_secs(1),
                 latency: Duration::ZERO,
             },
             strategy: Strategy::SeedLock,

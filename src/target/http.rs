@@ -246,15 +246,29 @@ impl Target for HttpTarget {
         Box::pin(async move {
             let started = Instant::now();
             // An http target's requests in flight cannot be seen: always read until two
-            // readings `truth.settle` apart agree.
+            // readings far enough apart agree (`truth.settle`, or twice the longest gap between
+            // two commits seen during the run, when longer).
+            let interval = awaited.interval(&s.truth);
             let (reading, reads, settled) =
-                truth::settle(&s.truth, true, |r| awaited.draining(r), || self.read_once(s))
+                truth::settle(&s.truth, interval, true, |r| awaited.draining(r), || self.read_once(s))
                     .await
                     .map_err(TargetError::Truth)?;
             let mut notes = vec![format!(
-                "requests still running at an http target cannot be seen, so truth was read until two reads {:?} apart agreed",
-                s.truth.settle.0
+                "requests still running at an http target cannot be seen, so truth was read until two reads {interval:?} apart agreed{}",
+                if interval > s.truth.settle.0 {
+                    format!(" (twice the longest gap between two commits during the run, above truth.settle {:?})", s.truth.settle.0)
+                } else {
+                    String::new()
+                }
             )];
+            if interval > s.truth.max_wait.0 {
+                notes.push(format!(
+                    "commits were up to {:?} apart during the run, so truth needs {interval:?} of quiet, more than \
+                     truth.max_wait {:?}: still selling? raise truth.max_wait",
+                    interval / 2,
+                    s.truth.max_wait.0
+                ));
+            }
             if !awaited.queued.is_empty() {
                 notes.push(match awaited.draining(&reading) {
                     true => format!(
@@ -265,7 +279,10 @@ impl Target for HttpTarget {
                 });
             }
             if !settled {
-                notes.push(format!("the store was still changing after {:?} ({reads} reads)", s.truth.max_wait.0));
+                notes.push(format!(
+                    "the store was still changing after {:?} ({reads} reads {interval:?} apart): still selling, so no verdict",
+                    s.truth.max_wait.0
+                ));
             }
             if matches!(self.source, Source::Http(_)) {
                 notes.push("truth came from the server's own answers: the least trusted source".into());

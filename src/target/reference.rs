@@ -375,7 +375,8 @@ impl ReferenceTarget {
         let left =
             TruthSpec { max_wait: HumanDuration(give_up.saturating_duration_since(Instant::now())), ..spec.clone() };
         let (snaps, reads, agreed) =
-            truth::settle(&left, unsettled_possible || !reading.quiet, |_| false, || self.snapshots()).await?;
+            truth::settle(&left, spec.settle.0, unsettled_possible || !reading.quiet, |_| false, || self.snapshots())
+                .await?;
         reading.reads = reads;
         if !agreed {
             reading.notes.push(format!(
@@ -633,7 +634,12 @@ impl FaultSurface for ReferenceFaults {
 /// The `serve` arguments that point a child at the same store, and its environment: store
 /// URLs go there, not on the command line, where `ps` would show their passwords.
 fn store_args(store: &StoreOptions) -> (Vec<String>, Vec<(&'static str, String)>) {
-    let mut args = vec!["--pool-size".to_string(), store.pool_size.to_string()];
+    let mut args = vec![
+        "--pool-size".to_string(),
+        store.pool_size.to_string(),
+        "--acquire-timeout".to_string(),
+        format!("{}ms", store.acquire_timeout.as_millis()),
+    ];
     let mut env = Vec::new();
     if !store.latency.is_zero() {
         args.extend(["--store-latency".into(), format!("{}us", store.latency.as_micros())]);
@@ -725,8 +731,13 @@ mod tests {
             StoreLocation::Postgres { url: "postgres://app:s3cr@t@db/shop".into(), schema: "fb_1".into() },
             StoreLocation::Redis { url: "redis://:s3cr@t@cache:6379".into(), prefix: "fb:1".into() },
         ] {
-            let store =
-                StoreOptions { location, pool_size: 4, timeout: Duration::from_secs(1), latency: Duration::ZERO };
+            let store = StoreOptions {
+                location,
+                pool_size: 4,
+                timeout: Duration::from_secs(1),
+                acquire_timeout: Duration::from_secs(1),
+                latency: Duration::ZERO,
+            };
             let (args, env) = store_args(&store);
             assert!(args.iter().all(|a| !a.contains("s3cr")), "{args:?}");
             assert!(env.iter().any(|(_, v)| v.contains("s3cr@t")), "{env:?}");

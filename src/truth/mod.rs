@@ -29,12 +29,13 @@ pub struct Reading {
     pub orders: Option<Vec<Order>>,
 }
 
-/// Reads with `read` until two readings `spec.settle` apart agree (or once, when nothing could
+/// Reads with `read` until two readings `interval` apart agree (or once, when nothing could
 /// still change them: `!unsettled_possible`) and `draining` says no queued order is still on
 /// its way, within `spec.max_wait`. Returns the last reading, how many reads it took, and
 /// whether the last two agreed.
 pub async fn settle<T, E, F, Fut>(
     spec: &TruthSpec,
+    interval: std::time::Duration,
     unsettled_possible: bool,
     draining: impl Fn(&T) -> bool,
     mut read: F,
@@ -51,8 +52,8 @@ where
         return Ok((last, reads, true));
     }
     let mut agree = false;
-    while Instant::now() + spec.settle.0 <= give_up {
-        tokio::time::sleep(spec.settle.0).await;
+    while Instant::now() + interval <= give_up {
+        tokio::time::sleep(interval).await;
         let next = read().await?;
         reads += 1;
         agree = next == last;
@@ -74,6 +75,10 @@ pub struct Awaited {
     /// show sold once its queue drained (wins and accepted orders), unless it sold out.
     pub queued: Vec<(String, i64, i64)>,
     pub quantity: i64,
+    /// Twice the longest gap between two commits seen during the run (won answers, stock
+    /// changes the harness sampled): two reads that agree only prove the store quiet when
+    /// they are at least this far apart, or a server still selling slowly would look still.
+    pub window: std::time::Duration,
 }
 
 impl Awaited {
@@ -92,7 +97,20 @@ impl Awaited {
                 (accepted > 0).then(|| (p.id.clone(), i64::from(p.stock), q * (of(Outcome::Won) + accepted)))
             })
             .collect();
-        Awaited { unsettled_possible: ledger.attempts.iter().any(|a| a.outcome.is_open()), queued, quantity: q }
+        Awaited {
+            unsettled_possible: ledger.attempts.iter().any(|a| a.outcome.is_open()),
+            queued,
+            quantity: q,
+            window: std::time::Duration::from_micros(2 * longest_gap_between_commits(ledger)),
+        }
+    }
+
+    /// How far apart two agreeing reads must be: `truth.settle`, or the quiet window when longer.
+    pub fn interval(&self, spec: &TruthSpec) -> std::time::Duration {
+        match self.unsettled_possible {
+            true => spec.settle.0.max(self.window),
+            false => spec.settle.0,
+        }
     }
 
     /// Are queued orders still to show in `r`: some product holds less sold than its wins and
@@ -105,6 +123,23 @@ impl Awaited {
                 .is_some_and(|(_, stock)| *stock >= self.quantity && initial - stock < *units)
         })
     }
+}
+
+/// The longest time between two commits the run saw, µs: won answers, and changes of a
+/// product's sampled stock.
+fn longest_gap_between_commits(ledger: &crate::harness::Ledger) -> u64 {
+    use crate::outcome::Outcome;
+    let mut at: Vec<u64> = ledger.attempts.iter().filter(|a| a.outcome == Outcome::Won).map(|a| a.done_us).collect();
+    let mut samples: Vec<&crate::harness::StockSample> = ledger.stock_samples.iter().collect();
+    samples.sort_by_key(|s| (s.product, s.instance, s.t_us));
+    at.extend(
+        samples
+            .windows(2)
+            .filter(|w| (w[0].product, w[0].instance) == (w[1].product, w[1].instance) && w[0].stock != w[1].stock)
+            .map(|w| w[1].t_us),
+    );
+    at.sort_unstable();
+    at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
 }
 
 /// A product's stock at the start (from the scenario) and at the end (from the stores).

@@ -231,8 +231,12 @@ pub struct StoreOptions {
     pub location: StoreLocation,
     /// Connections per instance (SQL backends).
     pub pool_size: u32,
-    /// How long connecting, or waiting for a connection, may take.
+    /// How long connecting to the store may take.
     pub timeout: Duration,
+    /// How long an order may wait for a pooled connection (SQL backends): a run's own request
+    /// timeout, so a burst far larger than the pool waits its turn rather than failing at a
+    /// fixed bound while stock remains.
+    pub acquire_timeout: Duration,
     /// Added to every order's store round trip (`server.store_latency`): a slow disk or a
     /// far database. SQL backends hold one of the pool's connections while it passes.
     pub latency: Duration,

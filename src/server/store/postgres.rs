@@ -44,7 +44,7 @@ async fn pool(url: &str, schema: Option<&str>, size: u32, opts: &StoreOptions) -
     }
     PgPoolOptions::new()
         .max_connections(size.max(1))
-        .acquire_timeout(opts.timeout)
+        .acquire_timeout(opts.acquire_timeout)
         .connect_with(connect)
         .await
         .map_err(|e| connect_err(e.to_string()))

@@ -27,7 +27,7 @@ async fn pool(file: &Path, opts: &StoreOptions) -> Result<SqlitePool, StoreError
         .busy_timeout(Duration::from_secs(10));
     SqlitePoolOptions::new()
         .max_connections(opts.pool_size.max(1))
-        .acquire_timeout(opts.timeout)
+        .acquire_timeout(opts.acquire_timeout)
         .connect_with(connect)
         .await
         .map_err(|e| StoreError::Connect { target: file.display().to_string(), cause: e.to_string() })
