@@ -28,7 +28,7 @@ pub async fn buy(
     let product = s.product_of(buyer);
     let instance = buyer as usize % plan.endpoints.len().max(1);
     let host = &plan.endpoint_of(buyer).host;
-    let mut out = Vec::with_capacity(1);
+    let out = Record { shared, buyer };
     let mut won = 0;
     let mut intended = first_intended;
     let mut request = first_request;
@@ -50,6 +50,25 @@ pub async fn buy(
         }
         let timeout = s.request_timeout.0.min(left);
         let before = Instant::now();
+        // Should the harness stop waiting for this buyer (goose stalled past the deadline),
+        // the attempt is still in the ledger: a `timeout`, for truth to settle.
+        out.sending(Attempt {
+            repetition: 1,
+            buyer,
+            product: product as u32,
+            instance: instance as u32,
+            attempt,
+            intended_us: shared.micros(intended),
+            sent_us: shared.micros(before.max(intended)),
+            done_us: 0,
+            status: 0,
+            outcome: Outcome::Timeout,
+            resolved: None,
+            order_id: None,
+            error: Some(CUT_BY_HARNESS.to_string()),
+            accepted_us: None,
+            shard: 0,
+        });
         shared.live.sending();
         let exchange = async {
             if conn.is_prepared() {
@@ -150,8 +169,47 @@ pub async fn buy(
             _ => break,
         }
     }
-    out
+    out.take()
 }
+
+/// A buyer's attempts so far, and the one in flight, kept where the harness can reach them
+/// ([`Shared::open`]): if it stops waiting for the buyer's task (goose stalled past the
+/// deadline), they go into the ledger anyway, the one in flight as a `timeout`.
+struct Record<'a> {
+    shared: &'a Shared,
+    buyer: u32,
+}
+
+impl Record<'_> {
+    fn with(&self, f: impl FnOnce(&mut super::OpenBuyer)) {
+        f(self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).entry(self.buyer).or_default());
+    }
+
+    fn sending(&self, a: Attempt) {
+        self.with(|o| o.in_flight = Some(a));
+    }
+
+    fn push(&self, a: Attempt) {
+        self.with(|o| {
+            o.in_flight = None;
+            o.done.push(a);
+        });
+    }
+
+    /// The buyer is done: its attempts, out of the harness's reach.
+    fn take(&self) -> Vec<Attempt> {
+        self.shared
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.buyer)
+            .map(|o| o.done)
+            .unwrap_or_default()
+    }
+}
+
+/// The error of an attempt still in flight when the harness stopped waiting for its buyer.
+pub const CUT_BY_HARNESS: &str = "cut: the harness stopped waiting for this buyer at the run's deadline";
 
 /// How an attempt cut at the end of a stop's drain begins its error.
 pub const CUT_BY_STOP: &str = "cut by the interruption";

@@ -42,6 +42,30 @@ pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How long one stock sample may take.
 const STOCK_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A buyer at work: its attempts so far, and the one in flight.
+#[derive(Debug, Default)]
+pub struct OpenBuyer {
+    pub done: Vec<Attempt>,
+    pub in_flight: Option<Attempt>,
+}
+
+/// The attempts of buyers the harness stopped waiting for: those done as they were, the one in
+/// flight as a `timeout` cut now (the README's promise: nothing written is left out).
+fn harvest_open(shared: &Shared) -> Vec<Attempt> {
+    let open = std::mem::take(&mut *shared.open.lock().unwrap_or_else(|p| p.into_inner()));
+    let now = shared.micros(Instant::now());
+    let mut out = Vec::new();
+    for (_, buyer) in open {
+        out.extend(buyer.done);
+        if let Some(mut a) = buyer.in_flight {
+            a.done_us = now.max(a.sent_us);
+            shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// How long buyers still at work past the deadline get to record what they did before the
 /// harness stops waiting for goose (each attempt is already cut at the deadline).
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(10);
@@ -69,6 +93,8 @@ pub struct Shared {
     ramp_interval: Duration,
     connect_permits: Semaphore,
     attempts: Mutex<Vec<Attempt>>,
+    /// Buyers at work: their attempts so far and the one in flight (see `buyer::buy`).
+    pub(crate) open: Mutex<std::collections::HashMap<u32, OpenBuyer>>,
     connect_failures: AtomicU32,
     first_connect_error: OnceLock<String>,
     /// Buyers that opened a TCP connection to the target at some point.
@@ -178,6 +204,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         ramp_interval,
         connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
         attempts: Mutex::new(Vec::with_capacity(buyers)),
+        open: Mutex::new(std::collections::HashMap::new()),
         connect_failures: AtomicU32::new(0),
         first_connect_error: OnceLock::new(),
         reached: AtomicU32::new(0),
@@ -311,6 +338,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         return Err(HarnessError::Unreachable(why));
     }
     let mut attempts = std::mem::take(&mut *shared.attempts.lock().unwrap_or_else(|p| p.into_inner()));
+    attempts.extend(harvest_open(&shared));
     if let Some(sl) = config.slice {
         attempts.iter_mut().for_each(|a| a.shard = sl.shard);
     }
