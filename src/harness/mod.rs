@@ -42,10 +42,6 @@ pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How long one stock sample may take.
 const STOCK_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Early answers (before the release wrote the last byte) a prepared connection is prepared
-/// again after; past that, the server is taken to refuse on the headers, and its answer stands.
-const MAX_EARLY_ANSWERS: u32 = 3;
-
 /// A buyer at work: its attempts so far, and the one in flight.
 #[derive(Debug, Default)]
 pub struct OpenBuyer {
@@ -496,7 +492,6 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let intended = match &shared.gate {
         Some(gate) => {
             let slot = gate.arrive(conn.last_byte());
-            let mut early_answers = 0;
             loop {
                 let wake = conn.last_byte_wake();
                 tokio::select! {
@@ -514,23 +509,12 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
                         break gate.released_at().unwrap_or_else(Instant::now);
                     }
                     closed = conn.closed_while_idle(), if conn.is_prepared() => {
-                        if conn.last_byte_written() {
+                        if !closed || conn.last_byte_written() {
                             // An answer arriving (the gate is releasing), not a close.
                             break gate.released().await;
                         }
-                        // An answer before the request's last byte left answers no order (a
-                        // server's own request timeout: 408 to a request prepared minutes
-                        // before a slow release). Unless the server answers every prepared
-                        // request early (it refuses on the headers), prepare again.
-                        if !closed {
-                            early_answers += 1;
-                            if early_answers > MAX_EARLY_ANSWERS {
-                                break gate.released().await;
-                            }
-                        }
                         // The server closed the idle connection before the release (a keep-alive
-                        // timeout), or answered early: open another and prepare the request on
-                        // it again.
+                        // timeout): open another and prepare the request on it again.
                         shared.reprepared.fetch_add(1, Ordering::Relaxed);
                         conn.reset();
                         let timeout = s.arrival.connect_timeout.0;

@@ -374,6 +374,9 @@ pub struct ProductSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvariantSummary {
     pub name: Invariant,
+    /// `safety` or `liveness` (older summaries have none: taken from the name).
+    #[serde(default = "safety")]
+    pub kind: crate::verify::Kind,
     pub status: Status,
     /// The scenario expects this invariant to be violated (a self-test).
     pub expected_violation: bool,
@@ -396,10 +399,15 @@ impl ProductSummary {
     }
 }
 
+fn safety() -> crate::verify::Kind {
+    crate::verify::Kind::Safety
+}
+
 impl InvariantSummary {
     pub fn from_check(c: &Check, expected_violation: bool) -> Self {
         InvariantSummary {
             name: c.name,
+            kind: c.name.kind(),
             status: c.status,
             expected_violation,
             detail: c.detail.clone(),
