@@ -52,7 +52,7 @@ pub async fn buy(
         let before = Instant::now();
         // Should the harness stop waiting for this buyer (goose stalled past the deadline),
         // the attempt is still in the ledger: a `timeout`, for truth to settle.
-        out.sending(Attempt {
+        let in_flight = Attempt {
             repetition: 1,
             buyer,
             product: product as u32,
@@ -68,7 +68,8 @@ pub async fn buy(
             error: Some(CUT_BY_HARNESS.to_string()),
             accepted_us: None,
             shard: 0,
-        });
+        };
+        out.sending(in_flight.clone());
         shared.live.sending();
         let exchange = async {
             if conn.is_prepared() {
@@ -127,21 +128,14 @@ pub async fn buy(
         let done = Instant::now();
         shared.live.answered(outcome, done.saturating_duration_since(intended));
         out.push(Attempt {
-            repetition: 1,
-            buyer,
-            product: product as u32,
-            instance: instance as u32,
-            attempt,
-            intended_us: shared.micros(intended),
             sent_us: shared.micros(sent),
             done_us: shared.micros(done),
             status,
             outcome,
-            resolved: None,
             order_id,
             error,
             accepted_us,
-            shard: 0,
+            ..in_flight
         });
         match outcome {
             // An order left in the queue may yet be sold: the buyer waits for it, as for a win.

@@ -511,11 +511,6 @@ impl<'a> ProductHistory<'a> {
         out
     }
 
-    /// Attempts that took effect (sales), in ledger order.
-    pub fn sales(&self) -> impl Iterator<Item = &Op<'a>> {
-        self.ops.iter().filter(|op| op.effect == Resolution::TookEffect)
-    }
-
     /// Attempts whose effect truth cannot settle.
     pub fn unknown(&self) -> impl Iterator<Item = &Op<'a>> {
         self.ops.iter().filter(|op| op.effect == Resolution::Unknown)
