@@ -805,6 +805,7 @@ fn build_summary(
         late_buyers: ledger.late_buyers,
         overrun: ledger.overrun,
         reconnected: ledger.reconnected,
+        early_answers: ledger.early_answers,
         top_errors: stats::top_errors(ledger, 5),
         release_us: ledger.release_us,
         fairness: crate::fairness::measure(ledger),

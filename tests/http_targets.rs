@@ -1342,6 +1342,87 @@ truth:
     }
 }
 
+/// A server's own request timeout answers `408` to a request whose last byte has not come
+/// (prepared long before a slow release). Ten buyers get such an answer before the release;
+/// it answers no order, so each prepares its request again on a new connection and buys or is
+/// refused like everyone else. The shop holds the other buyers' warm-ups until the ten have
+/// prepared again, so the release cannot come before their early answers: no timing decides
+/// the order of events. Over plain HTTP and over TLS (where session tickets also arrive on an
+/// idle connection and are not answers).
+fn early_answers_before_the_release(tls: bool) {
+    const EARLY: u32 = 10;
+    let partials = Arc::new(tokio::sync::watch::Sender::new(0u32));
+    let early_left = Arc::new(AtomicU32::new(EARLY));
+    let early: shops::EarlyAnswer = {
+        let (partials, early_left) = (partials.clone(), early_left.clone());
+        Arc::new(move || {
+            partials.send_modify(|n| *n += 1);
+            let answer = early_left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
+            answer.then(|| "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".to_string())
+        })
+    };
+    let stock = Arc::new(Mutex::new(0i64));
+    let healths = Arc::new(AtomicU32::new(0));
+    let shop = Shop::start_answering_early(tls, early, move || async move {
+        handler(move |r| {
+            let (stock, healths, mut partials) = (stock.clone(), healths.clone(), partials.subscribe());
+            async move {
+                match r.path.as_str() {
+                    "/health" => {
+                        if healths.fetch_add(1, Ordering::AcqRel) >= EARLY {
+                            // Each early buyer's first prepared request, then its second.
+                            let _ = partials.wait_for(|n| *n >= 2 * EARLY).await;
+                        }
+                        shops::json(200, json!({}))
+                    }
+                    "/reset" => {
+                        *stock.lock().expect("stock") = r.json()["stock"].as_i64().unwrap_or(0);
+                        shops::json(200, json!({}))
+                    }
+                    "/stock" => shops::json(200, json!({"stock": *stock.lock().expect("stock")})),
+                    _ => {
+                        let mut left = stock.lock().expect("stock");
+                        if *left > 0 {
+                            *left -= 1;
+                            shops::json(201, json!({}))
+                        } else {
+                            shops::json(409, json!({}))
+                        }
+                    }
+                }
+            }
+        })
+    });
+    let yaml = format!(
+        r#"name: early
+products:
+  - id: p
+    stock: 5
+buyers:
+  count: 20
+target:
+  kind: http
+  urls: [{scheme}://localhost:{port}]
+  insecure: true
+  warmup: {{path: /health}}
+  order: {{path: /orders, body: {{b: "{{buyer}}"}}}}
+  setup:
+    - http: {{method: POST, path: /reset, body: {{stock: "{{stock:int}}"}}}}
+truth:
+  settle: 100ms
+  http:
+    stock: {{path: /stock, pointer: /stock}}
+"#,
+        scheme = if tls { "https" } else { "http" },
+        port = shop.addr.port()
+    );
+    let (ran, s) = run_yaml(&yaml, &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(s["early_answers"], EARLY, "every early answer was seen as one: {}", ran.stdout);
+    assert_eq!(s["outcomes"]["rejected"], 0, "no 408 was taken for an order's answer: {}", ran.stdout);
+    assert_eq!((s["outcomes"]["won"].as_u64(), s["outcomes"]["sold_out"].as_u64()), (Some(5), Some(15)));
+}
+
 fn main() -> std::process::ExitCode {
     let mut t = Trials::new();
     t.add("same_verdict_as_a_reference_run::correct", &[], || same_verdict_as_the_reference_run("conditional", 0));
@@ -1353,6 +1434,8 @@ fn main() -> std::process::ExitCode {
     t.add("shops::a_shop_that_crashes_mid_sale", &[], a_shop_that_crashes_mid_sale);
     t.add("shops::a_server_that_commits_slowly_after_the_load", &[], a_server_that_commits_slowly_after_the_load);
     t.add("shops::a_short_idle_timeout_loses_no_request", &[], a_short_idle_timeout_loses_no_request);
+    t.add("shops::early_answers_before_the_release::http", &[], || early_answers_before_the_release(false));
+    t.add("shops::early_answers_before_the_release::https", &[], || early_answers_before_the_release(true));
     t.add("shops::a_read_then_write_oversells", &[], a_read_then_write_oversells);
     t.add("shops::a_pool_that_raises_undersells", &[], a_pool_that_raises_undersells);
     t.add("shops::a_shop_on_a_sql_server::postgres", &[Service::Postgres], || {

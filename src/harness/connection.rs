@@ -12,7 +12,7 @@
 use super::tls::{RawTcp, TlsSettings};
 use bytes::{Buf, Bytes, BytesMut};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,25 +82,27 @@ pub struct Answer {
 #[derive(Debug)]
 pub struct LastByte {
     raw: Arc<TcpStream>,
-    bytes: Arc<Vec<u8>>,
-    written: Arc<AtomicUsize>,
-    written_at: Arc<OnceLock<Instant>>,
-    wake: Arc<tokio::sync::Notify>,
+    prepared: Arc<Prepared>,
 }
 
 impl LastByte {
     /// Writes the last bytes now, without waiting; false when the socket would block or
-    /// failed before all were written (the buyer then writes the rest itself).
+    /// failed before all were written (the buyer then writes the rest itself). A last byte
+    /// its buyer withdrew (the server answered before it) is left unwritten: true.
     pub fn write_now(&self) -> bool {
+        let p = &self.prepared;
+        if !p.claim_for_sending() {
+            return true;
+        }
         let at = Instant::now();
-        let from = self.written.load(Ordering::Acquire);
-        match self.raw.try_write(&self.bytes[from..]) {
+        let from = p.written.load(Ordering::Acquire);
+        match self.raw.try_write(&p.bytes[from..]) {
             Ok(n) => {
-                self.written.fetch_add(n, Ordering::AcqRel);
-                if from + n == self.bytes.len() {
-                    let _ = self.written_at.set(at);
+                p.written.fetch_add(n, Ordering::AcqRel);
+                if from + n == p.bytes.len() {
+                    let _ = p.written_at.set(at);
                     // Its buyer starts reading now, not when the whole gate is done.
-                    self.wake.notify_one();
+                    p.wake.notify_one();
                     return true;
                 }
                 false
@@ -110,11 +112,77 @@ impl LastByte {
     }
 }
 
-struct Pending {
-    bytes: Arc<Vec<u8>>,
-    written: Arc<AtomicUsize>,
-    written_at: Arc<OnceLock<Instant>>,
-    wake: Arc<tokio::sync::Notify>,
+/// The last bytes of a prepared request and who may still write them: the gate and the
+/// buyer's own connection share it, and exactly one of "send" and "withdraw" wins.
+#[derive(Debug)]
+struct Prepared {
+    bytes: Vec<u8>,
+    written: AtomicUsize,
+    written_at: OnceLock<Instant>,
+    wake: tokio::sync::Notify,
+    claim: AtomicU8,
+}
+
+/// Nobody has touched the last bytes yet.
+const ARMED: u8 = 0;
+/// Their writing has begun: the request may reach the server, whatever arrives is its answer.
+const SENDING: u8 = 1;
+/// The buyer took them back before any was written: the request can never complete.
+const WITHDRAWN: u8 = 2;
+
+impl Prepared {
+    fn new(bytes: Vec<u8>) -> Self {
+        Prepared {
+            bytes,
+            written: AtomicUsize::new(0),
+            written_at: OnceLock::new(),
+            wake: tokio::sync::Notify::new(),
+            claim: AtomicU8::new(ARMED),
+        }
+    }
+
+    /// May the last bytes be written (they are not withdrawn)? Once true, never withdrawn.
+    fn claim_for_sending(&self) -> bool {
+        match self.claim.compare_exchange(ARMED, SENDING, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(now) => now == SENDING,
+        }
+    }
+
+    /// Takes the last bytes back unless their writing has begun; true when withdrawn.
+    fn withdraw(&self) -> bool {
+        match self.claim.compare_exchange(ARMED, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(now) => now == WITHDRAWN,
+        }
+    }
+}
+
+/// Resolves once the gate has written a prepared request's last byte.
+pub struct LastByteWritten(Arc<Prepared>);
+
+impl LastByteWritten {
+    pub async fn wait(&self) {
+        self.0.wake.notified().await
+    }
+}
+
+/// What a prepared connection heard while it waited for the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEvent {
+    /// The server closed it (a keep-alive timeout).
+    Closed,
+    /// Application bytes arrived: the answer, or before the last byte an early one.
+    Data,
+}
+
+/// A raw socket read without waiting, for rustls to take TLS records from.
+struct TryRead<'a>(&'a TcpStream);
+
+impl std::io::Read for TryRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.try_read(buf)
+    }
 }
 
 /// The transport of a connection: plain TCP, or TLS over it. The raw socket is shared, so the
@@ -147,6 +215,38 @@ impl Wire {
             0 => true,
             n if n > 0 => matches!(self, Wire::Plain(_)),
             _ => std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+
+    /// Waits until the server says something on this idle connection. Over TLS the records
+    /// that carry no data (session tickets, sent after the handshake) are taken in and waited
+    /// past, and the data that did arrive stays in the session for the answer's read.
+    async fn idle_event(&mut self) -> IdleEvent {
+        match self {
+            Wire::Plain(raw) => {
+                let mut byte = [0u8; 1];
+                match raw.peek(&mut byte).await {
+                    Ok(n) if n > 0 => IdleEvent::Data,
+                    _ => IdleEvent::Closed,
+                }
+            }
+            Wire::Tls { raw, tls } => loop {
+                if raw.readable().await.is_err() {
+                    return IdleEvent::Closed;
+                }
+                let (_, session) = tls.get_mut();
+                match session.read_tls(&mut TryRead(raw)) {
+                    Ok(0) => return IdleEvent::Closed,
+                    Ok(_) => match session.process_new_packets() {
+                        Ok(state) if state.plaintext_bytes_to_read() > 0 => return IdleEvent::Data,
+                        Ok(state) if state.peer_has_closed() => return IdleEvent::Closed,
+                        Ok(_) => {}
+                        Err(_) => return IdleEvent::Closed,
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return IdleEvent::Closed,
+                }
+            },
         }
     }
 
@@ -199,7 +299,7 @@ pub struct BuyerConn {
     stream: Option<Wire>,
     buf: BytesMut,
     /// The final bytes of a prepared request, still to be written (by the gate or by us).
-    pending: Option<Pending>,
+    pending: Option<Arc<Prepared>>,
     /// Whether a TCP connection was ever opened (a buyer that never got one is not counted
     /// as having reached the target).
     ever_connected: bool,
@@ -394,12 +494,7 @@ impl BuyerConn {
         .unwrap_or(Err(ConnError::Timeout(timeout)));
         match result {
             Ok(bytes) => {
-                self.pending = Some(Pending {
-                    bytes: Arc::new(bytes),
-                    written: Arc::new(AtomicUsize::new(0)),
-                    written_at: Arc::new(OnceLock::new()),
-                    wake: Arc::new(tokio::sync::Notify::new()),
-                });
+                self.pending = Some(Arc::new(Prepared::new(bytes)));
                 Ok(())
             }
             Err(e) => {
@@ -413,14 +508,22 @@ impl BuyerConn {
         self.pending.is_some() && self.stream.is_some()
     }
 
-    /// Waits until something happens on this prepared, idle connection: `true` when the server
-    /// closed it (the request can no longer complete on it), `false` when data arrived (an
-    /// answer: to our request once its last byte went, or an early refusal, which is its
-    /// answer too). Pending forever when there is no connection.
-    pub async fn closed_while_idle(&self) -> bool {
-        let Some(raw) = self.stream.as_ref().map(|w| w.raw().clone()) else { return std::future::pending().await };
-        let mut byte = [0u8; 1];
-        !matches!(raw.peek(&mut byte).await, Ok(n) if n > 0)
+    /// Waits until the server says something on this prepared, idle connection: it closed it,
+    /// or application bytes arrived (over TLS, session tickets do not count). Whether those
+    /// bytes answer the request depends on who wins [`BuyerConn::withdraw`]. Pending forever
+    /// when there is no connection.
+    pub async fn idle_event(&mut self) -> IdleEvent {
+        match self.stream.as_mut() {
+            Some(wire) => wire.idle_event().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes the prepared request's last byte back from the gate, unless its writing has
+    /// begun: true when withdrawn (the request can never complete on this connection, and
+    /// what arrived on it answers no order), false when what arrives is the answer.
+    pub fn withdraw(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.withdraw())
     }
 
     /// Drops the connection (its server closed it) so the next request opens a new one.
@@ -428,27 +531,15 @@ impl BuyerConn {
         self.drop_connection();
     }
 
-    /// Has the gate already written the prepared request's last byte? Then what arrives on the
-    /// connection is the answer, not a close.
-    pub fn last_byte_written(&self) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.written_at.get().is_some())
-    }
-
     /// The prepared request's final byte, for the gate to write at the release.
     pub fn last_byte(&self) -> Option<LastByte> {
         let (wire, pending) = (self.stream.as_ref()?, self.pending.as_ref()?);
-        Some(LastByte {
-            raw: wire.raw().clone(),
-            bytes: pending.bytes.clone(),
-            written: pending.written.clone(),
-            written_at: pending.written_at.clone(),
-            wake: pending.wake.clone(),
-        })
+        Some(LastByte { raw: wire.raw().clone(), prepared: pending.clone() })
     }
 
-    /// Notified once the gate has written the prepared request's last byte.
-    pub fn last_byte_wake(&self) -> Option<Arc<tokio::sync::Notify>> {
-        self.pending.as_ref().map(|p| p.wake.clone())
+    /// Resolves once the gate has written the prepared request's last byte.
+    pub fn last_byte_written(&self) -> Option<LastByteWritten> {
+        self.pending.clone().map(LastByteWritten)
     }
 
     /// Completes the prepared request: its final byte was written by the gate, or is written
@@ -457,6 +548,9 @@ impl BuyerConn {
         let Some(pending) = self.pending.take() else {
             return (Instant::now(), Err(ConnError::NotPrepared.unsent()));
         };
+        if !pending.claim_for_sending() {
+            return (Instant::now(), Err(ConnError::NotPrepared.unsent()));
+        }
         let mut sent = pending.written_at.get().copied();
         // The timeout runs from the last byte's write, not from this buyer's waking: a buyer
         // the gate wrote first would otherwise get the whole gate loop on top of its timeout.
@@ -662,6 +756,8 @@ mod tests {
         Close,
         /// Resets the connection (RST) without answering.
         Reset,
+        /// Writes these bytes once the head is in, before reading the body, and closes.
+        Early(&'static str),
     }
 
     /// A raw HTTP/1.1 server: connection `i` reads requests and follows `scripts[i]`.
@@ -686,6 +782,10 @@ mod tests {
                             break;
                         }
                     }
+                    if let Reply::Early(r) = reply {
+                        reader.get_mut().write_all(r.as_bytes()).await.expect("write");
+                        break;
+                    }
                     let mut body = vec![0; len];
                     reader.read_exact(&mut body).await.expect("body");
                     match reply {
@@ -694,7 +794,7 @@ mod tests {
                             reader.get_mut().write_all(r.as_bytes()).await.expect("write");
                             break;
                         }
-                        Reply::Close => break,
+                        Reply::Close | Reply::Early(_) => break,
                         Reply::Reset => {
                             // Linger 0 makes the close a reset; with 0 it never blocks.
                             #[allow(deprecated)]
@@ -749,6 +849,31 @@ mod tests {
         assert_eq!((a.status, &a.body[..]), (201, &b"{}"[..]));
         let b = conn.send(&req, SECS).await.expect("second on the same connection");
         assert_eq!((b.status, &b.body[..]), (409, &b"sorry"[..]));
+    }
+
+    #[tokio::test]
+    async fn an_answer_before_the_last_byte_takes_it_back_from_the_gate() {
+        let addr = serve(vec![vec![Reply::Early("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n")]]).await;
+        let mut conn = BuyerConn::new(addr);
+        conn.prepare(&request_bytes("POST", "/orders", "h", b"{}"), SECS).await.expect("prepare");
+        let last = conn.last_byte().expect("prepared");
+        assert_eq!(conn.idle_event().await, IdleEvent::Data);
+        assert!(conn.withdraw(), "nothing was written yet: withdrawn");
+        assert!(last.write_now(), "the gate is done with a withdrawn byte");
+        assert_eq!(last.prepared.written.load(Ordering::Acquire), 0, "and never writes it");
+        assert!(last.prepared.written_at.get().is_none());
+    }
+
+    #[tokio::test]
+    async fn once_the_gate_has_written_the_last_byte_what_arrives_is_the_answer() {
+        let addr = serve(vec![vec![Reply::Send("HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")]]).await;
+        let mut conn = BuyerConn::new(addr);
+        conn.prepare(&request_bytes("POST", "/orders", "h", b"{}"), SECS).await.expect("prepare");
+        assert!(conn.last_byte().expect("prepared").write_now());
+        assert_eq!(conn.idle_event().await, IdleEvent::Data);
+        assert!(!conn.withdraw(), "the gate won: the byte went");
+        let (_, a) = conn.complete(SECS).await;
+        assert_eq!(a.expect("the answer").status, 201);
     }
 
     #[tokio::test]

@@ -99,6 +99,10 @@ pub struct Ledger {
     /// Prepared connections the server closed before the release (reopened and prepared again).
     #[serde(default)]
     pub reconnected: u32,
+    /// Prepared requests the server answered before their last byte was sent (its own request
+    /// timeout): those answers answer no order; the request was prepared or sent again.
+    #[serde(default)]
+    pub early_answers: u32,
     /// Arrivals of the open stream that found every slot busy (k6's dropped_iterations).
     #[serde(default)]
     pub dropped: Vec<Dropped>,
@@ -203,6 +207,7 @@ impl Ledger {
             late_buyers: self.late_buyers,
             overrun: self.overrun,
             reconnected: self.reconnected,
+            early_answers: self.early_answers,
             dropped: self.dropped.iter().filter(|d| d.repetition == k).cloned().collect(),
             stream_start_us: self.stream_start_us,
             arrivals: self.arrivals / u64::from(self.repetitions().max(1)),

@@ -42,6 +42,10 @@ pub const STOCK_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 /// How long one stock sample may take.
 const STOCK_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Early answers (before the release wrote the last byte) after which a buyer stops preparing
+/// its request and sends it whole at the release.
+const MAX_EARLY_ANSWERS: u32 = 3;
+
 /// A buyer at work: its attempts so far, and the one in flight.
 #[derive(Debug, Default)]
 pub struct OpenBuyer {
@@ -107,6 +111,8 @@ pub struct Shared {
     live_buyers: AtomicU32,
     /// Prepared connections the server closed before the release, opened and prepared again.
     reprepared: AtomicU32,
+    /// Prepared requests answered before their last byte was sent (none is an order's answer).
+    early_answers: AtomicU32,
     /// The run's live figures (terminal view, metrics).
     pub live: Arc<crate::live::Live>,
 }
@@ -212,6 +218,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         cut_by_deadline: AtomicU32::new(0),
         live_buyers: AtomicU32::new(0),
         reprepared: AtomicU32::new(0),
+        early_answers: AtomicU32::new(0),
         live: config.live.clone(),
         scenario: scenario.clone(),
     });
@@ -363,6 +370,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         arrivals: shared.stream.as_ref().map_or(0, |st| st.arrivals() as u64),
         overrun,
         reconnected: shared.reprepared.load(Ordering::Acquire),
+        early_answers: shared.early_answers.load(Ordering::Acquire),
         epoch: Some(Epoch::at(shared.epoch)),
         release_late_us: release_late.map(|d| d.as_micros() as u64),
     })
@@ -492,8 +500,9 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let intended = match &shared.gate {
         Some(gate) => {
             let slot = gate.arrive(conn.last_byte());
+            let mut early_answers = 0;
             loop {
-                let wake = conn.last_byte_wake();
+                let written = conn.last_byte_written();
                 tokio::select! {
                     biased;
                     at = gate.released() => break at,
@@ -505,18 +514,30 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
                     },
                     // Its own last byte is written: read the answer now, while the gate
                     // writes the rest.
-                    _ = async { if let Some(w) = &wake { w.notified().await } }, if wake.is_some() => {
+                    _ = async { if let Some(w) = &written { w.wait().await } }, if written.is_some() => {
                         break gate.released_at().unwrap_or_else(Instant::now);
                     }
-                    closed = conn.closed_while_idle(), if conn.is_prepared() => {
-                        if !closed || conn.last_byte_written() {
-                            // An answer arriving (the gate is releasing), not a close.
+                    event = conn.idle_event(), if conn.is_prepared() => {
+                        if !conn.withdraw() {
+                            // The gate has begun writing the last byte: this is the answer.
                             break gate.released().await;
                         }
-                        // The server closed the idle connection before the release (a keep-alive
-                        // timeout): open another and prepare the request on it again.
-                        shared.reprepared.fetch_add(1, Ordering::Relaxed);
+                        // The request can no longer complete on this connection: the server
+                        // closed it while idle (a keep-alive timeout), or answered before its
+                        // last byte (its own request timeout: a 408 to a request prepared
+                        // minutes before a slow release), which answers no order.
                         conn.reset();
+                        if event == connection::IdleEvent::Data {
+                            shared.early_answers.fetch_add(1, Ordering::Relaxed);
+                            early_answers += 1;
+                            if early_answers > MAX_EARLY_ANSWERS {
+                                // It answers every prepared request early: the whole request
+                                // is sent at the release instead, on a new connection.
+                                continue;
+                            }
+                        } else {
+                            shared.reprepared.fetch_add(1, Ordering::Relaxed);
+                        }
                         let timeout = s.arrival.connect_timeout.0;
                         if conn.prepare(&request, timeout).await.is_ok() {
                             if let (Some(slot), Some(b)) = (slot, conn.last_byte()) {

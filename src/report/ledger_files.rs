@@ -58,6 +58,7 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
         late_buyers: summary.late_buyers,
         overrun: summary.overrun,
         reconnected: summary.reconnected,
+        early_answers: summary.early_answers,
         dropped,
         stream_start_us: summary.stream.as_ref().and_then(|s| s.start_us),
         arrivals: summary.stream.as_ref().map_or(0, |s| s.arrivals),

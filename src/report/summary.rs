@@ -60,6 +60,10 @@ pub struct Summary {
     /// Prepared connections the server closed before the release, reopened and prepared again.
     #[serde(default)]
     pub reconnected: u32,
+    /// Prepared requests answered before their last byte was sent; no such answer is an
+    /// order's answer.
+    #[serde(default)]
+    pub early_answers: u32,
     /// The most frequent messages of `error`, `timeout` and `not_sent` attempts.
     #[serde(default)]
     pub top_errors: Vec<ErrorCount>,
@@ -462,6 +466,7 @@ impl Summary {
             late_buyers: 0,
             overrun: None,
             reconnected: 0,
+            early_answers: 0,
             top_errors: Vec::new(),
             release_us: None,
             stream: None,

@@ -111,6 +111,15 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             s.connect_failures, s.late_buyers
         );
     }
+    if s.early_answers > 0 {
+        let _ = writeln!(
+            o,
+            "           {} prepared requests were answered before the release sent their last byte \
+             (the server's own request timeout?): no such answer was taken for an order's; \
+             each request was prepared again",
+            s.early_answers
+        );
+    }
     if let Some(line) = memory_line(s) {
         let _ = writeln!(o, "           {line}");
     }

@@ -188,6 +188,7 @@ pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSumm
         merged.connect_failures += p.part.connect_failures;
         merged.late_buyers += p.part.late_buyers;
         merged.reconnected += p.part.reconnected;
+        merged.early_answers += p.part.early_answers;
         merged.overrun = match (merged.overrun, p.part.overrun) {
             (Some(a), Some(b)) => Some(Overrun {
                 deadline_ms: a.deadline_ms.max(b.deadline_ms),
@@ -254,6 +255,7 @@ mod tests {
                 connect_failures: 1,
                 late_buyers: 0,
                 reconnected: 0,
+                early_answers: 0,
                 overrun: None,
                 host: "h".into(),
                 pid: 1,

@@ -49,6 +49,8 @@ pub struct Part {
     #[serde(default)]
     pub reconnected: u32,
     #[serde(default)]
+    pub early_answers: u32,
+    #[serde(default)]
     pub overrun: Option<Overrun>,
     pub host: String,
     pub pid: u32,
@@ -91,6 +93,7 @@ impl Part {
             connect_failures: 0,
             late_buyers: 0,
             reconnected: 0,
+            early_answers: 0,
             overrun: None,
             host: host_name(),
             pid: std::process::id(),
@@ -112,6 +115,7 @@ impl Part {
         self.connect_failures = ledger.connect_failures;
         self.late_buyers = ledger.late_buyers;
         self.reconnected = ledger.reconnected;
+        self.early_answers = ledger.early_answers;
         self.overrun = ledger.overrun;
         self.duration_ms = started.elapsed().as_millis() as u64;
         self.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
@@ -183,6 +187,7 @@ pub fn read(dir: &Path) -> Result<ReadPart, String> {
     frame.late_buyers = part.late_buyers;
     frame.overrun = part.overrun;
     frame.reconnected = part.reconnected;
+    frame.early_answers = part.early_answers;
     let mut ledger = ledger_files::read(dir, &frame).map_err(|e| format!("{at}: {e}"))?;
     ledger.epoch = Some(part.epoch);
     ledger.release_late_us = part.late_us;

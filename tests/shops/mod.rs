@@ -53,6 +53,11 @@ pub fn json(status: u16, body: serde_json::Value) -> Reply {
 
 pub type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;
 
+/// Asked when a request's head has arrived but its body has not (a request whose client holds
+/// back its last byte): the bytes to answer at once before closing, as a server's own request
+/// timeout answers `408`, or `None` to wait for the rest.
+pub type EarlyAnswer = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// Wraps an async closure as a handler.
 pub fn handler<F, Fut>(f: F) -> Handler
 where
@@ -79,7 +84,17 @@ impl Shop {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Handler>,
     {
-        Shop::start_with(idle, None, make)
+        Shop::start_with(idle, None, None, make)
+    }
+
+    /// A shop that may answer a request before its body has arrived (see [`EarlyAnswer`]),
+    /// over TLS when `tls`.
+    pub fn start_answering_early<F, Fut>(tls: bool, early: EarlyAnswer, make: F) -> Shop
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Handler>,
+    {
+        Shop::start_with(None, tls.then(tls_acceptor), Some(early), make)
     }
 
     /// The same shop over TLS, with the self-signed certificate of `fixtures/tls`.
@@ -88,24 +103,15 @@ impl Shop {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Handler>,
     {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        use tokio_rustls::rustls;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(dir.join("cert.pem")).expect("cert").map(|c| c.expect("cert")).collect();
-        let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("server config");
-        Shop::start_with(None, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))), make)
+        Shop::start_with(None, Some(tls_acceptor()), None, make)
     }
 
-    fn start_with<F, Fut>(idle: Option<Duration>, tls: Option<tokio_rustls::TlsAcceptor>, make: F) -> Shop
+    fn start_with<F, Fut>(
+        idle: Option<Duration>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        early: Option<EarlyAnswer>,
+        make: F,
+    ) -> Shop
     where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Handler>,
@@ -119,15 +125,15 @@ impl Shop {
                 tx.send(listener.local_addr().expect("addr")).expect("send addr");
                 while let Ok((sock, _)) = listener.accept().await {
                     let _ = sock.set_nodelay(true);
-                    let handle = handle.clone();
+                    let (handle, early) = (handle.clone(), early.clone());
                     match tls.clone() {
                         None => {
-                            tokio::spawn(connection(sock, idle, handle));
+                            tokio::spawn(connection(sock, idle, early, handle));
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
                                 if let Ok(stream) = acceptor.accept(sock).await {
-                                    connection(stream, idle, handle).await;
+                                    connection(stream, idle, early, handle).await;
                                 }
                             });
                         }
@@ -139,17 +145,51 @@ impl Shop {
     }
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, idle: Option<Duration>, handle: Handler) {
+/// The TLS side of a shop, with the self-signed certificate of `fixtures/tls`.
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(dir.join("cert.pem")).expect("cert").map(|c| c.expect("cert")).collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sock: S,
+    idle: Option<Duration>,
+    early: Option<EarlyAnswer>,
+    handle: Handler,
+) {
     let mut buf = Vec::new();
     loop {
+        let read = read_request(&mut sock, &mut buf, early.as_ref());
         let request = match idle {
-            Some(d) => match tokio::time::timeout(d, read_request(&mut sock, &mut buf)).await {
+            Some(d) => match tokio::time::timeout(d, read).await {
                 Ok(r) => r,
                 Err(_) => return, // idle for too long: close, as keep-alive timeouts do
             },
-            None => read_request(&mut sock, &mut buf).await,
+            None => read.await,
         };
-        let Some(request) = request else { return };
+        let request = match request {
+            Some(Incoming::Request(request)) => request,
+            Some(Incoming::Early(answer)) => {
+                let _ = sock.write_all(answer.as_bytes()).await;
+                let _ = sock.flush().await;
+                let _ = sock.shutdown().await;
+                return;
+            }
+            None => return,
+        };
         let bytes = match handle(request).await {
             Reply::Send(status, ctype, body) => {
                 format!("HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\n\r\n{body}", body.len())
@@ -179,8 +219,19 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, idle: Option
     }
 }
 
-/// Reads one request (head, then a body by content-length); `None` at the end of the connection.
-async fn read_request<S: AsyncRead + Unpin>(sock: &mut S, buf: &mut Vec<u8>) -> Option<Request> {
+enum Incoming {
+    Request(Request),
+    /// What to answer before the request's body arrived.
+    Early(String),
+}
+
+/// Reads one request (head, then a body by content-length), or answers early what `early`
+/// says once the head is in; `None` at the end of the connection.
+async fn read_request<S: AsyncRead + Unpin>(
+    sock: &mut S,
+    buf: &mut Vec<u8>,
+    early: Option<&EarlyAnswer>,
+) -> Option<Incoming> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
@@ -196,6 +247,11 @@ async fn read_request<S: AsyncRead + Unpin>(sock: &mut S, buf: &mut Vec<u8>) -> 
                 .find(|(n, _)| n == "content-length")
                 .and_then(|(_, v)| v.parse::<usize>().ok())
                 .unwrap_or(0);
+            if buf.len() < end + 4 + len {
+                if let Some(answer) = early.and_then(|e| e()) {
+                    return Some(Incoming::Early(answer));
+                }
+            }
             while buf.len() < end + 4 + len {
                 let mut chunk = [0u8; 4096];
                 match sock.read(&mut chunk).await {
@@ -205,7 +261,7 @@ async fn read_request<S: AsyncRead + Unpin>(sock: &mut S, buf: &mut Vec<u8>) -> 
             }
             let body = buf[end + 4..end + 4 + len].to_vec();
             buf.drain(..end + 4 + len);
-            return Some(Request { method, path, body, headers });
+            return Some(Incoming::Request(Request { method, path, body, headers }));
         }
         let mut chunk = [0u8; 4096];
         match sock.read(&mut chunk).await {
