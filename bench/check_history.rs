@@ -53,6 +53,7 @@ fn main() {
             error: None,
             accepted_us: None,
             shard: 0,
+            session: 0,
         });
     }
     let truth = Truth {

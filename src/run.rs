@@ -252,7 +252,7 @@ pub fn prepare_with_sources(
     let connections = match opts.shard {
         Some(spec) => {
             crate::shard::distributed::check_shardable(&s, opts).map_err(|e| format!("{}: {e}", file.display()))?;
-            crate::shard::Slice::of(spec, s.closed_buyers()).len()
+            crate::shard::Slice::of(spec, s.closed_users()).len()
         }
         None => s.concurrent_connections(),
     };
@@ -439,8 +439,9 @@ pub(crate) fn live_of(s: &Scenario, dir: &Path) -> Live {
         strategy: if reference { s.server.strategy().to_string() } else { String::new() },
     };
     let products = s.products.iter().map(|p| (p.id.clone(), u64::from(p.stock))).collect();
-    let live = Live::new(labels, products, u64::from(s.total_buyers()));
-    live.set_shape(u64::from(s.closed_buyers()), u64::from(s.concurrent_connections()));
+    // The live view counts the harness's users: every session of every buyer.
+    let live = Live::new(labels, products, u64::from(s.total_users()));
+    live.set_shape(u64::from(s.closed_users()), u64::from(s.concurrent_connections()));
     live
 }
 

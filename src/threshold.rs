@@ -437,6 +437,7 @@ mod tests {
             error: None,
             accepted_us: None,
             shard: 0,
+            session: 0,
         }
     }
 

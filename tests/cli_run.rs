@@ -440,3 +440,49 @@ fn source_addresses_are_bound_and_checked() {
     assert_eq!(ran.code, 2);
     assert!(ran.stderr.contains("\"nope\" is not an IP address"), "{}", ran.stderr);
 }
+
+/// `buyers.sessions`: one account in several tabs. 40 buyers × 4 sessions race for 300 units
+/// with a limit of one order each: a server that keeps the limit per buyer sells 40 (one per
+/// buyer, whichever session won) and every invariant holds; one that ignores the limit sells to
+/// several sessions of one buyer, and `per_buyer_limit` says so.
+#[test]
+fn sessions_of_one_buyer_are_one_buyer() {
+    let yaml = |strategy: &str| {
+        format!(
+            "name: tabs\nproducts:\n  - id: p\n    stock: 300\nbuyers:\n  count: 40\n  sessions: 4\n  limit: 1\n\
+             arrival:\n  mode: burst\nserver:\n  backend: memory\n  strategy: {strategy}\n"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tabs.yaml");
+    std::fs::write(&file, yaml("atomic")).expect("write");
+    let (ran, s, out) = run_scenario(&file.to_string_lossy(), &[]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert_eq!(s["attempts"], 160, "a first attempt per session");
+    assert_eq!(s["outcomes"]["won"], 40, "one order per buyer: {}", s["outcomes"]);
+    for name in ALL {
+        assert_ne!(status(&s, name), "fail", "{name}: {}", invariant(&s, name));
+    }
+    for name in ["per_buyer_limit", "no_undersell", "no_oversell", "acked_orders_durable"] {
+        assert_eq!(status(&s, name), "pass", "{name}: {}", invariant(&s, name));
+    }
+    let ledger = std::fs::read_to_string(out.path().join("run/ledger.csv")).expect("ledger");
+    let mut rows = ledger.lines();
+    let header: Vec<&str> = rows.next().expect("header").split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (buyer, session) = (column("buyer"), column("session"));
+    let mut seen = std::collections::BTreeSet::new();
+    for row in rows {
+        let cells: Vec<&str> = row.split(',').collect();
+        seen.insert((cells[buyer].to_string(), cells[session].to_string()));
+    }
+    assert_eq!(seen.len(), 160, "every (buyer, session) once");
+    assert!(seen.iter().all(|(b, k)| b.parse::<u32>().is_ok_and(|b| b < 40) && k.parse::<u32>().is_ok_and(|k| k < 4)));
+
+    std::fs::write(&file, yaml("no-limit")).expect("write");
+    let (ran, s, _out) = run_scenario(&file.to_string_lossy(), &[]);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert!(s["outcomes"]["won"].as_u64() > Some(40), "sessions of one buyer won more than once: {}", s["outcomes"]);
+    assert_eq!(status(&s, "per_buyer_limit"), "fail", "{}", invariant(&s, "per_buyer_limit"));
+    assert_eq!(status(&s, "no_oversell"), "pass", "{}", invariant(&s, "no_oversell"));
+}

@@ -12,23 +12,24 @@ use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Runs buyer `buyer`'s attempts, the first with `first_request` (already written but its
+/// Runs harness user `user`'s attempts (a session of buyer `s.buyer_of(user)`), the first with `first_request` (already written but its
 /// last byte when the connection is prepared), meant to start at `first_intended`; later
 /// attempts render the plan's order request anew (`{attempt}`, `{idempotency_key}`).
 pub async fn buy(
     shared: &Shared,
     conn: &mut BuyerConn,
-    buyer: u32,
+    user: u32,
     mut vars: BuyerVars,
     first_request: Vec<u8>,
     first_intended: Instant,
 ) -> Vec<Attempt> {
     let s = &shared.scenario;
     let plan = &shared.plan;
+    let (buyer, session) = (s.buyer_of(user), s.session_of(user));
     let product = s.product_of(buyer);
-    let instance = buyer as usize % plan.endpoints.len().max(1);
-    let host = &plan.endpoint_of(buyer).host;
-    let out = Record { shared, buyer };
+    let instance = user as usize % plan.endpoints.len().max(1);
+    let host = &plan.endpoint_of(user).host;
+    let out = Record { shared, user };
     let mut won = 0;
     let mut intended = first_intended;
     let mut request = first_request;
@@ -68,6 +69,7 @@ pub async fn buy(
             error: Some(CUT_BY_HARNESS.to_string()),
             accepted_us: None,
             shard: 0,
+            session,
         };
         out.sending(in_flight.clone());
         shared.live.sending();
@@ -114,7 +116,7 @@ pub async fn buy(
                 if ticket.is_empty() && poll.request.uses(Var::OrderId) {
                     error = Some(format!("{status} accepted without an order id: its status cannot be polled"));
                 } else {
-                    match queued::poll(shared, poll, conn, buyer, &vars, attempt, &ticket).await {
+                    match queued::poll(shared, poll, conn, user, &vars, attempt, &ticket).await {
                         Polled::Final { outcome: last, order_id: stored, status } => {
                             outcome = last;
                             order_id = stored.or(order_id);
@@ -171,12 +173,12 @@ pub async fn buy(
 /// deadline), they go into the ledger anyway, the one in flight as a `timeout`.
 struct Record<'a> {
     shared: &'a Shared,
-    buyer: u32,
+    user: u32,
 }
 
 impl Record<'_> {
     fn with(&self, f: impl FnOnce(&mut super::OpenBuyer)) {
-        f(self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).entry(self.buyer).or_default());
+        f(self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).entry(self.user).or_default());
     }
 
     fn sending(&self, a: Attempt) {
@@ -196,7 +198,7 @@ impl Record<'_> {
             .open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.buyer)
+            .remove(&self.user)
             .map(|o| o.done)
             .unwrap_or_default()
     }
@@ -209,15 +211,16 @@ pub const CUT_BY_HARNESS: &str = "cut: the harness stopped waiting for this buye
 pub const CUT_BY_STOP: &str = "cut by the interruption";
 
 /// The one attempt of a buyer that could not buy at all (its register or login failed).
-pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> Attempt {
+pub fn not_sent(shared: &Shared, user: u32, intended: Instant, why: String) -> Attempt {
     let s = &shared.scenario;
+    let buyer = s.buyer_of(user);
     let at = shared.micros(Instant::now());
     shared.live.record(Outcome::NotSent, None);
     Attempt {
         repetition: 1,
         buyer,
         product: s.product_of(buyer) as u32,
-        instance: buyer % shared.plan.endpoints.len().max(1) as u32,
+        instance: user % shared.plan.endpoints.len().max(1) as u32,
         attempt: 1,
         intended_us: shared.micros(intended),
         sent_us: at,
@@ -229,6 +232,7 @@ pub fn not_sent(shared: &Shared, buyer: u32, intended: Instant, why: String) -> 
         error: Some(why),
         accepted_us: None,
         shard: 0,
+        session: s.session_of(user),
     }
 }
 

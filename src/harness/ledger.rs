@@ -42,6 +42,10 @@ pub struct Attempt {
     /// [`crate::shard`]). Last in `ledger.csv`, and 0 when an older file has no such column.
     #[serde(default)]
     pub shard: u32,
+    /// Which of its buyer's concurrent sessions made it (`buyers.sessions`; 0 for the first).
+    /// After `shard` in `ledger.csv`, and 0 when an older file has no such column.
+    #[serde(default)]
+    pub session: u32,
 }
 
 fn first() -> u32 {

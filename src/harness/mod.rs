@@ -188,11 +188,11 @@ pub fn run_deadline(s: &Scenario) -> Duration {
 
 /// Runs the scenario's buyers against the target and returns the ledger.
 pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Ledger, HarnessError> {
-    let buyers = config.slice.map_or(scenario.closed_buyers(), |sl| sl.len()) as usize;
+    let buyers = config.slice.map_or(scenario.closed_users(), |sl| sl.len()) as usize;
     let burst = scenario.arrival.mode == ArrivalMode::Burst;
-    let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_buyers()));
+    let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_users()));
     let ramp_interval = match scenario.arrival.over {
-        Some(over) if !burst => over.0 / scenario.buyers.count.max(1),
+        Some(over) if !burst => over.0 / scenario.closed_users().max(1),
         _ => Duration::ZERO,
     };
     if config.plan.endpoints.is_empty() {
@@ -385,7 +385,7 @@ fn build_attack(
     config: &HarnessConfig,
     ramp_interval: Duration,
 ) -> Result<GooseAttack, HarnessError> {
-    let closed = shared.scenario.closed_buyers();
+    let closed = shared.scenario.closed_users();
     let slots = shared.stream.as_ref().map_or(0, |st| st.slots);
     // A shard's users are its own buyers, numbered from the first of its slice.
     let (first, buyers) = match config.slice {

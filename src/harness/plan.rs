@@ -163,10 +163,14 @@ pub struct BuyerVars {
     pub token: String,
     /// `name=value; name=value`, from the login's `Set-Cookie`.
     pub cookie: String,
+    /// Which of the buyer's concurrent sessions (`buyers.sessions`) this is; `None` with one.
+    session: Option<u32>,
 }
 
 impl BuyerVars {
-    pub fn new(s: &Scenario, plan: &Plan, buyer: u32) -> BuyerVars {
+    /// The values of harness user `user`: a session of buyer `s.buyer_of(user)`.
+    pub fn new(s: &Scenario, plan: &Plan, user: u32) -> BuyerVars {
+        let buyer = s.buyer_of(user);
         let product = &s.products[s.product_of(buyer)];
         let id = s.buyer_id(buyer);
         let mut vars = BuyerVars {
@@ -178,14 +182,19 @@ impl BuyerVars {
             run: plan.run.clone(),
             token: String::new(),
             cookie: String::new(),
+            session: (s.sessions() > 1).then(|| s.session_of(user)),
         };
         vars.for_order(1);
         vars
     }
 
-    /// The buyer now tries for its `order`-th order (1 for the first): a new idempotency key.
+    /// The buyer now tries for its `order`-th order (1 for the first): a new idempotency key,
+    /// of this session's own (two tabs are two purchases, not one repeated).
     pub fn for_order(&mut self, order: u32) {
-        self.idempotency_key = format!("{}-{}-{order}", self.run, self.buyer);
+        self.idempotency_key = match self.session {
+            None => format!("{}-{}-{order}", self.run, self.buyer),
+            Some(k) => format!("{}-{}-s{k}-{order}", self.run, self.buyer),
+        };
     }
 
     /// Keeps the cookies an answer set, replacing earlier ones of the same name.

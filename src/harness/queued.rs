@@ -22,19 +22,19 @@ pub enum Polled {
     Pending(String),
 }
 
-/// Polls the status of buyer `buyer`'s order accepted with `ticket`, every `poll.every`,
+/// Polls the status of harness user `user`'s order accepted with `ticket`, every `poll.every`,
 /// until final, `poll.within` after now, or the run's deadline (each request also bounded by
 /// `request_timeout`).
 pub async fn poll(
     shared: &Shared,
     poll: &StatusPoll,
     conn: &mut BuyerConn,
-    buyer: u32,
+    user: u32,
     vars: &BuyerVars,
     attempt: u32,
     ticket: &str,
 ) -> Polled {
-    let host = &shared.plan.endpoint_of(buyer).host;
+    let host = &shared.plan.endpoint_of(user).host;
     let deadline = (Instant::now() + poll.within).min(shared.deadline);
     let request_timeout: Duration = shared.scenario.request_timeout.0;
     let request = poll.request.bytes(host, &Vars { order_id: ticket, ..vars.vars(attempt) });

@@ -92,6 +92,7 @@ mod tests {
                 error: None,
                 accepted_us: None,
                 shard: 0,
+                session: 0,
             },
             Attempt {
                 repetition: 1,
@@ -109,6 +110,7 @@ mod tests {
                 error: Some("timed out, \"really\"".into()),
                 accepted_us: None,
                 shard: 0,
+                session: 0,
             },
         ];
         let samples = vec![StockSample { repetition: 1, t_us: 5, product: 0, instance: 0, stock: -1 }];

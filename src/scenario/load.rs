@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Buyers one run may hold at most; beyond this the run is refused before it starts.
 pub const MAX_BUYERS: u32 = 100_000;
+/// Concurrent sessions of one buyer, at most.
+pub const MAX_SESSIONS: u32 = 64;
 /// Server instances one run may start at most.
 pub const MAX_INSTANCES: u32 = 64;
 /// Products one scenario may sell.
@@ -312,6 +314,27 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                 format!("buyer ids may be at most {MAX_ID_LEN} bytes, without control characters"),
             ));
         }
+    }
+    if b.sessions == 0 || b.sessions > MAX_SESSIONS {
+        out.push(problem(
+            &[Key("buyers"), Key("sessions")],
+            format!("expected 1 to {MAX_SESSIONS} concurrent sessions per buyer, found {}", b.sessions),
+        ));
+    } else if b.sessions > 1 && s.arrival.mode == ArrivalMode::Rate {
+        out.push(problem(
+            &[Key("buyers"), Key("sessions")],
+            "applies to `arrival.mode: burst` or `ramp`: a rate stream's arrivals are new buyers; leave it out",
+        ));
+    } else if u64::from(b.count) * u64::from(b.sessions) > u64::from(MAX_BUYERS) {
+        out.push(problem(
+            &[Key("buyers"), Key("sessions")],
+            format!(
+                "{} buyers × {} sessions is {} connections; at most {MAX_BUYERS} in all",
+                b.count,
+                b.sessions,
+                u64::from(b.count) * u64::from(b.sessions)
+            ),
+        ));
     }
     if b.attempts < b.wants {
         out.push(problem(
@@ -665,6 +688,25 @@ mod tests {
         assert!(got.contains("can never hold"), "{got}");
         let got = error("expect:\n  invariants: []\n");
         assert!(got.contains("an empty list checks nothing"), "{got}");
+    }
+
+    #[test]
+    fn sessions_number_their_users_buyer_by_buyer() {
+        let text = BASE.replace("count: 10\n", "count: 10\n  sessions: 3\n");
+        let s = load_str(&text, "t.yaml", Path::new(".")).expect("valid");
+        assert_eq!((s.closed_users(), s.total_users(), s.total_buyers()), (30, 30, 10));
+        assert_eq!(s.concurrent_connections(), 30, "a connection per session");
+        assert_eq!(s.max_attempts(), 30);
+        let users: Vec<(u32, u32)> = [0, 1, 2, 3, 29].iter().map(|&u| (s.buyer_of(u), s.session_of(u))).collect();
+        assert_eq!(users, [(0, 0), (0, 1), (0, 2), (1, 0), (9, 2)]);
+        let refused = |buyers: &str| {
+            let text = BASE.replace("count: 10\n", buyers);
+            load_str(&text, "t.yaml", Path::new(".")).expect_err(buyers).to_string()
+        };
+        let got = refused("count: 10\n  sessions: 0\n");
+        assert!(got.contains("buyers.sessions: expected 1 to 64"), "{got}");
+        let got = refused("count: 50000\n  sessions: 3\n");
+        assert!(got.contains("50000 buyers × 3 sessions is 150000 connections"), "{got}");
     }
 
     #[test]

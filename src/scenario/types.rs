@@ -64,10 +64,6 @@ pub struct Scenario {
     pub faults: Vec<super::Fault>,
 }
 
-fn is_one(n: &u32) -> bool {
-    *n == 1
-}
-
 /// A product and its initial stock.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +110,11 @@ pub struct Buyers {
     /// `buyer-{n}`. It is what `{buyer}` renders as and what truth's orders are matched by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_format: Option<String>,
+    /// Concurrent sessions of each buyer: one account in several tabs. Each session has its
+    /// own connection, cookies, login and attempts, all under the buyer's one id; `limit`,
+    /// `wants` and every invariant count the buyer once. `burst` and `ramp` only.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub sessions: u32,
 }
 
 /// Which answers a buyer retries, and how long it waits before the next attempt.
@@ -498,6 +499,44 @@ impl Scenario {
         }
     }
 
+    /// Sessions per buyer of a burst or a ramp (`buyers.sessions`); 1 for a rate stream.
+    pub fn sessions(&self) -> u32 {
+        match self.arrival.mode {
+            ArrivalMode::Rate => 1,
+            _ => self.buyers.sessions.max(1),
+        }
+    }
+
+    /// The harness's users of a burst or a ramp: every session of every buyer. User `u` is
+    /// session `u % sessions` of buyer `u / sessions`; a stream's users follow them.
+    pub fn closed_users(&self) -> u32 {
+        self.closed_buyers().saturating_mul(self.sessions())
+    }
+
+    /// Every user of the run: each session of a burst's or a ramp's buyers, then every
+    /// arrival of its stream.
+    pub fn total_users(&self) -> u32 {
+        let streamed = self.total_buyers() - self.closed_buyers();
+        self.closed_users().saturating_add(streamed)
+    }
+
+    /// The buyer user `user` is a session of.
+    pub fn buyer_of(&self, user: u32) -> u32 {
+        let closed = self.closed_users();
+        match user < closed {
+            true => user / self.sessions(),
+            false => user - closed + self.closed_buyers(),
+        }
+    }
+
+    /// Which of its buyer's sessions user `user` is (0 for the first, and for every stream user).
+    pub fn session_of(&self, user: u32) -> u32 {
+        match user < self.closed_users() {
+            true => user % self.sessions(),
+            false => 0,
+        }
+    }
+
     /// Every buyer of the run: a burst's or a ramp's, and every arrival of its stream.
     /// Buyers are numbered from 0: first the burst's, then the stream's in arrival order.
     pub fn total_buyers(&self) -> u32 {
@@ -505,10 +544,11 @@ impl Scenario {
         u64::from(self.closed_buyers()).saturating_add(streamed).min(u64::from(u32::MAX)) as u32
     }
 
-    /// Connections the harness holds at once: one per burst or ramp buyer, one per stream slot.
+    /// Connections the harness holds at once: one per session of a burst or ramp buyer, one
+    /// per stream slot.
     pub fn concurrent_connections(&self) -> u32 {
         let slots = self.arrival.stream().map_or(0, |s| s.slots().min(s.count().max(1) as u32));
-        self.closed_buyers().saturating_add(slots)
+        self.closed_users().saturating_add(slots)
     }
 
     /// The id of buyer `n`, as sent to the target and as truth's orders name it.
@@ -544,14 +584,17 @@ impl Scenario {
         demand
     }
 
-    /// The most order attempts the run can make: every buyer using every attempt.
+    /// The most order attempts the run can make: every session of every buyer using every attempt.
     pub fn max_attempts(&self) -> u64 {
-        u64::from(self.total_buyers()) * u64::from(self.buyers.attempts)
+        u64::from(self.total_users()) * u64::from(self.buyers.attempts)
     }
 }
 
 fn one() -> u32 {
     1
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 fn yes() -> bool {
     true

@@ -116,7 +116,7 @@ async fn shard(args: &ChildArgs, out: &ToParent) -> Result<i32, String> {
     };
     plan.run = args.run_tag.clone();
     plan.sources = args.sources.clone();
-    let slice = Slice::of(args.spec, s.closed_buyers());
+    let slice = Slice::of(args.spec, s.closed_users());
     let products = s.products.iter().map(|p| (p.id.clone(), u64::from(p.stock))).collect();
     let live = Arc::new(Live::new(RunLabels::default(), products, u64::from(slice.len())));
     let release = Arc::new(ParentRelease { out: out.clone(), at: tokio::sync::watch::Sender::new(None) });

@@ -70,7 +70,7 @@ pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &
         return usage(format!("cannot create {}: {e}", out.display()));
     }
     let yaml = serde_yaml::to_string(&s).unwrap_or_default();
-    let slice = Slice::of(spec, s.closed_buyers());
+    let slice = Slice::of(spec, s.closed_users());
     let t0 = Instant::now();
     let run_tag = super::shared_run_tag(&yaml, release_text);
     let mut part = Part::start(&s.name, spec, slice, s.closed_buyers(), &run_tag, Some(release_text.to_string()));

@@ -107,7 +107,7 @@ pub async fn drive(
         let stdout = child.stdout.take().ok_or("a shard without stdout")?;
         follows.push(Follow {
             spec,
-            slice: Slice::of(spec, s.closed_buyers()),
+            slice: Slice::of(spec, s.closed_users()),
             pid: child.id().unwrap_or(0),
             stdin: child.stdin.take(),
             ready: false,

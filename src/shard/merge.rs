@@ -232,6 +232,7 @@ mod tests {
                 error: None,
                 accepted_us: None,
                 shard: 0,
+                session: 0,
             })
             .collect();
         ReadPart {

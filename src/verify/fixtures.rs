@@ -40,6 +40,7 @@ pub fn attempt(buyer: u32, outcome: Outcome, sent: u64) -> Attempt {
         error: None,
         accepted_us: None,
         shard: 0,
+        session: 0,
     }
 }
 

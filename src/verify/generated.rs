@@ -148,6 +148,7 @@ fn generate(seed: u64, store: Store) -> Run {
             error: None,
             accepted_us: None,
             shard: 0,
+            session: 0,
         });
     }
     let attempts: Vec<Attempt> = attempts.into_iter().flatten().collect();
@@ -182,6 +183,7 @@ fn generate(seed: u64, store: Store) -> Run {
                 error: None,
                 accepted_us: None,
                 shard: 0,
+                session: 0,
             });
         }
     }

@@ -504,6 +504,7 @@ mod edge_cases {
                     error: None,
                     accepted_us: None,
                     shard: 0,
+                    session: 0,
                 }
             })
             .collect()
