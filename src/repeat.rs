@@ -15,7 +15,7 @@ use crate::report::summary::Repetition;
 use crate::report::Summary;
 use crate::scenario::Expect;
 use crate::stats;
-use crate::verdict::{most_severe, EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
+use crate::verdict::{EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
 use crate::verify::Status;
 use std::collections::BTreeMap;
 
@@ -50,14 +50,17 @@ fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<i32> {
         .collect()
 }
 
-/// Folds the repetitions of one scenario into one summary and one ledger.
-pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger) {
+/// Folds the repetitions of one scenario into one summary and one ledger, with each
+/// repetition's exit code as it counts for the scenario (for [`crate::verdict::fold`]).
+pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger, Vec<i32>) {
     if reps.len() <= 1 {
-        return reps.pop().unwrap_or_else(|| (Summary::empty(), Ledger::default()));
+        let (summary, ledger) = reps.pop().unwrap_or_else(|| (Summary::empty(), Ledger::default()));
+        let code = summary.exit_code;
+        return (summary, ledger, vec![code]);
     }
     let k = reps.len();
     let counted = counted_codes(&reps, expect);
-    let worst_code = most_severe(counted.iter().copied());
+    let (kind, worst_code) = crate::verdict::fold(&counted, &[]);
     // Shown: the first repetition with the worst counted code, preferring one whose own
     // verdict agrees (for a passing self-test, a repetition that made the catch).
     let worst = (0..k)
@@ -132,9 +135,9 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     reasons.append(&mut summary.reasons);
     summary.reasons = reasons;
     summary.exit_code = worst_code;
-    summary.verdict = if worst_code == 0 { "pass" } else { "fail" }.into();
+    summary.verdict = kind.name().into();
     summary.repetitions = repetitions;
-    (summary, merged)
+    (summary, merged, counted)
 }
 
 #[cfg(test)]
@@ -167,7 +170,7 @@ mod tests {
     fn a_self_test_passes_when_one_repetition_makes_the_catch() {
         let expect = self_test(&[UNDER]);
         let reps = vec![rep(&[], &[UNDER], 1), rep(&[UNDER], &[UNDER], 0), rep(&[], &[UNDER], 1)];
-        let (s, _) = aggregate(reps, &expect);
+        let (s, _, _) = aggregate(reps, &expect);
         assert_eq!(s.exit_code, 0, "{:?}", s.reasons);
         let own: Vec<i32> = s.repetitions.iter().map(|r| r.exit_code).collect();
         assert_eq!(own, [1, 0, 1], "each repetition keeps its own verdict");
@@ -177,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_self_test_fails_when_no_repetition_makes_the_catch() {
-        let (s, _) = aggregate(vec![rep(&[], &[UNDER], 1), rep(&[], &[UNDER], 1)], &self_test(&[UNDER]));
+        let (s, _, _) = aggregate(vec![rep(&[], &[UNDER], 1), rep(&[], &[UNDER], 1)], &self_test(&[UNDER]));
         assert_eq!(s.exit_code, 1);
         assert_eq!(s.reasons[0], "2 of 2 repetitions failed; repetition 1 shown");
     }
@@ -186,7 +189,7 @@ mod tests {
     fn a_self_test_fails_when_a_repetition_breaks_something_else() {
         let over = Invariant::NoOversell;
         let reps = vec![rep(&[UNDER], &[UNDER], 0), rep(&[over], &[UNDER], 1)];
-        let (s, _) = aggregate(reps, &self_test(&[UNDER]));
+        let (s, _, _) = aggregate(reps, &self_test(&[UNDER]));
         assert_eq!(s.exit_code, 1);
         assert_eq!(s.reasons[0], "1 of 2 repetitions failed; repetition 2 shown");
         let tolerated = Expect { may_also_violate: vec![over], ..self_test(&[UNDER]) };
@@ -197,7 +200,7 @@ mod tests {
     #[test]
     fn any_violation_fails_an_ordinary_scenario() {
         let reps = vec![rep(&[], &[], 0), rep(&[UNDER], &[], 1), rep(&[], &[], 0)];
-        let (s, _) = aggregate(reps, &Expect::default());
+        let (s, _, _) = aggregate(reps, &Expect::default());
         assert_eq!(s.exit_code, 1);
         assert_eq!(s.reasons[0], "1 of 3 repetitions failed; repetition 2 shown");
         assert_eq!(s.reasons[1], "no_undersell violated in 33% of repetitions");

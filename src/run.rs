@@ -17,7 +17,7 @@ use crate::stats;
 use crate::target::{self, TargetOptions};
 use crate::threshold::{Observed, ThresholdResult};
 use crate::truth::{self, Truth};
-use crate::verdict::{self, RunFacts, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::verdict::{self, Interruption, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::verify::{self, Check};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -396,9 +396,12 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
             break;
         }
     }
-    let (mut summary, ledger) = repeat::aggregate(reps, &s.expect);
+    let (mut summary, ledger, counted) = repeat::aggregate(reps, &s.expect);
     if let Some(baseline) = &opts.baseline {
-        compare_with_baseline(&mut summary, &s, baseline, &opts.regressions);
+        let regressions = compare_with_baseline(&mut summary, &s, baseline, &opts.regressions);
+        let (kind, code) = verdict::fold(&counted, &regressions);
+        summary.reasons.extend(regressions);
+        (summary.verdict, summary.exit_code) = (kind.name().into(), code);
     }
     let exit_code = summary.exit_code;
     let error = summary.error.clone();
@@ -462,12 +465,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Adds the baseline comparison; a regression beyond its limit fails the run (exit 3) unless
-/// something worse already did.
-fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baseline, extra: &[Limit]) {
+/// Adds the baseline comparison to `summary`; returns the regressions beyond their limits, one
+/// line each, for the verdict ([`verdict::fold`]: exit 3 unless something worse happened).
+fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baseline, extra: &[Limit]) -> Vec<String> {
     let Some(before) = baseline.run(&s.name) else {
         summary.reasons.push(format!("baseline {} has no run of {}; nothing compared", baseline.file, s.name));
-        return;
+        return Vec::new();
     };
     let mut limits: Vec<Limit> = s.regression.iter().filter_map(|(m, l)| Limit::parse(m, l).ok()).collect();
     for l in extra {
@@ -490,12 +493,8 @@ fn compare_with_baseline(summary: &mut Summary, s: &Scenario, baseline: &Baselin
             )
         })
         .collect();
-    if !regressed.is_empty() {
-        summary.reasons.extend(regressed);
-        summary.exit_code = verdict::most_severe([summary.exit_code, verdict::EXIT_THRESHOLD]);
-        summary.verdict = if summary.exit_code == 0 { "pass" } else { "fail" }.into();
-    }
     summary.baseline = Some(report);
+    regressed
 }
 
 /// Starts the target, drives the load, reads the truth and decides; never panics on the
@@ -514,17 +513,15 @@ async fn execute(
     live.set_phase(Phase::Starting);
     let target = match target::start(s, setup).await {
         Ok(t) => t,
-        Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0), Ledger::default()),
+        Err(e) => return (environment_failure(&ctx, e.to_string(), &Ledger::default(), t0, live), Ledger::default()),
     };
     ctx.target = target.describe();
     ctx.target.source_addresses = sources.iter().map(|a| a.to_string()).collect();
     // Ctrl-C while the target was starting: no load at all.
-    if let Some(signal) = crate::interrupt::requested() {
+    if crate::interrupt::requested().is_some() {
         target.stop().await;
-        let mut summary =
-            environment_failure(&ctx, "the run was interrupted before the load".into(), &Ledger::default(), t0);
-        mark_interrupted(&mut summary, signal, live, &Ledger::default(), &[]);
-        return (summary, Ledger::default());
+        let error = "the run was interrupted before the load".to_string();
+        return (environment_failure(&ctx, error, &Ledger::default(), t0, live), Ledger::default());
     }
     let mut plan = target.plan();
     plan.sources = sources.to_vec();
@@ -554,7 +551,7 @@ async fn execute(
         Ok(l) => l,
         Err(e) => {
             target.stop().await;
-            return (environment_failure(&ctx, e, &Ledger::default(), t0), Ledger::default());
+            return (environment_failure(&ctx, e, &Ledger::default(), t0, live), Ledger::default());
         }
     };
     let duration = t0.elapsed();
@@ -566,44 +563,40 @@ async fn execute(
         let servers = servers_before.zip(target.server_memory()).map(|((b, _), (_, p))| side(b, p));
         crate::resources::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
     });
-    let (mut summary, ledger) = conclude(&mut ctx, target, ledger, live, t0).await;
+    let (mut summary, ledger) = conclude(&mut ctx, target, ledger, live, t0, fault_records).await;
     summary.duration_ms = duration.as_millis() as u64;
     summary.resources = resources;
     summary.shards = shard_summaries;
-    judge_faults(&mut summary, fault_records, &ledger, s);
     (summary, ledger)
 }
 
-/// Puts the faults into the summary with what the load saw while each lasted. A fault that
-/// could not act, or whose trigger never came, was not tested: the run fails with exit 4 (a
-/// verdict is never a pass on what could not be checked).
-fn judge_faults(summary: &mut Summary, mut records: Vec<crate::faults::FaultRecord>, ledger: &Ledger, s: &Scenario) {
+/// The faults with what the load saw while each lasted, and those not tested (one line each):
+/// a fault that could not act, or whose trigger never came, leaves a pass unproven.
+fn fault_effects(
+    mut records: Vec<crate::faults::FaultRecord>,
+    ledger: &Ledger,
+    s: &Scenario,
+    checks: &[Check],
+) -> (Vec<crate::faults::FaultRecord>, Vec<String>) {
     if records.is_empty() {
-        return;
+        return (records, Vec::new());
     }
-    let lost = summary
-        .invariants
+    let lost = checks
         .iter()
         .find(|c| c.name == crate::verify::Invariant::AckedOrdersDurable)
         .and_then(|c| c.counts.get("missing"))
         .map(|n| *n as u64);
     crate::faults::effects(&mut records, ledger, s.request_timeout.0, lost);
-    let mut untested = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        match (&r.error, r.start_us) {
-            (Some(e), _) => untested.push(format!("fault {i} ({}) could not act: {e}", r.kind)),
-            (None, None) => {
-                untested.push(format!("fault {i} ({}) never came: the load ended before its trigger", r.kind))
-            }
-            _ => {}
-        }
-    }
-    summary.faults = records;
-    if !untested.is_empty() && summary.verdict != "interrupted" {
-        summary.reasons.extend(untested);
-        summary.exit_code = verdict::most_severe([summary.exit_code, verdict::EXIT_ENVIRONMENT]);
-        summary.verdict = "fail".into();
-    }
+    let untested = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match (&r.error, r.start_us) {
+            (Some(e), _) => Some(format!("fault {i} ({}) could not act: {e}", r.kind)),
+            (None, None) => Some(format!("fault {i} ({}) never came: the load ended before its trigger", r.kind)),
+            _ => None,
+        })
+        .collect();
+    (records, untested)
 }
 
 /// Everything after the load: reads the truth once the target is quiet, stops the target,
@@ -615,6 +608,7 @@ pub(crate) async fn conclude(
     mut ledger: Ledger,
     live: &Arc<Live>,
     t0: Instant,
+    faults: Vec<crate::faults::FaultRecord>,
 ) -> (Summary, Ledger) {
     let s = ctx.s;
     let skew = stats::send_skew(&ledger);
@@ -629,13 +623,7 @@ pub(crate) async fn conclude(
     target.stop().await;
     let truth = match read {
         Ok(truth) => truth,
-        Err(e) => {
-            let mut summary = environment_failure(ctx, e.to_string(), &ledger, t0);
-            if let Some(signal) = crate::interrupt::requested() {
-                mark_interrupted(&mut summary, signal, live, &ledger, &[]);
-            }
-            return (summary, ledger);
-        }
+        Err(e) => return (environment_failure(ctx, e.to_string(), &ledger, t0, live), ledger),
     };
     live.set_phase(Phase::Verifying);
     resolve::resolve(s, &mut ledger, &truth);
@@ -650,15 +638,25 @@ pub(crate) async fn conclude(
     let thresholds: Vec<ThresholdResult> = s.thresholds.iter().map(|t| observed.evaluate(t)).collect();
     let nothing_sent = (!ledger.attempts.is_empty() && ledger.attempts.iter().all(|a| !a.outcome.was_sent()))
         .then(|| ledger.attempts.iter().find_map(|a| a.error.clone()).unwrap_or_default());
-    let facts =
-        RunFacts { overrun: ledger.overrun.as_ref(), truth: &truth.reading, nothing_sent: nothing_sent.as_deref() };
-    let verdict = verdict::decide(s, &checks, &counts, &thresholds, facts);
+    let (faults, untested_faults) = fault_effects(faults, &ledger, s, &checks);
+    let interruption = interruption(live, &ledger, s.total_buyers());
+    let facts = verdict::Facts {
+        checks: &checks,
+        counts: Some(&counts),
+        thresholds: &thresholds,
+        overrun: ledger.overrun.as_ref(),
+        truth: Some(&truth.reading),
+        nothing_sent: nothing_sent.as_deref(),
+        environment: None,
+        untested_faults: &untested_faults,
+        interruption: interruption.as_ref(),
+    };
+    let verdict = verdict::judge(s, &facts);
     let mut summary = build_summary(ctx, &ledger, Some(&truth), &checks, &verdict);
     summary.duration_ms = t0.elapsed().as_millis() as u64;
     summary.thresholds = thresholds;
-    if let Some(signal) = signal {
-        mark_interrupted(&mut summary, signal, live, &ledger, &checks);
-    }
+    summary.faults = faults;
+    summary.interrupted = interruption;
     (summary, ledger)
 }
 
@@ -674,15 +672,9 @@ fn unprovable_when_cut(checks: &mut [Check]) {
     }
 }
 
-/// Makes `summary` the partial summary of an interrupted run: verdict `interrupted`, the
-/// signal's exit code, what was cut; a violation found stands (it is a proof) and is named.
-fn mark_interrupted(
-    summary: &mut Summary,
-    signal: crate::interrupt::Signal,
-    live: &Live,
-    ledger: &Ledger,
-    checks: &[Check],
-) {
+/// The interruption, when a signal has come: in which phase, and what it cut.
+fn interruption(live: &Live, ledger: &Ledger, buyers: u32) -> Option<Interruption> {
+    let signal = crate::interrupt::requested()?;
     let during = live.interrupted_during().unwrap_or(Phase::Starting);
     let cut_attempts = ledger
         .attempts
@@ -691,7 +683,7 @@ fn mark_interrupted(
         .count() as u64;
     let sent: std::collections::HashSet<u32> =
         ledger.attempts.iter().filter(|a| a.outcome.was_sent()).map(|a| a.buyer).collect();
-    let stopped_buyers = u64::from(summary.buyers).saturating_sub(sent.len() as u64);
+    let stopped_buyers = u64::from(buyers).saturating_sub(sent.len() as u64);
     let load_complete = during.after_load();
     let what = if load_complete {
         "the load had finished, so the checks below are complete".to_string()
@@ -703,18 +695,7 @@ fn mark_interrupted(
             crate::text::count(stopped_buyers, "buyer"),
         )
     };
-    let mut reasons = vec![format!("interrupted by {} in phase `{}`: {what}", signal.name(), during.name())];
-    reasons.extend(
-        checks
-            .iter()
-            .filter(|c| c.status == verify::Status::Fail && !summary_expects(summary, c.name))
-            .map(|c| format!("{} violated before the interruption (a violation stands): {}", c.name.name(), c.detail)),
-    );
-    reasons.extend(summary.reasons.iter().filter(|r| r.starts_with("environment failed")).cloned());
-    summary.reasons = reasons;
-    summary.verdict = "interrupted".into();
-    summary.exit_code = signal.exit_code();
-    summary.interrupted = Some(report::Interruption {
+    Some(Interruption {
         signal: match signal {
             crate::interrupt::Signal::Interrupt => "SIGINT".into(),
             crate::interrupt::Signal::Terminate => "SIGTERM".into(),
@@ -723,11 +704,9 @@ fn mark_interrupted(
         load_complete,
         cut_attempts,
         stopped_buyers,
-    });
-}
-
-fn summary_expects(summary: &Summary, name: verify::Invariant) -> bool {
-    summary.invariants.iter().any(|i| i.name == name && i.expected_violation)
+        exit_code: signal.exit_code(),
+        reason: format!("interrupted by {} in phase `{}`: {what}", signal.name(), during.name()),
+    })
 }
 
 /// What every summary of one run is built from.
@@ -738,16 +717,22 @@ pub(crate) struct Context<'a> {
     pub started_at: &'a str,
 }
 
-pub(crate) fn environment_failure(ctx: &Context, error: String, ledger: &Ledger, t0: Instant) -> Summary {
+/// The summary of a run whose environment failed: nothing checked, exit 4 (or the signal's
+/// code, when one came).
+pub(crate) fn environment_failure(ctx: &Context, error: String, ledger: &Ledger, t0: Instant, live: &Live) -> Summary {
     let checks = verify::unchecked(&error);
-    let verdict = Verdict {
-        exit_code: EXIT_ENVIRONMENT,
-        reasons: vec![format!("environment failed: {error}")],
-        outcome_checks: Vec::new(),
+    let interruption = interruption(live, ledger, ctx.s.total_buyers());
+    let facts = verdict::Facts {
+        checks: &checks,
+        environment: Some(&error),
+        interruption: interruption.as_ref(),
+        ..verdict::Facts::default()
     };
+    let verdict = verdict::judge(ctx.s, &facts);
     let mut summary = build_summary(ctx, ledger, None, &checks, &verdict);
     summary.error = Some(error);
     summary.duration_ms = t0.elapsed().as_millis() as u64;
+    summary.interrupted = interruption;
     summary
 }
 
@@ -778,7 +763,7 @@ fn build_summary(
         scenario: s.name.clone(),
         description: s.description.clone(),
         scenario_file: file.display().to_string(),
-        verdict: if verdict.passed() { "pass" } else { "fail" }.to_string(),
+        verdict: verdict.kind.name().to_string(),
         exit_code: verdict.exit_code,
         reasons: verdict.reasons.clone(),
         error: None,

@@ -1,5 +1,8 @@
-//! The verdict and its exit code: invariants (with self-test expectations) and expected
-//! outcome counts, composed into one answer CI can gate on.
+//! The verdict and its exit code, decided in one place ([`judge`]) from every fact of a run:
+//! the invariants (safety and liveness, with self-test expectations), expected outcome counts
+//! and thresholds, the faults that could not be tested, the truth reading, an environment that
+//! failed, and an interruption; and for a whole scenario ([`fold`]) from its repetitions and
+//! its regressions against a baseline. Nothing patches a verdict after it.
 //!
 //! Exit codes (a contract, documented in the README): `0` all passed, `1` an invariant was
 //! violated (or a self-test's expected violation was missed), `2` usage or scenario error,
@@ -34,6 +37,56 @@ pub fn most_severe(codes: impl IntoIterator<Item = i32>) -> i32 {
     codes.into_iter().max_by_key(|&c| rank(c)).unwrap_or(EXIT_PASS)
 }
 
+/// What a run's verdict says: `pass`, `fail` or `interrupted` in `summary.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pass,
+    Fail,
+    Interrupted,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pass => "pass",
+            Kind::Fail => "fail",
+            Kind::Interrupted => "interrupted",
+        }
+    }
+
+    /// The kind an exit code stands for.
+    pub fn of_code(code: i32) -> Kind {
+        match code {
+            EXIT_PASS => Kind::Pass,
+            130 | 143 => Kind::Interrupted,
+            _ => Kind::Fail,
+        }
+    }
+}
+
+/// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGINT` (Ctrl-C) or `SIGTERM`.
+    pub signal: String,
+    /// The phase the run was in when the signal came (`connecting`, `buying`, `truth`, …).
+    pub during: String,
+    /// Whether every buyer had made all its attempts (the signal came after the load): the
+    /// checks are then complete, but the run still exits with the signal's code.
+    pub load_complete: bool,
+    /// Attempts still unanswered at the end of the drain, recorded as `timeout`.
+    pub cut_attempts: u64,
+    /// Buyers that sent no order request: stopped before their start (recorded as
+    /// `not_sent`) or never started.
+    pub stopped_buyers: u64,
+    /// The signal's exit code (130, 143).
+    #[serde(skip)]
+    pub exit_code: i32,
+    /// The first reason line: the signal, the phase, what was sent, cut and never sent.
+    #[serde(skip)]
+    pub reason: String,
+}
+
 /// One expected outcome count, checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeCheck {
@@ -45,6 +98,7 @@ pub struct OutcomeCheck {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
+    pub kind: Kind,
     pub exit_code: i32,
     /// Why it did not pass, one line each; empty on a pass.
     pub reasons: Vec<String>,
@@ -57,21 +111,33 @@ impl Verdict {
     }
 }
 
-/// What happened to the run itself, beside its invariants and counts: a deadline that cut
-/// attempts short, a ground truth that had not settled, no order request sent at all. Each
-/// leaves a pass unproven, so the run then exits 4 (unless an invariant was violated: that
-/// stands, it is a proof).
-#[derive(Debug, Clone, Copy)]
-pub struct RunFacts<'a> {
+/// Every fact a run's verdict is decided from. Beside the checks and counts, what happened to
+/// the run itself: a deadline that cut attempts short, a ground truth that had not settled, no
+/// order request sent at all, a fault that could not act: each leaves a pass unproven, so the
+/// run then exits 4 (unless an invariant was violated: that stands, it is a proof). An
+/// environment that failed (no truth read) leaves nothing checked: exit 4. A signal decides
+/// the exit code last (130, 143), a violation found before it still named.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts<'a> {
+    pub checks: &'a [Check],
+    pub counts: Option<&'a BTreeMap<Outcome, u64>>,
+    pub thresholds: &'a [ThresholdResult],
     pub overrun: Option<&'a Overrun>,
-    pub truth: &'a TruthReading,
+    /// The truth reading; `None` when truth was never read (then `environment` says why).
+    pub truth: Option<&'a TruthReading>,
     /// Why no order request was sent at all, when none was (every attempt `not_sent`).
     pub nothing_sent: Option<&'a str>,
+    /// Why the environment failed (the target did not start, the load or truth could not run).
+    pub environment: Option<&'a str>,
+    /// Faults that could not act, or whose trigger never came: untested, one line each.
+    pub untested_faults: &'a [String],
+    pub interruption: Option<&'a Interruption>,
 }
 
-impl RunFacts<'_> {
+impl Facts<'_> {
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        out.extend(self.untested_faults.iter().cloned());
         if let Some(why) = self.nothing_sent {
             out.push(format!("no order request reached the target, so nothing was tested: {why}"));
         }
@@ -88,27 +154,52 @@ impl RunFacts<'_> {
                 }
             ));
         }
-        if !self.truth.settled {
-            out.push(format!(
-                "ground truth had not settled, so a pass proves nothing: {}",
-                self.truth.notes.join("; ")
-            ));
+        if let Some(truth) = self.truth.filter(|t| !t.settled) {
+            out.push(format!("ground truth had not settled, so a pass proves nothing: {}", truth.notes.join("; ")));
         }
         out
     }
 }
 
-/// Decides the verdict of a run whose ground truth was read.
-pub fn decide(
-    s: &Scenario,
-    checks: &[Check],
-    counts: &BTreeMap<Outcome, u64>,
-    thresholds: &[ThresholdResult],
-    facts: RunFacts,
-) -> Verdict {
+/// Decides the verdict of one run (one repetition) from all its facts.
+pub fn judge(s: &Scenario, facts: &Facts) -> Verdict {
+    let verdict = match facts.environment {
+        Some(error) => Verdict {
+            kind: Kind::Fail,
+            exit_code: EXIT_ENVIRONMENT,
+            reasons: facts.untested_faults.iter().cloned().chain([format!("environment failed: {error}")]).collect(),
+            outcome_checks: Vec::new(),
+        },
+        None => decide(s, facts),
+    };
+    match facts.interruption {
+        Some(i) => interrupted(s, facts, verdict, i),
+        None => verdict,
+    }
+}
+
+/// An interrupted run exits with its signal's code; a violation found before it stands and is
+/// named, as does an environment that failed.
+fn interrupted(s: &Scenario, facts: &Facts, verdict: Verdict, i: &Interruption) -> Verdict {
+    let mut reasons = vec![i.reason.clone()];
+    reasons.extend(
+        facts
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail && !s.expect.violations.contains(&c.name))
+            .map(|c| format!("{} violated before the interruption (a violation stands): {}", c.name.name(), c.detail)),
+    );
+    reasons.extend(verdict.reasons.into_iter().filter(|r| r.starts_with("environment failed")));
+    Verdict { kind: Kind::Interrupted, exit_code: i.exit_code, reasons, outcome_checks: verdict.outcome_checks }
+}
+
+/// The verdict of a run whose ground truth was read.
+fn decide(s: &Scenario, facts: &Facts) -> Verdict {
+    let empty = BTreeMap::new();
+    let counts = facts.counts.unwrap_or(&empty);
     let mut reasons = Vec::new();
     let mut violated = false;
-    for c in checks {
+    for c in facts.checks {
         let expected = s.expect.violations.contains(&c.name);
         let tolerated = s.expect.may_also_violate.contains(&c.name);
         match (c.status, expected) {
@@ -142,7 +233,7 @@ pub fn decide(
         missed = true;
         reasons.push(format!("expected count.{} {}, observed {}", oc.outcome, oc.expected, oc.observed));
     }
-    for t in thresholds.iter().filter(|t| t.status != "pass") {
+    for t in facts.thresholds.iter().filter(|t| t.status != "pass") {
         missed = true;
         reasons.push(format!("threshold {} failed: observed {}", t.expression, t.observed_text));
     }
@@ -158,7 +249,16 @@ pub fn decide(
     } else {
         EXIT_PASS
     };
-    Verdict { exit_code, reasons, outcome_checks }
+    Verdict { kind: Kind::of_code(exit_code), exit_code, reasons, outcome_checks }
+}
+
+/// The verdict of a whole scenario from its repetitions' exit codes as they count (see
+/// `repeat`) and its regressions against a baseline (each fails the run with exit 3 unless
+/// something worse did): the most severe code decides.
+pub fn fold(codes: &[i32], regressions: &[String]) -> (Kind, i32) {
+    let regressed = (!regressions.is_empty()).then_some(EXIT_THRESHOLD);
+    let code = most_severe(codes.iter().copied().chain(regressed));
+    (Kind::of_code(code), code)
 }
 
 #[cfg(test)]
@@ -176,7 +276,8 @@ mod tests {
         counts: &BTreeMap<Outcome, u64>,
         thresholds: &[ThresholdResult],
     ) -> Verdict {
-        super::decide(s, checks, counts, thresholds, RunFacts { overrun: None, truth: &settled(), nothing_sent: None })
+        let truth = settled();
+        judge(s, &Facts { checks, counts: Some(counts), thresholds, truth: Some(&truth), ..Facts::default() })
     }
 
     fn checks(failing: &[Invariant]) -> Vec<Check> {
@@ -191,10 +292,11 @@ mod tests {
         let mut s = fixtures::scenario(5, 10);
         let counts: BTreeMap<Outcome, u64> = [(Outcome::Won, 5)].into();
         assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, EXIT_PASS);
+        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).kind, Kind::Pass);
         assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
         s.expect.outcomes.insert(Outcome::Won, CountExpectation::Exact(4));
         let v = decide(&s, &checks(&[]), &counts, &[]);
-        assert_eq!(v.exit_code, EXIT_THRESHOLD);
+        assert_eq!((v.exit_code, v.kind), (EXIT_THRESHOLD, Kind::Fail));
         assert_eq!(v.reasons, vec!["expected count.won == 4, observed 5".to_string()]);
         assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
     }
@@ -220,24 +322,72 @@ mod tests {
     #[test]
     fn an_overrun_or_unsettled_truth_leaves_a_pass_unproven_but_a_violation_stands() {
         let s = fixtures::scenario(5, 10);
-        let counts = BTreeMap::new();
         let overrun = Overrun { deadline_ms: 1500, cut_attempts: 7, unfinished_buyers: 0 };
-        let facts = RunFacts { overrun: Some(&overrun), truth: &settled(), nothing_sent: None };
-        let v = super::decide(&s, &checks(&[]), &counts, &[], facts);
+        let truth = settled();
+        let (pass, oversold) = (checks(&[]), checks(&[Invariant::NoOversell]));
+        let facts = Facts { checks: &pass, overrun: Some(&overrun), truth: Some(&truth), ..Facts::default() };
+        let v = judge(&s, &facts);
         assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
         assert!(v.reasons[0].starts_with("the run overran its deadline of 1.5s: 7 attempt(s)"), "{:?}", v.reasons);
-        let v = super::decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[], facts);
+        let v = judge(&s, &Facts { checks: &oversold, ..facts });
         assert_eq!(v.exit_code, EXIT_VIOLATION);
         let unsettled = TruthReading { notes: vec!["still changing".into()], ..TruthReading::default() };
-        let v = super::decide(
-            &s,
-            &checks(&[]),
-            &counts,
-            &[],
-            RunFacts { overrun: None, truth: &unsettled, nothing_sent: None },
-        );
+        let v = judge(&s, &Facts { checks: &pass, truth: Some(&unsettled), ..Facts::default() });
         assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
         assert!(v.reasons[0].contains("had not settled") && v.reasons[0].contains("still changing"));
+    }
+
+    #[test]
+    fn an_untested_fault_leaves_a_pass_unproven_but_a_violation_stands() {
+        let s = fixtures::scenario(5, 10);
+        let truth = settled();
+        let untested = vec!["fault 0 (kill) never came: the load ended before its trigger".to_string()];
+        let pass = checks(&[]);
+        let facts = Facts { checks: &pass, truth: Some(&truth), untested_faults: &untested, ..Facts::default() };
+        let v = judge(&s, &facts);
+        assert_eq!((v.kind, v.exit_code), (Kind::Fail, EXIT_ENVIRONMENT));
+        assert_eq!(v.reasons, untested);
+        let oversold = checks(&[Invariant::NoOversell]);
+        assert_eq!(judge(&s, &Facts { checks: &oversold, ..facts }).exit_code, EXIT_VIOLATION);
+    }
+
+    #[test]
+    fn an_environment_that_failed_checks_nothing_even_for_a_self_test() {
+        let mut s = fixtures::scenario(5, 10);
+        s.expect.violations = vec![Invariant::NoOversell];
+        let unchecked = crate::verify::unchecked("the target did not start");
+        let v = judge(&s, &Facts { checks: &unchecked, environment: Some("it did not start"), ..Facts::default() });
+        assert_eq!((v.kind, v.exit_code), (Kind::Fail, EXIT_ENVIRONMENT), "not a missed catch (exit 1)");
+        assert_eq!(v.reasons, vec!["environment failed: it did not start".to_string()]);
+    }
+
+    #[test]
+    fn a_signal_decides_the_code_last_and_a_violation_found_before_it_stands() {
+        let s = fixtures::scenario(5, 10);
+        let truth = settled();
+        let oversold = checks(&[Invariant::NoOversell]);
+        let i = Interruption {
+            signal: "SIGTERM".into(),
+            during: "verifying".into(),
+            load_complete: true,
+            cut_attempts: 0,
+            stopped_buyers: 0,
+            exit_code: 143,
+            reason: "interrupted by SIGTERM in phase `verifying`: the load had finished".into(),
+        };
+        let v =
+            judge(&s, &Facts { checks: &oversold, truth: Some(&truth), interruption: Some(&i), ..Facts::default() });
+        assert_eq!((v.kind, v.exit_code), (Kind::Interrupted, 143));
+        assert!(v.reasons[0].starts_with("interrupted by SIGTERM in phase `verifying`"), "{:?}", v.reasons);
+        assert!(v.reasons[1].starts_with("no_oversell violated before the interruption"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn a_scenario_folds_its_repetitions_and_regressions() {
+        assert_eq!(fold(&[0, 0], &[]), (Kind::Pass, 0));
+        assert_eq!(fold(&[0, 0], &["regression: p99".into()]), (Kind::Fail, EXIT_THRESHOLD));
+        assert_eq!(fold(&[1], &["regression: p99".into()]), (Kind::Fail, EXIT_VIOLATION));
+        assert_eq!(fold(&[0, 130], &[]), (Kind::Interrupted, 130), "an interrupted repetition stays interrupted");
     }
 
     #[test]

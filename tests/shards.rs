@@ -89,7 +89,10 @@ fn four_shards_merged_match_one_run(strategy: &str, code: i32) {
         assert!(chart.contains(&format!("shard {i} (375 buyers)")), "the skew chart shows shard {i}");
     }
     let ledger = std::fs::read_to_string(merged_dir.join("ledger.csv")).expect("ledger");
-    assert!(ledger.lines().next().is_some_and(|h| h.ends_with(",shard,session")), "ledger.csv has shard and session columns");
+    assert!(
+        ledger.lines().next().is_some_and(|h| h.ends_with(",shard,session")),
+        "ledger.csv has shard and session columns"
+    );
 
     // Parts that are not one whole run are refused, and say why.
     let (ran, _) = merge(&parts[..3], &dir.path().join("three"));

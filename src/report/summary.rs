@@ -112,22 +112,7 @@ pub struct Summary {
     pub faults: Vec<crate::faults::FaultRecord>,
 }
 
-/// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interruption {
-    /// `SIGINT` (Ctrl-C) or `SIGTERM`.
-    pub signal: String,
-    /// The phase the run was in when the signal came (`connecting`, `buying`, `truth`, …).
-    pub during: String,
-    /// Whether every buyer had made all its attempts (the signal came after the load): the
-    /// checks are then complete, but the run still exits with the signal's code.
-    pub load_complete: bool,
-    /// Attempts still unanswered at the end of the drain, recorded as `timeout`.
-    pub cut_attempts: u64,
-    /// Buyers that sent no order request: stopped before their start (recorded as
-    /// `not_sent`) or never started.
-    pub stopped_buyers: u64,
-}
+pub use crate::verdict::Interruption;
 
 impl Summary {
     /// The open stream and fairness, one line each, for the terminal, HTML and Markdown.

@@ -198,9 +198,9 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
         Ok(t) => {
             ctx.target = t.describe();
             let target: Box<dyn Target> = Box::new(t);
-            run::conclude(&mut ctx, target, ledger, &live, t0).await
+            run::conclude(&mut ctx, target, ledger, &live, t0, Vec::new()).await
         }
-        Err(e) => (run::environment_failure(&ctx, e.to_string(), &ledger, t0), ledger),
+        Err(e) => (run::environment_failure(&ctx, e.to_string(), &ledger, t0, &live), ledger),
     };
     summary.duration_ms = parts.iter().map(|p| p.part.duration_ms).max().unwrap_or(0);
     summary.shards = shards;
