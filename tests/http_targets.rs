@@ -812,6 +812,27 @@ truth:
     assert!(reason["message"].as_str().is_some_and(|m| m.starts_with("login failed: 401")), "{reason}");
 }
 
+/// The smallest correct shop: `POST /reset {stock}`, `GET /stock`, and any other request buys
+/// one unit under a lock (201, or 409 once none is left).
+fn counter_shop(r: &shops::Request, stock: &Mutex<i64>) -> Reply {
+    match r.path.as_str() {
+        "/reset" => {
+            *stock.lock().expect("stock") = r.json()["stock"].as_i64().unwrap_or(0);
+            shops::json(200, json!({}))
+        }
+        "/stock" => shops::json(200, json!({"stock": *stock.lock().expect("stock")})),
+        _ => {
+            let mut left = stock.lock().expect("stock");
+            if *left > 0 {
+                *left -= 1;
+                shops::json(201, json!({}))
+            } else {
+                shops::json(409, json!({}))
+            }
+        }
+    }
+}
+
 /// An `https://` shop with a self-signed certificate: refused as untrusted (no request could
 /// be sent: exit 4), taken with `insecure: true`, and the burst's last bytes still go in one
 /// tight loop, as one TLS record each.
@@ -820,24 +841,7 @@ fn https_with_a_self_signed_certificate() {
     let shop = Shop::start_tls(move || async move {
         handler(move |r| {
             let stock = stock.clone();
-            async move {
-                match r.path.as_str() {
-                    "/reset" => {
-                        *stock.lock().expect("stock") = r.json()["stock"].as_i64().unwrap_or(0);
-                        shops::json(200, json!({}))
-                    }
-                    "/stock" => shops::json(200, json!({"stock": *stock.lock().expect("stock")})),
-                    _ => {
-                        let mut left = stock.lock().expect("stock");
-                        if *left > 0 {
-                            *left -= 1;
-                            shops::json(201, json!({}))
-                        } else {
-                            shops::json(409, json!({}))
-                        }
-                    }
-                }
-            }
+            async move { counter_shop(&r, &stock) }
         })
     });
     let yaml = |insecure: bool| {
@@ -1375,20 +1379,7 @@ fn early_answers_before_the_release(tls: bool) {
                         }
                         shops::json(200, json!({}))
                     }
-                    "/reset" => {
-                        *stock.lock().expect("stock") = r.json()["stock"].as_i64().unwrap_or(0);
-                        shops::json(200, json!({}))
-                    }
-                    "/stock" => shops::json(200, json!({"stock": *stock.lock().expect("stock")})),
-                    _ => {
-                        let mut left = stock.lock().expect("stock");
-                        if *left > 0 {
-                            *left -= 1;
-                            shops::json(201, json!({}))
-                        } else {
-                            shops::json(409, json!({}))
-                        }
-                    }
+                    _ => counter_shop(&r, &stock),
                 }
             }
         })
