@@ -22,12 +22,16 @@ pub const EXIT_VIOLATION: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_THRESHOLD: i32 = 3;
 pub const EXIT_ENVIRONMENT: i32 = 4;
+/// Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Stopped by SIGTERM: 128 + 15.
+pub const EXIT_TERMINATED: i32 = 143;
 
 /// The most severe of several exit codes, in the order 2, 1, 4, 3, 0.
 pub fn most_severe(codes: impl IntoIterator<Item = i32>) -> i32 {
     let rank = |c: i32| match c {
         // Ctrl-C or SIGTERM: the suite was stopped, whatever ran before.
-        130 | 143 => 5,
+        EXIT_INTERRUPTED | EXIT_TERMINATED => 5,
         EXIT_USAGE => 4,
         EXIT_VIOLATION => 3,
         EXIT_ENVIRONMENT => 2,
@@ -58,7 +62,7 @@ impl Kind {
     pub fn of_code(code: i32) -> Kind {
         match code {
             EXIT_PASS => Kind::Pass,
-            130 | 143 => Kind::Interrupted,
+            EXIT_INTERRUPTED | EXIT_TERMINATED => Kind::Interrupted,
             _ => Kind::Fail,
         }
     }

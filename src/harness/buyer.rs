@@ -12,9 +12,10 @@ use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Runs harness user `user`'s attempts (a session of buyer `s.buyer_of(user)`), the first with `first_request` (already written but its
-/// last byte when the connection is prepared), meant to start at `first_intended`; later
-/// attempts render the plan's order request anew (`{attempt}`, `{idempotency_key}`).
+/// Runs harness user `user`'s attempts (a session of buyer `s.buyer_of(user)`), the first
+/// with `first_request` (already written but its last byte when the connection is prepared),
+/// meant to start at `first_intended`; later attempts render the plan's order request anew
+/// (`{attempt}`, `{idempotency_key}`).
 pub async fn buy(
     shared: &Shared,
     conn: &mut BuyerConn,

@@ -145,11 +145,11 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
             Ok(()) => shared.live.arrived(false),
             Err(_) => {
                 shared.live.arrived(true);
-                let s = &shared.scenario;
+                let account = shared.scenario.buyer_of(buyer);
                 stream.dropped.lock().unwrap_or_else(|p| p.into_inner()).push(Dropped {
                     repetition: 1,
-                    buyer: s.buyer_of(buyer),
-                    product: s.product_of(s.buyer_of(buyer)) as u32,
+                    buyer: account,
+                    product: shared.scenario.product_of(account) as u32,
                     intended_us: shared.micros(at),
                 });
             }
