@@ -3,10 +3,10 @@
 //! with sold_out answers, timeouts that took effect or not and id-less wins, and times the
 //! resolution and the checks (figures in BENCHMARKS.md).
 
-use flashbench::harness::{Attempt, Ledger};
-use flashbench::outcome::Outcome;
-use flashbench::server::store::Order;
-use flashbench::truth::{ProductTruth, Truth, TruthReading};
+use flashbench::model::Order;
+use flashbench::model::Outcome;
+use flashbench::model::{Attempt, Ledger};
+use flashbench::model::{ProductTruth, Truth, TruthReading};
 use std::time::Instant;
 
 fn main() {

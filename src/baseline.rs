@@ -3,9 +3,9 @@
 //! or `--regression` on the command line). `--save-baseline` writes the file the next run
 //! compares with.
 
-use crate::report::Summary;
-use crate::threshold::{Metric, Stat};
-use serde::{Deserialize, Serialize};
+use crate::model::threshold::{Metric, Stat};
+use crate::model::{BaselineReport, Comparison, Summary};
+use serde::Deserialize;
 use std::path::Path;
 
 /// A regression limit: `latency.won.p99` may grow by at most 20 % (throughput: shrink).
@@ -59,7 +59,7 @@ fn kept_percentile(st: Stat) -> bool {
 /// (latency of an outcome that never happened, a statistic it does not keep), never a 0 that
 /// would read as a −100 % change.
 pub fn value(s: &Summary, m: Metric) -> Option<f64> {
-    let from = |map: &std::collections::BTreeMap<String, crate::stats::LatencySummary>, key: &str, st: Stat| {
+    let from = |map: &std::collections::BTreeMap<String, crate::model::LatencySummary>, key: &str, st: Stat| {
         let l = map.get(key).copied().filter(|l| l.count > 0)?;
         match st {
             Stat::Min => Some(l.min as f64),
@@ -117,59 +117,6 @@ fn median(mut v: Vec<f64>) -> f64 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// One row of the comparison table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    pub metric: String,
-    /// The baseline's value; `null` when it has none (e.g. no sold_out answer to time).
-    pub before: Option<f64>,
-    /// This run's value; `null` when it has none.
-    pub now: Option<f64>,
-    /// Change in percent, positive when the value grew; `null` when either side is missing.
-    pub change_percent: Option<f64>,
-    /// The limit in percent, when the metric has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit_percent: Option<f64>,
-    /// `pass`, `fail` (regressed beyond the limit), `info` (no limit) or `n/a` (a side has
-    /// no value: nothing was compared).
-    pub status: String,
-    pub before_text: String,
-    pub now_text: String,
-}
-
-impl Comparison {
-    /// `+30.0%`, or `n/a`.
-    pub fn change_text(&self) -> String {
-        self.change_percent.map_or_else(|| "n/a".to_string(), |c| format!("{c:+.1}%"))
-    }
-}
-
-/// The comparison with a baseline, in `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaselineReport {
-    pub file: String,
-    pub rows: Vec<Comparison>,
-    /// Each side's values are medians over this many repetitions (1: the run's own values).
-    #[serde(default = "one")]
-    pub before_repetitions: usize,
-    #[serde(default = "one")]
-    pub now_repetitions: usize,
-}
-
-fn one() -> usize {
-    1
-}
-
-impl BaselineReport {
-    /// What the values are: `medians over 3 repetitions (baseline: 3)`, or empty.
-    pub fn basis(&self) -> String {
-        match (self.before_repetitions, self.now_repetitions) {
-            (1, 1) => String::new(),
-            (b, n) => format!("medians over the repetitions (baseline: {b}, now: {n})"),
-        }
     }
 }
 
@@ -262,11 +209,11 @@ mod tests {
         let mut before = Summary::empty();
         before
             .latency_us
-            .insert("won".into(), crate::stats::LatencySummary { p99: 10_000, count: 5, ..Default::default() });
+            .insert("won".into(), crate::model::LatencySummary { p99: 10_000, count: 5, ..Default::default() });
         before.throughput_rps = 1000.0;
         let mut now = before.clone();
         now.latency_us
-            .insert("won".into(), crate::stats::LatencySummary { p99: 13_000, count: 5, ..Default::default() });
+            .insert("won".into(), crate::model::LatencySummary { p99: 13_000, count: 5, ..Default::default() });
         now.throughput_rps = 700.0;
         let limits = vec![
             Limit::parse("latency.won.p99", "20%").expect("limit"),

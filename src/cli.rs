@@ -1,11 +1,12 @@
 //! The command line: `run`, `validate` and `serve`, with clap. Parses, dispatches, prints, and
 //! returns the exit code; the work itself lives in [`crate::run`] and [`crate::server`].
 
+use crate::model::{Backend, RateLimit, Strategy};
 use crate::report;
 use crate::run::{self, Overrides, RunOptions};
 use crate::scenario;
 use crate::server::store::{Store, StoreLocation, StoreOptions};
-use crate::server::{self, Backend, RateLimit, ServerConfig, Strategy};
+use crate::server::{self, ServerConfig};
 use crate::verdict::{most_severe, EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -152,7 +153,7 @@ pub struct RunArgs {
     /// --release-at, then writes a part (no verdict) into --out. `flashbench merge` judges
     /// the parts together. For runs over several machines (README, "Past one machine").
     #[arg(long, value_name = "i/N", requires_all = ["release_at", "out"])]
-    pub shard: Option<crate::shard::ShardSpec>,
+    pub shard: Option<crate::model::ShardSpec>,
     /// With --shard: the instant every shard releases its buyers, RFC 3339 with its offset,
     /// e.g. 2026-12-01T10:00:00.000Z (by each machine's wall clock: keep them synchronised).
     #[arg(long, value_name = "INSTANT", requires = "shard")]
@@ -167,7 +168,7 @@ pub struct ShardArgs {
     pub scenario: PathBuf,
     /// Which shard of how many.
     #[arg(long, value_name = "i/N")]
-    pub shard: crate::shard::ShardSpec,
+    pub shard: crate::model::ShardSpec,
     /// Where its part goes.
     #[arg(long, value_name = "DIR")]
     pub part: PathBuf,
@@ -552,7 +553,7 @@ async fn run_command(args: RunArgs) -> i32 {
             );
         }
     }
-    let summaries: Vec<&report::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
+    let summaries: Vec<&crate::model::Summary> = results.iter().filter_map(|r| r.summary.as_ref()).collect();
     let mut saved = EXIT_PASS;
     if let Some(path) = &args.save_baseline {
         let json = if single {

@@ -111,7 +111,7 @@ pub async fn compare_scenario(
             Err(e) => compared.push(missing(d.to_string(), &run_dir, result.exit_code, &e.to_string())),
         }
     }
-    let comparison = Comparison::new(&compared, &dir);
+    let comparison = Comparison::new(&compared, &dir, crate::resources::environment());
     crate::report::compare::write(&dir, &comparison, &compared)?;
     folder.publish();
     Ok(Finished { dir, comparison })
@@ -119,11 +119,11 @@ pub async fn compare_scenario(
 
 /// The row of a design that produced no run folder: its exit code and why.
 fn missing(label: String, dir: &Path, exit_code: i32, why: &str) -> Compared {
-    let mut summary = report::Summary::empty();
+    let mut summary = crate::model::Summary::empty();
     summary.exit_code = exit_code;
     summary.verdict = "fail".into();
     summary.reasons = vec![why.to_string()];
-    Compared { label, dir: dir.to_path_buf(), summary, ledger: crate::harness::Ledger::default() }
+    Compared { label, dir: dir.to_path_buf(), summary, ledger: crate::model::Ledger::default() }
 }
 
 /// Compares finished run folders (each holding `summary.json` and `ledger.csv`).
@@ -143,7 +143,7 @@ pub fn compare_runs(dirs: &[PathBuf], opts: &RunOptions) -> Result<Finished, Com
     let folder = report::create_run_dir(&opts.reports_root, "compare", opts.out.as_deref())
         .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?;
     let dir = folder.path.clone();
-    let comparison = Comparison::new(&compared, &dir);
+    let comparison = Comparison::new(&compared, &dir, crate::resources::environment());
     crate::report::compare::write(&dir, &comparison, &compared)?;
     folder.publish();
     Ok(Finished { dir, comparison })

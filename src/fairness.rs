@@ -13,19 +13,10 @@
 //!
 //! Each repetition counts on its own clock; inversions add up, the worst rank is the worst.
 
-use crate::harness::{Attempt, Ledger};
-use crate::outcome::Outcome;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::model::Outcome;
+use crate::model::{Attempt, Fairness, Ledger};
 
-/// `summary.json` `fairness`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fairness {
-    /// Refused buyers whose refusal came before a later buyer's winning request was sent.
-    pub inversions: u64,
-    /// The highest arrival rank among the winners (0 when nobody won).
-    pub worst_rank_of_a_winner: u64,
-}
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The rank key of a buyer: its first attempt's (intended, sent) instants.
 pub fn rank_key(a: &Attempt) -> (u64, u64) {
@@ -103,7 +94,7 @@ mod tests {
     use super::*;
 
     fn at(buyer: u32, intended: u64, sent: u64, done: u64, outcome: Outcome) -> Attempt {
-        Attempt { intended_us: intended, done_us: done, ..crate::verify::fixtures::attempt(buyer, outcome, sent) }
+        Attempt { intended_us: intended, done_us: done, ..crate::fixtures::attempt(buyer, outcome, sent) }
     }
 
     #[test]

@@ -51,16 +51,19 @@ macro_rules! note {
 
 pub mod baseline;
 pub mod cli;
+pub mod clock;
 pub mod color;
 pub mod compare;
 pub mod fairness;
 pub mod faults;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod harness;
 pub mod interrupt;
 pub mod limits;
 pub mod live;
 pub mod logging;
-pub mod outcome;
+pub mod model;
 pub mod probe;
 pub mod redact;
 pub mod repeat;

@@ -162,10 +162,10 @@ pub fn layout(connections: u64, instances: u64, fd_limit: u64, wanted: Option<Pl
     }
     let shards = connections.div_ceil(per_process);
     let workers = connections.div_ceil(instances.max(1)).div_ceil(per_process);
-    if shards > u64::from(crate::shard::MAX_SHARDS) {
+    if shards > u64::from(crate::model::MAX_SHARDS) {
         return Err(format!(
             "{connections} buyers would need {shards} processes; at most {}",
-            crate::shard::MAX_SHARDS
+            crate::model::MAX_SHARDS
         ));
     }
     Ok(Layout { placement: Placement::ChildProcesses, shards: shards as u32, workers: workers as u32 })

@@ -7,7 +7,7 @@ use crate::harness::classify::start_of;
 use crate::harness::plan::BuyerVars;
 use crate::harness::template::{RequestTemplate, Vars};
 use crate::harness::{BuyerConn, Endpoint};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
 use crate::target::http::HttpTarget;

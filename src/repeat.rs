@@ -10,13 +10,13 @@
 //! repetition and no repetition broke anything else. A repetition that merely missed the
 //! catch keeps its own `fail` in `repetitions[]`, but does not fail the scenario.
 
-use crate::harness::Ledger;
-use crate::report::summary::Repetition;
-use crate::report::Summary;
+use crate::model::check::Status;
+use crate::model::Ledger;
+use crate::model::Summary;
+use crate::model::{Repetition, RepetitionMetrics};
 use crate::scenario::Expect;
 use crate::stats;
 use crate::verdict::{EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
-use crate::verify::Status;
 use std::collections::BTreeMap;
 
 /// The exit code a self-test repetition would have had if its missed catches had been
@@ -104,14 +104,14 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
             products: s.products.clone(),
             outcomes: s.outcomes.clone(),
             indeterminate: s.indeterminate,
-            metrics: Some(crate::report::summary::RepetitionMetrics::of(s)),
+            metrics: Some(RepetitionMetrics::of(s)),
         });
     }
     merged.release_us = reps[worst].1.release_us;
     merged.overrun = reps[worst].1.overrun;
     let mut summary = reps.swap_remove(worst).0;
     summary.shown_repetition = Some(worst as u32 + 1);
-    summary.indeterminate = crate::resolve::Indeterminate::of(&merged);
+    summary.indeterminate = crate::model::Indeterminate::of(&merged);
     summary.attempts = merged.attempts.len() as u64;
     summary.outcomes = stats::outcome_counts(&merged).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect();
     summary.latency_us = stats::latency(&merged);
@@ -143,8 +143,8 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::InvariantSummary;
-    use crate::verify::{Check, Invariant};
+    use crate::model::check::{Check, Invariant};
+    use crate::model::InvariantSummary;
 
     /// A repetition whose `failing` invariants failed, `expected` marking the self-test's.
     fn rep(failing: &[Invariant], expected: &[Invariant], exit_code: i32) -> (Summary, Ledger) {

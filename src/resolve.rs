@@ -15,101 +15,9 @@
 //!
 //! The raw outcome stays in the ledger; the resolution is added beside it (`resolved`).
 
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
+use crate::model::Truth;
+use crate::model::{Indeterminate, Ledger};
 use crate::scenario::Scenario;
-use crate::truth::Truth;
-use serde::{Deserialize, Serialize};
-
-/// What an indeterminate attempt turned out to have done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resolution {
-    TookEffect,
-    NoEffect,
-    Unknown,
-}
-
-impl Resolution {
-    pub fn name(self) -> &'static str {
-        match self {
-            Resolution::TookEffect => "took_effect",
-            Resolution::NoEffect => "no_effect",
-            Resolution::Unknown => "unknown",
-        }
-    }
-}
-
-/// The indeterminate attempts of a run and what became of them (`summary.json`
-/// `indeterminate`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Indeterminate {
-    pub total: u64,
-    pub took_effect: u64,
-    pub no_effect: u64,
-    pub unknown: u64,
-}
-
-impl Indeterminate {
-    /// Counts the resolutions of the indeterminate attempts recorded in `ledger`.
-    pub fn of(ledger: &Ledger) -> Indeterminate {
-        Indeterminate::among(ledger, Outcome::is_indeterminate)
-    }
-
-    /// Counts the resolutions of the attempts left `accepted` (no final status).
-    pub fn of_accepted(ledger: &Ledger) -> Indeterminate {
-        Indeterminate::among(ledger, |o| o == Outcome::Accepted)
-    }
-
-    fn among(ledger: &Ledger, which: impl Fn(Outcome) -> bool) -> Indeterminate {
-        let mut out = Indeterminate::default();
-        for a in ledger.attempts.iter().filter(|a| which(a.outcome)) {
-            out.total += 1;
-            match a.resolved {
-                Some(Resolution::TookEffect) => out.took_effect += 1,
-                Some(Resolution::NoEffect) => out.no_effect += 1,
-                Some(Resolution::Unknown) | None => out.unknown += 1,
-            }
-        }
-        out
-    }
-
-    /// One line on what the indeterminate attempts (`errors` and `timeouts` of them) did,
-    /// e.g. "890 errors, all resolved: no effect"; `None` when there were none.
-    pub fn line(&self, errors: u64, timeouts: u64) -> Option<String> {
-        if self.total == 0 {
-            return None;
-        }
-        let what = match (errors, timeouts) {
-            (e, 0) => plural(e, "error"),
-            (0, t) => plural(t, "timeout"),
-            (e, t) => format!("{} and {}", plural(e, "error"), plural(t, "timeout")),
-        };
-        let parts: Vec<String> =
-            [(self.no_effect, "no effect"), (self.took_effect, "took effect"), (self.unknown, "unknown")]
-                .iter()
-                .filter(|(n, _)| *n > 0)
-                .map(|(n, name)| format!("{n} {name}"))
-                .collect();
-        Some(if parts.len() == 1 {
-            let name = [(self.no_effect, "no effect"), (self.took_effect, "took effect"), (self.unknown, "unknown")]
-                .iter()
-                .find(|(n, _)| *n > 0)
-                .map_or("", |(_, name)| *name);
-            format!("{what}, all resolved: {name}")
-        } else {
-            format!("{what} resolved: {}", parts.join(", "))
-        })
-    }
-}
-
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
 
 /// Resolves every open attempt (indeterminate, or accepted without a final status) of
 /// `ledger` against `truth` (setting `resolved`) and returns the counts. The resolutions are
@@ -125,8 +33,9 @@ pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
+    use crate::model::Resolution;
 
     /// What buyer `b` holds at the end, by the history.
     fn held(s: &Scenario, l: &Ledger, t: &Truth, b: u32) -> Option<u32> {

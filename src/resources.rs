@@ -1,9 +1,10 @@
 //! Memory of the processes a run is made of, read from `/proc/<pid>/status` (Linux): the
 //! resident set before the load and its high-water mark after, for flashbench itself and for
 //! the reference server's child processes, so a run reports what each buyer connection costs
-//! on the client and the server side (absent where `/proc` cannot be read).
+//! on the client and the server side (absent where `/proc` cannot be read); and the machine
+//! the run runs on.
 
-use serde::{Deserialize, Serialize};
+use crate::model::Environment;
 
 /// `VmRSS` and `VmHWM` of process `pid` (`None`: this process), in bytes.
 pub fn memory_of(pid: Option<u32>) -> Option<(u64, u64)> {
@@ -22,63 +23,48 @@ pub fn memory_of(pid: Option<u32>) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// Memory before the load and at its peak, for one side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Side {
-    /// Resident set when the load began (buyers not yet connected).
-    pub before_load_bytes: u64,
-    /// Highest resident set reached (the kernel's high-water mark).
-    pub peak_bytes: u64,
+/// Where the run runs, detected once per process: the machine and checkout do not change between runs.
+pub fn environment() -> Environment {
+    static ONCE: std::sync::OnceLock<Environment> = std::sync::OnceLock::new();
+    ONCE.get_or_init(probe).clone()
 }
 
-impl Side {
-    /// Sums sides (several server processes).
-    pub fn plus(self, other: Side) -> Side {
-        Side {
-            before_load_bytes: self.before_load_bytes + other.before_load_bytes,
-            peak_bytes: self.peak_bytes + other.peak_bytes,
-        }
-    }
-
-    /// What the load added, per connection.
-    pub fn per_connection(self, connections: u64) -> Option<f64> {
-        (connections > 0).then(|| self.peak_bytes.saturating_sub(self.before_load_bytes) as f64 / connections as f64)
-    }
-}
-
-/// `summary.json`'s `resources`: the memory a run took.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Resources {
-    /// Buyer connections the load opened (buyers, and an open stream's slots).
-    pub connections: u64,
-    /// flashbench's own process (the harness; the server too when it runs in-process).
-    pub flashbench: Side,
-    /// The reference server's child processes together (absent in-process or for `http`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub servers: Option<Side>,
-    /// flashbench's peak minus its size before the load, per connection: the client side
-    /// (and the server side too when the server runs in-process).
-    pub flashbench_bytes_per_connection: Option<f64>,
-    /// The same for the child servers: the server side of each connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_bytes_per_connection: Option<f64>,
-}
-
-impl Resources {
-    pub fn new(connections: u64, flashbench: Side, servers: Option<Side>) -> Self {
-        Resources {
-            connections,
-            flashbench,
-            servers,
-            flashbench_bytes_per_connection: flashbench.per_connection(connections),
-            server_bytes_per_connection: servers.and_then(|s| s.per_connection(connections)),
-        }
+fn probe() -> Environment {
+    let git_revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|r| !r.is_empty());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_bytes = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024);
+    Environment {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        cpu,
+        memory_bytes,
+        flashbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Resources, Side};
 
     #[test]
     fn reads_this_process_and_divides_what_the_load_added() {

@@ -2,23 +2,29 @@
 //! verdict → report. Also suites: several files or a folder, run in name order.
 
 use crate::baseline::{Baseline, Limit};
-use crate::harness::{self, HarnessConfig, Ledger};
+use crate::harness::{self, HarnessConfig};
 use crate::limits::{self, Placement};
 use crate::live::view::{Mode, View};
 use crate::live::{Live, Phase, RunLabels};
+use crate::model::check::Check;
+use crate::model::threshold::ThresholdResult;
+use crate::model::Interruption;
+use crate::model::Ledger;
+use crate::model::Truth;
+use crate::model::{Backend, Strategy};
+use crate::model::{InvariantSummary, ProductSummary, Summary, TargetInfo};
 use crate::repeat;
-use crate::report::{self, InvariantSummary, ProductSummary, Summary, TargetInfo};
+use crate::report;
 use crate::resolve;
 use crate::scenario::target::TargetKind;
 use crate::scenario::{self, Scenario};
 use crate::server::store::{StoreLocation, StoreOptions};
-use crate::server::{Backend, Strategy};
 use crate::stats;
 use crate::target::{self, TargetOptions};
-use crate::threshold::{Observed, ThresholdResult};
-use crate::truth::{self, Truth};
-use crate::verdict::{self, Interruption, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
-use crate::verify::{self, Check};
+use crate::threshold::Observed;
+use crate::truth;
+use crate::verdict::{self, Verdict, EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::verify;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,7 +72,7 @@ pub struct RunOptions {
     /// `--source-addresses`: the local addresses buyers bind (empty: chosen by the budget).
     pub source_addresses: Vec<std::net::IpAddr>,
     /// `--shard i/N`: this process drives one slice of the buyers and writes a part.
-    pub shard: Option<crate::shard::ShardSpec>,
+    pub shard: Option<crate::model::ShardSpec>,
 }
 
 impl Default for RunOptions {
@@ -252,7 +258,7 @@ pub fn prepare_with_sources(
     let connections = match opts.shard {
         Some(spec) => {
             crate::shard::distributed::check_shardable(&s, opts).map_err(|e| format!("{}: {e}", file.display()))?;
-            crate::shard::Slice::of(spec, s.closed_users()).len()
+            crate::model::Slice::of(spec, s.closed_users()).len()
         }
         None => s.concurrent_connections(),
     };
@@ -559,9 +565,9 @@ async fn execute(
     let shards_peak: u64 = shard_summaries.iter().filter_map(|sh| sh.peak_rss_bytes).sum();
     let resources = own_before.zip(crate::resources::memory_of(None)).map(|((before, _), (_, peak))| {
         let peak = peak + shards_peak;
-        let side = |before: u64, peak: u64| crate::resources::Side { before_load_bytes: before, peak_bytes: peak };
+        let side = |before: u64, peak: u64| crate::model::Side { before_load_bytes: before, peak_bytes: peak };
         let servers = servers_before.zip(target.server_memory()).map(|((b, _), (_, p))| side(b, p));
-        crate::resources::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
+        crate::model::Resources::new(u64::from(s.concurrent_connections()), side(before, peak), servers)
     });
     let (mut summary, ledger) = conclude(&mut ctx, target, ledger, live, t0, fault_records).await;
     summary.duration_ms = duration.as_millis() as u64;
@@ -573,17 +579,17 @@ async fn execute(
 /// The faults with what the load saw while each lasted, and those not tested (one line each):
 /// a fault that could not act, or whose trigger never came, leaves a pass unproven.
 fn fault_effects(
-    mut records: Vec<crate::faults::FaultRecord>,
+    mut records: Vec<crate::model::FaultRecord>,
     ledger: &Ledger,
     s: &Scenario,
     checks: &[Check],
-) -> (Vec<crate::faults::FaultRecord>, Vec<String>) {
+) -> (Vec<crate::model::FaultRecord>, Vec<String>) {
     if records.is_empty() {
         return (records, Vec::new());
     }
     let lost = checks
         .iter()
-        .find(|c| c.name == crate::verify::Invariant::AckedOrdersDurable)
+        .find(|c| c.name == crate::model::check::Invariant::AckedOrdersDurable)
         .and_then(|c| c.counts.get("missing"))
         .map(|n| *n as u64);
     crate::faults::effects(&mut records, ledger, s.request_timeout.0, lost);
@@ -608,7 +614,7 @@ pub(crate) async fn conclude(
     mut ledger: Ledger,
     live: &Arc<Live>,
     t0: Instant,
-    faults: Vec<crate::faults::FaultRecord>,
+    faults: Vec<crate::model::FaultRecord>,
 ) -> (Summary, Ledger) {
     let s = ctx.s;
     let skew = stats::send_skew(&ledger);
@@ -662,8 +668,8 @@ pub(crate) async fn conclude(
 
 /// Checks a cut load cannot decide: stock left unsold proves nothing when buyers were stopped.
 fn unprovable_when_cut(checks: &mut [Check]) {
-    for c in checks.iter_mut().filter(|c| c.name == verify::Invariant::NoUndersell) {
-        c.status = verify::Status::NotApplicable;
+    for c in checks.iter_mut().filter(|c| c.name == crate::model::Invariant::NoUndersell) {
+        c.status = crate::model::Status::NotApplicable;
         c.detail = format!(
             "not checked: the run was interrupted before every buyer had made its attempts, so stock left \
              unsold proves nothing ({})",
@@ -773,8 +779,8 @@ fn build_summary(
         attempts: ledger.attempts.len() as u64,
         products,
         outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
-        indeterminate: resolve::Indeterminate::of(ledger),
-        queued: stats::Queued::of(ledger),
+        indeterminate: crate::model::Indeterminate::of(ledger),
+        queued: stats::queued(ledger),
         truth: truth.map(|t| t.reading.clone()),
         expected_outcomes: verdict.outcome_checks.clone(),
         invariants: checks
@@ -799,7 +805,7 @@ fn build_summary(
         stream: s.arrival.stream().map(|st| {
             let arrivals = ledger.arrivals.max(st.count());
             let dropped = ledger.dropped.len() as u64;
-            crate::report::StreamSummary {
+            crate::model::StreamSummary {
                 arrivals,
                 dropped,
                 dropped_rate: if arrivals == 0 { 0.0 } else { dropped as f64 / arrivals as f64 },
@@ -808,7 +814,7 @@ fn build_summary(
                 start_us: ledger.stream_start_us,
             }
         }),
-        environment: crate::report::Environment::detect(),
+        environment: crate::resources::environment(),
         thresholds: Vec::new(),
         repetitions: Vec::new(),
         shown_repetition: None,

@@ -1,32 +1,10 @@
 //! Figures from the ledger: latency percentiles per outcome (HDR histograms, µs), throughput,
 //! and the burst's send skew (how far each first attempt was sent after its intended start).
 
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
+use crate::model::Outcome;
+use crate::model::{ErrorCount, Indeterminate, LatencySummary, Ledger, Queued, SkewSummary};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Percentiles of one distribution, in µs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    pub count: u64,
-    pub min: u64,
-    pub mean: f64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-}
-
-/// Send skew percentiles, in µs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct SkewSummary {
-    pub p50: u64,
-    pub p99: u64,
-    pub max: u64,
-}
 
 fn histogram() -> Histogram<u64> {
     // 1 µs to one hour, 3 significant digits; the bounds are constants, so this cannot fail.
@@ -53,12 +31,12 @@ fn summarize(h: &Histogram<u64>) -> LatencySummary {
 /// Latency (intended start → answer) per outcome, plus `all`; every outcome is present (count
 /// 0 when it never happened).
 pub fn latency(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
-    per_outcome(ledger, crate::harness::Attempt::latency_us)
+    per_outcome(ledger, crate::model::Attempt::latency_us)
 }
 
 /// Service time (sent → answer) per outcome, plus `all`.
 pub fn service_time(ledger: &Ledger) -> BTreeMap<String, LatencySummary> {
-    per_outcome(ledger, crate::harness::Attempt::service_time_us)
+    per_outcome(ledger, crate::model::Attempt::service_time_us)
 }
 
 /// Latency (intended start → answer) of the attempts whose outcome `keep` accepts.
@@ -70,7 +48,7 @@ pub fn latency_where(ledger: &Ledger, keep: impl Fn(Outcome) -> bool) -> Latency
     summarize(&h)
 }
 
-fn per_outcome(ledger: &Ledger, measure: fn(&crate::harness::Attempt) -> u64) -> BTreeMap<String, LatencySummary> {
+fn per_outcome(ledger: &Ledger, measure: fn(&crate::model::Attempt) -> u64) -> BTreeMap<String, LatencySummary> {
     let mut all = histogram();
     let mut per: Vec<Histogram<u64>> = Outcome::ALL.iter().map(|_| histogram()).collect();
     for a in &ledger.attempts {
@@ -84,69 +62,27 @@ fn per_outcome(ledger: &Ledger, measure: fn(&crate::harness::Attempt) -> u64) ->
     out
 }
 
-/// Queued orders: the attempts answered `accepted`, what their polled status made of them, and
-/// latency both to the accepted answer and to the end (the final status, or giving up).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Queued {
-    /// Attempts answered `accepted`.
-    pub accepted: u64,
-    /// Their outcomes at the end: a final status's, or `accepted` when none came.
-    pub outcomes: BTreeMap<String, u64>,
-    /// The ones left `accepted`, settled by ground truth.
-    pub unsettled: crate::resolve::Indeterminate,
-    pub to_accepted_us: LatencySummary,
-    pub to_final_us: LatencySummary,
-}
-
-impl Queued {
-    /// `None` when no answer was `accepted`. Read after resolution (for `unsettled`).
-    pub fn of(ledger: &Ledger) -> Option<Queued> {
-        let queued: Vec<_> = ledger.attempts.iter().filter(|a| a.accepted_us.is_some()).collect();
-        if queued.is_empty() {
-            return None;
-        }
-        let (mut to_accepted, mut to_final) = (histogram(), histogram());
-        let mut outcomes = BTreeMap::new();
-        for a in &queued {
-            to_accepted.saturating_record(a.accept_latency_us().unwrap_or(0).max(1));
-            to_final.saturating_record(a.latency_us().max(1));
-            *outcomes.entry(a.outcome.name().to_string()).or_default() += 1;
-        }
-        Some(Queued {
-            accepted: queued.len() as u64,
-            outcomes,
-            unsettled: crate::resolve::Indeterminate::of_accepted(ledger),
-            to_accepted_us: summarize(&to_accepted),
-            to_final_us: summarize(&to_final),
-        })
+/// Queued orders: `None` when no answer was `accepted`. Read after resolution (for
+/// `unsettled`).
+pub fn queued(ledger: &Ledger) -> Option<Queued> {
+    let queued: Vec<_> = ledger.attempts.iter().filter(|a| a.accepted_us.is_some()).collect();
+    if queued.is_empty() {
+        return None;
     }
-
-    /// "1500 orders queued (202): 5 won, 1495 sold_out by their status; p50 1.2 ms to the
-    /// queue, 340 ms to the final status"
-    pub fn line(&self) -> String {
-        let ends: Vec<String> =
-            self.outcomes.iter().filter(|(o, _)| o.as_str() != "accepted").map(|(o, n)| format!("{n} {o}")).collect();
-        let settled = match ends.is_empty() {
-            true => String::new(),
-            false => format!(" {} by their status;", ends.join(", ")),
-        };
-        let left = match self.unsettled.total {
-            0 => String::new(),
-            n => format!(
-                " {n} without a final status, settled by truth ({} took effect, {} no effect, {} unknown);",
-                self.unsettled.took_effect, self.unsettled.no_effect, self.unsettled.unknown
-            ),
-        };
-        let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
-        format!(
-            "{} orders queued (accepted):{settled}{left} p50 {} to accepted, {} to the end (p99 {} and {})",
-            self.accepted,
-            ms(self.to_accepted_us.p50),
-            ms(self.to_final_us.p50),
-            ms(self.to_accepted_us.p99),
-            ms(self.to_final_us.p99)
-        )
+    let (mut to_accepted, mut to_final) = (histogram(), histogram());
+    let mut outcomes = BTreeMap::new();
+    for a in &queued {
+        to_accepted.saturating_record(a.accept_latency_us().unwrap_or(0).max(1));
+        to_final.saturating_record(a.latency_us().max(1));
+        *outcomes.entry(a.outcome.name().to_string()).or_default() += 1;
     }
+    Some(Queued {
+        accepted: queued.len() as u64,
+        outcomes,
+        unsettled: Indeterminate::of_accepted(ledger),
+        to_accepted_us: summarize(&to_accepted),
+        to_final_us: summarize(&to_final),
+    })
 }
 
 /// Counts per outcome, every outcome present.
@@ -208,7 +144,7 @@ pub fn send_skew(ledger: &Ledger) -> SkewSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::Attempt;
+    use crate::model::Attempt;
 
     fn at(buyer: u32, outcome: Outcome, intended: u64, sent: u64, done: u64) -> Attempt {
         Attempt {
@@ -267,11 +203,4 @@ pub fn top_errors(ledger: &Ledger, most: usize) -> Vec<ErrorCount> {
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
     out.truncate(most);
     out
-}
-
-/// One error message and how many attempts ended with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorCount {
-    pub message: String,
-    pub count: u64,
 }

@@ -5,12 +5,12 @@
 //! over-time charts. Time is in ms from the same origin as every chart: the stream's start,
 //! else the burst's release, else the first send.
 
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
+use crate::model::Ledger;
+use crate::model::Outcome;
 use std::time::Duration;
 
 pub const TIMESERIES_CSV: &str = "timeseries.csv";
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(crate::model::summary::DEFAULT_INTERVAL_MS);
 /// Rows at most: a longer run gets wider intervals, so the file stays small.
 pub const MAX_ROWS: usize = 100_000;
 
@@ -165,10 +165,10 @@ pub fn to_csv(ledger: &Ledger, rows: &[Row]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::{Attempt, Dropped, StockSample};
+    use crate::model::{Attempt, Dropped, StockSample};
 
     fn at(buyer: u32, sent: u64, done: u64, outcome: Outcome) -> Attempt {
-        Attempt { done_us: done, ..crate::verify::fixtures::attempt(buyer, outcome, sent) }
+        Attempt { done_us: done, ..crate::fixtures::attempt(buyer, outcome, sent) }
     }
 
     #[test]

@@ -8,13 +8,12 @@
 //! violated (or a self-test's expected violation was missed), `2` usage or scenario error,
 //! `3` a threshold or expected count failed while invariants held, `4` the environment failed.
 
-use crate::harness::Overrun;
-use crate::outcome::Outcome;
+use crate::model::check::{Check, Status};
+use crate::model::threshold::ThresholdResult;
+use crate::model::Overrun;
+use crate::model::TruthReading;
+use crate::model::{Interruption, Outcome, OutcomeCheck};
 use crate::scenario::{CountExpectation, Scenario};
-use crate::threshold::ThresholdResult;
-use crate::truth::TruthReading;
-use crate::verify::{Check, Status};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const EXIT_PASS: i32 = 0;
@@ -66,38 +65,6 @@ impl Kind {
             _ => Kind::Fail,
         }
     }
-}
-
-/// A run stopped by a signal: its summary is partial, its verdict `interrupted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interruption {
-    /// `SIGINT` (Ctrl-C) or `SIGTERM`.
-    pub signal: String,
-    /// The phase the run was in when the signal came (`connecting`, `buying`, `truth`, …).
-    pub during: String,
-    /// Whether every buyer had made all its attempts (the signal came after the load): the
-    /// checks are then complete, but the run still exits with the signal's code.
-    pub load_complete: bool,
-    /// Attempts still unanswered at the end of the drain, recorded as `timeout`.
-    pub cut_attempts: u64,
-    /// Buyers that sent no order request: stopped before their start (recorded as
-    /// `not_sent`) or never started.
-    pub stopped_buyers: u64,
-    /// The signal's exit code (130, 143).
-    #[serde(skip)]
-    pub exit_code: i32,
-    /// The first reason line: the signal, the phase, what was sent, cut and never sent.
-    #[serde(skip)]
-    pub reason: String,
-}
-
-/// One expected outcome count, checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutcomeCheck {
-    pub outcome: Outcome,
-    pub expected: String,
-    pub observed: u64,
-    pub pass: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -268,7 +235,8 @@ pub fn fold(codes: &[i32], regressions: &[String]) -> (Kind, i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{fixtures, Invariant};
+    use crate::fixtures;
+    use crate::model::check::Invariant;
 
     fn settled() -> TruthReading {
         TruthReading { quiet: true, settled: true, reads: 1, ..TruthReading::default() }

@@ -2,8 +2,9 @@
 //! can misbehave exactly as needed): an unreachable target, a target that never answers (the
 //! run deadline), retries with backoff on `busy`, and the burst gate with many connections.
 
-use flashbench::harness::{self, Endpoint, HarnessConfig, HarnessError, Ledger, Plan};
-use flashbench::outcome::Outcome;
+use flashbench::harness::{self, Endpoint, HarnessConfig, HarnessError, Plan};
+use flashbench::model::Ledger;
+use flashbench::model::Outcome;
 use flashbench::scenario::{load_str, Scenario};
 use std::collections::HashMap;
 use std::path::Path;

@@ -6,7 +6,8 @@
 
 mod common;
 use common::*;
-use flashbench::harness::{run_deadline, Ledger};
+use flashbench::harness::run_deadline;
+use flashbench::model::Ledger;
 use flashbench::scenario::{load_str, Scenario};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

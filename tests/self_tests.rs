@@ -60,8 +60,9 @@ fn every_invariant_has_a_mutant_on_memory_and_sqlite(files: Vec<std::path::PathB
                 targeted.extend(s.expect.violations.iter().copied());
             }
         }
-        for inv in
-            flashbench::verify::Invariant::ALL.into_iter().filter(|i| i.kind() == flashbench::verify::Kind::Safety)
+        for inv in flashbench::model::check::Invariant::ALL
+            .into_iter()
+            .filter(|i| i.kind() == flashbench::model::check::Kind::Safety)
         {
             assert!(targeted.contains(&inv), "no {backend} self-test targets {inv}");
         }

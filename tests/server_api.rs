@@ -1,8 +1,9 @@
 //! The reference server's HTTP API: correct answers, 4xx JSON (never 5xx) for malformed
 //! requests, admin routes behind the token, the per-buyer rate limit.
 
+use flashbench::model::{RateLimit, Strategy};
 use flashbench::server::store::{SeedProduct, StoreLocation, StoreOptions};
-use flashbench::server::{self, RateLimit, RunningServer, ServerConfig, Strategy};
+use flashbench::server::{self, RunningServer, ServerConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -2,8 +2,9 @@
 //! names of deploy/METRICS.md, order answers counted by class, stock read from the store, and
 //! the seed-lock strategy's lock counts.
 
+use flashbench::model::{RateLimit, Strategy};
 use flashbench::server::store::{SeedProduct, Store, StoreLocation, StoreOptions, SEED_LOCK_TTL};
-use flashbench::server::{self, RateLimit, RunningServer, ServerConfig, Strategy};
+use flashbench::server::{self, RunningServer, ServerConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -284,7 +284,7 @@ fn a_password_with_an_at_sign_is_masked_everywhere() {
 /// lock, then its write takes 2.5 s, past the lock's 2 s TTL. Once A's lock has expired, B
 /// takes it and buys the last unit; then A writes. The seed's lock lets A sell the unit again
 /// (stock −1, two orders); the fenced `lock` refuses A's write (stock 0, one order).
-fn a_holder_outliving_its_lock(strategy: flashbench::server::Strategy) -> (Vec<&'static str>, i64, usize) {
+fn a_holder_outliving_its_lock(strategy: flashbench::model::Strategy) -> (Vec<&'static str>, i64, usize) {
     use flashbench::server::store::{OrderRequest, Placed, SeedProduct, Store, StoreLocation, StoreOptions};
     let url = Service::Redis.available().expect("redis");
     let prefix = format!("fbtest:ttl:{}:{}", strategy.name(), std::process::id());
@@ -296,7 +296,7 @@ fn a_holder_outliving_its_lock(strategy: flashbench::server::Strategy) -> (Vec<&
         latency: Duration::from_millis(latency_ms),
     };
     let lock_key = match strategy {
-        flashbench::server::Strategy::SeedLock => format!("{prefix}:lock:product:ps5:stock:1"),
+        flashbench::model::Strategy::SeedLock => format!("{prefix}:lock:product:ps5:stock:1"),
         _ => format!("{prefix}:lock:ps5"),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -343,12 +343,12 @@ fn a_holder_outliving_its_lock(strategy: flashbench::server::Strategy) -> (Vec<&
 }
 
 fn the_seed_lock_oversells_when_a_holder_outlives_its_ttl() {
-    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::server::Strategy::SeedLock);
+    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::model::Strategy::SeedLock);
     assert_eq!((answers, stock, orders), (vec!["created", "created"], -1, 2), "B and then A sold the last unit");
 }
 
 fn the_fenced_lock_refuses_the_write_of_a_holder_that_outlived_its_ttl() {
-    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::server::Strategy::Lock);
+    let (answers, stock, orders) = a_holder_outliving_its_lock(flashbench::model::Strategy::Lock);
     assert_eq!((answers, stock, orders), (vec!["created", "busy"], 0, 1), "A's write was fenced off");
 }
 

@@ -4,7 +4,8 @@
 //! has ended early.
 
 use super::FaultSurface;
-use crate::scenario::{Fault, FaultKind, StallMode};
+use crate::model::FaultKind;
+use crate::scenario::{Fault, StallMode};
 use crate::server::store::{postgres_application_name, redact, StoreLocation};
 use std::time::Duration;
 

@@ -2,10 +2,10 @@
 //! timeout after its end, by how they ended, and (for kills) the acknowledged orders the store
 //! no longer holds.
 
-use super::{Effect, FaultRecord};
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
-use crate::scenario::FaultKind;
+use crate::model::FaultKind;
+use crate::model::Ledger;
+use crate::model::Outcome;
+use crate::model::{Effect, FaultRecord};
 use std::time::Duration;
 
 /// Puts `records` (read on `CLOCK_MONOTONIC`) on the ledger's clock and fills in their
@@ -42,7 +42,7 @@ pub fn effects(records: &mut [FaultRecord], ledger: &Ledger, request_timeout: Du
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::fixtures::{attempt, ledger};
+    use crate::fixtures::{attempt, ledger};
 
     #[test]
     fn counts_the_attempts_sent_while_a_fault_lasted() {

@@ -14,11 +14,10 @@ mod effect;
 pub use effect::effects;
 
 use crate::live::{Live, Phase};
-use crate::outcome::Outcome;
-use crate::scenario::{Fault, FaultKind, Trigger};
+use crate::model::{FaultRecord, Outcome};
+use crate::scenario::{Fault, Trigger};
 use crate::server::store::StoreLocation;
 use crate::target::BoxFuture;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -46,86 +45,9 @@ pub trait FaultSurface: Send + Sync {
     fn restart_store(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// One fault as it happened, for `summary.json`. Times are µs on the ledger's clock (since the
-/// run's epoch, as every attempt's `sent_us`); while the load runs they are read on
-/// `CLOCK_MONOTONIC` and [`effects`] puts them on the ledger's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultRecord {
-    pub kind: FaultKind,
-    /// What it acted on: `instance 0 (pids 123, 124)`, the Redis, the schema, the command.
-    pub target: String,
-    /// When it was set off; `None` when its trigger never came (the load ended first).
-    pub start_us: Option<u64>,
-    /// When it was undone (or, for one-shot faults, when it was done).
-    pub end_us: Option<u64>,
-    /// What it did, where that is not in its kind (`ended 16 connections`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Why it could not act, when it could not (the run then fails: the fault was not tested).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// What the load saw while it lasted (attempts sent in its window and how they ended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effect: Option<Effect>,
-}
-
-/// The attempts sent while a fault lasted, up to one request timeout after its end.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Effect {
-    pub attempts: u64,
-    /// Attempts that ended in an error (5xx, resets, answers no rule reads).
-    pub failed: u64,
-    pub timeouts: u64,
-    /// Attempts whose request never left in full (a refused connection: a killed instance).
-    #[serde(default)]
-    pub not_sent: u64,
-    /// Attempts that won or were accepted.
-    pub won: u64,
-    /// Acknowledged orders the store no longer holds (counted by `acked_orders_durable`),
-    /// shown on the faults that could lose them (`kill_instance`, `kill_store`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orders_lost: Option<u64>,
-}
-
 /// `CLOCK_MONOTONIC` in µs, the clock a ledger's epoch is also read on.
 pub fn now_us() -> u64 {
-    crate::shard::clock::mono_now().as_micros() as u64
-}
-
-/// One line per fault for the terminal, HTML and Markdown: what it acted on, when (ms since the
-/// charts' origin, `origin_ms` on the ledger's clock) and what the load saw.
-pub fn lines(records: &[FaultRecord], origin_ms: f64) -> Vec<String> {
-    let at = |us: u64| format!("{:.0} ms", us as f64 / 1000.0 - origin_ms);
-    records
-        .iter()
-        .map(|r| {
-            let when = match (r.start_us, r.end_us) {
-                (None, _) => "never came".to_string(),
-                (Some(s), Some(e)) if e > s + 1000 => format!("{} to {}", at(s), at(e)),
-                (Some(s), _) => format!("at {}", at(s)),
-            };
-            let mut line = format!("fault {} on {}: {when}", r.kind, r.target);
-            if let Some(d) = &r.detail {
-                line.push_str(&format!("; {d}"));
-            }
-            if let Some(e) = &r.effect {
-                line.push_str(&format!(
-                    "; {} attempts from its start to one request timeout after its end: {} won, {} failed, {} timed out",
-                    e.attempts, e.won, e.failed, e.timeouts
-                ));
-                if e.not_sent > 0 {
-                    line.push_str(&format!(", {} not sent (no connection)", e.not_sent));
-                }
-                if let Some(lost) = e.orders_lost {
-                    line.push_str(&format!(", {lost} acknowledged orders lost"));
-                }
-            }
-            if let Some(e) = &r.error {
-                line.push_str(&format!("; could not act: {e}"));
-            }
-            line
-        })
-        .collect()
+    crate::clock::mono_now().as_micros() as u64
 }
 
 /// Runs every fault of `faults` against `surface` until `load_done` turns true, then undoes

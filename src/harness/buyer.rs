@@ -2,12 +2,12 @@
 //! scenario says so, stop on a win (once it has what it wants), sold out or a refusal.
 
 use super::connection::{BuyerConn, ConnError};
-use super::ledger::Attempt;
 use super::plan::BuyerVars;
 use super::queued::{self, Polled};
 use super::template::Var;
 use super::Shared;
-use crate::outcome::Outcome;
+use crate::model::Attempt;
+use crate::model::Outcome;
 use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! The reference server's rules are the default: 2xx won, 409 sold out, 423 busy (and the
 //! seed's 400 `{"error": "busy"}`), 429 rate limited, other 4xx rejected, 5xx error.
 
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use serde_json::Value;
 
 /// Which statuses a rule matches.

@@ -11,7 +11,6 @@ pub mod buyer;
 pub mod classify;
 mod connection;
 mod gate;
-pub mod ledger;
 pub mod plan;
 pub mod queued;
 pub mod release;
@@ -19,10 +18,10 @@ mod stream;
 pub mod template;
 pub mod tls;
 
+use crate::model::{Attempt, Ledger, Overrun, StockSample};
 pub use classify::Classifier;
 pub use connection::{request_bytes, Answer, BuyerConn, ConnError, LastByte};
 pub use gate::StartGate;
-pub use ledger::{Attempt, Dropped, Epoch, Ledger, Overrun, StockSample};
 pub use plan::{Endpoint, Plan, StockProbe};
 pub use release::ReleaseSignal;
 
@@ -150,7 +149,7 @@ pub struct HarnessConfig {
     /// How long the load may take, from its start ([`run_deadline`] of the scenario).
     pub deadline: Duration,
     /// A shard of a bigger burst drives only its own buyers (`None`: all of them).
-    pub slice: Option<crate::shard::Slice>,
+    pub slice: Option<crate::model::Slice>,
     /// Where a shard's release instant comes from (`None`: the gate opens when its buyers are
     /// ready, as in a run of one process).
     pub release: Option<Arc<dyn ReleaseSignal>>,
@@ -371,7 +370,7 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         overrun,
         reconnected: shared.reprepared.load(Ordering::Acquire),
         early_answers: shared.early_answers.load(Ordering::Acquire),
-        epoch: Some(Epoch::at(shared.epoch)),
+        epoch: Some(crate::clock::epoch_at(shared.epoch)),
         release_late_us: release_late.map(|d| d.as_micros() as u64),
     })
 }

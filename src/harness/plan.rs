@@ -6,7 +6,7 @@
 use super::classify::{Classifier, StatusMatch};
 use super::template::{JsonTemplate, RequestTemplate, Template, Vars};
 use super::tls::TlsSettings;
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use crate::scenario::Scenario;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use super::connection::BuyerConn;
 use super::plan::{BuyerVars, StatusPoll};
 use super::template::Vars;
 use super::Shared;
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

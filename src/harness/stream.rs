@@ -9,8 +9,8 @@
 
 use super::connection::BuyerConn;
 use super::gate::StartGate;
-use super::ledger::Dropped;
 use super::{buyer, plan, Shared};
+use crate::model::Dropped;
 use crate::scenario::Stream;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! the labels `scenario` and `run`.
 
 use super::{Phase, RunLabels};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -13,7 +13,7 @@ pub mod view;
 
 pub use metrics::exposition_example;
 
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 
 use super::{Live, Phase, Snapshot};
 use crate::color::{paint, Paint, Stream};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use crate::report::charts::thousands;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;

@@ -6,12 +6,12 @@
 
 use super::html::{esc, inline_svg, CSS};
 use super::{write_atomic, Environment, Summary};
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
+use crate::model::check::Status;
+use crate::model::Ledger;
+use crate::model::Outcome;
+use crate::model::{LatencySummary, SkewSummary};
 use crate::report::charts::thousands;
-use crate::stats::{LatencySummary, SkewSummary};
 use crate::verdict::most_severe;
-use crate::verify::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -157,7 +157,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub fn new(compared: &[Compared], base: &Path) -> Comparison {
+    pub fn new(compared: &[Compared], base: &Path, environment: Environment) -> Comparison {
         let designs: Vec<Row> = compared.iter().map(|c| Row::of(c, base)).collect();
         let exit_code = most_severe(designs.iter().map(|r| r.exit_code));
         let mut names: Vec<&str> = designs.iter().map(|r| r.scenario.as_str()).collect();
@@ -169,7 +169,7 @@ impl Comparison {
             verdict: if exit_code == 0 { "pass" } else { "fail" }.into(),
             exit_code,
             designs,
-            environment: Environment::detect(),
+            environment,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::charts::Chart;
 use super::Summary;
-use crate::verify::Status;
+use crate::model::check::Status;
 use std::fmt::Write;
 
 /// Escapes text for HTML.
@@ -225,7 +225,7 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         ms(s.send_skew_us.p99),
         ms(s.send_skew_us.max)
     );
-    for line in s.load_lines() {
+    for line in super::lines::load(s) {
         let _ = write!(o, "<p>{}</p>", esc(&line));
     }
     if !s.top_errors.is_empty() {

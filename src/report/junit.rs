@@ -3,7 +3,7 @@
 
 use super::html::esc;
 use super::Summary;
-use crate::verify::Status;
+use crate::model::check::Status;
 use std::fmt::Write;
 
 /// One `<testsuite>` element for a run.

@@ -3,8 +3,8 @@
 //! `dropped.csv` (one row per dropped arrival). With `summary.json` they are all `flashbench
 //! report` needs to render every artifact again.
 
-use crate::harness::{Attempt, Dropped, Ledger, StockSample};
-use crate::report::Summary;
+use crate::model::Summary;
+use crate::model::{Attempt, Dropped, Ledger, StockSample};
 use std::path::Path;
 
 pub const LEDGER_CSV: &str = "ledger.csv";
@@ -70,7 +70,7 @@ pub fn read(dir: &Path, summary: &Summary) -> std::io::Result<Ledger> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome;
+    use crate::model::Outcome;
 
     #[test]
     fn attempts_survive_the_round_trip_with_commas_and_quotes_in_errors() {

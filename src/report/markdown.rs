@@ -1,7 +1,7 @@
 //! `summary.md`: a compact Markdown summary, fit for a CI job summary page.
 
 use super::Summary;
-use crate::verify::Status;
+use crate::model::check::Status;
 use std::fmt::Write;
 
 fn ms(us: u64) -> String {
@@ -32,7 +32,7 @@ pub fn render(s: &Summary) -> String {
         s.throughput_rps,
         ms(s.send_skew_us.p99)
     );
-    for line in s.load_lines() {
+    for line in super::lines::load(s) {
         let _ = writeln!(o, "{}\n", cell(&line));
     }
     o.push_str("| product | initial | final | orders |\n|---|---:|---:|---:|\n");

@@ -10,16 +10,16 @@ mod folder;
 pub mod html;
 pub mod junit;
 pub mod ledger_files;
+pub mod lines;
 pub mod markdown;
 pub mod suite;
-pub mod summary;
 pub mod terminal;
 
+use crate::model::{Environment, InvariantSummary, Summary, TargetInfo};
 pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
-pub use summary::{Environment, Interruption, InvariantSummary, ProductSummary, StreamSummary, Summary, TargetInfo};
 pub use terminal::{render, render_self_tests, render_suite};
 
-use crate::harness::Ledger;
+use crate::model::Ledger;
 use std::path::Path;
 
 pub const SUMMARY_JSON: &str = "summary.json";
@@ -136,6 +136,6 @@ pub fn rerender(dir: &Path) -> Result<Summary, ReportError> {
 
 /// The invariants with safety first, then liveness (reports keep the two apart).
 pub fn by_kind(all: &[InvariantSummary]) -> impl Iterator<Item = &InvariantSummary> {
-    let of = move |k: crate::verify::Kind| all.iter().filter(move |i| i.name.kind() == k);
-    of(crate::verify::Kind::Safety).chain(of(crate::verify::Kind::Liveness))
+    let of = move |k: crate::model::check::Kind| all.iter().filter(move |i| i.name.kind() == k);
+    of(crate::model::check::Kind::Safety).chain(of(crate::model::check::Kind::Liveness))
 }

@@ -3,7 +3,7 @@
 
 use super::Summary;
 use crate::color::{paint, status, Paint, Stream};
-use crate::verify::Status;
+use crate::model::check::Status;
 use std::fmt::Write;
 
 /// A status word for stdout, coloured by what it means when stdout has colour.
@@ -98,7 +98,7 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             ms(s.send_skew_us.max)
         );
     }
-    for line in s.load_lines() {
+    for line in super::lines::load(s) {
         let _ = writeln!(o, "           {line}");
     }
     for e in &s.top_errors {
@@ -134,7 +134,7 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             s.invariants.len()
         );
     }
-    for kind in [crate::verify::Kind::Safety, crate::verify::Kind::Liveness] {
+    for kind in [crate::model::check::Kind::Safety, crate::model::check::Kind::Liveness] {
         let of_kind: Vec<_> = s.invariants.iter().filter(|i| !unchecked && i.name.kind() == kind).collect();
         if of_kind.is_empty() {
             continue;
@@ -243,10 +243,10 @@ pub fn target_line(t: &super::TargetInfo) -> String {
 }
 
 /// `responsive` or `UNRESPONSIVE (did not answer after the load)`.
-pub fn liveness(l: crate::target::Liveness) -> &'static str {
+pub fn liveness(l: crate::model::Liveness) -> &'static str {
     match l {
-        crate::target::Liveness::Responsive => "responsive",
-        crate::target::Liveness::Unresponsive => "UNRESPONSIVE: no answer to a request after the load",
+        crate::model::Liveness::Responsive => "responsive",
+        crate::model::Liveness::Unresponsive => "UNRESPONSIVE: no answer to a request after the load",
     }
 }
 
@@ -298,7 +298,7 @@ pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
 }
 
 /// One invariant of the summary, with a few examples of a failure.
-fn invariant_line(o: &mut String, i: &crate::report::InvariantSummary) {
+fn invariant_line(o: &mut String, i: &crate::model::InvariantSummary) {
     let mark = match (i.status, i.expected_violation) {
         (Status::Pass, false) => "pass",
         (Status::Fail, true) => "CAUGHT",
@@ -320,7 +320,7 @@ fn invariant_line(o: &mut String, i: &crate::report::InvariantSummary) {
 /// `MISSED` (expected, not found), `also` (found and tolerated), `FAIL` (found, not
 /// expected), `·` (held or not applicable). `None` when no scenario is a self-test.
 pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
-    use crate::verify::Invariant;
+    use crate::model::check::Invariant;
     let tests: Vec<&&Summary> =
         summaries.iter().filter(|s| s.invariants.iter().any(|i| i.expected_violation)).collect();
     if tests.is_empty() {

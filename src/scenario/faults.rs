@@ -5,7 +5,7 @@ use super::load::Problem;
 use super::locate::Seg;
 use super::target::TargetKind;
 use super::{HumanDuration, Scenario};
-use crate::server::Backend;
+use crate::model::{Backend, FaultKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -54,54 +54,6 @@ pub struct Fault {
     /// e.g. `docker unpause shop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// SIGSTOP a server instance, SIGCONT after `for` (a GC pause, a noisy neighbour).
-    PauseInstance,
-    /// SIGKILL a server instance; `restart: true` starts it again.
-    KillInstance,
-    /// SIGKILL the run's own Redis (`server.own_redis`); `restart: true` starts it again from
-    /// what it had persisted.
-    KillStore,
-    /// `CLIENT PAUSE` the run's Redis for `for`.
-    RedisStall,
-    /// End the run's PostgreSQL connections (found by `application_name`).
-    PostgresKillConnections,
-    /// Hold an `ACCESS EXCLUSIVE` lock on a table of the run's schema for `for`.
-    PostgresLockTable,
-    /// Add `latency` to every order's store round trip for `for` (a race window made wide).
-    SlowStore,
-    /// Run a command of your own (`run`, then `undo` after `for`).
-    Command,
-}
-
-impl FaultKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::PauseInstance => "pause_instance",
-            FaultKind::KillInstance => "kill_instance",
-            FaultKind::KillStore => "kill_store",
-            FaultKind::RedisStall => "redis_stall",
-            FaultKind::PostgresKillConnections => "postgres_kill_connections",
-            FaultKind::PostgresLockTable => "postgres_lock_table",
-            FaultKind::SlowStore => "slow_store",
-            FaultKind::Command => "command",
-        }
-    }
-
-    /// Faults on a server process: the reference server then runs in child processes.
-    pub fn is_process_fault(self) -> bool {
-        matches!(self, FaultKind::PauseInstance | FaultKind::KillInstance)
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]

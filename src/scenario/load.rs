@@ -438,7 +438,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         }
     }
     if srv.own_redis.is_some() {
-        if srv.backend != crate::server::Backend::Redis {
+        if srv.backend != crate::model::Backend::Redis {
             out.push(problem(
                 &[Key("server"), Key("own_redis")],
                 format!("starts a Redis for `backend: redis`; this server's backend is {}", srv.backend),

@@ -1,7 +1,7 @@
 //! `matrix:`: the designs a scenario is compared over (`flashbench compare`). A design is a
 //! backend and one of its strategies, written `sqlite/conditional`.
 
-use crate::server::{Backend, Strategy};
+use crate::model::{Backend, Strategy};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use std::fmt;

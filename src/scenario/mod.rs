@@ -15,7 +15,7 @@ pub mod target;
 mod types;
 
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
-pub use faults::{Fault, FaultKind, StallMode, Trigger};
+pub use faults::{Fault, StallMode, Trigger};
 pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
 pub use locate::Seg;
 pub use matrix::{Design, Matrix};

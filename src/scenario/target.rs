@@ -2,7 +2,7 @@
 //! target. Field docs here are the reference for `README.md` ("Test your own server").
 
 use super::HumanDuration;
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

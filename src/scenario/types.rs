@@ -3,9 +3,9 @@
 use super::stream::{Rate, Stage, Stream};
 use super::target::{HttpTruth, RedisTruth, SqlTruth, TargetKind, TargetSpec};
 use super::HumanDuration;
-use crate::outcome::Outcome;
-use crate::server::{Backend, RateLimit, Strategy};
-use crate::verify::Invariant;
+use crate::model::check::Invariant;
+use crate::model::Outcome;
+use crate::model::{Backend, RateLimit, Strategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ pub struct Scenario {
     pub expect: Expect,
     /// Thresholds (k6 style), e.g. `latency.won.p99 < 50ms`; a failed one exits 3.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub thresholds: Vec<crate::threshold::Threshold>,
+    pub thresholds: Vec<crate::model::threshold::Threshold>,
     /// Run the race this many times on fresh state (`--repeat` wins); any violation fails.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub repeat: u32,

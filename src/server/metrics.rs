@@ -6,7 +6,7 @@
 
 use super::store::{LockStats, ProductStock};
 use super::ServerConfig;
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use axum::http::StatusCode;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -169,8 +169,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{RateLimit, Strategy};
     use crate::server::store::{StoreLocation, StoreOptions};
-    use crate::server::{RateLimit, Strategy};
 
     fn config() -> ServerConfig {
         ServerConfig {

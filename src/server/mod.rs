@@ -3,18 +3,18 @@
 //! child processes when one process cannot hold every socket); `flashbench serve` runs it alone.
 
 mod api;
-mod catalog;
 mod conn_limits;
 mod metrics;
 mod rate_limit;
 pub mod store;
 
 pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
-pub use catalog::{Backend, RateLimit, Strategy, MUTANTS};
+
 pub use conn_limits::{default_max_connections, ConnLimits, MAX_BODY};
 pub use metrics::Metrics;
 pub use rate_limit::BuyerLimiter;
 
+use crate::model::{Backend, RateLimit, Strategy};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! whose budget is whole again are forgotten every [`PRUNE_EVERY`], so a long soak of unique
 //! buyers does not grow the server's memory (governor keeps a key per buyer until asked).
 
-use super::RateLimit;
+use crate::model::RateLimit;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;

@@ -6,10 +6,11 @@
 
 use super::part::{self, Part};
 use super::protocol::{line, FromShard, ToShard};
-use super::{ShardSpec, Slice};
-use crate::harness::{self, Endpoint, HarnessConfig, Ledger, Plan, ReleaseSignal};
+use crate::harness::{self, Endpoint, HarnessConfig, Plan, ReleaseSignal};
 use crate::live::{Live, RunLabels};
-use crate::outcome::Outcome;
+use crate::model::Ledger;
+use crate::model::Outcome;
+use crate::model::{ShardSpec, Slice};
 use crate::scenario::{self, target::TargetKind};
 use crate::verdict::EXIT_ENVIRONMENT;
 use std::future::Future;
@@ -50,7 +51,7 @@ struct ParentRelease {
 
 /// The `Instant` of a `CLOCK_MONOTONIC` reading in ns (the clock `Instant` reads).
 fn instant_of_mono(ns: u64) -> Instant {
-    let (now, mono) = (Instant::now(), super::clock::mono_now());
+    let (now, mono) = (Instant::now(), crate::clock::mono_now());
     let target = Duration::from_nanos(ns);
     match target.checked_sub(mono) {
         Some(ahead) => now + ahead,

@@ -4,12 +4,14 @@
 //! parts, reads ground truth once and judges them as one run, with the reports a run in one
 //! process writes.
 
+use super::merge;
 use super::part::{self, Part, ReadPart};
 use super::release::WallClockRelease;
-use super::{merge, ShardSpec, Slice};
-use crate::harness::{self, HarnessConfig, Ledger};
+use crate::harness::{self, HarnessConfig};
 use crate::live::view::{Mode, View};
 use crate::live::Phase;
+use crate::model::Ledger;
+use crate::model::{ShardSpec, Slice};
 use crate::report;
 use crate::run::{self, Context, RunOptions, RunResult};
 use crate::scenario::target::TargetKind;

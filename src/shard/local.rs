@@ -5,11 +5,14 @@
 //! their parts into the ledger it judges. A shard that dies, or is not ready in time, fails
 //! the run (exit 4) by name.
 
-use super::merge::{self, ShardSummary};
+use super::merge;
+use super::part;
 use super::protocol::{line, FromShard, ToShard};
-use super::{part, ShardSpec, Slice};
-use crate::harness::{self, Ledger, Plan};
+use crate::harness::{self, Plan};
 use crate::live::{Live, Phase};
+use crate::model::Ledger;
+use crate::model::ShardSummary;
+use crate::model::{ShardSpec, Slice};
 use crate::scenario::{target::TargetKind, Scenario};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -143,7 +146,7 @@ pub async fn drive(
             break;
         }
         if !released && !stopped && follows.iter().all(|f| f.ready) {
-            let at = super::clock::mono_now() + RELEASE_LEAD + RELEASE_LEAD_PER_SHARD * shards.count;
+            let at = crate::clock::mono_now() + RELEASE_LEAD + RELEASE_LEAD_PER_SHARD * shards.count;
             let message = line(&ToShard::Release { at_mono_ns: at.as_nanos() as u64 });
             for f in &mut follows {
                 send(f, &message).await;

@@ -3,78 +3,9 @@
 //! of one machine, the wall clock otherwise), and joins their ledgers. What each shard did
 //! (its slice, its lateness, its own send skew, its clock) is kept for the summary.
 
-use super::clock::ClockSync;
 use super::part::ReadPart;
-use crate::harness::{Ledger, Overrun};
-use crate::stats::{self, SkewSummary};
-use serde::{Deserialize, Serialize};
-
-/// One shard, as the merged summary reports it (`summary.json` `shards[]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShardSummary {
-    pub shard: u32,
-    /// Its buyers: `[first, end)`.
-    pub buyers: [u32; 2],
-    pub host: String,
-    pub pid: u32,
-    pub attempts: u64,
-    /// How late its gate began writing after the common release instant, µs.
-    #[serde(default)]
-    pub late_us: Option<u64>,
-    /// Its buyers' send skew against the common release instant.
-    pub send_skew_us: SkewSummary,
-    /// Where its ledger's 0 lies on the merged clock, µs (the shift applied to its times).
-    pub offset_us: u64,
-    /// Which clock put it on the merged one: `monotonic` (one machine) or `wall`.
-    pub clock_used: String,
-    /// The kernel's estimate of its machine's wall-clock error.
-    pub clock: ClockSync,
-    pub connect_failures: u32,
-    pub late_buyers: u32,
-    #[serde(default)]
-    pub peak_rss_bytes: Option<u64>,
-}
-
-/// Shards shown one per line at most; the rest are summed up in one.
-const SHARD_LINES: usize = 16;
-
-/// The shards of a run for people: one line for all, then one per shard.
-pub fn lines(shards: &[ShardSummary]) -> Vec<String> {
-    let Some(latest) = shards.iter().max_by_key(|s| s.late_us.unwrap_or(0)) else { return Vec::new() };
-    let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
-    let clock = match shards[0].clock_used.as_str() {
-        "monotonic" => "on one machine's monotonic clock".to_string(),
-        _ => format!(
-            "on their wall clocks: their skew includes the machines' clock offsets ({})",
-            shards.iter().map(|s| format!("shard {}: {}", s.shard, s.clock.describe())).collect::<Vec<_>>().join("; ")
-        ),
-    };
-    let mut out = vec![format!(
-        "shards: {} processes merged {clock}; the latest began its release {} after the instant (shard {})",
-        shards.len(),
-        ms(latest.late_us.unwrap_or(0)),
-        latest.shard
-    )];
-    for s in shards.iter().take(SHARD_LINES) {
-        out.push(format!(
-            "  shard {}: buyers {}..{} on {} (pid {}), {} attempts, {}, send skew p50 {} p99 {} max {}",
-            s.shard,
-            s.buyers[0],
-            s.buyers[1],
-            s.host,
-            s.pid,
-            s.attempts,
-            s.late_us.map_or("never released".to_string(), |l| format!("released {} late", ms(l))),
-            ms(s.send_skew_us.p50),
-            ms(s.send_skew_us.p99),
-            ms(s.send_skew_us.max)
-        ));
-    }
-    if shards.len() > SHARD_LINES {
-        out.push(format!("  … and {} more shards (summary.json `shards`)", shards.len() - SHARD_LINES));
-    }
-    out
-}
+use crate::model::{Ledger, Overrun, ShardSummary};
+use crate::stats;
 
 /// Why parts cannot be merged.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -208,8 +139,8 @@ pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSumm
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::{Attempt, Epoch};
-    use crate::outcome::Outcome;
+    use crate::model::Outcome;
+    use crate::model::{Attempt, Epoch};
     use crate::shard::part::{Part, PART_VERSION};
 
     fn part(shard: u32, of: u32, epoch: Epoch, boot: &str, sent: &[u64]) -> ReadPart {
@@ -252,7 +183,7 @@ mod tests {
                 boot_id: Some(boot.into()),
                 release_us: Some(1_000),
                 late_us: Some(40),
-                clock: ClockSync::read(),
+                clock: crate::clock::sync(),
                 connect_failures: 1,
                 late_buyers: 0,
                 reconnected: 0,

@@ -3,9 +3,10 @@
 //! `scenario.yaml`. It holds no verdict and no `summary.json`, so `report` and `compare`
 //! refuse it; `flashbench merge` turns the parts into one run.
 
-use super::clock::ClockSync;
-use crate::harness::{Epoch, Ledger, Overrun};
-use crate::report::{self, ledger_files, Summary};
+use crate::model::ClockSync;
+use crate::model::Summary;
+use crate::model::{Epoch, Ledger, Overrun};
+use crate::report::{self, ledger_files};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -68,8 +69,8 @@ impl Part {
     /// The part of shard `spec` of `scenario`, as it starts: who and where it is, its clocks.
     pub fn start(
         scenario: &str,
-        spec: super::ShardSpec,
-        slice: super::Slice,
+        spec: crate::model::ShardSpec,
+        slice: crate::model::Slice,
         total_buyers: u32,
         run_tag: &str,
         release_at: Option<String>,
@@ -85,11 +86,11 @@ impl Part {
             run_tag: run_tag.to_string(),
             release_at,
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            epoch: Epoch::at(std::time::Instant::now()),
-            boot_id: super::clock::boot_id(),
+            epoch: crate::clock::epoch_at(std::time::Instant::now()),
+            boot_id: crate::clock::boot_id(),
             release_us: None,
             late_us: None,
-            clock: ClockSync::read(),
+            clock: crate::clock::sync(),
             connect_failures: 0,
             late_buyers: 0,
             reconnected: 0,

@@ -1,6 +1,6 @@
 //! A release at a wall-clock instant (`--release-at`): every shard, on every machine, opens
 //! its gate when its own wall clock reads that instant. How close they are is bounded by how
-//! well the machines' clocks agree ([`super::clock::ClockSync`]).
+//! well the machines' clocks agree ([`crate::clock::ClockSync`]).
 
 use crate::harness::ReleaseSignal;
 use std::future::Future;

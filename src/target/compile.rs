@@ -7,7 +7,7 @@ use crate::harness::plan::{AuthStep, StatusPoll};
 use crate::harness::template::{fits, JsonTemplate, Kind, RequestTemplate, Template, Var};
 use crate::harness::tls::TlsSettings;
 use crate::harness::{Endpoint, StockProbe};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use crate::scenario::target::{expand_env, OrderSpec, RequestSpec, StockSpec, TargetSpec};
 use crate::scenario::{Scenario, Seg};
 use std::collections::BTreeMap;

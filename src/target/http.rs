@@ -8,13 +8,14 @@ use super::{AfterRun, BoxFuture, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::harness::plan::new_run_tag;
 use crate::harness::template::{RequestTemplate, Template, Vars};
 use crate::harness::{BuyerConn, Plan, StockProbe};
-use crate::report::TargetInfo;
+use crate::model::TargetInfo;
+use crate::model::{Truth, TruthReading};
 use crate::scenario::target::{expand_env, SetupStep};
 use crate::scenario::{Scenario, Seg};
 use crate::server::store::redact;
 use crate::truth::redis::RedisSource;
 use crate::truth::sql::SqlSource;
-use crate::truth::{self, Awaited, Reading, Truth, TruthReading};
+use crate::truth::{self, Awaited, Reading};
 use std::time::{Duration, Instant};
 
 /// How long a setup request or command may take.

@@ -16,11 +16,11 @@ pub mod own_redis;
 pub mod reference;
 
 use crate::harness::Plan;
-use crate::report::TargetInfo;
+use crate::model::TargetInfo;
+use crate::model::{Liveness, Truth};
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
-use crate::truth::{Awaited, Truth};
-use serde::{Deserialize, Serialize};
+use crate::truth::Awaited;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -60,14 +60,6 @@ pub enum TargetError {
     Setup(String),
     #[error("cannot read ground truth: {0}")]
     Truth(String),
-}
-
-/// Whether the target still answered once the load was over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Liveness {
-    Responsive,
-    Unresponsive,
 }
 
 /// What the target answered, after the load, to a request that reads its store: the

@@ -8,15 +8,17 @@
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use super::own_redis::OwnRedis;
-use super::{AfterRun, BoxFuture, Liveness, Target, TargetError, AFTER_RUN_TIMEOUT};
+use super::{AfterRun, BoxFuture, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::faults::FaultSurface;
 use crate::harness::{BuyerConn, Endpoint, Plan};
 use crate::limits::Placement;
-use crate::report::TargetInfo;
+use crate::model::Liveness;
+use crate::model::TargetInfo;
+use crate::model::{Truth, TruthReading};
 use crate::scenario::{HumanDuration, Scenario, TruthSpec};
 use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
-use crate::truth::{self, Awaited, Truth, TruthReading};
+use crate::truth::{self, Awaited};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -156,7 +158,7 @@ impl ReferenceTarget {
     /// Prepares the store and starts and seeds `scenario.server.instances` instances.
     pub async fn start(s: &Scenario, opts: &TargetOptions) -> Result<ReferenceTarget, TargetError> {
         let own_redis = match s.server.own_redis {
-            Some(spec) if s.server.backend == crate::server::Backend::Redis => {
+            Some(spec) if s.server.backend == crate::model::Backend::Redis => {
                 Some(Arc::new(OwnRedis::start(spec.persistence, opts.keep_data).await.map_err(TargetError::Start)?))
             }
             _ => None,

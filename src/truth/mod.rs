@@ -14,10 +14,9 @@ pub mod http;
 pub mod redis;
 pub mod sql;
 
+use crate::model::{Order, ProductTruth, Truth, TruthReading};
 use crate::scenario::{Scenario, TruthSpec};
-use crate::server::store::{Order, Snapshot};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use crate::server::store::Snapshot;
 use std::time::Instant;
 
 /// One read of a truth source: each product's stock as the store has it (products it holds
@@ -82,8 +81,8 @@ pub struct Awaited {
 }
 
 impl Awaited {
-    pub fn of(s: &Scenario, ledger: &crate::harness::Ledger) -> Awaited {
-        use crate::outcome::Outcome;
+    pub fn of(s: &Scenario, ledger: &crate::model::Ledger) -> Awaited {
+        use crate::model::Outcome;
         let q = i64::from(s.buyers.quantity);
         let queued = s
             .products
@@ -127,10 +126,10 @@ impl Awaited {
 
 /// The longest time between two commits the run saw, µs: won answers, and changes of a
 /// product's sampled stock.
-fn longest_gap_between_commits(ledger: &crate::harness::Ledger) -> u64 {
-    use crate::outcome::Outcome;
+fn longest_gap_between_commits(ledger: &crate::model::Ledger) -> u64 {
+    use crate::model::Outcome;
     let mut at: Vec<u64> = ledger.attempts.iter().filter(|a| a.outcome == Outcome::Won).map(|a| a.done_us).collect();
-    let mut samples: Vec<&crate::harness::StockSample> = ledger.stock_samples.iter().collect();
+    let mut samples: Vec<&crate::model::StockSample> = ledger.stock_samples.iter().collect();
     samples.sort_by_key(|s| (s.product, s.instance, s.t_us));
     at.extend(
         samples
@@ -140,42 +139,6 @@ fn longest_gap_between_commits(ledger: &crate::harness::Ledger) -> u64 {
     );
     at.sort_unstable();
     at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
-}
-
-/// A product's stock at the start (from the scenario) and at the end (from the stores).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductTruth {
-    pub id: String,
-    pub initial_stock: u64,
-    /// Summed over independent stores; `None` when no store knows the product.
-    pub final_stock: Option<i64>,
-    /// Stores that hold this product (2 or more means the stock exists more than once).
-    pub stores: u32,
-}
-
-/// How truth was read: whether the target had gone quiet and two reads agreed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TruthReading {
-    /// No order request was in flight at any instance when the store was read.
-    pub quiet: bool,
-    /// The store no longer changed: two reads `truth.settle` apart agreed (or every attempt
-    /// had been answered, so nothing could change it).
-    pub settled: bool,
-    pub reads: u32,
-    /// From the end of the load to the truth returned.
-    pub waited_ms: u64,
-    /// What was not as it should be (an instance not answering, a store still changing).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Truth {
-    /// In scenario order.
-    pub products: Vec<ProductTruth>,
-    /// Every stored order; `None` when the store keeps no order records.
-    pub orders: Option<Vec<Order>>,
-    pub reading: TruthReading,
 }
 
 impl Truth {
@@ -221,45 +184,13 @@ impl Truth {
             .map(|all| all.into_iter().filter(|o| scenario.products.iter().any(|p| p.id == o.product_id)).collect());
         Truth { products, orders, reading: how }
     }
-
-    /// The stored orders of product `index`, when the store keeps order records.
-    pub fn orders_of_product(&self, index: usize) -> Option<impl Iterator<Item = &Order>> {
-        let id = &self.products.get(index)?.id;
-        Some(self.orders.as_ref()?.iter().filter(move |o| &o.product_id == id))
-    }
-
-    /// Units ordered of product `index`: summed over its stored orders, or, without order
-    /// records, the stock that left (initial − final).
-    pub fn units_ordered(&self, index: usize) -> Option<i64> {
-        match self.orders_of_product(index) {
-            Some(orders) => Some(orders.map(|o| i64::from(o.quantity)).sum()),
-            None => {
-                let p = self.products.get(index)?;
-                p.final_stock.map(|f| p.initial_stock as i64 - f)
-            }
-        }
-    }
-
-    /// Orders stored of product `index` (`None` without order records).
-    pub fn orders_of(&self, index: usize) -> Option<u64> {
-        self.orders_of_product(index).map(|o| o.count() as u64)
-    }
-
-    /// Orders each (buyer id, product id) holds, when the store keeps order records.
-    pub fn holdings(&self) -> Option<HashMap<(&str, &str), u32>> {
-        let mut held: HashMap<(&str, &str), u32> = HashMap::new();
-        for o in self.orders.as_ref()? {
-            *held.entry((o.buyer_id.as_str(), o.product_id.as_str())).or_default() += 1;
-        }
-        Some(held)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome;
-    use crate::verify::fixtures::{attempt, ledger, scenario};
+    use crate::fixtures::{attempt, ledger, scenario};
+    use crate::model::Outcome;
 
     #[test]
     fn reads_go_on_while_queued_orders_have_stock_left_to_take() {

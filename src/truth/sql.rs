@@ -5,8 +5,9 @@
 //! or integers. The same connection runs the `sql:` setup steps.
 
 use super::Reading;
+use crate::model::Order;
 use crate::scenario::target::{expand_env, SqlTruth};
-use crate::server::store::{redact, Order};
+use crate::server::store::redact;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};

@@ -11,9 +11,10 @@
 //! fewer units gone than acknowledged proves a loss; anything else is not applicable.
 
 use super::history::{Anomaly, ProductHistory};
-use super::{Check, Input, Invariant, Status, MAX_EXAMPLES};
-use crate::outcome::Outcome;
-use crate::resolve::Resolution;
+use super::Input;
+use crate::model::check::{Check, Invariant, Status, MAX_EXAMPLES};
+use crate::model::Outcome;
+use crate::model::Resolution;
 use crate::text::count;
 
 pub fn check(input: &Input) -> Check {
@@ -181,8 +182,8 @@ fn accepted_lost(h: &ProductHistory, limit: u32) -> (usize, usize, Vec<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn finds_lost_acknowledged_orders() {
@@ -255,7 +256,7 @@ mod tests {
     }
 
     /// Buyer `b`'s accepted (queued) attempt with ticket `t<b>`.
-    fn queued(b: u32) -> crate::harness::Attempt {
+    fn queued(b: u32) -> crate::model::Attempt {
         let mut a = attempt(b, Accepted, u64::from(b));
         a.order_id = Some(format!("t{b}"));
         a

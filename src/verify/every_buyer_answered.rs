@@ -4,10 +4,11 @@
 //! (Ctrl-C) are the tool's doing and take no part. Scenarios that expect unavailability (a
 //! fault that kills the server) say so with `expect.may_also_violate`.
 
-use super::{ms, Check, Input, Invariant, Status};
+use super::{ms, Input};
 use crate::harness::buyer::CUT_BY_STOP;
-use crate::harness::Attempt;
-use crate::outcome::Outcome;
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Attempt;
+use crate::model::Outcome;
 use crate::text::count;
 
 /// Was `a` sent and never answered?
@@ -64,8 +65,8 @@ pub fn check(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn a_timeout_or_a_closed_connection_is_no_answer_a_500_is_one() {

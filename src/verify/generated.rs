@@ -8,12 +8,13 @@
 //! indeterminate attempts that took effect or not (some committed after the client gave up),
 //! stores whose orders name no buyer, and stores that keep only stock.
 
-use super::fixtures::scenario;
-use super::{check_all, Input, Invariant, Status};
-use crate::harness::{Attempt, Ledger};
-use crate::outcome::Outcome;
-use crate::server::store::Order;
-use crate::truth::{ProductTruth, Truth, TruthReading};
+use super::{check_all, Input};
+use crate::fixtures::scenario;
+use crate::model::check::{Invariant, Status};
+use crate::model::Order;
+use crate::model::Outcome;
+use crate::model::{Attempt, Ledger};
+use crate::model::{ProductTruth, Truth, TruthReading};
 use proptest::prelude::*;
 
 /// A small deterministic generator (splitmix64), seeded by proptest.
@@ -207,7 +208,7 @@ fn generate(seed: u64, store: Store) -> Run {
 }
 
 impl Run {
-    fn checks(&self) -> Vec<super::Check> {
+    fn checks(&self) -> Vec<crate::model::check::Check> {
         let s = scenario(self.stock, self.buyers);
         check_all(&Input::new(&s, &self.ledger, &self.truth))
     }
@@ -245,7 +246,7 @@ impl Run {
 }
 
 fn won(buyer: u32, attempt: u32, sent: u64, id: Option<&str>) -> Attempt {
-    let mut a = super::fixtures::attempt(buyer, Outcome::Won, sent);
+    let mut a = crate::fixtures::attempt(buyer, Outcome::Won, sent);
     a.attempt = attempt;
     a.order_id = id.map(str::to_string);
     a
@@ -267,8 +268,8 @@ proptest! {
         let run = generate(seed, store);
         for c in run.checks() {
             match c.name.kind() {
-                super::Kind::Safety => prop_assert_ne!(c.status, Status::Fail, "{:?} on {:?}: {}", c.name, store, c.detail),
-                super::Kind::Liveness => {}
+                crate::model::check::Kind::Safety => prop_assert_ne!(c.status, Status::Fail, "{:?} on {:?}: {}", c.name, store, c.detail),
+                crate::model::check::Kind::Liveness => {}
             }
         }
         let answered = run.status(Invariant::EveryBuyerAnswered);
@@ -343,7 +344,7 @@ proptest! {
     fn an_order_of_a_refused_buyer_is_a_phantom(seed in any::<u64>()) {
         let mut run = generate(seed, Store::Orders);
         let b = run.new_buyer();
-        let mut refused = super::fixtures::attempt(b, Outcome::SoldOut, 4_000);
+        let mut refused = crate::fixtures::attempt(b, Outcome::SoldOut, 4_000);
         refused.status = 409;
         run.push(refused);
         run.store(b, "phantom");
@@ -356,7 +357,7 @@ proptest! {
         let Some(done) = run.first_sold_out().map(|a| a.done_us) else { return Ok(()) };
         let b = run.new_buyer();
         // Answered 500, but stored: truth proves it took effect.
-        let mut late = super::fixtures::attempt(b, Outcome::Error, done + 1);
+        let mut late = crate::fixtures::attempt(b, Outcome::Error, done + 1);
         late.status = 500;
         run.push(late);
         run.store(b, "late");
@@ -367,7 +368,7 @@ proptest! {
     fn a_sold_out_answer_before_the_stock_could_have_gone_is_an_undersell(seed in any::<u64>(), store in store_kind()) {
         let mut run = generate(seed, store);
         let b = run.new_buyer();
-        let mut early = super::fixtures::attempt(b, Outcome::SoldOut, 0);
+        let mut early = crate::fixtures::attempt(b, Outcome::SoldOut, 0);
         early.done_us = 1;
         run.push(early);
         prop_assert_eq!(run.status(Invariant::NoUndersell), Status::Fail);
@@ -381,7 +382,7 @@ proptest! {
         run.truth.products[0].initial_stock += 1;
         if let Some(f) = run.truth.products[0].final_stock.as_mut() { *f += 1; }
         let b = run.new_buyer();
-        let mut refused = super::fixtures::attempt(b, Outcome::SoldOut, 4_000);
+        let mut refused = crate::fixtures::attempt(b, Outcome::SoldOut, 4_000);
         refused.status = 409;
         run.push(refused);
         prop_assert_eq!(run.status(Invariant::NoUndersell), Status::Fail);

@@ -22,12 +22,12 @@
 //! acknowledged sales was taken by the open attempts, all of them, none, or which is unknown.
 //! Nothing is claimed to have had no effect on a store that had not settled.
 
-use crate::harness::{Attempt, Ledger};
-use crate::outcome::Outcome;
-use crate::resolve::Resolution;
+use crate::model::Order;
+use crate::model::Outcome;
+use crate::model::Resolution;
+use crate::model::Truth;
+use crate::model::{Attempt, Ledger};
 use crate::scenario::Scenario;
-use crate::server::store::Order;
-use crate::truth::Truth;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One attempt that reached the target.

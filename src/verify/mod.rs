@@ -27,161 +27,14 @@ mod stock_never_negative;
 mod target_alive_after_run;
 
 #[cfg(test)]
-pub(crate) mod fixtures;
-#[cfg(test)]
 mod generated;
 
-use crate::harness::Ledger;
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Ledger;
+use crate::model::Truth;
 use crate::scenario::Scenario;
 use crate::target::AfterRun;
-use crate::truth::Truth;
 use history::History;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::fmt;
-
-/// The invariant names: public interface (`summary.json`, scenario `expect`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Invariant {
-    NoOversell,
-    NoUndersell,
-    StockConserved,
-    StockNeverNegative,
-    AckedOrdersDurable,
-    NoPhantomOrders,
-    PerBuyerLimit,
-    NoWinAfterSoldOut,
-    EveryBuyerAnswered,
-    TargetAliveAfterRun,
-}
-
-/// Safety: nothing bad happened to the stock and the orders. Liveness: the target kept answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Safety,
-    Liveness,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Safety => "safety",
-            Kind::Liveness => "liveness",
-        }
-    }
-}
-
-impl Invariant {
-    pub const ALL: [Invariant; 10] = [
-        Invariant::NoOversell,
-        Invariant::NoUndersell,
-        Invariant::StockConserved,
-        Invariant::StockNeverNegative,
-        Invariant::AckedOrdersDurable,
-        Invariant::NoPhantomOrders,
-        Invariant::PerBuyerLimit,
-        Invariant::NoWinAfterSoldOut,
-        Invariant::EveryBuyerAnswered,
-        Invariant::TargetAliveAfterRun,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Invariant::NoOversell => "no_oversell",
-            Invariant::NoUndersell => "no_undersell",
-            Invariant::StockConserved => "stock_conserved",
-            Invariant::StockNeverNegative => "stock_never_negative",
-            Invariant::AckedOrdersDurable => "acked_orders_durable",
-            Invariant::NoPhantomOrders => "no_phantom_orders",
-            Invariant::PerBuyerLimit => "per_buyer_limit",
-            Invariant::NoWinAfterSoldOut => "no_win_after_sold_out",
-            Invariant::EveryBuyerAnswered => "every_buyer_answered",
-            Invariant::TargetAliveAfterRun => "target_alive_after_run",
-        }
-    }
-
-    pub fn kind(self) -> Kind {
-        match self {
-            Invariant::EveryBuyerAnswered | Invariant::TargetAliveAfterRun => Kind::Liveness,
-            _ => Kind::Safety,
-        }
-    }
-
-    fn checker(self) -> fn(&Input) -> Check {
-        match self {
-            Invariant::NoOversell => no_oversell::check,
-            Invariant::NoUndersell => no_undersell::check,
-            Invariant::StockConserved => stock_conserved::check,
-            Invariant::StockNeverNegative => stock_never_negative::check,
-            Invariant::AckedOrdersDurable => acked_orders_durable::check,
-            Invariant::NoPhantomOrders => no_phantom_orders::check,
-            Invariant::PerBuyerLimit => per_buyer_limit::check,
-            Invariant::NoWinAfterSoldOut => no_win_after_sold_out::check,
-            Invariant::EveryBuyerAnswered => every_buyer_answered::check,
-            Invariant::TargetAliveAfterRun => target_alive_after_run::check,
-        }
-    }
-}
-
-impl fmt::Display for Invariant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Fail,
-    NotApplicable,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::NotApplicable => "not_applicable",
-        }
-    }
-}
-
-/// What one checker found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    pub name: Invariant,
-    pub status: Status,
-    /// One line a person can read: the numbers behind the status.
-    pub detail: String,
-    /// The same numbers, for machines.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub counts: BTreeMap<String, i64>,
-    /// A few ids (orders, buyers) that show the failure.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub examples: Vec<String>,
-}
-
-/// Examples kept per failing check.
-pub const MAX_EXAMPLES: usize = 5;
-
-impl Check {
-    pub fn new(name: Invariant, status: Status, detail: impl Into<String>) -> Self {
-        Check { name, status, detail: detail.into(), counts: BTreeMap::new(), examples: Vec::new() }
-    }
-
-    pub fn count(mut self, key: &str, value: impl TryInto<i64>) -> Self {
-        self.counts.insert(key.to_string(), value.try_into().unwrap_or(i64::MAX));
-        self
-    }
-
-    pub fn examples<I: IntoIterator<Item = String>>(mut self, ids: I) -> Self {
-        self.examples = ids.into_iter().take(MAX_EXAMPLES).collect();
-        self
-    }
-}
 
 /// What every view reads: the run, its ground truth, the one history built from them, and
 /// what the target answered after the load.
@@ -220,10 +73,26 @@ pub fn check_all(input: &Input) -> Vec<Check> {
             if selected.is_some_and(|list| !list.contains(&inv)) {
                 Check::new(inv, Status::NotApplicable, "not selected by expect.invariants")
             } else {
-                inv.checker()(input)
+                checker(inv)(input)
             }
         })
         .collect()
+}
+
+/// The view that checks `invariant`.
+fn checker(invariant: Invariant) -> fn(&Input) -> Check {
+    match invariant {
+        Invariant::NoOversell => no_oversell::check,
+        Invariant::NoUndersell => no_undersell::check,
+        Invariant::StockConserved => stock_conserved::check,
+        Invariant::StockNeverNegative => stock_never_negative::check,
+        Invariant::AckedOrdersDurable => acked_orders_durable::check,
+        Invariant::NoPhantomOrders => no_phantom_orders::check,
+        Invariant::PerBuyerLimit => per_buyer_limit::check,
+        Invariant::NoWinAfterSoldOut => no_win_after_sold_out::check,
+        Invariant::EveryBuyerAnswered => every_buyer_answered::check,
+        Invariant::TargetAliveAfterRun => target_alive_after_run::check,
+    }
 }
 
 /// "8 of 10 invariants selected by expect.invariants", when the scenario chose some.

@@ -2,7 +2,8 @@
 //! records the stock that left, so a final stock below zero is an oversell) and the units
 //! promised (won answers, one sale per buyer and order id) never exceed the initial stock.
 
-use super::{Check, Input, Invariant, Status};
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
 use crate::text::count;
 
 pub fn check(input: &Input) -> Check {
@@ -24,7 +25,7 @@ pub fn check(input: &Input) -> Check {
             examples.extend(
                 h.ops
                     .iter()
-                    .filter(|op| op.outcome() == crate::outcome::Outcome::Won)
+                    .filter(|op| op.outcome() == crate::model::Outcome::Won)
                     .skip(h.initial.max(0) as usize)
                     .map(|op| {
                         format!(
@@ -86,8 +87,8 @@ pub fn check(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn passes_at_exactly_the_stock() {

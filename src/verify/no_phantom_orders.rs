@@ -7,8 +7,9 @@
 //! phantom; anything less cannot say which attempts the units left for, so it is not applicable.
 
 use super::history::Anomaly;
-use super::{Check, Input, Invariant, Status};
-use crate::outcome::Outcome;
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Outcome;
 
 pub fn check(input: &Input) -> Check {
     if !input.history.attributable() {
@@ -77,8 +78,8 @@ fn by_count(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn indeterminate_attempts_explain_orders_refusals_do_not() {
@@ -111,7 +112,7 @@ mod tests {
             o.buyer_id.clear();
         }
         assert_eq!(check(&Input::new(&s, &l, &t)).status, Status::Pass, "o0 by id, o1 by the timeout");
-        t.orders.get_or_insert_with(Vec::new).push(crate::server::store::Order {
+        t.orders.get_or_insert_with(Vec::new).push(crate::model::Order {
             id: "x".into(),
             buyer_id: String::new(),
             ..order(2)

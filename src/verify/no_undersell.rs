@@ -20,8 +20,9 @@
 //! attempts could account for the unsold stock: the check is then not applicable, and says so.
 
 use super::history::{Op, ProductHistory};
-use super::{ms, Check, Input, Invariant, Status};
-use crate::outcome::Outcome;
+use super::{ms, Input};
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Outcome;
 use crate::text::count;
 use std::collections::BTreeMap;
 
@@ -190,9 +191,9 @@ fn how_they_ended(h: &ProductHistory, buyers: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::Attempt;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Attempt;
+    use crate::model::Outcome::*;
 
     fn run(stock: u32, buyers: u32, attempts: Vec<Attempt>, final_stock: i64, won: &[u32]) -> Check {
         let (s, l, t) = (scenario(stock, buyers), ledger(attempts), truth(u64::from(stock), final_stock, won));

@@ -4,8 +4,9 @@
 //! An attempt sent afterwards whose effect truth cannot settle leaves it not applicable.
 
 use super::history::ProductHistory;
-use super::{ms, Check, Input, Invariant, Status};
-use crate::outcome::Outcome;
+use super::{ms, Input};
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Outcome;
 
 pub fn check(input: &Input) -> Check {
     let mut late = Vec::new();
@@ -81,8 +82,8 @@ fn what_it_did(h: &ProductHistory, op: &super::history::Op) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn orders_by_real_time() {

@@ -5,7 +5,8 @@
 //! where a buyer sent more attempts than the limit, leave it not applicable.
 
 use super::history::ProductHistory;
-use super::{Check, Input, Invariant, Status};
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
 use crate::text::count;
 use std::collections::BTreeMap;
 
@@ -98,15 +99,15 @@ fn held<'a>(h: &'a ProductHistory, limit: u32) -> Result<BTreeMap<&'a str, u32>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Outcome::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::Outcome::*;
 
     #[test]
     fn counts_orders_per_buyer() {
         let (s, l) = (scenario(5, 3), ledger(vec![]));
         assert_eq!(check(&Input::new(&s, &l, &truth(5, 3, &[0, 1]))).status, Status::Pass);
         let mut t = truth(5, 2, &[0, 1]);
-        t.orders.get_or_insert_with(Vec::new).push(crate::server::store::Order { id: "x".into(), ..order(1) });
+        t.orders.get_or_insert_with(Vec::new).push(crate::model::Order { id: "x".into(), ..order(1) });
         let c = check(&Input::new(&s, &l, &t));
         assert_eq!(c.status, Status::Fail);
         assert_eq!(c.examples, vec!["buyer-1 holds 2 of p".to_string()]);

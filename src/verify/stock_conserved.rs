@@ -2,7 +2,8 @@
 //! It needs order records: without them units ordered are derived from the stock, and the
 //! sum holds by construction, so it is reported as not applicable.
 
-use super::{Check, Input, Invariant, Status};
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
 
 pub fn check(input: &Input) -> Check {
     let t = input.truth;
@@ -45,7 +46,7 @@ pub fn check(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
 
     #[test]
     fn passes_and_fails_on_the_sum() {

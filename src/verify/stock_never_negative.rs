@@ -1,7 +1,8 @@
 //! `stock_never_negative`: no stock the harness observed during the run, and no final stock,
 //! is below zero.
 
-use super::{Check, Input, Invariant, Status};
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
 
 pub fn check(input: &Input) -> Check {
     let (l, t) = (input.ledger, input.truth);
@@ -55,8 +56,8 @@ pub fn check(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::StockSample;
-    use crate::verify::fixtures::*;
+    use crate::fixtures::*;
+    use crate::model::StockSample;
 
     #[test]
     fn flags_negative_samples_and_finals() {

@@ -3,8 +3,9 @@
 //! target its stock probe, else a GET of the order path; never the warm-up alone), below 500
 //! and within 2 s. A server that crashed or hangs fails it.
 
-use super::{Check, Input, Invariant, Status};
-use crate::target::Liveness;
+use super::Input;
+use crate::model::check::{Check, Invariant, Status};
+use crate::model::Liveness;
 
 pub fn check(input: &Input) -> Check {
     match input.after_run {
@@ -23,8 +24,8 @@ pub fn check(input: &Input) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::*;
     use crate::target::AfterRun;
-    use crate::verify::fixtures::*;
 
     #[test]
     fn fails_on_no_answer_or_a_5xx_and_passes_on_an_answer() {

@@ -2,7 +2,7 @@
 //! winners were the earliest to arrive.
 
 use super::{color, e, empty, px, pxi, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use plotters::prelude::*;
 
 pub struct SendSkew<'a>(pub &'a Data<'a>);
@@ -14,7 +14,7 @@ impl Draw for SendSkew<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Drawn {
         let d = self.0;
         let firsts = || d.ledger.attempts.iter().filter(|a| a.attempt == 1);
-        let skew_ms = |a: &crate::harness::Attempt| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0;
+        let skew_ms = |a: &crate::model::Attempt| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0;
         let mut skew: Vec<f64> = firsts().map(skew_ms).collect();
         if skew.is_empty() {
             return empty(root, Self::TITLE, "no attempts");

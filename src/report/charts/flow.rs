@@ -1,7 +1,7 @@
 //! How the sale flowed: answers per second stacked by outcome, and stock over time.
 
 use super::{bucket_ms, color, e, empty, px, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use plotters::prelude::*;
 
 pub struct Throughput<'a>(pub &'a Data<'a>);
@@ -116,7 +116,7 @@ impl Draw for Stock<'_> {
         let percent =
             stocks.iter().fold(0.0, |a: f64, b| a.max(*b)) >= 10.0 * stocks.iter().fold(f64::MAX, |a, b| a.min(*b));
         let scale = |p: usize| if percent { 100.0 / initial(p).max(1.0) } else { 1.0 };
-        let shown_sample = |s: &&crate::harness::StockSample| shown.contains(&(s.product as usize));
+        let shown_sample = |s: &&crate::model::StockSample| shown.contains(&(s.product as usize));
         let y_hi = shown
             .iter()
             .map(|&p| initial(p).max(wins(p).len() as f64) * scale(p))

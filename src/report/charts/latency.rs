@@ -1,7 +1,7 @@
 //! Latency charts: the percentile distribution (HDR style) and latency over time.
 
 use super::{color, e, empty, px, pxi, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM, MAX_POINTS};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use plotters::prelude::*;
 
 /// Latencies in ms, sorted, per outcome that happened.
@@ -108,7 +108,7 @@ impl Draw for OverTime<'_> {
         }
         let xs = attempts.iter().map(|a| d.ms(a.sent_us));
         let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| (l.min(x), h.max(x)));
-        let lat = |a: &crate::harness::Attempt| a.latency_us().max(1) as f64 / 1000.0;
+        let lat = |a: &crate::model::Attempt| a.latency_us().max(1) as f64 / 1000.0;
         let y_hi = attempts.iter().map(lat).fold(0.0, f64::max);
         let many = attempts.len() > MAX_POINTS;
         root.fill(&WHITE).map_err(e)?;

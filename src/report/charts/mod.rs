@@ -19,9 +19,9 @@ mod flow;
 mod latency;
 mod over_time;
 
-use crate::harness::Ledger;
-use crate::outcome::Outcome;
-use crate::report::Summary;
+use crate::model::Ledger;
+use crate::model::Outcome;
+use crate::model::Summary;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -472,7 +472,7 @@ mod tests {
 #[cfg(test)]
 mod edge_cases {
     use super::*;
-    use crate::harness::Attempt;
+    use crate::model::Attempt;
 
     fn summary() -> Summary {
         let text = r#"{"flashbench_version":"t","scenario":"t","description":"","scenario_file":"t.yaml","verdict":"pass",

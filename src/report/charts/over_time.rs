@@ -3,7 +3,7 @@
 //! chart shares the time axis of the others.
 
 use super::{color, e, empty, px, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
-use crate::outcome::Outcome;
+use crate::model::Outcome;
 use crate::timeseries::Row;
 use plotters::prelude::*;
 

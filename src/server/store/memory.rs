@@ -9,7 +9,7 @@
 //! serve a burst one request at a time and the broken strategies would look correct.
 
 use super::{Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, SEED_LOCK_TTL};
-use crate::server::Strategy;
+use crate::model::Strategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};

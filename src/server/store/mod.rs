@@ -19,7 +19,7 @@ pub mod sqlite;
 
 pub use memory::MemoryStore;
 
-use super::{Backend, Strategy};
+use crate::model::{Backend, Order, Strategy};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -124,15 +124,6 @@ fn default_limit() -> u32 {
 /// A validated order request.
 #[derive(Debug, Clone)]
 pub struct OrderRequest {
-    pub product_id: String,
-    pub buyer_id: String,
-    pub quantity: u32,
-}
-
-/// A stored order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Order {
-    pub id: String,
     pub product_id: String,
     pub buyer_id: String,
     pub quantity: u32,

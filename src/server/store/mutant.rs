@@ -17,7 +17,7 @@
 //! ([`super::Checks`]); the others wrap the correct strategy here.
 
 use super::{Backing, OrderRequest, Placed, StoreError};
-use crate::server::Strategy;
+use crate::model::Strategy;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

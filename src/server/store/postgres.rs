@@ -8,7 +8,7 @@
 use super::{
     redact, Checks, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
 };
-use crate::server::Strategy;
+use crate::model::Strategy;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, SqlSafeStr};

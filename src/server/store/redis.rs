@@ -16,7 +16,7 @@ use super::{
     redact, Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError,
     StoreOptions, SEED_LOCK_TTL,
 };
-use crate::server::Strategy;
+use crate::model::Strategy;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use super::{
     Checks, LockTracker, Order, OrderRequest, Placed, ProductStock, SeedProduct, Snapshot, StoreError, StoreOptions,
     SEED_LOCK_TTL,
 };
-use crate::server::Strategy;
+use crate::model::Strategy;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlSafeStr;

@@ -1,11 +1,15 @@
 //! `summary.json`: the public record of one run. Fields are documented in the README; add
 //! fields freely, but rename or remove one only together with the docs.
 
-use crate::resolve::Indeterminate;
-use crate::stats::{ErrorCount, LatencySummary, SkewSummary};
-use crate::truth::TruthReading;
-use crate::verdict::OutcomeCheck;
-use crate::verify::{Check, Invariant, Status};
+use super::baseline::BaselineReport;
+use super::check::{Check, Invariant, Kind, Liveness, Status};
+use super::fault::FaultRecord;
+use super::threshold::ThresholdResult;
+use super::verdict::{Interruption, OutcomeCheck};
+use super::{
+    ErrorCount, Fairness, Indeterminate, LatencySummary, Overrun, Queued, Resources, ShardSummary, SkewSummary,
+    TruthReading,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -35,7 +39,7 @@ pub struct Summary {
     pub indeterminate: Indeterminate,
     /// Queued orders (`accepted` answers), when there were any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queued: Option<crate::stats::Queued>,
+    pub queued: Option<Queued>,
     /// How ground truth was read (absent when it could not be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthReading>,
@@ -56,7 +60,7 @@ pub struct Summary {
     pub late_buyers: u32,
     /// Set when the run reached its deadline before every buyer was done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overrun: Option<crate::harness::Overrun>,
+    pub overrun: Option<Overrun>,
     /// Prepared connections the server closed before the release, reopened and prepared again.
     #[serde(default)]
     pub reconnected: u32,
@@ -75,7 +79,7 @@ pub struct Summary {
     pub timeseries_interval_ms: u64,
     /// First come, first served? FCFS inversions and the worst arrival rank of a winner.
     #[serde(default)]
-    pub fairness: crate::fairness::Fairness,
+    pub fairness: Fairness,
     /// The open stream (`mode: rate`, or a burst's `background`), when the run has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamSummary>,
@@ -83,7 +87,7 @@ pub struct Summary {
     pub environment: Environment,
     /// Every threshold of the scenario with its observed value.
     #[serde(default)]
-    pub thresholds: Vec<crate::threshold::ThresholdResult>,
+    pub thresholds: Vec<ThresholdResult>,
     /// With `--repeat`: each repetition's verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repetitions: Vec<Repetition>,
@@ -95,58 +99,28 @@ pub struct Summary {
     pub violation_rate: BTreeMap<String, f64>,
     /// With `--baseline`: the comparison table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<crate::baseline::BaselineReport>,
+    pub baseline: Option<BaselineReport>,
     /// Memory before the load and at its peak, of flashbench and of the child servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<crate::resources::Resources>,
+    pub resources: Option<Resources>,
     /// Set when Ctrl-C or SIGTERM stopped the run: what was cut, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
     /// A burst driven by several processes (local shards, or `--shard` parts merged): each
     /// shard's slice of buyers, its lateness at the release, its send skew and its clock.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shards: Vec<crate::shard::merge::ShardSummary>,
+    pub shards: Vec<ShardSummary>,
     /// The scenario's faults as they happened: kind, what they acted on, start and end (µs
     /// since the Unix epoch, as the ledger's) and what the load saw while they lasted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<crate::faults::FaultRecord>,
+    pub faults: Vec<FaultRecord>,
 }
 
-pub use crate::verdict::Interruption;
-
-impl Summary {
-    /// The open stream and fairness, one line each, for the terminal, HTML and Markdown.
-    pub fn load_lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(st) = &self.stream {
-            out.push(format!(
-                "stream: {} arrivals, {} dropped ({:.2}%) for want of a free slot of {}; at most {} requests in flight",
-                st.arrivals,
-                st.dropped,
-                st.dropped_rate * 100.0,
-                st.max_in_flight,
-                st.peak_in_flight
-            ));
-        }
-        let f = &self.fairness;
-        if f.worst_rank_of_a_winner > 0 || f.inversions > 0 {
-            out.push(format!(
-                "fairness: {} FCFS inversion{} (a refusal before a later buyer's winning request); worst arrival rank of a winner {}",
-                f.inversions,
-                if f.inversions == 1 { "" } else { "s" },
-                f.worst_rank_of_a_winner
-            ));
-        }
-        out.extend(crate::shard::merge::lines(&self.shards));
-        // The charts' origin: the stream's start, else the release (else the run's epoch).
-        let origin_us = self.stream.as_ref().and_then(|st| st.start_us).or(self.release_us).unwrap_or(0);
-        out.extend(crate::faults::lines(&self.faults, origin_us as f64 / 1000.0));
-        out
-    }
-}
+/// Width of one row of `timeseries.csv` and of the over-time charts unless a scenario says.
+pub const DEFAULT_INTERVAL_MS: u64 = 100;
 
 fn default_interval_ms() -> u64 {
-    crate::timeseries::DEFAULT_INTERVAL.as_millis() as u64
+    DEFAULT_INTERVAL_MS
 }
 
 /// What became of an open stream's arrivals.
@@ -199,7 +173,7 @@ pub struct RepetitionMetrics {
     pub throughput_rps: f64,
     pub send_skew_us: SkewSummary,
     #[serde(default)]
-    pub fairness: crate::fairness::Fairness,
+    pub fairness: Fairness,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamSummary>,
 }
@@ -258,44 +232,6 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// Detected once per process: the machine and checkout do not change between runs.
-    pub fn detect() -> Self {
-        static ONCE: std::sync::OnceLock<Environment> = std::sync::OnceLock::new();
-        ONCE.get_or_init(Environment::probe).clone()
-    }
-
-    fn probe() -> Self {
-        let git_revision = std::process::Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|r| !r.is_empty());
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string());
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory_bytes = meminfo
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map(|kb| kb * 1024);
-        Environment {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            cpu,
-            memory_bytes,
-            flashbench_version: env!("CARGO_PKG_VERSION").into(),
-            git_revision,
-        }
-    }
-
     /// One line: `flashbench 0.1.0 (git 1a2b3c4) · linux x86_64 · 2 cores (Intel Xeon …) · 24.0 GiB`.
     pub fn line(&self) -> String {
         let mut parts = vec![match &self.git_revision {
@@ -337,7 +273,7 @@ pub struct TargetInfo {
     pub urls: Vec<String>,
     /// Whether the target still answered once the load was over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_run: Option<crate::target::Liveness>,
+    pub after_run: Option<Liveness>,
     /// The store server's name and version (`PostgreSQL 15.19`, `Redis 7.0.15`, `SQLite 3.46.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_version: Option<String>,
@@ -365,7 +301,7 @@ pub struct InvariantSummary {
     pub name: Invariant,
     /// `safety` or `liveness` (older summaries have none: taken from the name).
     #[serde(default = "safety")]
-    pub kind: crate::verify::Kind,
+    pub kind: Kind,
     pub status: Status,
     /// The scenario expects this invariant to be violated (a self-test).
     pub expected_violation: bool,
@@ -388,8 +324,8 @@ impl ProductSummary {
     }
 }
 
-fn safety() -> crate::verify::Kind {
-    crate::verify::Kind::Safety
+fn safety() -> Kind {
+    Kind::Safety
 }
 
 impl InvariantSummary {
@@ -490,9 +426,9 @@ impl Summary {
         } else {
             format!("caught the expected violation of {}", caught.join(", "))
         };
-        let unresponsive = (self.target.after_run == Some(crate::target::Liveness::Unresponsive))
+        let unresponsive = (self.target.after_run == Some(Liveness::Unresponsive))
             .then(|| "the target did not answer after the load".to_string());
-        let queued = self.queued.as_ref().map(crate::stats::Queued::line);
+        let queued = self.queued.as_ref().map(Queued::line);
         [Some(held), self.indeterminate_line(), queued, self.not_sent_line(), unresponsive]
             .into_iter()
             .flatten()

@@ -1,10 +1,10 @@
 //! Hand-built scenarios, ledgers and truths for the checkers' unit tests.
 
-use crate::harness::{Attempt, Ledger};
-use crate::outcome::Outcome;
+use crate::model::Order;
+use crate::model::Outcome;
+use crate::model::{Attempt, Ledger};
+use crate::model::{ProductTruth, Truth, TruthReading};
 use crate::scenario::{load_str, Scenario};
-use crate::server::store::Order;
-use crate::truth::{ProductTruth, Truth, TruthReading};
 use std::path::Path;
 
 /// One product `p` with `stock` units and `buyers` buyers on it, one attempt each.

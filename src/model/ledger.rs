@@ -1,8 +1,7 @@
 //! The ledger: one record per order attempt, on one monotonic clock (µs since the run's
 //! epoch), plus the stock the harness observed while the sale ran.
 
-use crate::outcome::Outcome;
-use crate::resolve::Resolution;
+use super::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// One order attempt.
@@ -135,18 +134,6 @@ pub struct Epoch {
     pub mono_us: u64,
 }
 
-impl Epoch {
-    /// The epoch `at`, which is now or just past.
-    pub fn at(at: std::time::Instant) -> Epoch {
-        let ago = at.elapsed();
-        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Epoch {
-            unix_us: unix.saturating_sub(ago).as_micros() as u64,
-            mono_us: crate::shard::clock::mono_now().saturating_sub(ago).as_micros() as u64,
-        }
-    }
-}
-
 /// An arrival of the open stream that found every slot busy: its buyer never sent anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dropped {
@@ -217,6 +204,25 @@ impl Ledger {
             arrivals: self.arrivals / u64::from(self.repetitions().max(1)),
             epoch: self.epoch,
             release_late_us: self.release_late_us,
+        }
+    }
+}
+
+/// What an indeterminate attempt turned out to have done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    TookEffect,
+    NoEffect,
+    Unknown,
+}
+
+impl Resolution {
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::TookEffect => "took_effect",
+            Resolution::NoEffect => "no_effect",
+            Resolution::Unknown => "unknown",
         }
     }
 }
