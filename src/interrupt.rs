@@ -31,8 +31,8 @@ impl Signal {
     /// 128 + the signal's number, as shells report it.
     pub fn exit_code(self) -> i32 {
         match self {
-            Signal::Interrupt => crate::verdict::EXIT_INTERRUPTED,
-            Signal::Terminate => crate::verdict::EXIT_TERMINATED,
+            Signal::Interrupt => crate::model::exit::EXIT_INTERRUPTED,
+            Signal::Terminate => crate::model::exit::EXIT_TERMINATED,
         }
     }
 

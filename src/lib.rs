@@ -1,35 +1,38 @@
 //! flashbench: load testing **and verification** for flash sales.
 //!
-//! A run follows one flow, and the modules follow it:
+//! # Layers
 //!
-//! | step | module | owns |
+//! The modules stand in layers, each importing only from its own layer or those below, never
+//! from one above, and no two importing each other (`tests/layering.rs` holds this, reading
+//! every `crate::` path). Bottom first:
+//!
+//! | layer | modules | owns |
 //! |---|---|---|
-//! | 1 | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column |
-//! | 2 | [`target`], [`server`], [`limits`] | the target behind one interface: the reference order server (axum, stores, strategies), started and seeded, or a user's own server over HTTP; the machine's socket budget |
-//! | 3 | [`harness`] | goose users, one per buyer (or per slot of an open `rate` stream); burst gate, ramp or arrivals at a rate, dropped when no slot is free; outcome rules; queued orders polled to their status; the [`harness::Ledger`] of every attempt |
-//! | 4 | [`truth`], [`resolve`] | the real final stock and orders, read from the stores once the target is quiet and the reads agree; what each indeterminate attempt turned out to do |
-//! | 5 | [`verify`] | independent invariant checkers → pass / fail / not applicable with evidence |
-//! | 6 | [`verdict`] | expected violations, outcome counts, thresholds, the deadline and the settling of truth → verdict and exit code |
-//! | 7 | [`stats`], [`fairness`], [`timeseries`], [`report`] | latency percentiles, throughput, send skew; FCFS inversions and winners' ranks; per-interval figures over time; `summary.json`, the terminal summary |
+//! | data | [`model`] | what a run is made of and what it found: outcomes, the ledger, ground truth, invariant names and check results, the threshold syntax, the catalogue of backends and strategies, the figures, the faults as data, the exit codes, `summary.json`; imports nothing else of the crate |
+//! | helpers | [`clock`], [`color`], [`folder`], [`logging`], [`redact`], [`task`], [`text`] | the machine's clocks; colour; run folders and atomic writes; the stderr sink; masked URLs; boxed futures and abort-on-drop tasks; small text |
+//! | scenario | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column; checks of layers above are passed in ([`scenario::load_checked`]) |
+//! | the system and the load | [`server`], [`target`], [`harness`], [`truth`], [`faults`], [`live`], [`limits`], [`resources`], [`interrupt`] | the reference order server; the target behind one interface ([`target::Target`]); goose users, the burst gate, outcome rules, the ledger; ground truth read from the stores; the nemesis; live figures; the socket budget; memory and the machine; Ctrl-C and SIGTERM |
+//! | the checker and the gates | [`resolve`], [`verify`], [`threshold`], [`baseline`], [`stats`], [`fairness`], [`timeseries`] | what each open attempt did; the invariants, Jepsen style, over one history per product; thresholds and baselines; percentiles, fairness, figures over time |
+//! | run | [`run`] | one scenario end to end, by phase: options, prepare, execute, conclude, judge (the one place that decides the exit code), repetitions |
+//! | report, shard | [`report`], [`shard`] | the reports rendered from a summary (HTML, PNG/SVG charts, JUnit, Markdown, the terminal); a burst spread over processes ([`run::Spread`]), `run --shard` parts and their merge |
+//! | cli | [`cli`] | one file per command; wires what the layers below cannot know of each other (a run's report, the local shards a run may spread over) |
 //!
-//! [`run`] strings the steps together for one scenario or a suite ([`repeat`] folds
-//! repetitions, [`threshold`] and [`baseline`] are the CI gates); [`cli`] is the command line;
-//! [`outcome`] holds the outcome classes every attempt is sorted into; [`interrupt`] turns the
-//! first Ctrl-C or SIGTERM into a clean stop with a partial report (exit 130 or 143);
-//! [`shard`] spreads one burst over several processes (past one process's open files, or over
-//! machines with `run --shard i/N` and `merge`), released at one instant and judged as one run;
-//! [`redact`] masks passwords in every URL flashbench prints or writes.
+//! # The flow of a run
+//!
+//! scenario ([`scenario::load`], its target compiled by [`run::load`]) → target started and
+//! seeded ([`target::start`]) → the load ([`harness::drive`], beside [`faults::run`]) → ground
+//! truth once the target is quiet ([`truth`]) → open attempts resolved ([`resolve`]) →
+//! invariants checked ([`verify::check_all`]) → thresholds, expected counts, untested faults,
+//! the truth reading and an interruption judged together ([`run::judge`]) → `summary.json` and
+//! the reports ([`report::write_run`], called by [`cli`]).
 //!
 //! While a run goes on, [`live`] holds its figures: the terminal view (`live::view`, coloured
 //! by [`color`]), Prometheus metrics at `--metrics-listen` and pushed by
 //! `--prometheus-remote-write`; the reference server exports its own at `/metrics`.
 //!
-//! Where a new piece goes: a target kind is a module under `target/` implementing
-//! [`target::Target`] plus its arm in [`target::start`]; a truth source for `http` targets, a
-//! module under `truth/` plus a field of `truth:`; a store is a module under `server/store/` plus its arm in
-//! [`server::store::Backing`]; a broken strategy that wraps a correct one, a variant of
-//! [`server::Strategy`] and its arm in `server/store/mutant.rs`; an invariant, a file under
-//! `verify/` and a variant of [`verify::Invariant`].
+//! # Where a change goes
+//!
+//! See the README's Development section for the files each kind of change touches.
 
 /// `println!` to stdout that ignores a closed pipe ([`logging::stdout`]).
 #[macro_export]
@@ -53,20 +56,18 @@ pub mod baseline;
 pub mod cli;
 pub mod clock;
 pub mod color;
-pub mod compare;
 pub mod fairness;
 pub mod faults;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod folder;
 pub mod harness;
 pub mod interrupt;
 pub mod limits;
 pub mod live;
 pub mod logging;
 pub mod model;
-pub mod probe;
 pub mod redact;
-pub mod repeat;
 pub mod report;
 pub mod resolve;
 pub mod resources;
@@ -76,11 +77,11 @@ pub mod server;
 pub mod shard;
 pub mod stats;
 pub mod target;
+pub mod task;
 pub mod text;
 pub mod threshold;
 pub mod timeseries;
 pub mod truth;
-pub mod verdict;
 pub mod verify;
 
 /// Ready tasks a worker runs before it polls for new I/O. The default (61) interleaves new

@@ -11,7 +11,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(flashbench::verdict::EXIT_ENVIRONMENT);
+            std::process::exit(flashbench::model::exit::EXIT_ENVIRONMENT);
         }
     };
     let code = runtime.block_on(dispatch(cli));

@@ -141,6 +141,19 @@ pub fn send_skew(ledger: &Ledger) -> SkewSummary {
     SkewSummary { p50: s.p50, p99: s.p99, max: s.max }
 }
 
+/// The most frequent error messages of indeterminate attempts, most frequent first.
+pub fn top_errors(ledger: &Ledger, most: usize) -> Vec<ErrorCount> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for a in ledger.attempts.iter().filter(|a| a.outcome.is_indeterminate() || !a.outcome.was_sent()) {
+        *counts.entry(a.error.as_deref().unwrap_or("(no message)")).or_default() += 1;
+    }
+    let mut out: Vec<ErrorCount> =
+        counts.into_iter().map(|(m, n)| ErrorCount { message: m.to_string(), count: n }).collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+    out.truncate(most);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,17 +203,4 @@ mod tests {
         let skew = send_skew(&ledger);
         assert_eq!((skew.p50, skew.max), (20, 1000));
     }
-}
-
-/// The most frequent error messages of indeterminate attempts, most frequent first.
-pub fn top_errors(ledger: &Ledger, most: usize) -> Vec<ErrorCount> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for a in ledger.attempts.iter().filter(|a| a.outcome.is_indeterminate() || !a.outcome.was_sent()) {
-        *counts.entry(a.error.as_deref().unwrap_or("(no message)")).or_default() += 1;
-    }
-    let mut out: Vec<ErrorCount> =
-        counts.into_iter().map(|(m, n)| ErrorCount { message: m.to_string(), count: n }).collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
-    out.truncate(most);
-    out
 }

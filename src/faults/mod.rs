@@ -17,7 +17,7 @@ use crate::live::{Live, Phase};
 use crate::model::{FaultRecord, Outcome};
 use crate::scenario::{Fault, Trigger};
 use crate::server::store::StoreLocation;
-use crate::target::BoxFuture;
+use crate::task::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

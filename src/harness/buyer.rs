@@ -8,6 +8,7 @@ use super::template::Var;
 use super::Shared;
 use crate::model::Attempt;
 use crate::model::Outcome;
+use crate::text::describe;
 use rand::Rng;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -272,19 +273,4 @@ fn transport_outcome(e: &ConnError) -> Outcome {
     } else {
         Outcome::Error
     }
-}
-
-/// The error and its causes on one line.
-pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }

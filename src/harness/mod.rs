@@ -487,7 +487,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
                 .prepare(&request, probe_timeout)
                 .await
                 .err()
-                .map(|e| format!("{url}: cannot write the order request: {}", buyer::describe(&e))),
+                .map(|e| format!("{url}: cannot write the order request: {}", crate::text::describe(&e))),
             false => None,
         });
         (problem, request)
@@ -577,10 +577,10 @@ async fn warm_up(
             match conn.send(&warmup.bytes(&endpoint.host, &vars.vars(1)), timeout).await {
                 Ok(answer) if (200..300).contains(&answer.status) => None,
                 Ok(answer) => Some(format!("{url}{path} answered {}", answer.status)),
-                Err(e) => Some(format!("{url}{path}: {}", buyer::describe(&e))),
+                Err(e) => Some(format!("{url}{path}: {}", crate::text::describe(&e))),
             }
         }
-        None => conn.open(timeout).await.err().map(|e| format!("{url}: {}", buyer::describe(&e))),
+        None => conn.open(timeout).await.err().map(|e| format!("{url}: {}", crate::text::describe(&e))),
     }
 }
 

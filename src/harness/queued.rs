@@ -3,13 +3,13 @@
 //! or `within` has passed. A final status gives the attempt its outcome; without one the
 //! attempt stays `accepted`, and ground truth settles it once the queue drained.
 
-use super::buyer::describe;
 use super::classify::{id_text, start_of};
 use super::connection::BuyerConn;
 use super::plan::{BuyerVars, StatusPoll};
 use super::template::Vars;
 use super::Shared;
 use crate::model::Outcome;
+use crate::text::describe;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

@@ -73,7 +73,7 @@ impl RemoteWrite {
         if !user.is_empty() {
             post = post.basic_auth(user, password);
         }
-        let answer = post.send().await.map_err(|e| self.failed(crate::harness::buyer::describe(&e)))?;
+        let answer = post.send().await.map_err(|e| self.failed(crate::text::describe(&e)))?;
         if !answer.status().is_success() {
             let status = answer.status();
             let text = answer.text().await.unwrap_or_default();

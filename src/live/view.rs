@@ -7,7 +7,7 @@
 use super::{Live, Phase, Snapshot};
 use crate::color::{paint, Paint, Stream};
 use crate::model::Outcome;
-use crate::report::charts::thousands;
+use crate::text::thousands;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -1,7 +1,56 @@
-//! The comparison with a baseline run as `summary.json` carries it: one row per metric, with
-//! both values, the change and the limit. Made by `crate::baseline`.
+//! Baselines as data: a regression limit (`latency.won.p99` may grow 20 %), and the comparison
+//! with a baseline run as `summary.json` carries it, one row per metric with both values, the
+//! change and the limit. Made by `crate::baseline`.
 
+use super::threshold::{Metric, Stat};
 use serde::{Deserialize, Serialize};
+
+/// A regression limit: `latency.won.p99` may grow by at most 20 % (throughput: shrink).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub name: String,
+    pub metric: Metric,
+    pub percent: f64,
+}
+
+impl Limit {
+    pub fn parse(metric: &str, limit: &str) -> Result<Limit, String> {
+        let m: Metric = metric.parse()?;
+        if !kept(m) {
+            return Err(format!(
+                "{metric}: a baseline only holds avg, min, max, p50, p90, p99 and p99.9 (and p50, p99, max of send_skew)"
+            ));
+        }
+        let pct = limit
+            .trim()
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<f64>().ok())
+            .filter(|p| *p >= 0.0)
+            .ok_or_else(|| format!("{metric}: {limit:?} is not a percentage such as 20%"))?;
+        Ok(Limit { name: metric.to_string(), metric: m, percent: pct })
+    }
+
+    /// `METRIC=PCT`, as given to `--regression`.
+    pub fn parse_arg(arg: &str) -> Result<Limit, String> {
+        let (m, l) =
+            arg.split_once('=').ok_or_else(|| format!("{arg:?}: write METRIC=PERCENT, e.g. latency.won.p99=20%"))?;
+        Limit::parse(m.trim(), l)
+    }
+}
+
+/// Does a summary keep this metric at all (whatever its value in one run)?
+fn kept(m: Metric) -> bool {
+    let stat = |st: Stat| matches!(st, Stat::Min | Stat::Max | Stat::Mean) || kept_percentile(st);
+    match m {
+        Metric::Latency(_, st) | Metric::ServiceTime(_, st) => stat(st),
+        Metric::SendSkew(st) => matches!(st, Stat::Max) || matches!(st, Stat::Pct(p) if p == 50.0 || p == 99.0),
+        _ => true,
+    }
+}
+
+fn kept_percentile(st: Stat) -> bool {
+    matches!(st, Stat::Pct(p) if [50.0, 90.0, 99.0, 99.9].contains(&p))
+}
 
 /// One row of the comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

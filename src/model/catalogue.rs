@@ -7,6 +7,16 @@ use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Longest product or buyer id the server accepts, in bytes. Scenarios are checked against
+/// the same constant, so a scenario `validate` accepts is one the server serves.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Most units one order may ask for.
+pub const MAX_QUANTITY: u32 = 1000;
+
+/// Highest per-buyer order limit a product may be seeded with.
+pub const MAX_LIMIT: u32 = 1_000_000;
+
 /// Where the server keeps stock and orders.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,

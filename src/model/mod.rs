@@ -8,6 +8,7 @@
 //! | [`ledger`] | the ledger: attempts, stock samples, dropped arrivals, the deadline's cut, the epoch; what an open attempt turned out to do |
 //! | [`truth`] | ground truth read from the stores: stock per product, the stored orders, how they were read |
 //! | [`check`] | the invariant names, safety or liveness, and what one checker found |
+//! | [`exit`] | the exit codes and their order of severity |
 //! | [`threshold`] | the threshold syntax (`latency.won.p99 < 50ms`) and a threshold's result |
 //! | [`catalogue`] | the reference server's backends and strategies, correct and broken; the per-buyer rate limit |
 //! | [`figures`] | latency and skew percentiles, queued orders, error messages, fairness, memory |
@@ -20,6 +21,7 @@
 pub mod baseline;
 pub mod catalogue;
 pub mod check;
+pub mod exit;
 pub mod fault;
 pub mod figures;
 pub mod ledger;
@@ -31,7 +33,7 @@ pub mod truth;
 pub mod verdict;
 
 pub use baseline::{BaselineReport, Comparison};
-pub use catalogue::{Backend, RateLimit, Strategy, MUTANTS};
+pub use catalogue::{Backend, RateLimit, Strategy, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY, MUTANTS};
 pub use check::{Check, Invariant, Liveness, Status};
 pub use fault::{Effect, FaultKind, FaultRecord};
 pub use figures::{ErrorCount, Fairness, Indeterminate, LatencySummary, Queued, Resources, Side, SkewSummary};

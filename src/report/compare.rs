@@ -5,13 +5,14 @@
 //! and finished ones are compared by the same code.
 
 use super::html::{esc, inline_svg, CSS};
-use super::{write_atomic, Environment, Summary};
+use super::{Environment, Summary};
+use crate::folder::write_atomic;
 use crate::model::check::Status;
+use crate::model::exit::most_severe;
 use crate::model::Ledger;
 use crate::model::Outcome;
 use crate::model::{LatencySummary, SkewSummary};
-use crate::report::charts::thousands;
-use crate::verdict::most_severe;
+use crate::text::thousands;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -351,7 +352,7 @@ pub fn write(dir: &Path, c: &Comparison, compared: &[Compared]) -> Result<(), su
     let md = dir.join("summary.md");
     write_atomic(&md, render_markdown(c).as_bytes()).map_err(io(&md))?;
     let json = serde_json::to_vec_pretty(c).map_err(|e| super::ReportError::Render(e.to_string()))?;
-    let path = dir.join(super::SUMMARY_JSON);
+    let path = dir.join(crate::folder::SUMMARY_JSON);
     write_atomic(&path, &json).map_err(io(&path))
 }
 

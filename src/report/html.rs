@@ -69,6 +69,21 @@ pub(crate) fn inline_svg(svg: &str) -> String {
 /// other files in the run folder, to link.
 pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[String]) -> String {
     let mut o = String::new();
+    banner(&mut o, s);
+    scenario_section(&mut o, s);
+    truth_section(&mut o, s);
+    invariants_section(&mut o, s);
+    thresholds_section(&mut o, s);
+    latency_section(&mut o, s);
+    repetitions_section(&mut o, s);
+    baseline_section(&mut o, s);
+    charts_section(&mut o, charts, scenario_yaml);
+    environment_section(&mut o, s, files);
+    o
+}
+
+/// The report's the page's head and the verdict banner.
+fn banner(o: &mut String, s: &Summary) {
     let pass = s.passed();
     let (verdict, class) = match (pass, s.interrupted.is_some()) {
         (_, true) => ("INTERRUPTED", "interrupted"),
@@ -90,6 +105,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         s.exit_code,
         esc(&s.headline())
     );
+}
+
+/// The report's why it did not pass, the scenario and an environment failure.
+fn scenario_section(o: &mut String, s: &Summary) {
     if s.reasons.len() > 1 {
         o.push_str("<section><h2>Why it did not pass</h2><ul>");
         for r in &s.reasons {
@@ -125,6 +144,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     if let Some(err) = &s.error {
         let _ = writeln!(o, "<section><h2>Environment failure</h2><p>{}</p></section>", esc(err));
     }
+}
+
+/// The report's stock and orders as ground truth has them.
+fn truth_section(o: &mut String, s: &Summary) {
     o.push_str("<section><h2>Stock and orders (ground truth)</h2><table><tr><th>product</th><th class=n>initial stock</th><th class=n>final stock</th><th class=n>orders</th><th class=n>units ordered</th></tr>");
     for p in &s.products {
         let _ = write!(
@@ -141,6 +164,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
     for line in super::terminal::truth_lines(s) {
         let _ = write!(o, "<p>{}</p>", esc(&line));
     }
+}
+
+/// The report's each invariant with its evidence.
+fn invariants_section(o: &mut String, s: &Summary) {
     o.push_str("</section>\n<section><h2>Invariants</h2><table><tr><th></th><th>invariant</th><th>kind</th><th>evidence</th></tr>");
     for i in super::by_kind(&s.invariants) {
         let examples = if i.examples.is_empty() {
@@ -158,6 +185,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
             esc(&i.detail)
         );
     }
+}
+
+/// The report's thresholds and expected outcome counts.
+fn thresholds_section(o: &mut String, s: &Summary) {
     o.push_str("</table></section>\n<section><h2>Thresholds</h2>");
     if !s.thresholds.is_empty() {
         o.push_str("<table><tr><th></th><th>threshold</th><th class=n>observed</th></tr>");
@@ -196,6 +227,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         }
         o.push_str("</table>");
     }
+}
+
+/// The report's outcomes and latency, the load's lines and the most frequent errors.
+fn latency_section(o: &mut String, s: &Summary) {
     o.push_str("</section>\n<section><h2>Outcomes and latency (ms)</h2><table><tr><th>outcome</th><th class=n>count</th><th class=n>p50</th><th class=n>p90</th><th class=n>p99</th><th class=n>p99.9</th><th class=n>max</th><th class=n>service p50</th><th class=n>service p99</th></tr>");
     for (name, l) in &s.latency_us {
         if l.count == 0 && name != "all" {
@@ -236,6 +271,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         o.push_str("</ul>");
     }
     o.push_str("</section>\n");
+}
+
+/// The report's each repetition of a repeated race.
+fn repetitions_section(o: &mut String, s: &Summary) {
     if !s.repetitions.is_empty() {
         let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
         let _ = write!(o, "<section><h2>Repetitions</h2><p>{passed} of {} passed.", s.repetitions.len());
@@ -266,6 +305,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         }
         o.push_str("</table></section>\n");
     }
+}
+
+/// The report's the comparison with a baseline.
+fn baseline_section(o: &mut String, s: &Summary) {
     if let Some(b) = &s.baseline {
         let _ = write!(
             o,
@@ -291,6 +334,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         }
         o.push_str("</table></section>\n");
     }
+}
+
+/// The report's the charts, inline, and the scenario as run.
+fn charts_section(o: &mut String, charts: &[Chart], scenario_yaml: &str) {
     o.push_str("<section><h2>Charts</h2>");
     for c in charts {
         let _ = writeln!(
@@ -305,6 +352,10 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         o.push_str("<p class=muted>No charts: the run produced no ledger.</p>");
     }
     let _ = writeln!(o, "</section>\n<section><h2>Scenario as run</h2><pre>{}</pre></section>", esc(scenario_yaml));
+}
+
+/// The report's the environment and the run folder's other files.
+fn environment_section(o: &mut String, s: &Summary, files: &[String]) {
     let env = &s.environment;
     let _ = writeln!(
         o,
@@ -326,5 +377,4 @@ pub fn render(s: &Summary, charts: &[Chart], scenario_yaml: &str, files: &[Strin
         let _ = write!(o, "<li><a href=\"{0}\">{0}</a></li>", esc(f));
     }
     o.push_str("</ul></section>\n</main></body></html>\n");
-    o
 }

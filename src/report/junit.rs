@@ -11,21 +11,34 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
     let mut cases = String::new();
     let mut n = Counts::default();
     let class = format!("flashbench.{}", s.scenario);
+    environment_case(&mut cases, &mut n, s, &class);
+    invariant_cases(&mut cases, &mut n, s, &class);
+    threshold_cases(&mut cases, &mut n, s, &class);
+    baseline_cases(&mut cases, &mut n, s, &class);
+    (wrapped(s, &cases, n), n)
+}
+
+/// The environment's failure, as a testcase in error.
+fn environment_case(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) {
     if let Some(err) = &s.error {
         n.tests += 1;
         n.errors += 1;
         let _ = writeln!(
             cases,
             "    <testcase classname=\"{}.environment\" name=\"environment\" time=\"0\"><error message=\"{}\" type=\"environment\">{}</error></testcase>",
-            esc(&class),
+            esc(class),
             esc(err),
             esc(err)
         );
     }
+}
+
+/// One testcase per invariant: failed, skipped (not applicable), or caught as a self-test expects.
+fn invariant_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) {
     for i in &s.invariants {
         n.tests += 1;
         let head =
-            format!("    <testcase classname=\"{}.invariants\" name=\"{}\" time=\"0\"", esc(&class), i.name.name());
+            format!("    <testcase classname=\"{}.invariants\" name=\"{}\" time=\"0\"", esc(class), i.name.name());
         let evidence = if i.examples.is_empty() {
             i.detail.clone()
         } else {
@@ -67,6 +80,10 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
             }
         }
     }
+}
+
+/// One testcase per threshold and expected outcome count.
+fn threshold_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) {
     // Expected outcome counts and threshold expressions are both thresholds to CI.
     let counts = s
         .expected_outcomes
@@ -75,7 +92,7 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
     let exprs = s.thresholds.iter().map(|t| (t.expression.clone(), t.status == "pass", t.observed_text.clone()));
     for (name, pass, observed) in counts.chain(exprs) {
         n.tests += 1;
-        let head = format!("    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"", esc(&class), esc(&name));
+        let head = format!("    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"", esc(class), esc(&name));
         if pass {
             let _ = writeln!(cases, "{head}/>");
         } else {
@@ -89,12 +106,16 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
             );
         }
     }
+}
+
+/// One testcase per baseline metric with a limit.
+fn baseline_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) {
     if let Some(b) = &s.baseline {
         for r in b.rows.iter().filter(|r| r.limit_percent.is_some()) {
             n.tests += 1;
             let name = format!("{} regression <= {}%", r.metric, r.limit_percent.unwrap_or(0.0));
             let head =
-                format!("    <testcase classname=\"{}.baseline\" name=\"{}\" time=\"0\"", esc(&class), esc(&name));
+                format!("    <testcase classname=\"{}.baseline\" name=\"{}\" time=\"0\"", esc(class), esc(&name));
             if r.status == "fail" {
                 n.failures += 1;
                 let _ = writeln!(
@@ -118,6 +139,10 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
             }
         }
     }
+}
+
+/// The `<testsuite>` element around `cases`, with its counts and the target's properties.
+fn wrapped(s: &Summary, cases: &str, n: Counts) -> String {
     let t = &s.target;
     let props = [
         ("backend", t.backend.as_str()),
@@ -140,9 +165,9 @@ pub fn testsuite(s: &Summary) -> (String, Counts) {
     }
     let _ = writeln!(xml, "      <property name=\"instances\" value=\"{}\"/>", t.instances);
     xml.push_str("    </properties>\n");
-    xml.push_str(&cases);
+    xml.push_str(cases);
     xml.push_str("  </testsuite>\n");
-    (xml, n)
+    xml
 }
 
 /// Test counts of a testsuite.

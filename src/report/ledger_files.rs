@@ -21,7 +21,7 @@ fn write_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> std::io::Result<(
         w.serialize(r).map_err(to_io)?;
     }
     let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
-    super::write_atomic(path, &bytes)
+    crate::folder::write_atomic(path, &bytes)
 }
 
 fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Vec<T>> {

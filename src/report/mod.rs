@@ -6,7 +6,6 @@
 
 pub mod charts;
 pub mod compare;
-mod folder;
 pub mod html;
 pub mod junit;
 pub mod ledger_files;
@@ -15,15 +14,12 @@ pub mod markdown;
 pub mod suite;
 pub mod terminal;
 
+use crate::folder::{write_atomic, SCENARIO_YAML, SUMMARY_JSON};
 use crate::model::{Environment, InvariantSummary, Summary, TargetInfo};
-pub use folder::{claim_file, create_run_dir, write_atomic, RunDir};
 pub use terminal::{render, render_self_tests, render_suite};
 
 use crate::model::Ledger;
 use std::path::Path;
-
-pub const SUMMARY_JSON: &str = "summary.json";
-pub const SCENARIO_YAML: &str = "scenario.yaml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

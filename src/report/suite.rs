@@ -2,7 +2,8 @@
 //! combined `junit.xml`.
 
 use super::html::esc;
-use super::{junit, write_atomic, Summary};
+use super::{junit, Summary};
+use crate::folder::write_atomic;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@ use super::locate::{locate, locate_exactly, Seg};
 use super::stream::Stream;
 use super::target::{TargetKind, TargetSpec};
 use super::types::{ArrivalMode, Catalogue, Scenario, ServerSpec};
-use crate::server::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
+use crate::model::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -37,21 +37,35 @@ pub enum ScenarioError {
 }
 
 /// A problem found after parsing, with the path of the field at fault.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub path: Vec<Seg>,
     pub message: String,
 }
 
+/// Checks of a layer above the scenario's (the compiled `http` target's), run on a scenario
+/// that passed its own and located in its file the same way.
+pub type MoreChecks = fn(&Scenario) -> Vec<Problem>;
+
 /// Reads and checks the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_checked(path, |_| Vec::new())
+}
+
+/// Reads the scenario at `path` and checks it, `more` included.
+pub fn load_checked(path: &Path, more: MoreChecks) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
-    load_str(&text, &file, path.parent().unwrap_or(Path::new(".")))
+    load_str_checked(&text, &file, path.parent().unwrap_or(Path::new(".")), more)
 }
 
 /// Parses and checks scenario `text`; `file` names it in errors and `base` resolves `catalogue`.
 pub fn load_str(text: &str, file: &str, base: &Path) -> Result<Scenario, ScenarioError> {
+    load_str_checked(text, file, base, |_| Vec::new())
+}
+
+/// [`load_str`], `more` checks included.
+pub fn load_str_checked(text: &str, file: &str, base: &Path, more: MoreChecks) -> Result<Scenario, ScenarioError> {
     if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(ScenarioError::Invalid {
             file: file.to_string(),
@@ -76,6 +90,9 @@ pub fn load_str(text: &str, file: &str, base: &Path) -> Result<Scenario, Scenari
         scenario.products = catalogue.products;
     }
     if let Some(p) = validate(&scenario).into_iter().next() {
+        return Err(at(text, file, &p.path, &p.message));
+    }
+    if let Some(p) = more(&scenario).into_iter().next() {
         return Err(at(text, file, &p.path, &p.message));
     }
     Ok(scenario)
@@ -246,8 +263,20 @@ fn product_problems(products: &[super::Product]) -> Vec<Problem> {
 
 /// Every problem of a parsed scenario, in file order as far as practical.
 pub fn validate(s: &Scenario) -> Vec<Problem> {
-    use Seg::Key;
     let mut out = Vec::new();
+    name_and_product_problems(s, &mut out);
+    buyer_problems(s, &mut out);
+    timing_problems(s, &mut out);
+    target_kind_problems(s, &mut out);
+    server_problems(s, &mut out);
+    repeat_and_compare_problems(s, &mut out);
+    expect_problems(s, &mut out);
+    out
+}
+
+/// Problems of the name and the products.
+fn name_and_product_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     if s.name.trim().is_empty()
         || s.name.contains(['/', '\\'])
         || s.name.starts_with('.')
@@ -266,6 +295,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
         out.push(problem(&[Key("products")], "at least one product is needed (`products:` or `catalogue:`)"));
     }
     out.extend(product_problems(&s.products));
+}
+
+/// Problems of `buyers`: how many, their ids, sessions, attempts and backoff.
+fn buyer_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     let b = &s.buyers;
     if s.arrival.mode == ArrivalMode::Rate {
         if b.count != 0 {
@@ -315,6 +349,13 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             ));
         }
     }
+    session_and_retry_problems(s, out);
+}
+
+/// Problems of `buyers.sessions`, `attempts` and the backoff.
+fn session_and_retry_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
+    let b = &s.buyers;
     if b.sessions == 0 || b.sessions > MAX_SESSIONS {
         out.push(problem(
             &[Key("buyers"), Key("sessions")],
@@ -355,6 +396,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     if bo.initial > bo.max {
         out.push(problem(&[Key("buyers"), Key("retry"), Key("backoff"), Key("initial")], "may not exceed `max`"));
     }
+}
+
+/// Problems of the arrival's span, the timeouts and truth's waits.
+fn timing_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     match (s.arrival.mode, s.arrival.over) {
         (ArrivalMode::Ramp, None) => {
             out.push(problem(&[Key("arrival"), Key("mode")], "`ramp` needs `over`, e.g. `over: 2s`"))
@@ -378,6 +424,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     if s.truth.settle > s.truth.max_wait {
         out.push(problem(&[Key("truth"), Key("settle")], "may not exceed `max_wait`"));
     }
+}
+
+/// Problems of what the target's kind allows.
+fn target_kind_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     match s.target.kind {
         TargetKind::Reference => {
             if s.target != TargetSpec::default() {
@@ -404,11 +455,13 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                     "`server:` configures the bundled reference server; an http target is your own server, so leave it out",
                 ));
             }
-            out.extend(
-                crate::target::compile::problems(s).into_iter().map(|p| Problem { path: p.path, message: p.message }),
-            );
         }
     }
+}
+
+/// Problems of `server`: instances, strategy, pool, store URLs, `own_redis`.
+fn server_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     let srv = &s.server;
     if srv.instances == 0 || srv.instances > MAX_INSTANCES {
         out.push(problem(
@@ -451,11 +504,16 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             ));
         }
     }
+}
+
+/// Problems of `repeat`, `regression` and `matrix`.
+fn repeat_and_compare_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     if s.repeat == 0 || s.repeat > 1000 {
         out.push(problem(&[Key("repeat")], "expected 1 to 1000 repetitions"));
     }
     for (metric, limit) in &s.regression {
-        if let Err(why) = crate::baseline::Limit::parse(metric, limit) {
+        if let Err(why) = crate::model::baseline::Limit::parse(metric, limit) {
             out.push(problem(&[Key("regression")], why));
         }
     }
@@ -475,6 +533,11 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             }
         }
     }
+}
+
+/// Problems of `expect` and `thresholds`.
+fn expect_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    use Seg::Key;
     let e = &s.expect;
     if e.invariants.as_ref().is_some_and(Vec::is_empty) {
         out.push(problem(
@@ -509,7 +572,6 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             }
         }
     }
-    out
 }
 
 /// Problems of `arrival`: fields of another mode, and the open stream of `rate` or

@@ -16,7 +16,10 @@ mod types;
 
 pub use duration::{parse_duration, HumanDuration, MAX_DURATION};
 pub use faults::{Fault, StallMode, Trigger};
-pub use load::{load, load_products, load_str, validate, Problem, ScenarioError, MAX_BUYERS, MAX_INSTANCES};
+pub use load::{
+    load, load_checked, load_products, load_str, load_str_checked, validate, MoreChecks, Problem, ScenarioError,
+    MAX_BUYERS, MAX_INSTANCES,
+};
 pub use locate::Seg;
 pub use matrix::{Design, Matrix};
 pub use stream::{Rate, Stage, Stream};

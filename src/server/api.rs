@@ -15,6 +15,7 @@
 use super::metrics::{self, outcome_of, Live, Metrics};
 use super::rate_limit::BuyerLimiter;
 use super::store::{OrderRequest, Placed, SeedProduct, Store, StoreError};
+use crate::model::{MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -102,14 +103,6 @@ fn bad_json(rejection: JsonRejection) -> ApiError {
     };
     api_error(status, "bad_request", rejection.body_text())
 }
-
-/// Longest product or buyer id the server accepts, in bytes. Scenarios are checked against
-/// the same constant, so a scenario `validate` accepts is one the server serves.
-pub const MAX_ID_LEN: usize = 128;
-/// Most units one order may ask for.
-pub const MAX_QUANTITY: u32 = 1000;
-/// Highest per-buyer order limit a product may be seeded with.
-pub const MAX_LIMIT: u32 = 1_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

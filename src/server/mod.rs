@@ -8,7 +8,7 @@ mod metrics;
 mod rate_limit;
 pub mod store;
 
-pub use api::{router, AppState, MAX_ID_LEN, MAX_LIMIT, MAX_QUANTITY};
+pub use api::{router, AppState};
 
 pub use conn_limits::{default_max_connections, ConnLimits, MAX_BODY};
 pub use metrics::Metrics;

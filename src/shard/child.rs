@@ -8,11 +8,11 @@ use super::part::{self, Part};
 use super::protocol::{line, FromShard, ToShard};
 use crate::harness::{self, Endpoint, HarnessConfig, Plan, ReleaseSignal};
 use crate::live::{Live, RunLabels};
+use crate::model::exit::EXIT_ENVIRONMENT;
 use crate::model::Ledger;
 use crate::model::Outcome;
 use crate::model::{ShardSpec, Slice};
 use crate::scenario::{self, target::TargetKind};
-use crate::verdict::EXIT_ENVIRONMENT;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,8 +121,8 @@ async fn shard(args: &ChildArgs, out: &ToParent) -> Result<i32, String> {
     let products = s.products.iter().map(|p| (p.id.clone(), u64::from(p.stock))).collect();
     let live = Arc::new(Live::new(RunLabels::default(), products, u64::from(slice.len())));
     let release = Arc::new(ParentRelease { out: out.clone(), at: tokio::sync::watch::Sender::new(None) });
-    let _listen = crate::run::AbortOnDrop(tokio::spawn(listen(release.clone())));
-    let _report = crate::run::AbortOnDrop(tokio::spawn(report(live.clone(), out.clone())));
+    let _listen = crate::task::AbortOnDrop(tokio::spawn(listen(release.clone())));
+    let _report = crate::task::AbortOnDrop(tokio::spawn(report(live.clone(), out.clone())));
     let t0 = Instant::now();
     let mut part = Part::start(&s.name, args.spec, slice, s.closed_buyers(), &args.run_tag, None);
     let config = HarnessConfig {

@@ -10,41 +10,16 @@ use super::release::WallClockRelease;
 use crate::harness::{self, HarnessConfig};
 use crate::live::view::{Mode, View};
 use crate::live::Phase;
+use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::model::Ledger;
 use crate::model::{ShardSpec, Slice};
 use crate::report;
 use crate::run::{self, Context, RunOptions, RunResult};
-use crate::scenario::target::TargetKind;
-use crate::scenario::{self, ArrivalMode, Scenario};
+use crate::scenario::{self, Scenario};
 use crate::target::{self, Target};
-use crate::verdict::{EXIT_ENVIRONMENT, EXIT_USAGE};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-
-/// What `--shard` needs of a scenario: a user's server (each shard would otherwise start a
-/// reference server, and a store, of its own), one burst without a background stream, one
-/// repetition.
-pub fn check_shardable(s: &Scenario, opts: &RunOptions) -> Result<(), String> {
-    if s.target.kind != TargetKind::Http {
-        return Err("--shard needs `target.kind: http` (a server every shard reaches); the reference server \
-                    would be started by each shard with a store of its own"
-            .into());
-    }
-    if s.arrival.mode != ArrivalMode::Burst || s.arrival.stream().is_some() {
-        return Err("--shard drives a burst (`arrival.mode: burst`, no `background`) only".into());
-    }
-    if opts.repeat.unwrap_or(s.repeat) > 1 {
-        return Err("--shard runs one repetition; leave out `repeat`".into());
-    }
-    if !s.faults.is_empty() {
-        // Each shard would set every fault off on its own: run them from one place instead.
-        return Err("--shard sets off no `faults:` (each shard would run them all); leave them out and run \
-                    your faults beside the shards, or run without --shard"
-            .into());
-    }
-    Ok(())
-}
 
 /// What a shard printed and exits with.
 pub struct ShardOutcome {
@@ -65,7 +40,7 @@ pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &
         Ok(p) => p,
         Err(e) => return usage(e),
     };
-    if out.join(part::PART_JSON).exists() || out.join(report::SUMMARY_JSON).exists() {
+    if out.join(part::PART_JSON).exists() || out.join(crate::folder::SUMMARY_JSON).exists() {
         return usage(format!("{}: already holds a run or a part; give each shard an empty folder", out.display()));
     }
     if let Err(e) = std::fs::create_dir_all(out) {
@@ -148,7 +123,7 @@ async fn load(
 
 /// `merge DIR...`: the parts of one run, judged as that run.
 pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
-    let file = dirs.first().map(|d| d.join(report::SCENARIO_YAML)).unwrap_or_default();
+    let file = dirs.first().map(|d| d.join(crate::folder::SCENARIO_YAML)).unwrap_or_default();
     let fail = |code: i32, error: String| RunResult {
         file: file.clone(),
         exit_code: code,
@@ -164,7 +139,7 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
         match part::read(d) {
             Ok(p) => parts.push(p),
             // A folder without its part (nor a run's summary): that shard did not finish.
-            Err(e) if !d.join(part::PART_JSON).exists() && !d.join(report::SUMMARY_JSON).exists() => {
+            Err(e) if !d.join(part::PART_JSON).exists() && !d.join(crate::folder::SUMMARY_JSON).exists() => {
                 return fail(EXIT_ENVIRONMENT, e)
             }
             Err(e) => return fail(EXIT_USAGE, e),
@@ -180,7 +155,7 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
         Ok(s) => s,
         Err(e) => return fail(EXIT_USAGE, e.to_string()),
     };
-    let folder = match report::create_run_dir(&opts.reports_root, &s.name, opts.out.as_deref()) {
+    let folder = match crate::folder::create_run_dir(&opts.reports_root, &s.name, opts.out.as_deref()) {
         Ok(d) => d,
         Err(e) => return fail(EXIT_USAGE, format!("cannot create the report folder: {e}")),
     };

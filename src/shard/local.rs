@@ -39,6 +39,36 @@ pub struct LocalShards {
     pub dir: PathBuf,
 }
 
+/// Starts local shards from the `flashbench` executable `exe`: what `flashbench run` gives
+/// [`crate::run::RunOptions::spread`].
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub exe: PathBuf,
+}
+
+impl Spawn {
+    /// Shards of `exe`, else of the running executable.
+    pub fn of(exe: Option<PathBuf>) -> Spawn {
+        Spawn { exe: exe.or_else(|| std::env::current_exe().ok()).unwrap_or_default() }
+    }
+}
+
+impl crate::run::Spread for Spawn {
+    fn drive<'a>(
+        &'a self,
+        s: &'a Scenario,
+        plan: &'a Plan,
+        live: &'a Arc<Live>,
+        count: u32,
+        dir: &'a std::path::Path,
+    ) -> crate::task::BoxFuture<'a, Result<(Ledger, Vec<ShardSummary>), String>> {
+        Box::pin(async move {
+            let shards = LocalShards { count, exe: self.exe.clone(), dir: dir.to_path_buf() };
+            drive(s, plan, live, &shards).await
+        })
+    }
+}
+
 /// What one shard's process said or did.
 enum Event {
     Said(FromShard),
@@ -75,7 +105,7 @@ pub async fn drive(
     let root = shards.dir.join("shards");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    let scenario_file = root.join(crate::report::SCENARIO_YAML);
+    let scenario_file = root.join(crate::folder::SCENARIO_YAML);
     let yaml = serde_yaml::to_string(s).map_err(|e| e.to_string())?;
     std::fs::write(&scenario_file, &yaml).map_err(|e| format!("cannot write {}: {e}", scenario_file.display()))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Event)>();

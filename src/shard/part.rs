@@ -6,7 +6,7 @@
 use crate::model::ClockSync;
 use crate::model::Summary;
 use crate::model::{Epoch, Ledger, Overrun};
-use crate::report::{self, ledger_files};
+use crate::report::ledger_files;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -128,7 +128,7 @@ impl Part {
 
     /// The shard could not run its load (exit 4).
     pub fn failed(&mut self, error: &str, started: std::time::Instant) {
-        self.exit_code = crate::verdict::EXIT_ENVIRONMENT;
+        self.exit_code = crate::model::exit::EXIT_ENVIRONMENT;
         self.error = Some(error.to_string());
         self.duration_ms = started.elapsed().as_millis() as u64;
         self.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);
@@ -149,9 +149,9 @@ pub fn write(dir: &Path, part: &Part, ledger: &Ledger, scenario_yaml: &str) -> s
     std::fs::create_dir_all(dir)?;
     ledger_files::write(dir, ledger)?;
     let scenario_yaml = crate::redact::redact_urls_in(scenario_yaml);
-    report::write_atomic(&dir.join(report::SCENARIO_YAML), scenario_yaml.as_bytes())?;
+    crate::folder::write_atomic(&dir.join(crate::folder::SCENARIO_YAML), scenario_yaml.as_bytes())?;
     let json = serde_json::to_vec_pretty(part).map_err(std::io::Error::other)?;
-    report::write_atomic(&dir.join(PART_JSON), &json)
+    crate::folder::write_atomic(&dir.join(PART_JSON), &json)
 }
 
 /// A part folder read back.
@@ -168,7 +168,7 @@ pub fn read(dir: &Path) -> Result<ReadPart, String> {
     let at = dir.display();
     let path = dir.join(PART_JSON);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        if dir.join(report::SUMMARY_JSON).exists() {
+        if dir.join(crate::folder::SUMMARY_JSON).exists() {
             format!("{at}: a finished run's folder (summary.json), not a shard's part")
         } else {
             format!("{at}: no {PART_JSON} ({e}); did this shard finish?")
@@ -178,8 +178,8 @@ pub fn read(dir: &Path) -> Result<ReadPart, String> {
     if part.version != PART_VERSION {
         return Err(format!("{}: part format {} (this flashbench reads {PART_VERSION})", path.display(), part.version));
     }
-    let scenario_yaml = std::fs::read_to_string(dir.join(report::SCENARIO_YAML))
-        .map_err(|e| format!("{at}: cannot read {}: {e}", report::SCENARIO_YAML))?;
+    let scenario_yaml = std::fs::read_to_string(dir.join(crate::folder::SCENARIO_YAML))
+        .map_err(|e| format!("{at}: cannot read {}: {e}", crate::folder::SCENARIO_YAML))?;
     // The ledger reader takes what it needs beyond the rows from a summary.
     let mut frame = Summary::empty();
     frame.buyers = part.total_buyers;

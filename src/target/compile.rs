@@ -14,12 +14,8 @@ use std::collections::BTreeMap;
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 
-/// A compilation error and the field it is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub path: Vec<Seg>,
-    pub message: String,
-}
+/// A compilation error and the field it is about: a scenario problem like the others.
+pub use crate::scenario::Problem;
 
 fn problem(path: &[Seg], message: impl Into<String>) -> Problem {
     Problem { path: path.to_vec(), message: message.into() }

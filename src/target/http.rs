@@ -4,7 +4,7 @@
 //! setup steps (reset the stock) run before the load, and before every repetition.
 
 use super::compile::{self, BaseUrl};
-use super::{AfterRun, BoxFuture, Target, TargetError, AFTER_RUN_TIMEOUT};
+use super::{AfterRun, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::harness::plan::new_run_tag;
 use crate::harness::template::{RequestTemplate, Template, Vars};
 use crate::harness::{BuyerConn, Plan, StockProbe};
@@ -13,6 +13,7 @@ use crate::model::{Truth, TruthReading};
 use crate::scenario::target::{expand_env, SetupStep};
 use crate::scenario::{Scenario, Seg};
 use crate::server::store::redact;
+use crate::task::BoxFuture;
 use crate::truth::redis::RedisSource;
 use crate::truth::sql::SqlSource;
 use crate::truth::{self, Awaited, Reading};

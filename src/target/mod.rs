@@ -20,9 +20,8 @@ use crate::model::TargetInfo;
 use crate::model::{Liveness, Truth};
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
+use crate::task::BoxFuture;
 use crate::truth::Awaited;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 pub use reference::TargetOptions;
@@ -41,9 +40,6 @@ pub(crate) fn dies_with_flashbench(command: &mut tokio::process::Command) {
         });
     }
 }
-
-/// A boxed future: what a target's async methods return, so targets can be trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How long the after-run probe may take.
 pub const AFTER_RUN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,6 +81,16 @@ impl AfterRun {
                 detail: format!("{request}: no answer within {} s ({e})", AFTER_RUN_TIMEOUT.as_secs()),
             },
         }
+    }
+}
+
+/// What only the target can check of a scenario: an `http` target's requests, compiled as
+/// the run would compile them (nothing for the reference server). For
+/// [`crate::scenario::load_checked`], so the problems point at their lines in the file.
+pub fn problems(s: &Scenario) -> Vec<crate::scenario::Problem> {
+    match s.target.kind {
+        TargetKind::Http => compile::problems(s),
+        TargetKind::Reference => Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@
 //! seeded, and read, one by one (over the admin routes when the instance is a child process).
 
 use super::own_redis::OwnRedis;
-use super::{AfterRun, BoxFuture, Target, TargetError, AFTER_RUN_TIMEOUT};
+use super::{AfterRun, Target, TargetError, AFTER_RUN_TIMEOUT};
 use crate::faults::FaultSurface;
 use crate::harness::{BuyerConn, Endpoint, Plan};
 use crate::limits::Placement;
@@ -18,6 +18,7 @@ use crate::model::{Truth, TruthReading};
 use crate::scenario::{HumanDuration, Scenario, TruthSpec};
 use crate::server::store::{SeedProduct, Snapshot, Store, StoreLocation, StoreOptions};
 use crate::server::{self, RunningServer, ServerConfig};
+use crate::task::BoxFuture;
 use crate::truth::{self, Awaited};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

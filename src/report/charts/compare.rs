@@ -167,7 +167,7 @@ impl Draw for Throughput<'_> {
             .map(|(i, r)| (r.label.clone(), r.throughput_rps, format!("{:.0} req/s", r.throughput_rps), colour(i)))
             .collect();
         let top = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1.0) * 1.3;
-        bars(root, Self::TITLE, "requests per second", &rows, top, &|v| super::thousands(v.round() as u64))
+        bars(root, Self::TITLE, "requests per second", &rows, top, &|v| crate::text::thousands(v.round() as u64))
     }
 }
 

@@ -86,7 +86,12 @@ impl Draw for Percentiles<'_> {
             });
             chart.draw_series(LineSeries::new(points, c.stroke_width(px(2)))).map_err(e)?;
             entries.line(
-                format!("{o} {}: p50 {:.1}, p99 {:.1} ms", super::thousands(v.len() as u64), at(v, 0.5), at(v, 0.99)),
+                format!(
+                    "{o} {}: p50 {:.1}, p99 {:.1} ms",
+                    crate::text::thousands(v.len() as u64),
+                    at(v, 0.5),
+                    at(v, 0.99)
+                ),
                 c,
             );
         }

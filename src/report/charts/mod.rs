@@ -22,6 +22,7 @@ mod over_time;
 use crate::model::Ledger;
 use crate::model::Outcome;
 use crate::model::Summary;
+use crate::text::thousands;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -318,19 +319,6 @@ pub fn log_ms_label(v: &f64) -> String {
     }
 }
 
-/// `12,500`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A number on an axis, with no more digits than it needs: `1,500`, `2.5`, `-40`, `0.25`.
 pub fn number_label(v: &f64) -> String {
     let v = *v;
@@ -401,7 +389,7 @@ fn render<C: Draw>(chart: &C, dir: &Path) -> Result<Chart, String> {
         chart.draw(&root)?;
         root.present().map_err(e)
     })?;
-    super::write_atomic(&dir.join(format!("{}.svg", C::NAME)), svg.as_bytes()).map_err(e)?;
+    crate::folder::write_atomic(&dir.join(format!("{}.svg", C::NAME)), svg.as_bytes()).map_err(e)?;
     Ok(Chart { name: C::NAME, title: C::TITLE, svg })
 }
 

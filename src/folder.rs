@@ -4,6 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The run's record, written last: a folder with it is a finished run.
+pub const SUMMARY_JSON: &str = "summary.json";
+/// The scenario as run.
+pub const SCENARIO_YAML: &str = "scenario.yaml";
+
 /// Where one run's files go.
 #[derive(Debug, Clone)]
 pub struct RunDir {

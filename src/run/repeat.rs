@@ -11,12 +11,12 @@
 //! catch keeps its own `fail` in `repetitions[]`, but does not fail the scenario.
 
 use crate::model::check::Status;
+use crate::model::exit::{EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
 use crate::model::Ledger;
 use crate::model::Summary;
 use crate::model::{Repetition, RepetitionMetrics};
 use crate::scenario::Expect;
 use crate::stats;
-use crate::verdict::{EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
 use std::collections::BTreeMap;
 
 /// The exit code a self-test repetition would have had if its missed catches had been
@@ -51,7 +51,7 @@ fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<i32> {
 }
 
 /// Folds the repetitions of one scenario into one summary and one ledger, with each
-/// repetition's exit code as it counts for the scenario (for [`crate::verdict::fold`]).
+/// repetition's exit code as it counts for the scenario (for [`crate::run::judge::fold`]).
 pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger, Vec<i32>) {
     if reps.len() <= 1 {
         let (summary, ledger) = reps.pop().unwrap_or_else(|| (Summary::empty(), Ledger::default()));
@@ -60,7 +60,7 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     }
     let k = reps.len();
     let counted = counted_codes(&reps, expect);
-    let (kind, worst_code) = crate::verdict::fold(&counted, &[]);
+    let (kind, worst_code) = crate::run::judge::fold(&counted, &[]);
     // Shown: the first repetition with the worst counted code, preferring one whose own
     // verdict agrees (for a passing self-test, a repetition that made the catch).
     let worst = (0..k)

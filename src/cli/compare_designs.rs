@@ -4,12 +4,12 @@
 //! comparison's; then every run is read back from its folder, so fresh runs and finished ones
 //! are compared by the same code ([`crate::report::compare`]).
 
+use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_USAGE};
 use crate::report::compare::{read_run, unique_labels, Compared, Comparison};
-use crate::report::{self, ReportError};
+use crate::report::ReportError;
 use crate::run::{self, RunOptions};
 use crate::scenario::target::TargetKind;
 use crate::scenario::{self, Design};
-use crate::verdict::{EXIT_ENVIRONMENT, EXIT_USAGE};
 use std::path::{Path, PathBuf};
 
 /// Why a comparison could not be made, with the exit code it means.
@@ -40,7 +40,7 @@ pub struct Finished {
 
 /// The designs to compare: `--strategies` wins over the scenario's `matrix:`.
 fn designs_of(file: &Path, given: Option<Vec<Design>>) -> Result<(scenario::Scenario, Vec<Design>), CompareError> {
-    let s = scenario::load(file).map_err(|e| CompareError::Usage(e.to_string()))?;
+    let s = run::load(file).map_err(|e| CompareError::Usage(e.to_string()))?;
     if s.target.kind != TargetKind::Reference {
         return Err(CompareError::Usage(format!(
             "{}: compare runs the reference server's designs; this scenario's target is `kind: http` (compare finished runs instead: flashbench compare RUN_DIR RUN_DIR...)",
@@ -79,7 +79,7 @@ pub async fn compare_scenario(
     if !problems.is_empty() {
         return Err(CompareError::Usage(problems.join("\n")));
     }
-    let folder = report::create_run_dir(&opts.reports_root, &format!("{}-compare", s.name), opts.out.as_deref())
+    let folder = crate::folder::create_run_dir(&opts.reports_root, &format!("{}-compare", s.name), opts.out.as_deref())
         .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?;
     let dir = folder.path.clone();
     let mut compared = Vec::with_capacity(designs.len());
@@ -95,7 +95,7 @@ pub async fn compare_scenario(
         let mut o = opts.clone();
         (o.overrides.backend, o.overrides.strategy) = (Some(d.backend), Some(d.strategy));
         let run_dir = dir.join(d.slug());
-        let result = run::run_file(file, &o, Some(&run_dir)).await;
+        let result = crate::cli::report_run(run::run_file(file, &o, Some(&run_dir)).await, &o).await;
         match &result.summary {
             Some(sum) => crate::note!(
                 "  {} {d}: exit {}: {}",
@@ -140,7 +140,7 @@ pub fn compare_runs(dirs: &[PathBuf], opts: &RunOptions) -> Result<Finished, Com
         return Err(CompareError::Usage(problems.join("\n")));
     }
     unique_labels(&mut compared);
-    let folder = report::create_run_dir(&opts.reports_root, "compare", opts.out.as_deref())
+    let folder = crate::folder::create_run_dir(&opts.reports_root, "compare", opts.out.as_deref())
         .map_err(|e| CompareError::Usage(format!("cannot create the comparison folder: {e}")))?;
     let dir = folder.path.clone();
     let comparison = Comparison::new(&compared, &dir, crate::resources::environment());

@@ -7,12 +7,12 @@ use crate::harness::classify::start_of;
 use crate::harness::plan::BuyerVars;
 use crate::harness::template::{RequestTemplate, Vars};
 use crate::harness::{BuyerConn, Endpoint};
+use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
 use crate::model::Outcome;
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
 use crate::target::http::HttpTarget;
 use crate::target::Target;
-use crate::verdict::{EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -185,5 +185,20 @@ async fn send(endpoint: &Endpoint, t: &RequestTemplate, vars: &Vars<'_>) -> Resu
             ))
         }
         Err(e) => Err(format!("{what} → no answer: {e}")),
+    }
+}
+
+/// `flashbench probe FILE`: the scenario loaded and checked, then probed.
+pub(super) async fn probe_command(file: &std::path::Path) -> i32 {
+    match crate::run::load(file) {
+        Ok(s) => {
+            let (text, code) = probe(&s).await;
+            crate::out!("{text}");
+            code
+        }
+        Err(e) => {
+            crate::note!("error: {e}");
+            EXIT_USAGE
+        }
     }
 }

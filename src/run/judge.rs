@@ -9,36 +9,15 @@
 //! `3` a threshold or expected count failed while invariants held, `4` the environment failed.
 
 use crate::model::check::{Check, Status};
+use crate::model::exit::{
+    most_severe, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS, EXIT_TERMINATED, EXIT_THRESHOLD, EXIT_VIOLATION,
+};
 use crate::model::threshold::ThresholdResult;
 use crate::model::Overrun;
 use crate::model::TruthReading;
 use crate::model::{Interruption, Outcome, OutcomeCheck};
 use crate::scenario::{CountExpectation, Scenario};
 use std::collections::BTreeMap;
-
-pub const EXIT_PASS: i32 = 0;
-pub const EXIT_VIOLATION: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_THRESHOLD: i32 = 3;
-pub const EXIT_ENVIRONMENT: i32 = 4;
-/// Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it.
-pub const EXIT_INTERRUPTED: i32 = 130;
-/// Stopped by SIGTERM: 128 + 15.
-pub const EXIT_TERMINATED: i32 = 143;
-
-/// The most severe of several exit codes, in the order 2, 1, 4, 3, 0.
-pub fn most_severe(codes: impl IntoIterator<Item = i32>) -> i32 {
-    let rank = |c: i32| match c {
-        // Ctrl-C or SIGTERM: the suite was stopped, whatever ran before.
-        EXIT_INTERRUPTED | EXIT_TERMINATED => 5,
-        EXIT_USAGE => 4,
-        EXIT_VIOLATION => 3,
-        EXIT_ENVIRONMENT => 2,
-        EXIT_THRESHOLD => 1,
-        _ => 0,
-    };
-    codes.into_iter().max_by_key(|&c| rank(c)).unwrap_or(EXIT_PASS)
-}
 
 /// What a run's verdict says: `pass`, `fail` or `interrupted` in `summary.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

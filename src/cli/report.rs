@@ -1,0 +1,25 @@
+//! `flashbench report`: a finished run's reports rendered again from its folder.
+
+use crate::model::exit::{EXIT_PASS, EXIT_USAGE};
+use crate::report;
+use std::path::PathBuf;
+
+pub(super) fn report_command(dirs: &[PathBuf]) -> i32 {
+    let mut code = EXIT_PASS;
+    for dir in dirs {
+        match report::rerender(dir) {
+            Ok(s) => crate::outln!(
+                "rendered {} ({} {}, exit {})",
+                dir.join("index.html").display(),
+                s.scenario,
+                s.verdict,
+                s.exit_code
+            ),
+            Err(e) => {
+                crate::note!("error: {e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    code
+}
