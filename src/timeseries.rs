@@ -110,6 +110,13 @@ pub fn compute(ledger: &Ledger, interval: Duration) -> Vec<Row> {
             row.latency_p99_us = Some(pick(0.99));
         }
     }
+    fill_stock(ledger, &mut rows, slot);
+    rows
+}
+
+/// Each row's stock: per product, the lowest sampled in its interval, else the last before.
+fn fill_stock(ledger: &Ledger, rows: &mut [Row], slot: impl Fn(u64) -> usize) {
+    let products = ledger.products.len();
     let mut samples: Vec<_> = ledger.stock_samples.iter().collect();
     samples.sort_by_key(|s| s.t_us);
     let mut last: Vec<Option<i64>> = vec![None; products];
@@ -128,7 +135,6 @@ pub fn compute(ledger: &Ledger, interval: Duration) -> Vec<Row> {
         }
         row.stock.clone_from(&last);
     }
-    rows
 }
 
 /// `timeseries.csv`: one line per interval.

@@ -42,22 +42,14 @@ pub(super) async fn compare_command(args: CompareArgs) -> i32 {
     crate::interrupt::install();
     let opts = RunOptions {
         out: args.out.clone(),
-        reports_root: PathBuf::from("reports"),
         quiet: args.quiet,
         overrides: Overrides { buyers: args.buyers, instances: args.instances, ..Overrides::default() },
-        server_exe: None,
         redis_url: args.store.redis_url.clone(),
         database_url: args.store.database_url.clone(),
         pool_size: args.store.pool_size,
-        keep_data: false,
         repeat: args.repeat,
-        fail_fast: false,
-        baseline: None,
-        regressions: Vec::new(),
-        remote_write: None,
-        source_addresses: Vec::new(),
-        shard: None,
         spread: Some(std::sync::Arc::new(crate::shard::local::Spawn::of(None))),
+        ..RunOptions::default()
     };
     let runs = args.paths.iter().all(|p| p.join(crate::folder::SUMMARY_JSON).is_file());
     let result = match (runs, args.paths.as_slice()) {

@@ -284,7 +284,7 @@ async fn run_each(files: &[PathBuf], opts: &RunOptions, args: &RunArgs) -> Vec<(
 
 /// A run's verdict on the terminal: the whole summary, or one line with `--quiet`; and an
 /// error the summary does not show.
-fn print_result(result: &run::RunResult, quiet: bool) {
+pub(super) fn print_result(result: &run::RunResult, quiet: bool) {
     match (&result.summary, &result.error) {
         (Some(s), _) if !quiet => crate::out!("{}", report::render(s, result.dir.as_deref())),
         (Some(s), _) => {

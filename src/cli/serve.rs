@@ -125,22 +125,10 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
         return EXIT_USAGE;
     }
     crate::limits::raise_fd_limit();
+    let store = store_of(&args);
     let (admin_token, made_up) = match args.admin_token {
         Some(t) if !t.is_empty() => (t, false),
         _ => (format!("{:032x}", rand::random::<u128>()), true),
-    };
-    let location = match args.backend {
-        Backend::Memory => StoreLocation::Memory,
-        Backend::Sqlite => StoreLocation::Sqlite { file: args.sqlite_file.clone() },
-        Backend::Postgres => StoreLocation::Postgres { url: args.database_url.clone(), schema: args.pg_schema.clone() },
-        Backend::Redis => StoreLocation::Redis { url: args.redis_url.clone(), prefix: args.redis_prefix.clone() },
-    };
-    let store = StoreOptions {
-        location,
-        pool_size: args.pool_size,
-        timeout: crate::run::STORE_TIMEOUT,
-        acquire_timeout: args.acquire_timeout.0,
-        latency: args.store_latency.0,
     };
     if let Err(e) = Store::prepare(&store).await {
         crate::note!("error: {e}");
@@ -166,20 +154,8 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
         }
     };
     if let Some(file) = &args.products {
-        let products = match scenario::load_products(file) {
-            Ok(p) => p,
-            Err(e) => {
-                crate::note!("error: {e}");
-                return EXIT_USAGE;
-            }
-        };
-        let seed: Vec<_> = products
-            .into_iter()
-            .map(|p| server::store::SeedProduct { id: p.id, name: p.name, stock: p.stock, limit_per_buyer: 1 })
-            .collect();
-        if let Err(e) = srv.store.seed(&seed).await {
-            crate::note!("error: {e}");
-            return EXIT_ENVIRONMENT;
+        if let Err(code) = seed(file, &srv).await {
+            return code;
         }
     }
     crate::outln!("flashbench serve listening on {} (backend {}, strategy {strategy})", srv.url(), args.backend);
@@ -189,7 +165,51 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
         }
         crate::note!("routes: POST /orders, GET /products/{{id}}, GET /healthz, POST /admin/seed, GET /admin/truth, GET /admin/in-flight, GET /metrics (admin routes and metrics need the token); Ctrl-C stops");
     }
-    if args.exit_on_stdin_eof {
+    wait_for_the_stop(args.exit_on_stdin_eof).await;
+    srv.stop();
+    EXIT_PASS
+}
+
+/// Where the server keeps its data, from the flags.
+fn store_of(args: &ServeArgs) -> StoreOptions {
+    let location = match args.backend {
+        Backend::Memory => StoreLocation::Memory,
+        Backend::Sqlite => StoreLocation::Sqlite { file: args.sqlite_file.clone() },
+        Backend::Postgres => StoreLocation::Postgres { url: args.database_url.clone(), schema: args.pg_schema.clone() },
+        Backend::Redis => StoreLocation::Redis { url: args.redis_url.clone(), prefix: args.redis_prefix.clone() },
+    };
+    StoreOptions {
+        location,
+        pool_size: args.pool_size,
+        timeout: crate::run::STORE_TIMEOUT,
+        acquire_timeout: args.acquire_timeout.0,
+        latency: args.store_latency.0,
+    }
+}
+
+/// Seeds the products of a scenario or catalogue `file`; `Err`: the exit code, the error said.
+async fn seed(file: &std::path::Path, srv: &server::RunningServer) -> Result<(), i32> {
+    let products = match scenario::load_products(file) {
+        Ok(p) => p,
+        Err(e) => {
+            crate::note!("error: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    let seed: Vec<_> = products
+        .into_iter()
+        .map(|p| server::store::SeedProduct { id: p.id, name: p.name, stock: p.stock, limit_per_buyer: 1 })
+        .collect();
+    if let Err(e) = srv.store.seed(&seed).await {
+        crate::note!("error: {e}");
+        return Err(EXIT_ENVIRONMENT);
+    }
+    Ok(())
+}
+
+/// Until Ctrl-C, or with `--exit-on-stdin-eof` until stdin closes too (the parent is gone).
+async fn wait_for_the_stop(exit_on_stdin_eof: bool) {
+    if exit_on_stdin_eof {
         let mut stdin = tokio::io::stdin();
         let mut sink = [0u8; 64];
         tokio::select! {
@@ -199,6 +219,4 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
     } else {
         let _ = tokio::signal::ctrl_c().await;
     }
-    srv.stop();
-    EXIT_PASS
 }

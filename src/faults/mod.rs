@@ -14,7 +14,7 @@ mod effect;
 pub use effect::effects;
 
 use crate::live::{Live, Phase};
-use crate::model::{FaultRecord, Outcome};
+use crate::model::{FaultKind, FaultRecord, Outcome};
 use crate::scenario::{Fault, Trigger};
 use crate::server::store::StoreLocation;
 use crate::task::BoxFuture;
@@ -69,17 +69,27 @@ pub async fn run(
     let mut out = Vec::with_capacity(tasks.len());
     for (kind, t) in tasks {
         // A fault whose task failed keeps its record, with the failure: it was not tested.
-        out.push(t.await.unwrap_or_else(|e| FaultRecord {
-            kind,
-            target: String::new(),
-            start_us: None,
-            end_us: None,
-            detail: None,
-            error: Some(format!("its task failed: {e}")),
-            effect: None,
-        }));
+        out.push(t.await.unwrap_or_else(|e| untested(kind, format!("its task failed: {e}"))));
     }
     out
+}
+
+/// Every fault of `faults` recorded as not tested, `why`: what a run reports when its
+/// nemesis itself failed.
+pub fn not_run(faults: &[Fault], why: &str) -> Vec<FaultRecord> {
+    faults.iter().map(|f| untested(f.kind, why.to_string())).collect()
+}
+
+fn untested(kind: FaultKind, why: String) -> FaultRecord {
+    FaultRecord {
+        kind,
+        target: String::new(),
+        start_us: None,
+        end_us: None,
+        detail: None,
+        error: Some(why),
+        effect: None,
+    }
 }
 
 async fn one(

@@ -27,9 +27,6 @@ pub async fn buy(
 ) -> Vec<Attempt> {
     let s = &shared.scenario;
     let plan = &shared.plan;
-    let (buyer, session) = (s.buyer_of(user), s.session_of(user));
-    let product = s.product_of(buyer);
-    let instance = user as usize % plan.endpoints.len().max(1);
     let host = &plan.endpoint_of(user).host;
     let out = Record { shared, user };
     let mut won = 0;
@@ -51,18 +48,100 @@ pub async fn buy(
             shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
             break;
         }
-        let timeout = s.request_timeout.0.min(left);
+        let one = One { shared, user, attempt, intended, timeout: s.request_timeout.0.min(left) };
+        let outcome = one.make(conn, &request, &vars, &out).await;
+        match next_after(shared, outcome, attempt, &mut won) {
+            Next::Stop => break,
+            Next::Now => intended = Instant::now(),
+            Next::After(delay) => {
+                intended = Instant::now() + delay;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(intended.min(shared.deadline).into()) => {}
+                    _ = crate::interrupt::wait() => break,
+                }
+            }
+        }
+    }
+    out.take()
+}
+
+/// What a buyer does after an attempt.
+enum Next {
+    Stop,
+    /// Another attempt at once (a win, and more wanted).
+    Now,
+    /// Another attempt after a backoff.
+    After(Duration),
+}
+
+/// After `outcome`: stop on a refusal or once the buyer has what it wants, else retry as the
+/// scenario says (with its backoff), else stop.
+fn next_after(shared: &Shared, outcome: Outcome, attempt: u32, won: &mut u32) -> Next {
+    let s = &shared.scenario;
+    match outcome {
+        // An order left in the queue may yet be sold: the buyer waits for it, as for a win.
+        Outcome::Won | Outcome::Accepted => {
+            *won += 1;
+            if *won >= s.buyers.wants {
+                Next::Stop
+            } else {
+                Next::Now
+            }
+        }
+        Outcome::SoldOut | Outcome::Rejected => Next::Stop,
+        other if s.buyers.retry.on.contains(&other) => {
+            let mut delay = s.buyers.retry.backoff.delay(attempt);
+            if s.buyers.retry.backoff.jitter && !delay.is_zero() {
+                delay = Duration::from_secs_f64(rand::rng().random_range(0.0..=delay.as_secs_f64()));
+            }
+            if attempt < s.buyers.attempts {
+                Next::After(delay)
+            } else {
+                Next::Now
+            }
+        }
+        _ => Next::Stop,
+    }
+}
+
+/// One attempt of one harness user.
+struct One<'a> {
+    shared: &'a Shared,
+    user: u32,
+    attempt: u32,
+    intended: Instant,
+    /// The request timeout, shortened to what is left before the run's deadline.
+    timeout: Duration,
+}
+
+/// An attempt's answer as the ledger records it.
+struct Answered {
+    sent: Instant,
+    status: u16,
+    outcome: Outcome,
+    order_id: Option<String>,
+    error: Option<String>,
+    accepted_us: Option<u64>,
+}
+
+impl One<'_> {
+    /// Sends `request` (or completes the prepared one), reads the answer, follows a queued
+    /// order's status, and records the attempt; its outcome.
+    async fn make(&self, conn: &mut BuyerConn, request: &[u8], vars: &BuyerVars, out: &Record<'_>) -> Outcome {
+        let shared = self.shared;
+        let s = &shared.scenario;
+        let (buyer, session) = (s.buyer_of(self.user), s.session_of(self.user));
         let before = Instant::now();
         // Should the harness stop waiting for this buyer (goose stalled past the deadline),
         // the attempt is still in the ledger: a `timeout`, for truth to settle.
         let in_flight = Attempt {
             repetition: 1,
             buyer,
-            product: product as u32,
-            instance: instance as u32,
-            attempt,
-            intended_us: shared.micros(intended),
-            sent_us: shared.micros(before.max(intended)),
+            product: s.product_of(buyer) as u32,
+            instance: (self.user as usize % shared.plan.endpoints.len().max(1)) as u32,
+            attempt: self.attempt,
+            intended_us: shared.micros(self.intended),
+            sent_us: shared.micros(before.max(self.intended)),
             done_us: 0,
             status: 0,
             outcome: Outcome::Timeout,
@@ -75,11 +154,36 @@ pub async fn buy(
         };
         out.sending(in_flight.clone());
         shared.live.sending();
+        let mut a = self.exchange(conn, request, before).await;
+        if a.outcome == Outcome::Accepted {
+            self.follow_queued(conn, vars, &mut a).await;
+        }
+        let done = Instant::now();
+        shared.live.answered(a.outcome, done.saturating_duration_since(self.intended));
+        out.push(Attempt {
+            sent_us: shared.micros(a.sent),
+            done_us: shared.micros(done),
+            status: a.status,
+            outcome: a.outcome,
+            order_id: a.order_id,
+            error: a.error,
+            accepted_us: a.accepted_us,
+            ..in_flight
+        });
+        a.outcome
+    }
+
+    /// The request and its answer, classified; a transport failure, the deadline's cut or a
+    /// stop's as what the ledger says of them.
+    async fn exchange(&self, conn: &mut BuyerConn, request: &[u8], before: Instant) -> Answered {
+        let shared = self.shared;
+        let s = &shared.scenario;
+        let timeout = self.timeout;
         let exchange = async {
             if conn.is_prepared() {
                 conn.complete(timeout).await
             } else {
-                (Instant::now(), conn.send(&request, timeout).await)
+                (Instant::now(), conn.send(request, timeout).await)
             }
         };
         // After a stop, an attempt still unanswered once the drain is over is cut: `timeout`,
@@ -93,9 +197,9 @@ pub async fn buy(
         if cut {
             shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
         }
-        let (status, mut outcome, mut order_id, mut error) = match result {
+        let (status, outcome, order_id, error) = match result {
             Ok(answer) => {
-                let c = plan.classifier.classify(answer.status, &answer.body);
+                let c = shared.plan.classifier.classify(answer.status, &answer.body);
                 (answer.status, c.outcome, c.order_id, c.note)
             }
             Err(_) if stopped => (
@@ -109,65 +213,28 @@ pub async fn buy(
             }
             Err(e) => (0, transport_outcome(&e), None, Some(describe(&e))),
         };
-        // A queued order: its status says what became of it, when the scenario polls it.
-        let mut accepted_us = None;
-        if outcome == Outcome::Accepted {
-            accepted_us = Some(shared.micros(Instant::now()));
-            if let Some(poll) = &plan.status {
-                let ticket = order_id.clone().unwrap_or_default();
-                if ticket.is_empty() && poll.request.uses(Var::OrderId) {
-                    error = Some(format!("{status} accepted without an order id: its status cannot be polled"));
-                } else {
-                    match queued::poll(shared, poll, conn, user, &vars, attempt, &ticket).await {
-                        Polled::Final { outcome: last, order_id: stored, status } => {
-                            outcome = last;
-                            order_id = stored.or(order_id);
-                            error = (last == Outcome::Error).then(|| format!("status {status}"));
-                        }
-                        Polled::Pending(why) => error = Some(why),
-                    }
-                }
-            }
+        Answered { sent, status, outcome, order_id, error, accepted_us: None }
+    }
+
+    /// A queued order: when the scenario polls its status, that status says what became of it.
+    async fn follow_queued(&self, conn: &mut BuyerConn, vars: &BuyerVars, a: &mut Answered) {
+        let shared = self.shared;
+        a.accepted_us = Some(shared.micros(Instant::now()));
+        let Some(poll) = &shared.plan.status else { return };
+        let ticket = a.order_id.clone().unwrap_or_default();
+        if ticket.is_empty() && poll.request.uses(Var::OrderId) {
+            a.error = Some(format!("{} accepted without an order id: its status cannot be polled", a.status));
+            return;
         }
-        let done = Instant::now();
-        shared.live.answered(outcome, done.saturating_duration_since(intended));
-        out.push(Attempt {
-            sent_us: shared.micros(sent),
-            done_us: shared.micros(done),
-            status,
-            outcome,
-            order_id,
-            error,
-            accepted_us,
-            ..in_flight
-        });
-        match outcome {
-            // An order left in the queue may yet be sold: the buyer waits for it, as for a win.
-            Outcome::Won | Outcome::Accepted => {
-                won += 1;
-                if won >= s.buyers.wants {
-                    break;
-                }
-                intended = Instant::now();
+        match queued::poll(shared, poll, conn, self.user, vars, self.attempt, &ticket).await {
+            Polled::Final { outcome: last, order_id: stored, status } => {
+                a.outcome = last;
+                a.order_id = stored.or(a.order_id.take());
+                a.error = (last == Outcome::Error).then(|| format!("status {status}"));
             }
-            Outcome::SoldOut | Outcome::Rejected => break,
-            other if s.buyers.retry.on.contains(&other) => {
-                let mut delay = s.buyers.retry.backoff.delay(attempt);
-                if s.buyers.retry.backoff.jitter && !delay.is_zero() {
-                    delay = Duration::from_secs_f64(rand::rng().random_range(0.0..=delay.as_secs_f64()));
-                }
-                if attempt < s.buyers.attempts {
-                    intended = Instant::now() + delay;
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(intended.min(shared.deadline).into()) => {}
-                        _ = crate::interrupt::wait() => break,
-                    }
-                }
-            }
-            _ => break,
+            Polled::Pending(why) => a.error = Some(why),
         }
     }
-    out.take()
 }
 
 /// A buyer's attempts so far, and the one in flight, kept where the harness can reach them

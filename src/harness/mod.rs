@@ -188,126 +188,22 @@ pub fn run_deadline(s: &Scenario) -> Duration {
 /// Runs the scenario's buyers against the target and returns the ledger.
 pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Ledger, HarnessError> {
     let buyers = config.slice.map_or(scenario.closed_users(), |sl| sl.len()) as usize;
-    let burst = scenario.arrival.mode == ArrivalMode::Burst;
-    let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_users()));
-    let ramp_interval = match scenario.arrival.over {
-        Some(over) if !burst => over.0 / scenario.closed_users().max(1),
-        _ => Duration::ZERO,
-    };
-    if config.plan.endpoints.is_empty() {
-        return Err(HarnessError::Unreachable("no target URL".into()));
-    }
-    if config.slice.is_some() && (!burst || open.is_some()) {
-        return Err(HarnessError::Unsupported("shards drive a burst without a background stream only"));
-    }
-    let shared = Arc::new(Shared {
-        plan: config.plan.clone(),
-        epoch: Instant::now(),
-        gate: (burst && buyers > 0).then(|| StartGate::new(buyers)),
-        stream: open,
-        ramp_origin: OnceLock::new(),
-        ramp_interval,
-        connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
-        attempts: Mutex::new(Vec::with_capacity(buyers)),
-        open: Mutex::new(std::collections::HashMap::new()),
-        connect_failures: AtomicU32::new(0),
-        first_connect_error: OnceLock::new(),
-        reached: AtomicU32::new(0),
-        deadline: Instant::now() + config.deadline,
-        cut_by_deadline: AtomicU32::new(0),
-        live_buyers: AtomicU32::new(0),
-        reprepared: AtomicU32::new(0),
-        early_answers: AtomicU32::new(0),
-        live: config.live.clone(),
-        scenario: scenario.clone(),
-    });
-
+    let shared = shared_for(&scenario, config, buyers)?;
     // Shards other than the first do not sample the stock: one monitor is enough.
     let (stop_monitor, monitor) = match config.slice {
         Some(sl) if sl.shard > 0 => no_stock_monitor(),
         _ => spawn_stock_monitor(shared.clone()),
     };
     // A stop asked for: the load drains (no new attempt, those in flight get their chance).
-    let draining = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            crate::interrupt::wait().await;
-            shared.live.note_interruption();
-            shared.live.set_phase(Phase::Draining);
-            // Goose stops launching users (a ramp's later buyers never start); those running
-            // finish their transaction, which the stop bounds.
-            goose::trigger_killswitch("flashbench: interrupted");
-        })
-    };
-    let gate_task = shared.gate.is_some().then(|| {
-        let shared = shared.clone();
-        let signal = config.release.clone();
-        tokio::spawn(async move {
-            shared.live.set_phase(Phase::Connecting);
-            let connect_timeout = shared.scenario.arrival.connect_timeout.0;
-            // In a background stream, the burst is released `at` into it.
-            let not_before = match &shared.stream {
-                Some(st) => Some(st.started().await + shared.scenario.arrival.at.map_or(Duration::ZERO, |d| d.0)),
-                None => None,
-            };
-            // A stop asked for before the release: the gate never opens, no order is sent.
-            let open = async {
-                match (&shared.gate, &signal) {
-                    (Some(g), Some(signal)) => g
-                        .open_on_signal(connect_timeout, signal.as_ref())
-                        .await
-                        .map(|(at, arrived, late)| (at, arrived, Some(late))),
-                    (Some(g), None) => {
-                        g.open_when_ready_from(connect_timeout, not_before).await.map(|(at, n)| (at, n, None))
-                    }
-                    (None, _) => None,
-                }
-            };
-            let opened = match &shared.gate {
-                Some(g) => tokio::select! {
-                    opened = open => opened,
-                    // Cancelling fails only when the gate has just opened.
-                    _ = crate::interrupt::wait() => match g.cancel() {
-                        true => None,
-                        false => Some((g.released().await, g.arrived(), None)),
-                    },
-                },
-                None => None,
-            };
-            if opened.is_some() {
-                shared.live.set_phase(Phase::Buying);
-            }
-            opened
-        })
-    });
-    let dispatcher = shared.stream.is_some().then(|| {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let connect_timeout = shared.scenario.arrival.connect_timeout.0;
-            if shared.gate.is_none() {
-                shared.live.set_phase(Phase::Connecting);
-            }
-            let dispatched = stream::dispatch(shared.clone(), connect_timeout);
-            tokio::pin!(dispatched);
-            if let Some(st) = &shared.stream {
-                tokio::select! {
-                    _ = &mut dispatched => return,
-                    _ = st.started() => {}
-                }
-                if shared.gate.is_none() {
-                    shared.live.set_phase(Phase::Streaming);
-                }
-            }
-            dispatched.await;
-        })
-    });
+    let draining = tokio::spawn(drain_on_stop(shared.clone()));
+    let gate_task = shared.gate.is_some().then(|| tokio::spawn(release_gate(shared.clone(), config.release.clone())));
+    let dispatcher = shared.stream.is_some().then(|| tokio::spawn(dispatch_stream(shared.clone())));
     // A ramp starts now; a stream's phase is its dispatcher's (connecting, then streaming once
     // its slots are ready), which faults' `at:` counts from.
     if scenario.arrival.mode == ArrivalMode::Ramp {
         shared.live.set_phase(Phase::Ramping);
     }
-
-    let attack = build_attack(shared.clone(), config, ramp_interval)?;
+    let attack = build_attack(shared.clone(), config, shared.ramp_interval)?;
     let result = {
         // Goose prints "N users launched." to stdout whatever it is told; keep stdout ours.
         let _silence = gag::Gag::stdout().ok();
@@ -327,6 +223,139 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         },
         None => (None, buyers, None),
     };
+    if let Ok(Err(e)) = result {
+        return Err(HarnessError::Goose(e.to_string()));
+    }
+    let ended = Ended { stock_samples, release, arrived, release_late, goose_timed_out: result.is_err() };
+    ledger_of(&shared, config, buyers, ended)
+}
+
+/// What the harness knows when goose is done, beside what `Shared` holds.
+struct Ended {
+    stock_samples: Vec<StockSample>,
+    release: Option<u64>,
+    /// Buyers that had connected at the release.
+    arrived: usize,
+    release_late: Option<Duration>,
+    /// Goose itself did not end by the deadline and its grace.
+    goose_timed_out: bool,
+}
+
+/// The state every buyer shares, for `buyers` harness users; refuses a plan without a URL and
+/// a shard of anything but a plain burst.
+fn shared_for(scenario: &Arc<Scenario>, config: &HarnessConfig, buyers: usize) -> Result<Arc<Shared>, HarnessError> {
+    let burst = scenario.arrival.mode == ArrivalMode::Burst;
+    let open = scenario.arrival.stream().map(|st| stream::OpenStream::new(&st, scenario.closed_users()));
+    let ramp_interval = match scenario.arrival.over {
+        Some(over) if !burst => over.0 / scenario.closed_users().max(1),
+        _ => Duration::ZERO,
+    };
+    if config.plan.endpoints.is_empty() {
+        return Err(HarnessError::Unreachable("no target URL".into()));
+    }
+    if config.slice.is_some() && (!burst || open.is_some()) {
+        return Err(HarnessError::Unsupported("shards drive a burst without a background stream only"));
+    }
+    Ok(Arc::new(Shared {
+        plan: config.plan.clone(),
+        epoch: Instant::now(),
+        gate: (burst && buyers > 0).then(|| StartGate::new(buyers)),
+        stream: open,
+        ramp_origin: OnceLock::new(),
+        ramp_interval,
+        connect_permits: Semaphore::new(CONNECT_CONCURRENCY),
+        attempts: Mutex::new(Vec::with_capacity(buyers)),
+        open: Mutex::new(std::collections::HashMap::new()),
+        connect_failures: AtomicU32::new(0),
+        first_connect_error: OnceLock::new(),
+        reached: AtomicU32::new(0),
+        deadline: Instant::now() + config.deadline,
+        cut_by_deadline: AtomicU32::new(0),
+        live_buyers: AtomicU32::new(0),
+        reprepared: AtomicU32::new(0),
+        early_answers: AtomicU32::new(0),
+        live: config.live.clone(),
+        scenario: scenario.clone(),
+    }))
+}
+
+/// Once a stop is asked for: the load drains, and goose launches no further user.
+async fn drain_on_stop(shared: Arc<Shared>) {
+    crate::interrupt::wait().await;
+    shared.live.note_interruption();
+    shared.live.set_phase(Phase::Draining);
+    // Goose stops launching users (a ramp's later buyers never start); those running
+    // finish their transaction, which the stop bounds.
+    goose::trigger_killswitch("flashbench: interrupted");
+}
+
+/// Opens the burst's gate when every buyer is connected (or on a shard's release signal);
+/// never once a stop came first. When it opened, how many buyers had arrived, and how late a
+/// shard's release was.
+async fn release_gate(
+    shared: Arc<Shared>,
+    signal: Option<Arc<dyn ReleaseSignal>>,
+) -> Option<(Instant, usize, Option<Duration>)> {
+    shared.live.set_phase(Phase::Connecting);
+    let connect_timeout = shared.scenario.arrival.connect_timeout.0;
+    // In a background stream, the burst is released `at` into it.
+    let not_before = match &shared.stream {
+        Some(st) => Some(st.started().await + shared.scenario.arrival.at.map_or(Duration::ZERO, |d| d.0)),
+        None => None,
+    };
+    // A stop asked for before the release: the gate never opens, no order is sent.
+    let open = async {
+        match (&shared.gate, &signal) {
+            (Some(g), Some(signal)) => g
+                .open_on_signal(connect_timeout, signal.as_ref())
+                .await
+                .map(|(at, arrived, late)| (at, arrived, Some(late))),
+            (Some(g), None) => g.open_when_ready_from(connect_timeout, not_before).await.map(|(at, n)| (at, n, None)),
+            (None, _) => None,
+        }
+    };
+    let opened = match &shared.gate {
+        Some(g) => tokio::select! {
+            opened = open => opened,
+            // Cancelling fails only when the gate has just opened.
+            _ = crate::interrupt::wait() => match g.cancel() {
+                true => None,
+                false => Some((g.released().await, g.arrived(), None)),
+            },
+        },
+        None => None,
+    };
+    if opened.is_some() {
+        shared.live.set_phase(Phase::Buying);
+    }
+    opened
+}
+
+/// Dispatches the open stream's arrivals to its slots once they are connected.
+async fn dispatch_stream(shared: Arc<Shared>) {
+    let connect_timeout = shared.scenario.arrival.connect_timeout.0;
+    if shared.gate.is_none() {
+        shared.live.set_phase(Phase::Connecting);
+    }
+    let dispatched = stream::dispatch(shared.clone(), connect_timeout);
+    tokio::pin!(dispatched);
+    if let Some(st) = &shared.stream {
+        tokio::select! {
+            _ = &mut dispatched => return,
+            _ = st.started() => {}
+        }
+        if shared.gate.is_none() {
+            shared.live.set_phase(Phase::Streaming);
+        }
+    }
+    dispatched.await;
+}
+
+/// The ledger of a finished load: every attempt (those of buyers still open too), the
+/// stream's drops, the deadline's cut, the release.
+fn ledger_of(shared: &Shared, config: &HarnessConfig, buyers: usize, ended: Ended) -> Result<Ledger, HarnessError> {
+    let scenario = &shared.scenario;
+    let Ended { stock_samples, release, arrived, release_late, goose_timed_out } = ended;
     let (stream_start_us, dropped, stream_late) = match &shared.stream {
         Some(st) => {
             let start = st.started_at().map(|at| shared.micros(at));
@@ -335,23 +364,20 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
         }
         None => (None, Vec::new(), 0),
     };
-    if let Ok(Err(e)) = result {
-        return Err(HarnessError::Goose(e.to_string()));
-    }
     // (Stopped by Ctrl-C before anyone connected is not an unreachable target.)
     if shared.reached.load(Ordering::Acquire) == 0 && crate::interrupt::requested().is_none() {
         let why = shared.first_connect_error.get().cloned().unwrap_or_default();
         return Err(HarnessError::Unreachable(why));
     }
     let mut attempts = std::mem::take(&mut *shared.attempts.lock().unwrap_or_else(|p| p.into_inner()));
-    attempts.extend(harvest_open(&shared));
+    attempts.extend(harvest_open(shared));
     if let Some(sl) = config.slice {
         attempts.iter_mut().for_each(|a| a.shard = sl.shard);
     }
     attempts.sort_by_key(|a| (a.sent_us, a.buyer, a.attempt));
     let cut = shared.cut_by_deadline.load(Ordering::Acquire);
     let still_running = shared.live_buyers.load(Ordering::Acquire);
-    let overrun = (cut > 0 || still_running > 0 || result.is_err()).then_some(Overrun {
+    let overrun = (cut > 0 || still_running > 0 || goose_timed_out).then_some(Overrun {
         deadline_ms: config.deadline.as_millis() as u64,
         cut_attempts: cut,
         unfinished_buyers: still_running,
@@ -497,56 +523,10 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
         Some(why) => connect_failed(shared, why),
     }
     let intended = match &shared.gate {
-        Some(gate) => {
-            let slot = gate.arrive(conn.last_byte());
-            let mut early_answers = 0;
-            loop {
-                let written = conn.last_byte_written();
-                tokio::select! {
-                    biased;
-                    at = gate.released() => break at,
-                    // A stop before the release: the gate will never write this buyer's last
-                    // byte, so its order cannot reach the server.
-                    _ = crate::interrupt::wait() => match gate.cancel() {
-                        true => return stopped(conn, vars),
-                        false => break gate.released().await,
-                    },
-                    // Its own last byte is written: read the answer now, while the gate
-                    // writes the rest.
-                    _ = async { if let Some(w) = &written { w.wait().await } }, if written.is_some() => {
-                        break gate.released_at().unwrap_or_else(Instant::now);
-                    }
-                    event = conn.idle_event(), if conn.is_prepared() => {
-                        if !conn.withdraw() {
-                            // The gate has begun writing the last byte: this is the answer.
-                            break gate.released().await;
-                        }
-                        // The request can no longer complete on this connection: the server
-                        // closed it while idle (a keep-alive timeout), or answered before its
-                        // last byte (its own request timeout: a 408 to a request prepared
-                        // minutes before a slow release), which answers no order.
-                        conn.reset();
-                        if event == connection::IdleEvent::Data {
-                            shared.early_answers.fetch_add(1, Ordering::Relaxed);
-                            early_answers += 1;
-                            if early_answers > MAX_EARLY_ANSWERS {
-                                // It answers every prepared request early: the whole request
-                                // is sent at the release instead, on a new connection.
-                                continue;
-                            }
-                        } else {
-                            shared.reprepared.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let timeout = s.arrival.connect_timeout.0;
-                        if conn.prepare(&request, timeout).await.is_ok() {
-                            if let (Some(slot), Some(b)) = (slot, conn.last_byte()) {
-                                gate.rearm(slot, b);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        Some(gate) => match wait_for_release(shared, gate, &mut conn, &request).await {
+            Some(at) => at,
+            None => return stopped(conn, vars),
+        },
         None => {
             let origin = *shared.ramp_origin.get_or_init(Instant::now);
             let slot = origin + shared.ramp_interval * buyer;
@@ -557,6 +537,61 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
         }
     };
     Ready { conn, intended, vars, request, refused }
+}
+
+/// A prepared buyer waits at the gate for the release; a connection the server closed while
+/// idle, or that it answered before the last byte (its own request timeout), is prepared again
+/// and its last byte handed to the gate anew. When the gate opened; `None`: a stop came first.
+async fn wait_for_release(shared: &Shared, gate: &StartGate, conn: &mut BuyerConn, request: &[u8]) -> Option<Instant> {
+    let s = &shared.scenario;
+    let slot = gate.arrive(conn.last_byte());
+    let mut early_answers = 0;
+    loop {
+        let written = conn.last_byte_written();
+        tokio::select! {
+            biased;
+            at = gate.released() => break Some(at),
+            // A stop before the release: the gate will never write this buyer's last
+            // byte, so its order cannot reach the server.
+            _ = crate::interrupt::wait() => match gate.cancel() {
+                true => return None,
+                false => break Some(gate.released().await),
+            },
+            // Its own last byte is written: read the answer now, while the gate
+            // writes the rest.
+            _ = async { if let Some(w) = &written { w.wait().await } }, if written.is_some() => {
+                break Some(gate.released_at().unwrap_or_else(Instant::now));
+            }
+            event = conn.idle_event(), if conn.is_prepared() => {
+                if !conn.withdraw() {
+                    // The gate has begun writing the last byte: this is the answer.
+                    break Some(gate.released().await);
+                }
+                // The request can no longer complete on this connection: the server
+                // closed it while idle (a keep-alive timeout), or answered before its
+                // last byte (its own request timeout: a 408 to a request prepared
+                // minutes before a slow release), which answers no order.
+                conn.reset();
+                if event == connection::IdleEvent::Data {
+                    shared.early_answers.fetch_add(1, Ordering::Relaxed);
+                    early_answers += 1;
+                    if early_answers > MAX_EARLY_ANSWERS {
+                        // It answers every prepared request early: the whole request
+                        // is sent at the release instead, on a new connection.
+                        continue;
+                    }
+                } else {
+                    shared.reprepared.fetch_add(1, Ordering::Relaxed);
+                }
+                let timeout = s.arrival.connect_timeout.0;
+                if conn.prepare(request, timeout).await.is_ok() {
+                    if let (Some(slot), Some(b)) = (slot, conn.last_byte()) {
+                        gate.rearm(slot, b);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Why a buyer stopped before its first attempt made no attempt (recorded as `not_sent`).

@@ -71,6 +71,11 @@ impl Outcome {
         !matches!(self, Outcome::Timeout | Outcome::NotSent)
     }
 
+    /// Is it a refusal: the server answered and sold nothing?
+    pub fn is_refusal(self) -> bool {
+        matches!(self, Outcome::SoldOut | Outcome::Busy | Outcome::RateLimited | Outcome::Rejected)
+    }
+
     /// Did the request reach the target? `not_sent` did not: it takes no part in any invariant.
     pub fn was_sent(self) -> bool {
         self != Outcome::NotSent
@@ -78,20 +83,6 @@ impl Outcome {
 
     pub fn index(self) -> usize {
         self as usize
-    }
-
-    /// Classifies an HTTP answer of the reference API. `busy_hint` is true when a 400 answer's
-    /// JSON says `"error": "busy"` (the seed design answered contention with 400).
-    pub fn from_status(status: u16, busy_hint: bool) -> Outcome {
-        match status {
-            200 | 201 => Outcome::Won,
-            409 => Outcome::SoldOut,
-            423 => Outcome::Busy,
-            400 if busy_hint => Outcome::Busy,
-            429 => Outcome::RateLimited,
-            400..=499 => Outcome::Rejected,
-            _ => Outcome::Error,
-        }
     }
 }
 
@@ -106,16 +97,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifies_the_reference_api() {
-        assert_eq!(Outcome::from_status(201, false), Outcome::Won);
-        assert_eq!(Outcome::from_status(409, false), Outcome::SoldOut);
-        assert_eq!(Outcome::from_status(423, false), Outcome::Busy);
-        assert_eq!(Outcome::from_status(400, true), Outcome::Busy);
-        assert_eq!(Outcome::from_status(400, false), Outcome::Rejected);
-        assert_eq!(Outcome::from_status(429, false), Outcome::RateLimited);
-        assert_eq!(Outcome::from_status(403, false), Outcome::Rejected);
-        assert_eq!(Outcome::from_status(500, false), Outcome::Error);
-        assert_eq!(Outcome::from_status(302, false), Outcome::Error);
+    fn indeterminate_outcomes_are_open_and_not_sent_takes_no_part() {
         assert!(Outcome::Timeout.is_indeterminate() && !Outcome::Busy.is_indeterminate());
+        assert!(Outcome::Accepted.is_open() && !Outcome::Accepted.is_indeterminate());
+        assert!(!Outcome::NotSent.was_sent() && !Outcome::NotSent.is_answer());
+        let refusals: Vec<Outcome> = Outcome::ALL.into_iter().filter(|o| o.is_refusal()).collect();
+        assert_eq!(refusals, [Outcome::SoldOut, Outcome::Busy, Outcome::RateLimited, Outcome::Rejected]);
     }
 }

@@ -27,11 +27,6 @@ pub struct Compared {
     pub ledger: Ledger,
 }
 
-/// The outcomes that are a refusal: the server answered and sold nothing.
-pub fn is_refusal(o: Outcome) -> bool {
-    matches!(o, Outcome::SoldOut | Outcome::Busy | Outcome::RateLimited | Outcome::Rejected)
-}
-
 /// One row of the comparison (`designs[]` in its `summary.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
@@ -104,9 +99,9 @@ impl Row {
             final_stock: (finals.len() == s.products.len()).then(|| finals.iter().sum()),
             attempts: s.attempts,
             won: count(|o| o == Outcome::Won),
-            refused: count(is_refusal),
+            refused: count(Outcome::is_refusal),
             latency_won_us: crate::stats::latency_where(&c.ledger, |o| o == Outcome::Won),
-            latency_refused_us: crate::stats::latency_where(&c.ledger, is_refusal),
+            latency_refused_us: crate::stats::latency_where(&c.ledger, Outcome::is_refusal),
             throughput_rps: s.throughput_rps,
             send_skew_us: s.send_skew_us,
         }

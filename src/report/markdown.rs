@@ -13,8 +13,18 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The run's summary as Markdown (a CI job summary, a pull-request comment).
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
+    headline(&mut o, s);
+    stock_and_invariants(&mut o, s);
+    gates(&mut o, s);
+    latency(&mut o, s);
+    o
+}
+
+/// The verdict, the headline, the load in one line and the load's lines.
+fn headline(o: &mut String, s: &Summary) {
     let (mark, verdict) = match (s.passed(), s.interrupted.is_some()) {
         (_, true) => ("⏹️", "INTERRUPTED"),
         (true, false) => ("✅", "PASS"),
@@ -35,6 +45,10 @@ pub fn render(s: &Summary) -> String {
     for line in super::lines::load(s) {
         let _ = writeln!(o, "{}\n", cell(&line));
     }
+}
+
+/// Ground truth per product, and each invariant with its evidence.
+fn stock_and_invariants(o: &mut String, s: &Summary) {
     o.push_str("| product | initial | final | orders |\n|---|---:|---:|---:|\n");
     for p in &s.products {
         let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&p.id), p.initial_stock, p.final_text(), p.orders_text());
@@ -53,6 +67,10 @@ pub fn render(s: &Summary) -> String {
         };
         let _ = writeln!(o, "| `{}` | {} | {status} | {} |", i.name.name(), i.name.kind().name(), cell(&i.detail));
     }
+}
+
+/// Expected outcome counts, thresholds, repetitions and the baseline.
+fn gates(o: &mut String, s: &Summary) {
     if !s.expected_outcomes.is_empty() {
         o.push_str("\n| threshold | observed | |\n|---|---:|---|\n");
         for e in &s.expected_outcomes {
@@ -101,6 +119,10 @@ pub fn render(s: &Summary) -> String {
                 writeln!(o, "| `{}` | {} | {} | {} | {limit} |", r.metric, r.before_text, r.now_text, r.change_text());
         }
     }
+}
+
+/// Latency per outcome, and an environment failure.
+fn latency(o: &mut String, s: &Summary) {
     o.push_str("\n| latency (ms) | count | p50 | p99 | max |\n|---|---:|---:|---:|---:|\n");
     for (name, l) in s.latency_us.iter().filter(|(n, l)| l.count > 0 || n.as_str() == "all") {
         let _ = writeln!(o, "| {name} | {} | {} | {} | {} |", l.count, ms(l.p50), ms(l.p99), ms(l.max));
@@ -108,5 +130,4 @@ pub fn render(s: &Summary) -> String {
     if let Some(err) = &s.error {
         let _ = writeln!(o, "\n**Environment failure:** {}", cell(err));
     }
-    o
 }

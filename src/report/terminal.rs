@@ -27,6 +27,25 @@ fn ms(us: u64) -> String {
 /// The full summary of one run, as text.
 pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     let mut o = String::new();
+    header(&mut o, s);
+    stock_and_outcomes(&mut o, s);
+    load(&mut o, s);
+    invariants(&mut o, s);
+    latency(&mut o, s);
+    repetitions_and_baseline(&mut o, s);
+    if let Some(dir) = run_dir {
+        let _ = writeln!(o, "\nsummary    {}", dir.join("summary.json").display());
+        let _ = writeln!(
+            o,
+            "report     {}",
+            paint(Stream::Stdout, Paint::Bold, &dir.join("index.html").display().to_string())
+        );
+    }
+    o
+}
+
+/// The scenario, the target, the verdict and its reasons.
+fn header(o: &mut String, s: &Summary) {
     let verdict = verdict_word(s);
     match s.description.trim() {
         "" => writeln!(o, "flashbench · {}", s.scenario),
@@ -54,6 +73,10 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     if let Some(e) = &s.error {
         let _ = writeln!(o, "error      {e}");
     }
+}
+
+/// Ground truth per product, the outcome counts, expected counts and thresholds.
+fn stock_and_outcomes(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\nproduct                 initial    final   orders");
     for p in &s.products {
         let _ = writeln!(o, "  {:<20} {:>8} {:>8} {:>8}", p.id, p.initial_stock, p.final_text(), p.orders_text());
@@ -82,6 +105,10 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             t.observed_text
         );
     }
+}
+
+/// What the load did: attempts, throughput and skew, its lines, errors, connections, memory.
+fn load(o: &mut String, s: &Summary) {
     let sent = s.attempts.saturating_sub(s.outcomes.get("not_sent").copied().unwrap_or(0));
     if sent == 0 {
         let _ = writeln!(o, "attempts   {} by {} buyers, none reached the target", s.attempts, s.buyers);
@@ -123,6 +150,10 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
     if let Some(line) = memory_line(s) {
         let _ = writeln!(o, "           {line}");
     }
+}
+
+/// The invariants by kind, or one line when none could be checked.
+fn invariants(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "\ninvariants");
     let unchecked =
         s.invariants.iter().all(|i| i.status == Status::NotApplicable && i.detail.starts_with("not checked"));
@@ -141,9 +172,13 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         }
         let _ = writeln!(o, "  {}", kind.name());
         for i in of_kind {
-            invariant_line(&mut o, i);
+            invariant_line(o, i);
         }
     }
+}
+
+/// Latency and service time per outcome.
+fn latency(o: &mut String, s: &Summary) {
     let _ =
         writeln!(o, "\nlatency ms        count      p50      p90      p99    p99.9      max | service p50      p99");
     for (name, l) in &s.latency_us {
@@ -166,6 +201,10 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
         );
     }
     let _ = writeln!(o, "  (latency: intended start → answer; service: sent → answer)");
+}
+
+/// Each failed repetition, the violation rates, and the comparison with a baseline.
+fn repetitions_and_baseline(o: &mut String, s: &Summary) {
     if !s.repetitions.is_empty() {
         let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
         let _ = writeln!(o, "\nrepetitions {passed} of {} passed", s.repetitions.len());
@@ -196,15 +235,6 @@ pub fn render(s: &Summary, run_dir: Option<&std::path::Path>) -> String {
             );
         }
     }
-    if let Some(dir) = run_dir {
-        let _ = writeln!(o, "\nsummary    {}", dir.join("summary.json").display());
-        let _ = writeln!(
-            o,
-            "report     {}",
-            paint(Stream::Stdout, Paint::Bold, &dir.join("index.html").display().to_string())
-        );
-    }
-    o
 }
 
 /// `memory: flashbench 41 → 98 MB (12.1 KB per connection); servers 30 → 180 MB (30.2 KB per connection)`

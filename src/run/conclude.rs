@@ -311,3 +311,20 @@ fn build_summary(
         faults: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_nemesis_leaves_every_fault_untested() {
+        let text = "name: t\nproducts:\n  - id: p\n    stock: 5\nbuyers:\n  count: 10\nserver:\n  backend: sqlite\n\
+                    faults:\n  - kind: slow_store\n    latency: 5ms\n    for: 1s\n  - kind: command\n    run: \"true\"\n";
+        let s = crate::scenario::load_str(text, "t.yaml", Path::new(".")).expect("scenario");
+        let records = crate::faults::not_run(&s.faults, "the nemesis failed: it panicked");
+        let (records, untested) = fault_effects(records, &Ledger::default(), &s, &[]);
+        assert_eq!(records.len(), 2);
+        assert_eq!(untested.len(), 2, "{untested:?}");
+        assert!(untested.iter().all(|u| u.contains("could not act: the nemesis failed")), "{untested:?}");
+    }
+}

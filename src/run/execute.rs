@@ -89,7 +89,11 @@ pub(super) async fn execute(
     };
     let _ = load_done.send(true);
     let fault_records = match nemesis {
-        Some(task) => task.await.unwrap_or_default(),
+        // A nemesis that panicked leaves every fault untested, and the run says so (exit 4):
+        // never a run judged as if it had had no faults.
+        Some(task) => {
+            task.await.unwrap_or_else(|e| crate::faults::not_run(&s.faults, &format!("the nemesis failed: {e}")))
+        }
         None => Vec::new(),
     };
     let (ledger, shard_summaries) = match loaded {

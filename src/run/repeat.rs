@@ -80,12 +80,6 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
         merged.arrivals += l.arrivals;
         merged.connect_failures += l.connect_failures;
         merged.late_buyers += l.late_buyers;
-        let violated: Vec<String> = s
-            .invariants
-            .iter()
-            .filter(|c| c.status == Status::Fail && !c.expected_violation)
-            .map(|c| c.name.name().to_string())
-            .collect();
         for c in &s.invariants {
             let n = violations.entry(c.name.name().to_string()).or_default();
             if c.status == Status::Fail {
@@ -94,18 +88,7 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
         }
         load_ms += s.load_ms;
         duration_ms += s.duration_ms;
-        repetitions.push(Repetition {
-            index: i as u32 + 1,
-            verdict: s.verdict.clone(),
-            exit_code: s.exit_code,
-            violated,
-            orders: s.products.iter().filter_map(|p| p.orders).sum(),
-            reason: s.reasons.first().cloned(),
-            products: s.products.clone(),
-            outcomes: s.outcomes.clone(),
-            indeterminate: s.indeterminate,
-            metrics: Some(RepetitionMetrics::of(s)),
-        });
+        repetitions.push(repetition(i as u32 + 1, s));
     }
     merged.release_us = reps[worst].1.release_us;
     merged.overrun = reps[worst].1.overrun;
@@ -138,6 +121,28 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     summary.verdict = kind.name().into();
     summary.repetitions = repetitions;
     (summary, merged, counted)
+}
+
+/// Repetition `index` as the scenario's summary lists it.
+fn repetition(index: u32, s: &Summary) -> Repetition {
+    let violated: Vec<String> = s
+        .invariants
+        .iter()
+        .filter(|c| c.status == Status::Fail && !c.expected_violation)
+        .map(|c| c.name.name().to_string())
+        .collect();
+    Repetition {
+        index,
+        verdict: s.verdict.clone(),
+        exit_code: s.exit_code,
+        violated,
+        orders: s.products.iter().filter_map(|p| p.orders).sum(),
+        reason: s.reasons.first().cloned(),
+        products: s.products.clone(),
+        outcomes: s.outcomes.clone(),
+        indeterminate: s.indeterminate,
+        metrics: Some(RepetitionMetrics::of(s)),
+    }
 }
 
 #[cfg(test)]

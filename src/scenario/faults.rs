@@ -133,39 +133,8 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             }
             out.push(Problem { path, message });
         };
+        field_problems(f, &mut say);
         let kind = f.kind;
-        if f.at.is_some() && f.after.is_some() {
-            say("after", "give either `at` or `after`, not both".into());
-        }
-        let needs_for = matches!(
-            kind,
-            FaultKind::PauseInstance | FaultKind::RedisStall | FaultKind::PostgresLockTable | FaultKind::SlowStore
-        );
-        match f.duration {
-            None if needs_for => say("for", format!("`{kind}` needs `for`, how long it lasts, e.g. `3s`")),
-            Some(d) if d.0.is_zero() => say("for", "must be above zero".into()),
-            Some(_) if kind == FaultKind::PostgresKillConnections => {
-                say("for", format!("does not apply to `{kind}`: connections are ended at once"))
-            }
-            Some(_) if matches!(kind, FaultKind::KillInstance | FaultKind::KillStore) && !f.restart => {
-                say("for", "applies only with `restart: true` (how long it stays down)".into())
-            }
-            _ => {}
-        }
-        let mut only = |field: &'static str, set: bool, kinds: &[FaultKind]| {
-            if set && !kinds.contains(&kind) {
-                let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-                say(field, format!("applies to {} faults only, not `{kind}`", names.join(", ")));
-            }
-        };
-        only("instance", f.instance.is_some(), &[FaultKind::PauseInstance, FaultKind::KillInstance]);
-        only("restart", f.restart, &[FaultKind::KillInstance, FaultKind::KillStore]);
-        only("mode", f.mode.is_some(), &[FaultKind::RedisStall]);
-        only("whole_server", f.whole_server, &[FaultKind::RedisStall]);
-        only("latency", f.latency.is_some(), &[FaultKind::SlowStore]);
-        only("table", f.table.is_some(), &[FaultKind::PostgresLockTable]);
-        only("run", f.run.is_some(), &[FaultKind::Command]);
-        only("undo", f.undo.is_some(), &[FaultKind::Command]);
         if kind != FaultKind::Command && !reference {
             say(
                 "kind",
@@ -176,56 +145,102 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             );
             continue;
         }
-        let backend = s.server.backend;
-        match kind {
-            FaultKind::PauseInstance | FaultKind::KillInstance => {
-                let instance = f.instance.unwrap_or(0);
-                if instance >= s.server.instances {
-                    say("instance", format!("no instance {instance}: the server has {} (from 0)", s.server.instances));
-                }
-                if kind == FaultKind::KillInstance && backend == Backend::Memory {
-                    say(
-                        "kind",
-                        "the `memory` backend keeps its sale in the killed process; use sqlite, postgres or redis"
-                            .into(),
-                    );
-                }
-            }
-            FaultKind::RedisStall | FaultKind::KillStore if backend != Backend::Redis => {
-                say("kind", format!("needs `server.backend: redis`, not {backend}"))
-            }
-            FaultKind::KillStore if s.server.own_redis.is_none() => say(
-                "kind",
-                "kills the Redis flashbench starts for the run: add `server.own_redis: {persistence: aof_everysec}` \
-                 (or `none`, `aof_always`); a Redis of yours is never killed"
-                    .into(),
-            ),
-            FaultKind::RedisStall if s.server.own_redis.is_none() && !f.whole_server => say(
-                "kind",
-                "`CLIENT PAUSE` pauses every client of the Redis server, not only this run's: give the run a \
-                 Redis of its own (`server.own_redis: {persistence: none}`), or set `whole_server: true` to \
-                 pause a Redis that serves nothing but tests"
-                    .into(),
-            ),
-            FaultKind::PostgresKillConnections | FaultKind::PostgresLockTable if backend != Backend::Postgres => {
-                say("kind", format!("needs `server.backend: postgres`, not {backend}"))
-            }
-            FaultKind::PostgresLockTable => {
-                let table = f.table.as_deref().unwrap_or("products");
-                if !["products", "orders"].contains(&table) {
-                    say("table", format!("expected `products` or `orders`, found {table:?}"));
-                }
-            }
-            FaultKind::SlowStore if f.latency.is_none_or(|l| l.0.is_zero()) => {
-                say("latency", "`slow_store` needs `latency` above zero, e.g. `50ms`".into())
-            }
-            FaultKind::Command if f.run.as_deref().is_none_or(|r| r.trim().is_empty()) => {
-                say("run", "`command` needs `run`, the shell command to run at the trigger".into())
-            }
-            _ => {}
-        }
+        kind_problems(s, f, &mut say);
     }
     out
+}
+
+/// Where a fault's problem is said: the field (empty: the fault) and the message.
+type Say<'a> = dyn FnMut(&'static str, String) + 'a;
+
+/// Fields a fault's kind needs, forbids or takes: `at` or `after`, `for`, and the fields of
+/// other kinds.
+fn field_problems(f: &Fault, say: &mut Say) {
+    let kind = f.kind;
+    if f.at.is_some() && f.after.is_some() {
+        say("after", "give either `at` or `after`, not both".into());
+    }
+    let needs_for = matches!(
+        kind,
+        FaultKind::PauseInstance | FaultKind::RedisStall | FaultKind::PostgresLockTable | FaultKind::SlowStore
+    );
+    match f.duration {
+        None if needs_for => say("for", format!("`{kind}` needs `for`, how long it lasts, e.g. `3s`")),
+        Some(d) if d.0.is_zero() => say("for", "must be above zero".into()),
+        Some(_) if kind == FaultKind::PostgresKillConnections => {
+            say("for", format!("does not apply to `{kind}`: connections are ended at once"))
+        }
+        Some(_) if matches!(kind, FaultKind::KillInstance | FaultKind::KillStore) && !f.restart => {
+            say("for", "applies only with `restart: true` (how long it stays down)".into())
+        }
+        _ => {}
+    }
+    let mut only = |field: &'static str, set: bool, kinds: &[FaultKind]| {
+        if set && !kinds.contains(&kind) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+            say(field, format!("applies to {} faults only, not `{kind}`", names.join(", ")));
+        }
+    };
+    only("instance", f.instance.is_some(), &[FaultKind::PauseInstance, FaultKind::KillInstance]);
+    only("restart", f.restart, &[FaultKind::KillInstance, FaultKind::KillStore]);
+    only("mode", f.mode.is_some(), &[FaultKind::RedisStall]);
+    only("whole_server", f.whole_server, &[FaultKind::RedisStall]);
+    only("latency", f.latency.is_some(), &[FaultKind::SlowStore]);
+    only("table", f.table.is_some(), &[FaultKind::PostgresLockTable]);
+    only("run", f.run.is_some(), &[FaultKind::Command]);
+    only("undo", f.undo.is_some(), &[FaultKind::Command]);
+}
+
+/// What a fault's kind needs of the server: its instances, its backend, a Redis of the run's own.
+fn kind_problems(s: &Scenario, f: &Fault, say: &mut Say) {
+    let kind = f.kind;
+    let backend = s.server.backend;
+    match kind {
+        FaultKind::PauseInstance | FaultKind::KillInstance => {
+            let instance = f.instance.unwrap_or(0);
+            if instance >= s.server.instances {
+                say("instance", format!("no instance {instance}: the server has {} (from 0)", s.server.instances));
+            }
+            if kind == FaultKind::KillInstance && backend == Backend::Memory {
+                say(
+                    "kind",
+                    "the `memory` backend keeps its sale in the killed process; use sqlite, postgres or redis".into(),
+                );
+            }
+        }
+        FaultKind::RedisStall | FaultKind::KillStore if backend != Backend::Redis => {
+            say("kind", format!("needs `server.backend: redis`, not {backend}"))
+        }
+        FaultKind::KillStore if s.server.own_redis.is_none() => say(
+            "kind",
+            "kills the Redis flashbench starts for the run: add `server.own_redis: {persistence: aof_everysec}` \
+             (or `none`, `aof_always`); a Redis of yours is never killed"
+                .into(),
+        ),
+        FaultKind::RedisStall if s.server.own_redis.is_none() && !f.whole_server => say(
+            "kind",
+            "`CLIENT PAUSE` pauses every client of the Redis server, not only this run's: give the run a \
+             Redis of its own (`server.own_redis: {persistence: none}`), or set `whole_server: true` to \
+             pause a Redis that serves nothing but tests"
+                .into(),
+        ),
+        FaultKind::PostgresKillConnections | FaultKind::PostgresLockTable if backend != Backend::Postgres => {
+            say("kind", format!("needs `server.backend: postgres`, not {backend}"))
+        }
+        FaultKind::PostgresLockTable => {
+            let table = f.table.as_deref().unwrap_or("products");
+            if !["products", "orders"].contains(&table) {
+                say("table", format!("expected `products` or `orders`, found {table:?}"));
+            }
+        }
+        FaultKind::SlowStore if f.latency.is_none_or(|l| l.0.is_zero()) => {
+            say("latency", "`slow_store` needs `latency` above zero, e.g. `50ms`".into())
+        }
+        FaultKind::Command if f.run.as_deref().is_none_or(|r| r.trim().is_empty()) => {
+            say("run", "`command` needs `run`, the shell command to run at the trigger".into())
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

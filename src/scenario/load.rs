@@ -605,9 +605,18 @@ fn arrival_problems(s: &Scenario) -> Vec<Problem> {
         ArrivalMode::Rate => (a.stream(), vec![Key("arrival")]),
         _ => (a.background.clone(), vec![Key("arrival"), Key("background")]),
     };
-    let Some(stream) = stream else { return out };
+    if let Some(stream) = stream {
+        stream_problems(s, &stream, &path, &mut out);
+    }
+    out
+}
+
+/// Problems of an open stream at `path`: its rate and duration or stages, its size, its slots
+/// and its product.
+fn stream_problems(s: &Scenario, stream: &Stream, path: &[Seg], out: &mut Vec<Problem>) {
+    use Seg::Key;
     let at = |field: &'static str| {
-        let mut p = path.clone();
+        let mut p = path.to_vec();
         p.push(Key(field));
         p
     };
@@ -617,7 +626,7 @@ fn arrival_problems(s: &Scenario) -> Vec<Problem> {
             "give either `rate` with `duration` (a constant rate) or `stages` (a ramped one), not both",
         )),
         (false, true) => out.push(problem(
-            &path,
+            path,
             "an open stream needs `rate` and `duration` (e.g. `rate: 500/s, duration: 30s`) or `stages`",
         )),
         (true, true) if stream.rate.is_none() => {
@@ -637,12 +646,12 @@ fn arrival_problems(s: &Scenario) -> Vec<Problem> {
     }
     let arrivals = stream.count();
     if out.is_empty() && arrivals == 0 {
-        out.push(problem(&path, "this stream brings no buyer: its rate over its duration is below one arrival"));
+        out.push(problem(path, "this stream brings no buyer: its rate over its duration is below one arrival"));
     }
     let total = u64::from(s.closed_buyers()) + arrivals;
     if total > u64::from(MAX_BUYERS) {
         out.push(problem(
-            &path,
+            path,
             format!(
                 "{total} buyers in all ({arrivals} from the stream) is above the most a run may have, {MAX_BUYERS}"
             ),
@@ -657,7 +666,6 @@ fn arrival_problems(s: &Scenario) -> Vec<Problem> {
             out.push(problem(&at("target"), format!("no product has id {t:?}; the products are {ids:?}")));
         }
     }
-    out
 }
 
 /// Reads the products of a catalogue file, or of a scenario (its `products` or its catalogue).

@@ -10,6 +10,7 @@ use super::part;
 use super::protocol::{line, FromShard, ToShard};
 use crate::harness::{self, Plan};
 use crate::live::{Live, Phase};
+use crate::model::exit::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 use crate::model::Ledger;
 use crate::model::ShardSummary;
 use crate::model::{ShardSpec, Slice};
@@ -108,63 +109,103 @@ pub async fn drive(
     let scenario_file = root.join(crate::folder::SCENARIO_YAML);
     let yaml = serde_yaml::to_string(s).map_err(|e| e.to_string())?;
     std::fs::write(&scenario_file, &yaml).map_err(|e| format!("cannot write {}: {e}", scenario_file.display()))?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Event)>();
+    let (tx, rx) = mpsc::unbounded_channel::<(usize, Event)>();
     let mut follows = Vec::new();
     for i in 0..shards.count {
-        let spec = ShardSpec { index: i, of: shards.count };
-        let mut cmd = Command::new(&shards.exe);
-        cmd.args(["shard", "--scenario", &scenario_file.to_string_lossy(), "--shard", &spec.to_string()]).args([
-            "--part",
-            &super::child::part_dir(&shards.dir, i).to_string_lossy(),
-            "--run-tag",
-            &plan.run,
-        ]);
-        if s.target.kind == TargetKind::Reference {
-            let urls: Vec<&str> = plan.endpoints.iter().map(|e| e.url.as_str()).collect();
-            cmd.args(["--endpoints", &urls.join(",")]);
-        }
-        if !plan.sources.is_empty() {
-            let sources: Vec<String> = plan.sources.iter().map(|a| a.to_string()).collect();
-            cmd.args(["--sources", &sources.join(",")]);
-        }
-        // Their own process group: the terminal's Ctrl-C reaches the parent, which forwards it.
-        let spawned = cmd
-            .env("MALLOC_ARENA_MAX", "2")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .process_group(0)
-            .spawn();
-        let mut child = spawned.map_err(|e| format!("cannot start shard {spec} ({}): {e}", shards.exe.display()))?;
-        let stdout = child.stdout.take().ok_or("a shard without stdout")?;
-        follows.push(Follow {
-            spec,
-            slice: Slice::of(spec, s.closed_users()),
-            pid: child.id().unwrap_or(0),
-            stdin: child.stdin.take(),
-            ready: false,
-            done: None,
-            seen: (0, 0, Vec::new()),
-            in_flight: 0,
-        });
-        let tx = tx.clone();
-        let index = i as usize;
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(text)) = lines.next_line().await {
-                if let Ok(message) = serde_json::from_str::<FromShard>(&text) {
-                    let _ = tx.send((index, Event::Said(message)));
-                }
-            }
-            let how = match child.wait().await {
-                Ok(status) => describe_exit(status),
-                Err(e) => format!("could not be waited for: {e}"),
-            };
-            let _ = tx.send((index, Event::Exited(how)));
-        });
+        follows.push(spawn_shard(i, s, plan, shards, &scenario_file, tx.clone())?);
     }
     drop(tx);
+    let stopped = follow(s, live, shards.count, &mut follows, rx).await?;
+    for f in &follows {
+        if let Some((code, error)) = &f.done {
+            let fine = *code == 0 || (stopped && (*code == EXIT_INTERRUPTED || *code == EXIT_TERMINATED));
+            if !fine {
+                return Err(format!(
+                    "{} failed (exit {code}): {}",
+                    f.name(),
+                    error.as_deref().unwrap_or("no reason given")
+                ));
+            }
+        }
+    }
+    let parts = (0..shards.count)
+        .map(|i| part::read(&super::child::part_dir(&shards.dir, i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    merge::merge(&parts, stopped).map_err(|e| e.to_string())
+}
+
+/// Starts shard `i` of `shards`, with a task relaying what it says (and its exit) to `tx`.
+fn spawn_shard(
+    i: u32,
+    s: &Scenario,
+    plan: &Plan,
+    shards: &LocalShards,
+    scenario_file: &std::path::Path,
+    tx: mpsc::UnboundedSender<(usize, Event)>,
+) -> Result<Follow, String> {
+    let spec = ShardSpec { index: i, of: shards.count };
+    let mut cmd = Command::new(&shards.exe);
+    cmd.args(["shard", "--scenario", &scenario_file.to_string_lossy(), "--shard", &spec.to_string()]).args([
+        "--part",
+        &super::child::part_dir(&shards.dir, i).to_string_lossy(),
+        "--run-tag",
+        &plan.run,
+    ]);
+    if s.target.kind == TargetKind::Reference {
+        let urls: Vec<&str> = plan.endpoints.iter().map(|e| e.url.as_str()).collect();
+        cmd.args(["--endpoints", &urls.join(",")]);
+    }
+    if !plan.sources.is_empty() {
+        let sources: Vec<String> = plan.sources.iter().map(|a| a.to_string()).collect();
+        cmd.args(["--sources", &sources.join(",")]);
+    }
+    // Their own process group: the terminal's Ctrl-C reaches the parent, which forwards it.
+    let spawned = cmd
+        .env("MALLOC_ARENA_MAX", "2")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn();
+    let mut child = spawned.map_err(|e| format!("cannot start shard {spec} ({}): {e}", shards.exe.display()))?;
+    let stdout = child.stdout.take().ok_or("a shard without stdout")?;
+    let follow = Follow {
+        spec,
+        slice: Slice::of(spec, s.closed_users()),
+        pid: child.id().unwrap_or(0),
+        stdin: child.stdin.take(),
+        ready: false,
+        done: None,
+        seen: (0, 0, Vec::new()),
+        in_flight: 0,
+    };
+    let index = i as usize;
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(text)) = lines.next_line().await {
+            if let Ok(message) = serde_json::from_str::<FromShard>(&text) {
+                let _ = tx.send((index, Event::Said(message)));
+            }
+        }
+        let how = match child.wait().await {
+            Ok(status) => describe_exit(status),
+            Err(e) => format!("could not be waited for: {e}"),
+        };
+        let _ = tx.send((index, Event::Exited(how)));
+    });
+    Ok(follow)
+}
+
+/// Follows the shards until every one is done: releases them at one instant once all are
+/// ready, relays a stop, gives up on one not ready or not done in time. Whether a stop came.
+async fn follow(
+    s: &Scenario,
+    live: &Arc<Live>,
+    count: u32,
+    follows: &mut [Follow],
+    mut rx: mpsc::UnboundedReceiver<(usize, Event)>,
+) -> Result<bool, String> {
     live.set_phase(Phase::Connecting);
     let started = Instant::now();
     let ready_by = started + s.arrival.connect_timeout.0 + READY_GRACE;
@@ -176,9 +217,9 @@ pub async fn drive(
             break;
         }
         if !released && !stopped && follows.iter().all(|f| f.ready) {
-            let at = crate::clock::mono_now() + RELEASE_LEAD + RELEASE_LEAD_PER_SHARD * shards.count;
+            let at = crate::clock::mono_now() + RELEASE_LEAD + RELEASE_LEAD_PER_SHARD * count;
             let message = line(&ToShard::Release { at_mono_ns: at.as_nanos() as u64 });
-            for f in &mut follows {
+            for f in follows.iter_mut() {
                 send(f, &message).await;
             }
             released = true;
@@ -194,7 +235,7 @@ pub async fn drive(
                     .map(Follow::name)
                     .collect();
                 let what = if released || stopped { "did not finish by the run's deadline" } else { "never reported ready" };
-                return Err(give_up(&mut follows, format!("{} {what}", late.join(", "))));
+                return Err(give_up(follows, format!("{} {what}", late.join(", "))));
             }
             _ = crate::interrupt::wait(), if !stopped => {
                 stopped = true;
@@ -203,7 +244,7 @@ pub async fn drive(
                     crate::interrupt::Signal::Interrupt => "SIGINT",
                 });
                 let message = line(&ToShard::Stop { signal: signal.into() });
-                for f in &mut follows {
+                for f in follows.iter_mut() {
                     send(f, &message).await;
                 }
                 live.set_phase(Phase::Draining);
@@ -211,47 +252,41 @@ pub async fn drive(
             }
         };
         let Some((i, event)) = event else { break };
-        let f = &mut follows[i];
-        match event {
-            Event::Said(FromShard::Ready { .. }) => f.ready = true,
-            Event::Said(FromShard::Progress { connected, done, in_flight, counts, stock }) => {
-                let (c0, d0, n0) = std::mem::replace(&mut f.seen, (connected, done, counts.clone()));
-                let delta: Vec<u64> =
-                    counts.iter().enumerate().map(|(k, n)| n.saturating_sub(n0.get(k).copied().unwrap_or(0))).collect();
-                f.in_flight = in_flight;
-                let in_flight = follows.iter().map(|f| f.in_flight).sum();
-                live.add_from_shards(connected.saturating_sub(c0), done.saturating_sub(d0), &delta, in_flight);
-                for (p, st) in stock.iter().enumerate() {
-                    if let Some(st) = st {
-                        live.stock_sample(p, *st);
-                    }
+        if let Err(why) = heard(follows, i, event, live) {
+            return Err(give_up(follows, why));
+        }
+    }
+    Ok(stopped)
+}
+
+/// What shard `i` said or did: readiness, progress relayed to the live view, its end; `Err`
+/// when it exited before saying it was done.
+fn heard(follows: &mut [Follow], i: usize, event: Event, live: &Live) -> Result<(), String> {
+    let f = &mut follows[i];
+    match event {
+        Event::Said(FromShard::Ready { .. }) => f.ready = true,
+        Event::Said(FromShard::Progress { connected, done, in_flight, counts, stock }) => {
+            let (c0, d0, n0) = std::mem::replace(&mut f.seen, (connected, done, counts.clone()));
+            let delta: Vec<u64> =
+                counts.iter().enumerate().map(|(k, n)| n.saturating_sub(n0.get(k).copied().unwrap_or(0))).collect();
+            f.in_flight = in_flight;
+            let in_flight = follows.iter().map(|f| f.in_flight).sum();
+            live.add_from_shards(connected.saturating_sub(c0), done.saturating_sub(d0), &delta, in_flight);
+            for (p, st) in stock.iter().enumerate() {
+                if let Some(st) = st {
+                    live.stock_sample(p, *st);
                 }
             }
-            Event::Said(FromShard::Done { exit_code, error }) => f.done = Some((exit_code, error)),
-            Event::Exited(how) if f.done.is_none() => {
-                let when = if f.ready { "after it was ready" } else { "before it was ready" };
-                let name = f.name();
-                return Err(give_up(&mut follows, format!("{name} {how} {when}")));
-            }
-            Event::Exited(_) => {}
         }
-    }
-    for f in &follows {
-        if let Some((code, error)) = &f.done {
-            let fine = *code == 0 || (stopped && (*code == 130 || *code == 143));
-            if !fine {
-                return Err(format!(
-                    "{} failed (exit {code}): {}",
-                    f.name(),
-                    error.as_deref().unwrap_or("no reason given")
-                ));
-            }
+        Event::Said(FromShard::Done { exit_code, error }) => f.done = Some((exit_code, error)),
+        Event::Exited(how) if f.done.is_none() => {
+            let when = if f.ready { "after it was ready" } else { "before it was ready" };
+            let name = f.name();
+            return Err(format!("{name} {how} {when}"));
         }
+        Event::Exited(_) => {}
     }
-    let parts = (0..shards.count)
-        .map(|i| part::read(&super::child::part_dir(&shards.dir, i)))
-        .collect::<Result<Vec<_>, _>>()?;
-    merge::merge(&parts, stopped).map_err(|e| e.to_string())
+    Ok(())
 }
 
 async fn send(f: &mut Follow, message: &str) {

@@ -4,6 +4,7 @@
 //! (its slice, its lateness, its own send skew, its clock) is kept for the summary.
 
 use super::part::ReadPart;
+use crate::model::exit::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 use crate::model::{Ledger, Overrun, ShardSummary};
 use crate::stats;
 
@@ -18,9 +19,9 @@ pub enum MergeError {
     Incomplete(String),
 }
 
-/// Merges the parts of one run into one ledger on one clock.
-/// `stopped`: the run was interrupted, so parts cut by the same stop (exit 130/143) belong.
-pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSummary>), MergeError> {
+/// The parts in shard order, once they are checked to be every part of one run, each once,
+/// and each finished (or cut by the run's stop).
+fn complete(parts: &[ReadPart], stopped: bool) -> Result<Vec<&ReadPart>, MergeError> {
     let first = parts.first().ok_or(MergeError::Mismatch("no part to merge".into()))?;
     let of = first.part.of;
     for p in parts {
@@ -59,7 +60,7 @@ pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSumm
         return Err(MergeError::Incomplete(format!("shard {} missing: no part given for it", missing.join(", "))));
     }
     let parts: Vec<&ReadPart> = by_index.into_iter().flatten().collect();
-    let cut_by_the_stop = |code: i32| stopped && (code == 130 || code == 143);
+    let cut_by_the_stop = |code: i32| stopped && (code == EXIT_INTERRUPTED || code == EXIT_TERMINATED);
     if let Some(failed) = parts.iter().find(|p| p.part.exit_code != 0 && !cut_by_the_stop(p.part.exit_code)) {
         let p = &failed.part;
         return Err(MergeError::Incomplete(format!(
@@ -73,6 +74,13 @@ pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSumm
             p.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
         )));
     }
+    Ok(parts)
+}
+
+/// Merges the parts of one run into one ledger on one clock.
+/// `stopped`: the run was interrupted, so parts cut by the same stop (exit 130/143) belong.
+pub fn merge(parts: &[ReadPart], stopped: bool) -> Result<(Ledger, Vec<ShardSummary>), MergeError> {
+    let parts = complete(parts, stopped)?;
     // One boot of one machine: CLOCK_MONOTONIC is exact. Otherwise the wall clocks.
     let one_machine = parts.iter().all(|p| p.part.boot_id.is_some() && p.part.boot_id == parts[0].part.boot_id);
     let origin = |p: &ReadPart| if one_machine { p.part.epoch.mono_us } else { p.part.epoch.unix_us };

@@ -310,8 +310,20 @@ fn typed_fit(s: &Scenario, t: &RequestTemplate, at: &[Seg]) -> Result<(), Proble
 /// Every problem of an `http` target's section, compiled as the run would.
 pub fn problems(s: &Scenario) -> Vec<Problem> {
     let mut out = Vec::new();
+    request_problems(s, &mut out);
+    setup_problems(s, &mut out);
+    truth_problems(s, &mut out);
+    out
+}
+
+fn key(k: &'static str) -> Vec<Seg> {
+    vec![Seg::Key("target"), Seg::Key(k)]
+}
+
+/// The URLs, the order (its request, outcome rules and status poll), the warm-up, the login
+/// and the stock probe.
+fn request_problems(s: &Scenario, out: &mut Vec<Problem>) {
     let t = &s.target;
-    let key = |k: &'static str| vec![Seg::Key("target"), Seg::Key(k)];
     if t.urls.is_empty() {
         out.push(problem(&key("kind"), "an http target needs `urls`, e.g. [http://localhost:8000]"));
     }
@@ -359,6 +371,11 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             out.push(p);
         }
     }
+}
+
+/// Each step of `setup`: parsed, and its truth source present.
+fn setup_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    let t = &s.target;
     for (i, spec) in t.setup.iter().enumerate() {
         use crate::scenario::target::SetupStep;
         let at = [Seg::Key("target"), Seg::Key("setup"), Seg::Index(i)];
@@ -389,6 +406,11 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             out.push(p);
         }
     }
+}
+
+/// One truth source, its URL's scheme, and what it reads.
+fn truth_problems(s: &Scenario, out: &mut Vec<Problem>) {
+    let t = &s.target;
     let sources = [s.truth.sql.is_some(), s.truth.redis.is_some(), s.truth.http.is_some()];
     let tk = |k: &'static str| vec![Seg::Key("truth"), Seg::Key(k)];
     match sources.iter().filter(|x| **x).count() {
@@ -434,5 +456,4 @@ pub fn problems(s: &Scenario) -> Vec<Problem> {
             out.push(p);
         }
     }
-    out
 }

@@ -204,69 +204,22 @@ impl ReferenceTarget {
         } else {
             None
         };
-        let mut target = match opts.placement {
-            Placement::InProcess => {
-                let mut servers = Vec::new();
-                for c in &configs {
-                    let srv = server::start(c, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-                        .await
-                        .map_err(|e| TargetError::Start(e.to_string()))?;
-                    servers.push(srv);
-                }
-                ReferenceTarget {
-                    base_urls: servers.iter().map(RunningServer::url).collect(),
-                    placement: Placement::InProcess,
-                    info: info(s, Placement::InProcess, 1, &opts.store),
-                    admin_token,
-                    running: Running::InProcess(servers),
-                    shared,
-                    store: opts.store.location.clone(),
-                    own_redis: own_redis.clone(),
-                    keep_data: opts.keep_data,
-                    alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
-                    _tracked: tracked,
-                }
-            }
-            Placement::ChildProcesses => {
-                let exe = match &opts.server_exe {
-                    Some(p) => p.clone(),
-                    None => std::env::current_exe()
-                        .map_err(|e| TargetError::Start(format!("cannot find own executable: {e}")))?,
-                };
-                let client = reqwest::Client::builder()
-                    .no_proxy()
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                    .map_err(|e| TargetError::Start(e.to_string()))?;
-                let mut slots = Vec::new();
-                let mut base_urls = Vec::new();
-                // Each worker of an instance is a process of its own, numbered apart from
-                // every other process on the store.
-                let workers = opts.workers.max(1);
-                for c in &configs {
-                    for w in 0..workers {
-                        let config = ServerConfig { instance: c.instance * workers + w, ..c.clone() };
-                        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                        let (child, addr) = spawn_child(&exe, &config, any_port).await?;
-                        slots.push(Worker { child: Some(child), config, addr });
-                        base_urls.push(format!("http://{addr}"));
-                    }
-                }
-                let workers = Arc::new(Workers { exe, per_instance: workers, slots: tokio::sync::Mutex::new(slots) });
-                ReferenceTarget {
-                    base_urls,
-                    placement: Placement::ChildProcesses,
-                    info: info(s, Placement::ChildProcesses, opts.workers, &opts.store),
-                    admin_token,
-                    running: Running::Children { workers, client },
-                    shared,
-                    store: opts.store.location.clone(),
-                    own_redis: own_redis.clone(),
-                    keep_data: opts.keep_data,
-                    alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
-                    _tracked: tracked,
-                }
-            }
+        let (base_urls, running, workers) = match opts.placement {
+            Placement::InProcess => start_in_process(&configs).await?,
+            Placement::ChildProcesses => start_children(opts, &configs).await?,
+        };
+        let mut target = ReferenceTarget {
+            base_urls,
+            placement: opts.placement,
+            info: info(s, opts.placement, workers, &opts.store),
+            admin_token,
+            running,
+            shared,
+            store: opts.store.location.clone(),
+            own_redis: own_redis.clone(),
+            keep_data: opts.keep_data,
+            alive_product: s.products.first().map(|p| p.id.clone()).unwrap_or_default(),
+            _tracked: tracked,
         };
         if let Some(store) = &target.shared {
             target.info.store_version = store.version().await;
@@ -523,6 +476,52 @@ impl Target for ReferenceTarget {
             own_redis: self.own_redis.clone(),
         }))
     }
+}
+
+/// The instances as servers of this process: their URLs, how they run, 1 worker each.
+async fn start_in_process(configs: &[ServerConfig]) -> Result<(Vec<String>, Running, u32), TargetError> {
+    let mut servers = Vec::new();
+    for c in configs {
+        let srv = server::start(c, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .map_err(|e| TargetError::Start(e.to_string()))?;
+        servers.push(srv);
+    }
+    Ok((servers.iter().map(RunningServer::url).collect(), Running::InProcess(servers), 1))
+}
+
+/// The instances as `flashbench serve` child processes, `opts.workers` per instance: their
+/// URLs, how they run, the workers per instance.
+async fn start_children(
+    opts: &TargetOptions,
+    configs: &[ServerConfig],
+) -> Result<(Vec<String>, Running, u32), TargetError> {
+    let exe = match &opts.server_exe {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(|e| TargetError::Start(format!("cannot find own executable: {e}")))?,
+    };
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| TargetError::Start(e.to_string()))?;
+    let mut slots = Vec::new();
+    let mut base_urls = Vec::new();
+    // Each worker of an instance is a process of its own, numbered apart from every other
+    // process on the store.
+    let workers = opts.workers.max(1);
+    for c in configs {
+        for w in 0..workers {
+            let config = ServerConfig { instance: c.instance * workers + w, ..c.clone() };
+            let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            let (child, addr) = spawn_child(&exe, &config, any_port).await?;
+            slots.push(Worker { child: Some(child), config, addr });
+            base_urls.push(format!("http://{addr}"));
+        }
+    }
+    let per_instance = workers;
+    let workers = Arc::new(Workers { exe, per_instance, slots: tokio::sync::Mutex::new(slots) });
+    Ok((base_urls, Running::Children { workers, client }, opts.workers))
 }
 
 /// What faults act on in a reference target: its processes, its instances' admin routes and

@@ -73,6 +73,43 @@ fn generate(seed: u64, store: Store) -> Run {
     let mut r = Rng(seed);
     let stock = 1 + r.below(6) as u32;
     let buyers = 1 + r.below(12) as u32;
+    let planned = plan(&mut r, buyers);
+    let mut h = Sequential { left: stock as i64, held: vec![None; buyers as usize], orders: Vec::new() };
+    let mut attempts = h.run(&mut r, &planned);
+    // A buyer none of whose attempts was answered, with stock left, went without: a correct
+    // server can do nothing about an attempt it never received, so give it the unit by a retry.
+    for buyer in 0..buyers {
+        if h.held[buyer as usize].is_none() && h.left > 0 {
+            h.left -= 1;
+            let id = h.order(buyer);
+            let sent = 3_000 + r.below(1_000);
+            let mut a = attempt(buyer, 9, sent, sent + 50, Outcome::Won, 201);
+            a.order_id = Some(id);
+            attempts.push(a);
+        }
+    }
+    let orders = match store {
+        Store::Orders => Some(h.orders),
+        Store::Buyerless => Some(h.orders.into_iter().map(|o| Order { buyer_id: String::new(), ..o }).collect()),
+        Store::StockOnly => None,
+    };
+    let truth = Truth {
+        products: vec![ProductTruth {
+            id: "p".into(),
+            initial_stock: u64::from(stock),
+            final_stock: Some(h.left),
+            stores: 1,
+        }],
+        orders,
+        reading: TruthReading { quiet: true, settled: true, reads: 2, ..TruthReading::default() },
+    };
+    let ledger = Ledger { products: vec!["p".into()], buyers, attempts, ..Ledger::default() };
+    Run { kind: store, stock, buyers, ledger, truth }
+}
+
+/// Each buyer's attempts: sessions at once, each with its send, its linearization point and
+/// its answer, some answers lost.
+fn plan(r: &mut Rng, buyers: u32) -> Vec<Planned> {
     let mut planned = Vec::new();
     for buyer in 0..buyers {
         // Sessions: several attempts of one buyer at once; retries: one after another.
@@ -94,117 +131,71 @@ fn generate(seed: u64, store: Store) -> Run {
             });
         }
     }
-    // The store, sequentially, in the order the attempts take effect.
-    let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_by_key(|&i| (planned[i].lin, i));
-    let mut left = stock as i64;
-    let mut held: Vec<Option<String>> = vec![None; buyers as usize];
-    let mut orders = Vec::new();
-    let mut attempts: Vec<Option<Attempt>> = (0..planned.len()).map(|_| None).collect();
-    for i in order {
-        let p = &planned[i];
-        let (outcome, order_id) = match &held[p.buyer as usize] {
-            // Another session or a retry of a buyer who holds its order: the same order again.
-            Some(id) => (Outcome::Won, Some(id.clone())),
-            None if left > 0 => {
-                left -= 1;
-                let id = format!("o{}", orders.len());
-                orders.push(Order {
-                    id: id.clone(),
-                    product_id: "p".into(),
-                    buyer_id: format!("buyer-{}", p.buyer),
-                    quantity: 1,
-                });
-                held[p.buyer as usize] = Some(id.clone());
-                (Outcome::Won, Some(id))
-            }
-            None => (Outcome::SoldOut, None),
-        };
-        let outcome = if p.lost_answer {
-            match r.below(3) {
-                0 => Outcome::Timeout,
-                _ => Outcome::Error,
-            }
-        } else {
-            outcome
-        };
-        attempts[i] = Some(Attempt {
-            repetition: 1,
-            buyer: p.buyer,
-            product: 0,
-            instance: 0,
-            attempt: p.attempt,
-            intended_us: p.sent,
-            sent_us: p.sent,
-            done_us: p.done,
-            status: match outcome {
+    planned
+}
+
+/// A correct store, applying the attempts one at a time: what is left, who holds an order.
+struct Sequential {
+    left: i64,
+    held: Vec<Option<String>>,
+    orders: Vec<Order>,
+}
+
+impl Sequential {
+    /// A new order of `buyer`'s: its id.
+    fn order(&mut self, buyer: u32) -> String {
+        let id = format!("o{}", self.orders.len());
+        self.orders.push(Order {
+            id: id.clone(),
+            product_id: "p".into(),
+            buyer_id: format!("buyer-{buyer}"),
+            quantity: 1,
+        });
+        id
+    }
+
+    /// The attempts, applied in the order they take effect; each with the answer its buyer got.
+    fn run(&mut self, r: &mut Rng, planned: &[Planned]) -> Vec<Attempt> {
+        let mut order: Vec<usize> = (0..planned.len()).collect();
+        order.sort_by_key(|&i| (planned[i].lin, i));
+        let mut attempts: Vec<Option<Attempt>> = (0..planned.len()).map(|_| None).collect();
+        for i in order {
+            let p = &planned[i];
+            let (outcome, order_id) = match self.held[p.buyer as usize].clone() {
+                // Another session or a retry of a buyer who holds its order: the same order again.
+                Some(id) => (Outcome::Won, Some(id)),
+                None if self.left > 0 => {
+                    self.left -= 1;
+                    let id = self.order(p.buyer);
+                    self.held[p.buyer as usize] = Some(id.clone());
+                    (Outcome::Won, Some(id))
+                }
+                None => (Outcome::SoldOut, None),
+            };
+            let outcome = if p.lost_answer {
+                match r.below(3) {
+                    0 => Outcome::Timeout,
+                    _ => Outcome::Error,
+                }
+            } else {
+                outcome
+            };
+            let status = match outcome {
                 Outcome::Won => 201,
                 Outcome::SoldOut => 409,
                 Outcome::Error if r.chance(50) => 500,
                 _ => 0,
-            },
-            outcome,
-            resolved: None,
-            order_id: if outcome == Outcome::Won && !p.idless { order_id } else { None },
-            error: None,
-            accepted_us: None,
-            shard: 0,
-            session: 0,
-        });
-    }
-    let attempts: Vec<Attempt> = attempts.into_iter().flatten().collect();
-    // A buyer none of whose attempts was answered, with stock left, went without: a correct
-    // server can do nothing about an attempt it never received, so give it the unit by a retry.
-    let mut attempts = attempts;
-    for buyer in 0..buyers {
-        let got = held[buyer as usize].is_some();
-        if !got && left > 0 {
-            left -= 1;
-            let id = format!("o{}", orders.len());
-            orders.push(Order {
-                id: id.clone(),
-                product_id: "p".into(),
-                buyer_id: format!("buyer-{buyer}"),
-                quantity: 1,
-            });
-            let sent = 3_000 + r.below(1_000);
-            attempts.push(Attempt {
-                repetition: 1,
-                buyer,
-                product: 0,
-                instance: 0,
-                attempt: 9,
-                intended_us: sent,
-                sent_us: sent,
-                done_us: sent + 50,
-                status: 201,
-                outcome: Outcome::Won,
-                resolved: None,
-                order_id: Some(id),
-                error: None,
-                accepted_us: None,
-                shard: 0,
-                session: 0,
-            });
+            };
+            let mut a = attempt(p.buyer, p.attempt, p.sent, p.done, outcome, status);
+            a.order_id = if outcome == Outcome::Won && !p.idless { order_id } else { None };
+            attempts[i] = Some(a);
         }
+        attempts.into_iter().flatten().collect()
     }
-    let orders = match store {
-        Store::Orders => Some(orders),
-        Store::Buyerless => Some(orders.into_iter().map(|o| Order { buyer_id: String::new(), ..o }).collect()),
-        Store::StockOnly => None,
-    };
-    let truth = Truth {
-        products: vec![ProductTruth {
-            id: "p".into(),
-            initial_stock: u64::from(stock),
-            final_stock: Some(left),
-            stores: 1,
-        }],
-        orders,
-        reading: TruthReading { quiet: true, settled: true, reads: 2, ..TruthReading::default() },
-    };
-    let ledger = Ledger { products: vec!["p".into()], buyers, attempts, ..Ledger::default() };
-    Run { kind: store, stock, buyers, ledger, truth }
+}
+
+fn attempt(buyer: u32, attempt: u32, sent: u64, done: u64, outcome: Outcome, status: u16) -> Attempt {
+    Attempt { attempt, done_us: done, status, order_id: None, ..crate::fixtures::attempt(buyer, outcome, sent) }
 }
 
 impl Run {

@@ -28,102 +28,119 @@ use std::collections::BTreeMap;
 
 pub fn check(input: &Input) -> Check {
     let s = input.scenario;
-    let wanted = s.orders_wanted();
-    let demand = s.eligible_demand();
-    let mut failures = Vec::new();
-    let mut examples = Vec::new();
-    let mut open = Vec::new();
-    let mut fine = Vec::new();
-    let (mut unmet_all, mut unresolved_all) = (0usize, 0usize);
+    let (wanted, demand) = (s.orders_wanted(), s.eligible_demand());
+    let mut f = Findings::default();
     for h in &input.history.products {
-        let Some(final_stock) = h.final_stock else {
-            open.push(format!("{}: not in the store", h.id));
-            continue;
-        };
-        if final_stock < h.quantity {
-            match early_sold_out(h) {
-                Some((line, example)) => {
-                    failures.push(line);
-                    examples.push(example);
-                }
-                None => fine.push(format!("{}: sold out", h.id)),
-            }
-            continue;
-        }
-        let sold_out: Vec<&Op> = h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).collect();
-        if !sold_out.is_empty() {
-            failures.push(format!(
-                "{}: {} while {} remained",
-                h.id,
-                count(sold_out.len() as u64, "sold_out answer"),
-                count(final_stock, "unit")
-            ));
-            examples.extend(sold_out.iter().map(|op| format!("{} sold_out at {}", op.who(), ms(op.attempt.done_us))));
-        }
-        let held = h.holdings();
-        let mut unmet: Vec<&str> = Vec::new();
-        let mut unresolved = 0;
-        for (&buyer, n) in &held {
-            match n {
-                Some(n) if *n < wanted => unmet.push(buyer),
-                None => unresolved += 1,
-                Some(_) => {}
-            }
-        }
-        unmet_all += unmet.len();
-        unresolved_all += unresolved;
-        if !unmet.is_empty() {
-            let ended = how_they_ended(h, &unmet);
-            failures.push(format!(
-                "{}: {} left unsold while {} who wanted them went without ({ended})",
-                h.id,
-                count(final_stock, "unit"),
-                count(unmet.len() as u64, "buyer")
-            ));
-            // Indeterminate attempts first: they are the ones a reader would doubt.
-            let last = last_attempts(h);
-            let mut last: Vec<&Op> = unmet.iter().filter_map(|b| last.get(b).copied()).collect();
-            last.sort_by_key(|op| (!op.attempt.outcome.is_open(), op.attempt.buyer));
-            examples.extend(last.iter().map(|op| format!("{}: {}", op.who(), label(op))));
-        } else if unresolved > 0 {
-            open.push(format!(
-                "{}: {} unsold, and {} had attempts the store cannot resolve; \
-                 they could account for the unsold stock",
-                h.id,
-                count(final_stock, "unit"),
-                count(unresolved as u64, "buyer")
-            ));
-        } else if sold_out.is_empty() {
-            let wanting = demand.get(h.index).copied().unwrap_or(0);
-            let why = if (wanting as i64) < h.initial {
-                format!("demand {wanting} < stock {}", h.initial)
-            } else {
-                format!("{} unsold", count(final_stock, "unit"))
-            };
-            let tried: std::collections::BTreeSet<u32> =
-                input.ledger.attempts.iter().filter(|a| a.product as usize == h.index).map(|a| a.buyer).collect();
-            let silent = tried.len().saturating_sub(held.len());
-            let who = if silent == 0 {
-                "every buyer got what it wanted".to_string()
-            } else {
-                format!("every buyer who sent a request got what it wanted ({silent} sent none)")
-            };
-            fine.push(format!("{}: {who} ({why})", h.id));
-        }
+        product(input, h, wanted, &demand, &mut f);
     }
-    let (status, detail) = if !failures.is_empty() {
-        (Status::Fail, failures.join("; "))
-    } else if !open.is_empty() {
-        (Status::NotApplicable, format!("cannot be decided: {}", open.join("; ")))
+    let (status, detail) = if !f.failures.is_empty() {
+        (Status::Fail, f.failures.join("; "))
+    } else if !f.open.is_empty() {
+        (Status::NotApplicable, format!("cannot be decided: {}", f.open.join("; ")))
     } else {
-        (Status::Pass, fine.join("; "))
+        (Status::Pass, f.fine.join("; "))
     };
     let unsold: i64 = input.history.products.iter().filter_map(|h| h.final_stock).sum();
     Check::new(Invariant::NoUndersell, status, detail)
         .count("final_stock", unsold)
-        .count("buyers_went_without", unmet_all)
-        .count("buyers_unresolved", unresolved_all)
-        .examples(examples)
+        .count("buyers_went_without", f.unmet_all)
+        .count("buyers_unresolved", f.unresolved_all)
+        .examples(f.examples)
+}
+
+/// What the products showed: failures with examples, what cannot be decided, what held.
+#[derive(Default)]
+struct Findings {
+    failures: Vec<String>,
+    examples: Vec<String>,
+    open: Vec<String>,
+    fine: Vec<String>,
+    unmet_all: usize,
+    unresolved_all: usize,
+}
+
+/// One product: sold out too early, sold out while stock remained, or stock left while
+/// buyers who wanted it went without.
+fn product(input: &Input, h: &ProductHistory, wanted: u32, demand: &[u64], f: &mut Findings) {
+    let Some(final_stock) = h.final_stock else {
+        f.open.push(format!("{}: not in the store", h.id));
+        return;
+    };
+    if final_stock < h.quantity {
+        match early_sold_out(h) {
+            Some((line, example)) => {
+                f.failures.push(line);
+                f.examples.push(example);
+            }
+            None => f.fine.push(format!("{}: sold out", h.id)),
+        }
+        return;
+    }
+    let sold_out: Vec<&Op> = h.ops.iter().filter(|op| op.outcome() == Outcome::SoldOut).collect();
+    if !sold_out.is_empty() {
+        f.failures.push(format!(
+            "{}: {} while {} remained",
+            h.id,
+            count(sold_out.len() as u64, "sold_out answer"),
+            count(final_stock, "unit")
+        ));
+        f.examples.extend(sold_out.iter().map(|op| format!("{} sold_out at {}", op.who(), ms(op.attempt.done_us))));
+    }
+    let held = h.holdings();
+    let mut unmet: Vec<&str> = Vec::new();
+    let mut unresolved = 0;
+    for (&buyer, n) in &held {
+        match n {
+            Some(n) if *n < wanted => unmet.push(buyer),
+            None => unresolved += 1,
+            Some(_) => {}
+        }
+    }
+    f.unmet_all += unmet.len();
+    f.unresolved_all += unresolved;
+    if !unmet.is_empty() {
+        let ended = how_they_ended(h, &unmet);
+        f.failures.push(format!(
+            "{}: {} left unsold while {} who wanted them went without ({ended})",
+            h.id,
+            count(final_stock, "unit"),
+            count(unmet.len() as u64, "buyer")
+        ));
+        // Indeterminate attempts first: they are the ones a reader would doubt.
+        let last = last_attempts(h);
+        let mut last: Vec<&Op> = unmet.iter().filter_map(|b| last.get(b).copied()).collect();
+        last.sort_by_key(|op| (!op.attempt.outcome.is_open(), op.attempt.buyer));
+        f.examples.extend(last.iter().map(|op| format!("{}: {}", op.who(), label(op))));
+    } else if unresolved > 0 {
+        f.open.push(format!(
+            "{}: {} unsold, and {} had attempts the store cannot resolve; \
+             they could account for the unsold stock",
+            h.id,
+            count(final_stock, "unit"),
+            count(unresolved as u64, "buyer")
+        ));
+    } else if sold_out.is_empty() {
+        f.fine.push(all_served(input, h, demand, final_stock, held.len()));
+    }
+}
+
+/// "every buyer got what it wanted (demand 3 < stock 5)": a product no buyer went without.
+fn all_served(input: &Input, h: &ProductHistory, demand: &[u64], final_stock: i64, held: usize) -> String {
+    let wanting = demand.get(h.index).copied().unwrap_or(0);
+    let why = if (wanting as i64) < h.initial {
+        format!("demand {wanting} < stock {}", h.initial)
+    } else {
+        format!("{} unsold", count(final_stock, "unit"))
+    };
+    let tried: std::collections::BTreeSet<u32> =
+        input.ledger.attempts.iter().filter(|a| a.product as usize == h.index).map(|a| a.buyer).collect();
+    let silent = tried.len().saturating_sub(held);
+    let who = if silent == 0 {
+        "every buyer got what it wanted".to_string()
+    } else {
+        format!("every buyer who sent a request got what it wanted ({silent} sent none)")
+    };
+    format!("{}: {who} ({why})", h.id)
 }
 
 /// On a product that sold out: the first `sold_out` answer that completed before enough sales

@@ -3,7 +3,11 @@
 
 use super::{color, e, empty, px, pxi, span, Area, Data, Draw, Drawn, FONT, LEGEND_ROOM};
 use crate::model::Outcome;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+
+/// Bins of the send-skew histogram.
+const BINS: usize = 50;
 
 pub struct SendSkew<'a>(pub &'a Data<'a>);
 
@@ -21,7 +25,7 @@ impl Draw for SendSkew<'_> {
         }
         skew.sort_by(f64::total_cmp);
         let max = skew[skew.len() - 1].max(0.001);
-        let bins = 50usize;
+        let bins = BINS;
         let width = max / bins as f64;
         let mut counts = vec![0u64; bins + 1];
         for s in &skew {
@@ -61,28 +65,7 @@ impl Draw for SendSkew<'_> {
             .map_err(e)?;
         let c = color(Outcome::SoldOut);
         if shards.len() > 1 {
-            let mut base = vec![0u64; bins + 1];
-            for (k, shard) in shards.iter().enumerate() {
-                let mut mine = vec![0u64; bins + 1];
-                let of_shard = firsts().filter(|a| a.shard == *shard);
-                of_shard.clone().for_each(|a| mine[(skew_ms(a) / width) as usize] += 1);
-                let sc = super::compare::PALETTE[k % super::compare::PALETTE.len()];
-                let bars = mine.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
-                    let x0 = i as f64 * width;
-                    let y0 = base[i] as f64;
-                    Rectangle::new([(x0, y0), (x0 + width, y0 + *n as f64)], sc.mix(0.85).filled())
-                });
-                chart.draw_series(bars.collect::<Vec<_>>()).map_err(e)?;
-                mine.iter().enumerate().for_each(|(i, n)| base[i] += n);
-                if k < super::compare::PALETTE.len() {
-                    entries
-                        .bar(format!("shard {shard} ({})", crate::text::count(of_shard.count() as u64, "buyer")), sc);
-                }
-            }
-            if shards.len() > super::compare::PALETTE.len() {
-                entries
-                    .bar(format!("… {} more shards (colours repeat)", shards.len() - super::compare::PALETTE.len()), c);
-            }
+            stacked_by_shard(&mut chart, d, &shards, width, &mut entries, c)?;
         } else {
             chart
                 .draw_series(counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
@@ -101,6 +84,43 @@ impl Draw for SendSkew<'_> {
         }
         entries.draw(root, &chart)
     }
+}
+
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Several shards: each one's buyers stacked in its own colour, bins `width` ms wide.
+fn stacked_by_shard<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Plot<'a, DB>,
+    d: &Data,
+    shards: &[u32],
+    width: f64,
+    entries: &mut super::Legend,
+    c: RGBColor,
+) -> Drawn {
+    let firsts = || d.ledger.attempts.iter().filter(|a| a.attempt == 1);
+    let skew_ms = |a: &crate::model::Attempt| a.sent_us.saturating_sub(a.intended_us) as f64 / 1000.0;
+    let bins = BINS;
+    let mut base = vec![0u64; bins + 1];
+    for (k, shard) in shards.iter().enumerate() {
+        let mut mine = vec![0u64; bins + 1];
+        let of_shard = firsts().filter(|a| a.shard == *shard);
+        of_shard.clone().for_each(|a| mine[(skew_ms(a) / width) as usize] += 1);
+        let sc = super::compare::PALETTE[k % super::compare::PALETTE.len()];
+        let bars = mine.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
+            let x0 = i as f64 * width;
+            let y0 = base[i] as f64;
+            Rectangle::new([(x0, y0), (x0 + width, y0 + *n as f64)], sc.mix(0.85).filled())
+        });
+        chart.draw_series(bars.collect::<Vec<_>>()).map_err(e)?;
+        mine.iter().enumerate().for_each(|(i, n)| base[i] += n);
+        if k < super::compare::PALETTE.len() {
+            entries.bar(format!("shard {shard} ({})", crate::text::count(of_shard.count() as u64, "buyer")), sc);
+        }
+    }
+    if shards.len() > super::compare::PALETTE.len() {
+        entries.bar(format!("… {} more shards (colours repeat)", shards.len() - super::compare::PALETTE.len()), c);
+    }
+    Ok(())
 }
 
 /// Each buyer's arrival rank (1 = first), by its first attempt's intended instant (its arrival
