@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the checker and the gates", &["resolve", "verify", "threshold", "baseline", "stats", "fairness", "timeseries"]),
     ("run: prepare, execute, conclude, judge", &["run"]),
     ("report and shard", &["report", "shard"]),
-    ("cli", &["cli", "compare", "probe"]),
+    ("cli", &["cli"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
