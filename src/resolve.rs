@@ -2,7 +2,7 @@
 //!
 //! An `error` or `timeout` attempt may or may not have taken effect; the store knows. The
 //! stored orders are attributed to the attempts that explain them once, in
-//! [`crate::verify::history`]: by the ids answers named, then per buyer, then (for orders that
+//! `verify::history`: by the ids answers named, then per buyer, then (for orders that
 //! name no buyer) per product. An open attempt no order is left for had **no effect**; one
 //! whose buyer's orders cover all its open attempts **took effect**; where only some are
 //! covered, which cannot be told, so each is **unknown** (the count is still exact). Without
@@ -21,7 +21,7 @@ use crate::scenario::Scenario;
 
 /// Resolves every open attempt (indeterminate, or accepted without a final status) of
 /// `ledger` against `truth` (setting `resolved`) and returns the counts. The resolutions are
-/// the history's ([`crate::verify::history`]): the checker reads the same attribution.
+/// the history's (`verify::history`): the checker reads the same attribution.
 pub fn resolve(s: &Scenario, ledger: &mut Ledger, truth: &Truth) -> Indeterminate {
     let resolutions = crate::verify::history::History::build(s, ledger, truth).resolutions(ledger.attempts.len());
     for (a, r) in ledger.attempts.iter_mut().zip(resolutions) {

@@ -29,6 +29,7 @@ pub async fn buy(
     let plan = &shared.plan;
     let host = &plan.endpoint_of(user).host;
     let out = Record { shared, user };
+    let who = Who::of(shared, user);
     let mut won = 0;
     let mut intended = first_intended;
     let mut request = first_request;
@@ -48,7 +49,7 @@ pub async fn buy(
             shared.cut_by_deadline.fetch_add(1, Ordering::Relaxed);
             break;
         }
-        let one = One { shared, user, attempt, intended, timeout: s.request_timeout.0.min(left) };
+        let one = One { shared, user, who, attempt, intended, timeout: s.request_timeout.0.min(left) };
         let outcome = one.make(conn, &request, &vars, &out).await;
         match next_after(shared, outcome, attempt, &mut won) {
             Next::Stop => break,
@@ -104,10 +105,34 @@ fn next_after(shared: &Shared, outcome: Outcome, attempt: u32, won: &mut u32) ->
     }
 }
 
+/// Whose attempts a harness user makes, found once per user: its buyer and session, the
+/// product it buys and the instance it talks to.
+#[derive(Clone, Copy)]
+struct Who {
+    buyer: u32,
+    session: u32,
+    product: u32,
+    instance: u32,
+}
+
+impl Who {
+    fn of(shared: &Shared, user: u32) -> Who {
+        let s = &shared.scenario;
+        let buyer = s.buyer_of(user);
+        Who {
+            buyer,
+            session: s.session_of(user),
+            product: s.product_of(buyer) as u32,
+            instance: (user as usize % shared.plan.endpoints.len().max(1)) as u32,
+        }
+    }
+}
+
 /// One attempt of one harness user.
 struct One<'a> {
     shared: &'a Shared,
     user: u32,
+    who: Who,
     attempt: u32,
     intended: Instant,
     /// The request timeout, shortened to what is left before the run's deadline.
@@ -129,16 +154,15 @@ impl One<'_> {
     /// order's status, and records the attempt; its outcome.
     async fn make(&self, conn: &mut BuyerConn, request: &[u8], vars: &BuyerVars, out: &Record<'_>) -> Outcome {
         let shared = self.shared;
-        let s = &shared.scenario;
-        let (buyer, session) = (s.buyer_of(self.user), s.session_of(self.user));
+        let Who { buyer, session, product, instance } = self.who;
         let before = Instant::now();
         // Should the harness stop waiting for this buyer (goose stalled past the deadline),
         // the attempt is still in the ledger: a `timeout`, for truth to settle.
         let in_flight = Attempt {
             repetition: 1,
             buyer,
-            product: s.product_of(buyer) as u32,
-            instance: (self.user as usize % shared.plan.endpoints.len().max(1)) as u32,
+            product,
+            instance,
             attempt: self.attempt,
             intended_us: shared.micros(self.intended),
             sent_us: shared.micros(before.max(self.intended)),

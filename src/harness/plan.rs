@@ -89,7 +89,7 @@ pub struct Plan {
     /// This run's tag (`{run}`).
     pub run: String,
     /// Local addresses buyers' connections are bound to, spread over buyers (empty: the
-    /// kernel chooses); see [`crate::limits::source_addresses`].
+    /// kernel chooses); see `limits::source_addresses`.
     pub sources: Vec<std::net::IpAddr>,
 }
 

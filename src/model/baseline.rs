@@ -1,6 +1,6 @@
 //! Baselines as data: a regression limit (`latency.won.p99` may grow 20 %), and the comparison
 //! with a baseline run as `summary.json` carries it, one row per metric with both values, the
-//! change and the limit. Made by `crate::baseline`.
+//! change and the limit. Made by `baseline`.
 
 use super::threshold::{Metric, Stat};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! The invariant names (public interface: `summary.json`, scenario `expect`), their kinds,
-//! and what one checker found. The checkers are `crate::verify`.
+//! and what one checker found. The checkers are `verify`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

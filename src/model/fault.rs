@@ -1,5 +1,5 @@
 //! Faults as data: the kinds a scenario can ask for, and each fault as it happened with what
-//! the load saw while it lasted. Carried out by `crate::faults`.
+//! the load saw while it lasted. Carried out by `faults`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

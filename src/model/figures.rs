@@ -1,6 +1,6 @@
 //! The figures of a run as `summary.json` carries them: latency and send-skew percentiles,
 //! queued orders, error messages, indeterminate attempts and what they did, fairness, memory.
-//! Computed by `crate::stats`, `crate::resolve`, `crate::fairness` and `crate::resources`.
+//! Computed by `stats`, `resolve`, `fairness` and `resources`.
 
 use super::{Ledger, Outcome, Resolution};
 use serde::{Deserialize, Serialize};

@@ -38,7 +38,7 @@ pub struct Attempt {
     #[serde(default)]
     pub accepted_us: Option<u64>,
     /// Which shard's process made the attempt (0 for a run in one process; see
-    /// [`crate::shard`]). Last in `ledger.csv`, and 0 when an older file has no such column.
+    /// `shard`). Last in `ledger.csv`, and 0 when an older file has no such column.
     #[serde(default)]
     pub shard: u32,
     /// Which of its buyer's concurrent sessions made it (`buyers.sessions`; 0 for the first).
@@ -116,7 +116,7 @@ pub struct Ledger {
     #[serde(default)]
     pub stream_start_us: Option<u64>,
     /// The ledger's epoch on the machine's clocks, so parts written by several processes
-    /// can be put on one clock ([`crate::shard::merge`]).
+    /// can be put on one clock (`shard::merge`).
     #[serde(default)]
     pub epoch: Option<Epoch>,
     /// With a release given from outside (a shard): how late this process's gate started

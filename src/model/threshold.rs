@@ -3,7 +3,7 @@
 //! `latency.all.p99.9 < 200ms`, `rate.error == 0`, `count.won == 5`, `throughput > 1000/s`,
 //! `send_skew.p99 < 2ms`. A metric, an operator and a value with its unit. The same metric
 //! names serve the baseline's regression limits. Evaluated against a run in
-//! `crate::threshold`.
+//! `threshold`.
 
 use super::Outcome;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Ground truth as data: the stored orders, each product's stock at the start and the end, and
-//! how the reading was made. Read by `crate::truth`; what the checkers judge.
+//! how the reading was made. Read by `truth`; what the checkers judge.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -235,20 +235,6 @@ fn build_summary(
     verdict: &Verdict,
 ) -> Summary {
     let (s, file, started_at) = (ctx.s, ctx.file, ctx.started_at);
-    let demand = s.eligible_demand_without(&ledger.dropped_buyers());
-    let products = s
-        .products
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ProductSummary {
-            id: p.id.clone(),
-            initial_stock: u64::from(p.stock),
-            final_stock: truth.and_then(|t| t.products[i].final_stock),
-            orders: truth.and_then(|t| t.orders_of(i)),
-            units_ordered: truth.and_then(|t| t.units_ordered(i)).map_or(0, |u| u.max(0) as u64),
-            eligible_demand: demand.get(i).copied().unwrap_or(0),
-        })
-        .collect();
     Summary {
         flashbench_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: s.name.clone(),
@@ -262,7 +248,7 @@ fn build_summary(
         target: ctx.target.clone(),
         buyers: s.total_buyers(),
         attempts: ledger.attempts.len() as u64,
-        products,
+        products: products_of(s, ledger, truth),
         outcomes: stats::outcome_counts(ledger).into_iter().map(|(o, n)| (o.name().to_string(), n)).collect(),
         indeterminate: crate::model::Indeterminate::of(ledger),
         queued: stats::queued(ledger),
@@ -287,18 +273,7 @@ fn build_summary(
         release_us: ledger.release_us,
         fairness: crate::fairness::measure(ledger),
         timeseries_interval_ms: s.timeseries_interval.0.as_millis().max(1) as u64,
-        stream: s.arrival.stream().map(|st| {
-            let arrivals = ledger.arrivals.max(st.count());
-            let dropped = ledger.dropped.len() as u64;
-            crate::model::StreamSummary {
-                arrivals,
-                dropped,
-                dropped_rate: if arrivals == 0 { 0.0 } else { dropped as f64 / arrivals as f64 },
-                max_in_flight: st.slots(),
-                peak_in_flight: stats::peak_in_flight(ledger),
-                start_us: ledger.stream_start_us,
-            }
-        }),
+        stream: stream_of(s, ledger),
         environment: crate::resources::environment(),
         thresholds: Vec::new(),
         repetitions: Vec::new(),
@@ -310,6 +285,40 @@ fn build_summary(
         shards: Vec::new(),
         faults: Vec::new(),
     }
+}
+
+/// Each product as the summary shows it: its stock at the start and the end, its orders, and
+/// the demand its buyers could lawfully make.
+fn products_of(s: &Scenario, ledger: &Ledger, truth: Option<&Truth>) -> Vec<ProductSummary> {
+    let demand = s.eligible_demand_without(&ledger.dropped_buyers());
+    s.products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ProductSummary {
+            id: p.id.clone(),
+            initial_stock: u64::from(p.stock),
+            final_stock: truth.and_then(|t| t.products[i].final_stock),
+            orders: truth.and_then(|t| t.orders_of(i)),
+            units_ordered: truth.and_then(|t| t.units_ordered(i)).map_or(0, |u| u.max(0) as u64),
+            eligible_demand: demand.get(i).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// What became of the open stream's arrivals, when the run has one.
+fn stream_of(s: &Scenario, ledger: &Ledger) -> Option<crate::model::StreamSummary> {
+    s.arrival.stream().map(|st| {
+        let arrivals = ledger.arrivals.max(st.count());
+        let dropped = ledger.dropped.len() as u64;
+        crate::model::StreamSummary {
+            arrivals,
+            dropped,
+            dropped_rate: if arrivals == 0 { 0.0 } else { dropped as f64 / arrivals as f64 },
+            max_in_flight: st.slots(),
+            peak_in_flight: stats::peak_in_flight(ledger),
+            start_us: ledger.stream_start_us,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// A load spread over several processes of this machine, for a run past one process's open
-/// files. `crate::shard::local` implements it and the command line passes it in
+/// files. `shard::local` implements it and the command line passes it in
 /// ([`RunOptions::spread`]): this layer starts no shard itself.
 pub trait Spread: Send + Sync {
     /// Drives `s` over `count` processes against `plan`'s endpoints, their parts in `dir`:

@@ -48,7 +48,7 @@ pub(crate) fn usage_error(file: &Path, error: String) -> RunResult {
 }
 
 /// A run that ended and was judged, its report not yet written: the report is a layer above,
-/// so the command line writes it ([`crate::cli`]) and then publishes the folder.
+/// so the command line writes it (`cli`) and then publishes the folder.
 pub struct Finished {
     pub file: PathBuf,
     pub summary: Summary,

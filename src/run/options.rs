@@ -56,7 +56,7 @@ pub struct RunOptions {
     /// `--shard i/N`: this process drives one slice of the buyers and writes a part.
     pub shard: Option<crate::model::ShardSpec>,
     /// How a load past one process's open files is spread over shard processes
-    /// (`crate::shard::local`, given by the command line); `None`: such a run is refused.
+    /// (`shard::local`, given by the command line); `None`: such a run is refused.
     pub spread: Option<Arc<dyn super::Spread>>,
 }
 

@@ -1,5 +1,5 @@
 //! `faults:`: what goes wrong during the sale (the nemesis, after Jepsen's), each fault with
-//! its trigger and, where it applies, how long it lasts. [`crate::faults`] carries them out.
+//! its trigger and, where it applies, how long it lasts. `faults` carries them out.
 
 use super::load::Problem;
 use super::locate::Seg;

@@ -103,7 +103,7 @@ pub trait Target: Send + Sync {
     fn describe(&self) -> TargetInfo;
 
     /// Ground truth once the load is over: read when it can no longer change (see
-    /// [`crate::truth`]), and once the queued orders `awaited` names have drained.
+    /// `truth`), and once the queued orders `awaited` names have drained.
     fn read_truth<'a>(&'a self, s: &'a Scenario, awaited: &'a Awaited) -> BoxFuture<'a, Result<Truth, TargetError>>;
 
     /// Does the target still answer (its warm-up request, or a GET of a product)?

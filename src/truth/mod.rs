@@ -3,7 +3,7 @@
 //! instance) are added up: each sold from its own copy of the stock.
 //!
 //! A store may keep no order records (stock only, as some users' servers do): then `orders`
-//! is `None`, and what needs them is settled by counting units instead (see [`crate::resolve`]).
+//! is `None`, and what needs them is settled by counting units instead (see `resolve`).
 //!
 //! Sources: the reference server's own stores (`server/store/`), and for `http` targets
 //! [`sql`] (PostgreSQL or SQLite: stock and orders, in one transaction), [`redis`] (a stock key

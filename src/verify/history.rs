@@ -2,7 +2,7 @@
 //! reached the target, with its buyer, invocation (send) and completion instants, outcome and
 //! the order id it was given, and what ground truth says it did; every stored order
 //! attributed to the attempts that explain it. Built once ([`History::build`]): the
-//! resolution of each open attempt ([`crate::resolve`]) and every invariant are views of it,
+//! resolution of each open attempt (`resolve`) and every invariant are views of it,
 //! so they cannot disagree.
 //!
 //! Attribution, per product, against a store that keeps order records:
