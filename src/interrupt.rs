@@ -155,15 +155,9 @@ fn on_signal(signal: Signal) {
 
 /// The data a run leaves on a shared server, and how to remove it by hand.
 fn left_behind(location: &StoreLocation) -> String {
-    match location {
-        StoreLocation::Postgres { schema, .. } => {
-            format!("{} (remove with: DROP SCHEMA {schema} CASCADE)", location.describe())
-        }
-        StoreLocation::Redis { prefix, .. } => format!(
-            "{} (remove with: redis-cli --scan --pattern '{prefix}:*' | xargs -r redis-cli del)",
-            location.describe()
-        ),
-        StoreLocation::Memory | StoreLocation::Sqlite { .. } => location.describe(),
+    match location.removal() {
+        Some(how) => format!("{} (remove with: {how})", location.describe()),
+        None => location.describe(),
     }
 }
 

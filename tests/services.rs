@@ -12,15 +12,19 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CORRECT: [(&str, &str); 5] = [
+const CORRECT: [(&str, &str); 7] = [
     ("sqlite", "conditional"),
     ("postgres", "conditional"),
     ("postgres", "for-update"),
+    ("mysql", "conditional"),
+    ("mysql", "for-update"),
     ("redis", "lua"),
     ("memory", "atomic"),
 ];
 
-const BROKEN: [(&str, &str, &str); 8] = [
+const BROKEN: [(&str, &str, &str); 10] = [
+    ("mysql", "naive", "no_oversell"),
+    ("mysql", "optimistic", "no_undersell"),
     ("sqlite", "naive", "no_oversell"),
     ("sqlite", "seed-lock", "no_undersell"),
     ("postgres", "naive", "no_oversell"),
@@ -128,6 +132,40 @@ fn postgres_cleanup_unless_kept() {
             postgres_sql(&url, format!("DROP SCHEMA \"{schema}\" CASCADE"));
         }
         assert_eq!(exists, keep, "schema {schema} kept={keep}");
+    }
+}
+
+/// Runs `sql` on the MySQL server at `url`; the first column of the first row, if any.
+fn mysql_sql(url: &str, sql: String) -> Option<i64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let pool = sqlx::MySqlPool::connect(url).await.expect("connect");
+        let n: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&pool).await.expect("query");
+        pool.close().await;
+        n
+    })
+}
+
+fn mysql_cleanup_unless_kept() {
+    let url = Service::Mysql.available().expect("MySQL");
+    for keep in [false, true] {
+        let mut args = vec!["--backend", "mysql", "--mysql-url", &url, "--buyers", "20"];
+        if keep {
+            args.push("--keep-data");
+        }
+        let (ran, s, _d) = run_scenario("scenarios/limited.yaml", &args);
+        assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+        let database = store_of(&s);
+        assert!(database.starts_with("fb_limited_"), "{database}");
+        let exists = mysql_sql(
+            &url,
+            format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{database}'"),
+        ) == Some(1);
+        if exists {
+            assert_eq!(mysql_sql(&url, format!("SELECT COUNT(*) FROM `{database}`.orders")), Some(5));
+            mysql_sql(&url, format!("DROP DATABASE `{database}`"));
+        }
+        assert_eq!(exists, keep, "database {database} kept={keep}");
     }
 }
 
@@ -714,6 +752,7 @@ fn main() -> std::process::ExitCode {
         });
     }
     t.add("cleanup::postgres_schema_removed_unless_kept", &[Service::Postgres], postgres_cleanup_unless_kept);
+    t.add("cleanup::mysql_database_removed_unless_kept", &[Service::Mysql], mysql_cleanup_unless_kept);
     t.add("cleanup::redis_keys_removed_unless_kept", &[Service::Redis], redis_cleanup_unless_kept);
     t.add("cleanup::ctrl_c_removes_the_postgres_schema", &[Service::Postgres], || {
         ctrl_c_removes_the_runs_data("postgres", "-INT", false)
@@ -726,6 +765,9 @@ fn main() -> std::process::ExitCode {
     });
     t.add("unreachable::redis_ends_the_run_with_exit_4", &[], || {
         an_unreachable_store_ends_the_run_quickly_with_exit_4("redis", "--redis-url", "redis://127.0.0.1:1")
+    });
+    t.add("unreachable::mysql_ends_the_run_with_exit_4", &[], || {
+        an_unreachable_store_ends_the_run_quickly_with_exit_4("mysql", "--mysql-url", "mysql://root@127.0.0.1:1/x")
     });
     t.add("unreachable::postgres_ends_the_run_with_exit_4", &[], || {
         an_unreachable_store_ends_the_run_quickly_with_exit_4(

@@ -40,17 +40,14 @@ pub struct CompareArgs {
 
 pub(super) async fn compare_command(args: CompareArgs) -> i32 {
     crate::interrupt::install();
-    let opts = RunOptions {
+    let opts = args.store.apply(RunOptions {
         out: args.out.clone(),
         quiet: args.quiet,
         overrides: Overrides { buyers: args.buyers, instances: args.instances, ..Overrides::default() },
-        redis_url: args.store.redis_url.clone(),
-        database_url: args.store.database_url.clone(),
-        pool_size: args.store.pool_size,
         repeat: args.repeat,
         spread: Some(std::sync::Arc::new(crate::shard::local::Spawn::of(None))),
         ..RunOptions::default()
-    };
+    });
     let runs = args.paths.iter().all(|p| p.join(crate::folder::SUMMARY_JSON).is_file());
     let result = match (runs, args.paths.as_slice()) {
         (true, dirs) => {

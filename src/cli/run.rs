@@ -94,9 +94,26 @@ pub struct StoreArgs {
     /// wins over the scenario's.
     #[arg(long, env = "FLASHBENCH_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+    /// MySQL or MariaDB for the mysql backend (default mysql://root@127.0.0.1:3306/mysql); wins
+    /// over the scenario's.
+    #[arg(long, env = "FLASHBENCH_MYSQL_URL", value_name = "URL")]
+    pub mysql_url: Option<String>,
     /// Database connections per server instance (SQL backends).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub pool_size: Option<u32>,
+}
+
+impl StoreArgs {
+    /// `opts` with the stores named on the command line (or in the environment).
+    pub(super) fn apply(&self, opts: RunOptions) -> RunOptions {
+        RunOptions {
+            redis_url: self.redis_url.clone(),
+            database_url: self.database_url.clone(),
+            mysql_url: self.mysql_url.clone(),
+            pool_size: self.pool_size,
+            ..opts
+        }
+    }
 }
 
 /// Writes a finished run's report into its folder, ends its live view, pushes its last figures
@@ -203,7 +220,7 @@ fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::Remot
             }
         },
     };
-    Ok(RunOptions {
+    Ok(args.store.apply(RunOptions {
         out: args.out.clone(),
         reports_root: PathBuf::from("reports"),
         quiet: args.quiet,
@@ -215,9 +232,6 @@ fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::Remot
             placement: args.placement,
         },
         server_exe: None,
-        redis_url: args.store.redis_url.clone(),
-        database_url: args.store.database_url.clone(),
-        pool_size: args.store.pool_size,
         keep_data: args.keep_data,
         repeat: args.repeat,
         fail_fast: args.fail_fast,
@@ -227,7 +241,8 @@ fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::Remot
         source_addresses: args.source_addresses.clone().map(|l| l.0).unwrap_or_default(),
         shard: args.shard,
         spread: Some(std::sync::Arc::new(crate::shard::local::Spawn::of(None))),
-    })
+        ..RunOptions::default()
+    }))
 }
 
 /// Every file is checked before the first runs: a typo in the last file must not be found

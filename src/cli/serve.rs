@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// The PostgreSQL schema (created and migrated when missing): lower-case letters, digits, _.
     #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
     pub pg_schema: String,
+    /// MySQL or MariaDB (`--backend mysql`).
+    #[arg(long, env = "FLASHBENCH_MYSQL_URL", hide_env_values = true, default_value = crate::run::DEFAULT_MYSQL_URL, value_name = "URL", value_parser = parse_mysql_url)]
+    pub mysql_url: String,
+    /// The MySQL database (created and migrated when missing): lower-case letters, digits, _.
+    #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
+    pub mysql_database: String,
     /// Redis (`--backend redis`).
     #[arg(long, env = "FLASHBENCH_REDIS_URL", hide_env_values = true, default_value = crate::run::DEFAULT_REDIS_URL, value_name = "URL", value_parser = parse_redis_url)]
     pub redis_url: String,
@@ -103,6 +109,10 @@ pub(super) fn parse_postgres_url(text: &str) -> Result<String, String> {
     url_with_scheme(text, &["postgres", "postgresql"])
 }
 
+pub(super) fn parse_mysql_url(text: &str) -> Result<String, String> {
+    url_with_scheme(text, &["mysql", "mariadb"])
+}
+
 pub(super) fn parse_redis_url(text: &str) -> Result<String, String> {
     url_with_scheme(text, &["redis", "rediss", "redis+unix", "unix"])
 }
@@ -177,6 +187,7 @@ fn store_of(args: &ServeArgs) -> StoreOptions {
         Backend::Sqlite => StoreLocation::Sqlite { file: args.sqlite_file.clone() },
         Backend::Postgres => StoreLocation::Postgres { url: args.database_url.clone(), schema: args.pg_schema.clone() },
         Backend::Redis => StoreLocation::Redis { url: args.redis_url.clone(), prefix: args.redis_prefix.clone() },
+        Backend::Mysql => StoreLocation::Mysql { url: args.mysql_url.clone(), database: args.mysql_database.clone() },
     };
     StoreOptions {
         location,

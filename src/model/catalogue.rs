@@ -32,6 +32,9 @@ pub enum Backend {
     Postgres,
     /// A Redis server (`run` gives each run its own key prefix; `serve` uses `--redis-prefix`).
     Redis,
+    /// A MySQL 8 or MariaDB 10.5+ server (`run` gives each run its own database; `serve` uses
+    /// `--mysql-database`).
+    Mysql,
 }
 
 /// How the server takes an order. Some are correct; the broken ones reproduce real designs so
@@ -121,6 +124,7 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
             Backend::Redis => "redis",
+            Backend::Mysql => "mysql",
         }
     }
 
@@ -131,6 +135,7 @@ impl Backend {
             Backend::Sqlite => &[Strategy::Conditional, Strategy::Naive, Strategy::SeedLock],
             Backend::Postgres => &[Strategy::Conditional, Strategy::ForUpdate, Strategy::Naive, Strategy::Optimistic],
             Backend::Redis => &[Strategy::Lua, Strategy::Lock, Strategy::SeedLock, Strategy::Naive],
+            Backend::Mysql => &[Strategy::Conditional, Strategy::ForUpdate, Strategy::Naive, Strategy::Optimistic],
         }
     }
 

@@ -25,7 +25,8 @@ use execute::execute;
 pub use execute::{Spread, Spreading};
 use options::remove_own_store;
 pub use options::{
-    apply_overrides, store_options, Overrides, RunOptions, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, STORE_TIMEOUT,
+    apply_overrides, store_options, Overrides, RunOptions, DEFAULT_DATABASE_URL, DEFAULT_MYSQL_URL, DEFAULT_REDIS_URL,
+    STORE_TIMEOUT,
 };
 pub use prepare::{check_shardable, expand, load, preflight, prepare, prepare_with_sources};
 use std::path::{Path, PathBuf};

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub redis_url: Option<String>,
     /// `--database-url` or `FLASHBENCH_DATABASE_URL`: wins over `server.database_url`.
     pub database_url: Option<String>,
+    /// `--mysql-url` or `FLASHBENCH_MYSQL_URL`: wins over `server.mysql_url`.
+    pub mysql_url: Option<String>,
     /// `--pool-size`: wins over `server.pool_size`.
     pub pool_size: Option<u32>,
     /// Leave the run's PostgreSQL schema or Redis keys in place.
@@ -70,6 +72,7 @@ impl Default for RunOptions {
             server_exe: None,
             redis_url: None,
             database_url: None,
+            mysql_url: None,
             pool_size: None,
             keep_data: false,
             repeat: None,
@@ -89,6 +92,9 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// PostgreSQL when neither flag, environment nor scenario names one.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// MySQL or MariaDB when neither flag, environment nor scenario names one.
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
 
 /// How long connecting to a store may take before the run ends with exit 4.
 pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -120,6 +126,14 @@ pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> std::io::Re
                 .or_else(|| s.server.redis_url.clone())
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.into()),
             prefix: format!("flashbench:{slug}:{tag}"),
+        },
+        Backend::Mysql => StoreLocation::Mysql {
+            url: opts
+                .mysql_url
+                .clone()
+                .or_else(|| s.server.mysql_url.clone())
+                .unwrap_or_else(|| DEFAULT_MYSQL_URL.into()),
+            database: format!("fb_{slug}_{tag}"),
         },
     };
     let default_pool = if s.server.backend == Backend::Sqlite { 4 } else { 8 };

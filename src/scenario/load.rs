@@ -480,6 +480,7 @@ fn server_problems(s: &Scenario, out: &mut Vec<Problem>) {
     for (field, url, schemes) in [
         ("redis_url", &srv.redis_url, &["redis://", "rediss://", "unix://"][..]),
         ("database_url", &srv.database_url, &["postgres://", "postgresql://"][..]),
+        ("mysql_url", &srv.mysql_url, &["mysql://", "mariadb://"][..]),
     ] {
         if let Some(u) = url {
             if !schemes.iter().any(|sc| u.starts_with(sc)) {

@@ -275,6 +275,10 @@ pub struct ServerSpec {
     /// `FLASHBENCH_DATABASE_URL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    /// MySQL or MariaDB to use for `backend: mysql` (overridden by `--mysql-url` and
+    /// `FLASHBENCH_MYSQL_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql_url: Option<String>,
     /// Database connections per instance (SQL backends); default 8 for PostgreSQL, 4 for SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
@@ -342,6 +346,7 @@ impl Default for ServerSpec {
             rate_limit: RateLimit::default(),
             redis_url: None,
             database_url: None,
+            mysql_url: None,
             pool_size: None,
             store_latency: None,
             own_redis: None,

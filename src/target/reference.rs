@@ -646,18 +646,7 @@ fn store_args(store: &StoreOptions) -> (Vec<String>, Vec<(&'static str, String)>
     if !store.latency.is_zero() {
         args.extend(["--store-latency".into(), format!("{}us", store.latency.as_micros())]);
     }
-    match &store.location {
-        StoreLocation::Memory => {}
-        StoreLocation::Sqlite { file } => args.extend(["--sqlite-file".into(), file.display().to_string()]),
-        StoreLocation::Postgres { url, schema } => {
-            env.push(("FLASHBENCH_DATABASE_URL", url.clone()));
-            args.extend(["--pg-schema".into(), schema.clone()]);
-        }
-        StoreLocation::Redis { url, prefix } => {
-            env.push(("FLASHBENCH_REDIS_URL", url.clone()));
-            args.extend(["--redis-prefix".into(), prefix.clone()]);
-        }
-    }
+    store.location.child_args(&mut args, &mut env);
     (args, env)
 }
 

@@ -79,7 +79,7 @@ pub fn required() -> bool {
 pub enum Service {
     Postgres,
     Redis,
-    /// MySQL or MariaDB: only as the store of a test shop (an `http` target's truth).
+    /// MySQL or MariaDB: the `mysql` backend, and the store of a test shop (an `http` target's truth).
     Mysql,
 }
 
@@ -88,6 +88,7 @@ impl Service {
         match backend {
             "postgres" => Some(Service::Postgres),
             "redis" => Some(Service::Redis),
+            "mysql" => Some(Service::Mysql),
             _ => None,
         }
     }
@@ -151,14 +152,14 @@ impl Service {
     }
 }
 
-/// `--redis-url`/`--database-url` arguments for `backend`, or `None` when its service is
+/// `--redis-url`/`--database-url`/`--mysql-url` arguments for `backend`, or `None` when its service is
 /// missing (and not required).
 pub fn service_args(backend: &str) -> Option<Vec<String>> {
     match Service::for_backend(backend) {
         None => Some(vec![]),
         Some(Service::Postgres) => Service::Postgres.available().map(|u| vec!["--database-url".into(), u]),
         Some(Service::Redis) => Service::Redis.available().map(|u| vec!["--redis-url".into(), u]),
-        Some(Service::Mysql) => Some(vec![]),
+        Some(Service::Mysql) => Service::Mysql.available().map(|u| vec!["--mysql-url".into(), u]),
     }
 }
 

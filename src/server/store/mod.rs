@@ -6,15 +6,21 @@
 //! | `memory` | [`memory`] | no: one per instance | `atomic`, `naive`, `seed-lock` |
 //! | `sqlite` | [`sqlite`] | yes: one file | `conditional`, `naive`, `seed-lock` |
 //! | `postgres` | [`postgres`] | yes: one schema per run | `conditional`, `for-update`, `naive`, `optimistic` |
-//! | `redis` | [`redis`] | yes: one key prefix per run | `lua`, `seed-lock`, `naive` |
+//! | `mysql` | [`mysql`] | yes: one database per run | `conditional`, `for-update`, `naive`, `optimistic` |
+//! | `redis` | [`redis`] | yes: one key prefix per run | `lua`, `lock`, `seed-lock`, `naive` |
+//!
+//! The SQL backends are one store, [`sql`], over each server's [`sql::Dialect`]; each backend's
+//! module owns where its data lives, how a child server is pointed at it and how it is removed.
 //!
 //! Every backend also runs the mutants of `mutant.rs` (`lossy-ack`, `phantom`, `no-limit`,
 //! `negative`, `early-sold-out`, `pool-exhaustion`, `late-rollback`) over its correct strategy.
 
 pub mod memory;
 mod mutant;
+pub mod mysql;
 pub mod postgres;
 pub mod redis;
+pub mod sql;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
@@ -192,6 +198,7 @@ pub enum StoreLocation {
     Memory,
     Sqlite { file: PathBuf },
     Postgres { url: String, schema: String },
+    Mysql { url: String, database: String },
     Redis { url: String, prefix: String },
 }
 
@@ -201,6 +208,7 @@ impl StoreLocation {
             StoreLocation::Memory => Backend::Memory,
             StoreLocation::Sqlite { .. } => Backend::Sqlite,
             StoreLocation::Postgres { .. } => Backend::Postgres,
+            StoreLocation::Mysql { .. } => Backend::Mysql,
             StoreLocation::Redis { .. } => Backend::Redis,
         }
     }
@@ -209,9 +217,32 @@ impl StoreLocation {
     pub fn describe(&self) -> String {
         match self {
             StoreLocation::Memory => "memory".into(),
-            StoreLocation::Sqlite { file } => file.display().to_string(),
-            StoreLocation::Postgres { url, schema } => format!("{} schema {schema}", redact(url)),
-            StoreLocation::Redis { url, prefix } => format!("{} keys {prefix}:*", redact(url)),
+            StoreLocation::Sqlite { file } => sqlite::describe(file),
+            StoreLocation::Postgres { url, schema } => postgres::describe(url, schema),
+            StoreLocation::Mysql { url, database } => mysql::describe(url, database),
+            StoreLocation::Redis { url, prefix } => redis::describe(url, prefix),
+        }
+    }
+
+    /// How to remove a run's data from a shared server by hand, where it is on one.
+    pub fn removal(&self) -> Option<String> {
+        match self {
+            StoreLocation::Memory | StoreLocation::Sqlite { .. } => None,
+            StoreLocation::Postgres { schema, .. } => Some(postgres::removal(schema)),
+            StoreLocation::Mysql { database, .. } => Some(mysql::removal(database)),
+            StoreLocation::Redis { prefix, .. } => Some(redis::removal(prefix)),
+        }
+    }
+
+    /// The `serve` arguments that point a child server at this data, and its environment
+    /// (store URLs go there, not on the command line, where `ps` would show their passwords).
+    pub fn child_args(&self, args: &mut Vec<String>, env: &mut Vec<(&'static str, String)>) {
+        match self {
+            StoreLocation::Memory => {}
+            StoreLocation::Sqlite { file } => sqlite::child_args(file, args),
+            StoreLocation::Postgres { url, schema } => postgres::child_args(url, schema, args, env),
+            StoreLocation::Mysql { url, database } => mysql::child_args(url, database, args, env),
+            StoreLocation::Redis { url, prefix } => redis::child_args(url, prefix, args, env),
         }
     }
 }
@@ -242,6 +273,7 @@ pub enum Backing {
     Memory(MemoryStore),
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PostgresStore),
+    Mysql(mysql::MysqlStore),
     Redis(redis::RedisStore),
 }
 
@@ -251,6 +283,7 @@ impl Backing {
             Backing::Memory(s) => Ok(s.place(req).await),
             Backing::Sqlite(s) => s.place(req).await,
             Backing::Postgres(s) => s.place(req).await,
+            Backing::Mysql(s) => s.place(req).await,
             Backing::Redis(s) => s.place(req).await,
         }
     }
@@ -261,7 +294,8 @@ impl Backing {
             Backing::Memory(s) => Some(s.locks()),
             Backing::Sqlite(s) => Some(s.locks()),
             Backing::Redis(s) => Some(s.locks()),
-            Backing::Postgres(_) => None,
+            Backing::Postgres(s) => Some(s.locks()),
+            Backing::Mysql(s) => Some(s.locks()),
         }
     }
 
@@ -274,6 +308,7 @@ impl Backing {
             }
             Backing::Sqlite(s) => s.cancel(order).await,
             Backing::Postgres(s) => s.cancel(order).await,
+            Backing::Mysql(s) => s.cancel(order).await,
             Backing::Redis(s) => s.cancel(order).await,
         }
     }
@@ -323,6 +358,7 @@ impl Store {
             StoreLocation::Memory | StoreLocation::Redis { .. } => Ok(()),
             StoreLocation::Sqlite { file } => sqlite::prepare(file, opts).await,
             StoreLocation::Postgres { url, schema } => postgres::prepare(url, schema, opts).await,
+            StoreLocation::Mysql { url, database } => mysql::prepare(url, database, opts).await,
         }
     }
 
@@ -330,10 +366,11 @@ impl Store {
     pub async fn open(strategy: Strategy, instance: u32, opts: &StoreOptions) -> Result<Store, StoreError> {
         let backing = match &opts.location {
             StoreLocation::Memory => Backing::Memory(MemoryStore::new(strategy, instance)),
-            StoreLocation::Sqlite { file } => Backing::Sqlite(sqlite::SqliteStore::open(file, strategy, opts).await?),
+            StoreLocation::Sqlite { file } => Backing::Sqlite(sqlite::open(file, strategy, opts).await?),
             StoreLocation::Postgres { url, schema } => {
-                Backing::Postgres(postgres::PostgresStore::open(url, schema, strategy, opts).await?)
+                Backing::Postgres(postgres::open(url, schema, strategy, opts).await?)
             }
+            StoreLocation::Mysql { url, database } => Backing::Mysql(mysql::open(url, database, strategy, opts).await?),
             StoreLocation::Redis { url, prefix } => {
                 Backing::Redis(redis::RedisStore::open(url, prefix, strategy, opts).await?)
             }
@@ -350,8 +387,11 @@ impl Store {
         let slow = Slow {
             latency_us,
             in_lock,
-            connections: matches!(opts.location, StoreLocation::Sqlite { .. } | StoreLocation::Postgres { .. })
-                .then(|| tokio::sync::Semaphore::new(opts.pool_size.max(1) as usize)),
+            connections: matches!(
+                opts.location,
+                StoreLocation::Sqlite { .. } | StoreLocation::Postgres { .. } | StoreLocation::Mysql { .. }
+            )
+            .then(|| tokio::sync::Semaphore::new(opts.pool_size.max(1) as usize)),
         };
         Ok(Store { backing, mutant: mutant::Mutant::for_strategy(strategy, opts.pool_size), slow })
     }
@@ -362,6 +402,7 @@ impl Store {
             Backing::Memory(s) => s.seed(products),
             Backing::Sqlite(s) => s.seed(products).await?,
             Backing::Postgres(s) => s.seed(products).await?,
+            Backing::Mysql(s) => s.seed(products).await?,
             Backing::Redis(s) => s.seed(products).await?,
         }
         if let Some(locks) = self.backing.locks() {
@@ -396,6 +437,7 @@ impl Store {
             Backing::Memory(_) => None,
             Backing::Sqlite(s) => s.version().await,
             Backing::Postgres(s) => s.version().await,
+            Backing::Mysql(s) => s.version().await,
             Backing::Redis(s) => s.version().await,
         }
     }
@@ -405,6 +447,7 @@ impl Store {
             Backing::Memory(s) => Ok(s.product(id)),
             Backing::Sqlite(s) => s.product(id).await,
             Backing::Postgres(s) => s.product(id).await,
+            Backing::Mysql(s) => s.product(id).await,
             Backing::Redis(s) => s.product(id).await,
         }
     }
@@ -414,6 +457,7 @@ impl Store {
             Backing::Memory(s) => Ok(s.snapshot()),
             Backing::Sqlite(s) => s.snapshot().await,
             Backing::Postgres(s) => s.snapshot().await,
+            Backing::Mysql(s) => s.snapshot().await,
             Backing::Redis(s) => s.snapshot().await,
         }
     }
@@ -424,6 +468,7 @@ impl Store {
         match &self.backing {
             Backing::Sqlite(s) => s.close().await,
             Backing::Postgres(s) => s.close().await,
+            Backing::Mysql(s) => s.close().await,
             Backing::Memory(_) | Backing::Redis(_) => {}
         }
     }
@@ -432,8 +477,10 @@ impl Store {
     /// Redis keys). SQLite files and memory are left alone.
     pub async fn cleanup(&self) -> Result<(), StoreError> {
         match &self.backing {
-            Backing::Memory(_) | Backing::Sqlite(_) => Ok(()),
-            Backing::Postgres(s) => s.drop_schema().await,
+            Backing::Memory(_) => Ok(()),
+            Backing::Sqlite(s) => s.cleanup().await,
+            Backing::Postgres(s) => s.cleanup().await,
+            Backing::Mysql(s) => s.cleanup().await,
             Backing::Redis(s) => s.delete_keys().await,
         }
     }

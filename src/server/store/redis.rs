@@ -94,6 +94,23 @@ struct StoredOrder {
     quantity: u32,
 }
 
+/// Where the data is, for people: the server and the key pattern.
+pub fn describe(url: &str, prefix: &str) -> String {
+    format!("{} keys {prefix}:*", redact(url))
+}
+
+/// How to remove a run's keys by hand.
+pub fn removal(prefix: &str) -> String {
+    format!("redis-cli --scan --pattern '{prefix}:*' | xargs -r redis-cli del")
+}
+
+/// The `serve` arguments that point a child server at the keys; the URL goes in its
+/// environment, where `ps` does not show the password.
+pub fn child_args(url: &str, prefix: &str, args: &mut Vec<String>, env: &mut Vec<(&'static str, String)>) {
+    env.push(("FLASHBENCH_REDIS_URL", url.to_string()));
+    args.extend(["--redis-prefix".into(), prefix.to_string()]);
+}
+
 impl RedisStore {
     /// `Redis 7.0.15`, for the report's environment.
     pub async fn version(&self) -> Option<String> {
