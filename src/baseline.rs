@@ -4,6 +4,7 @@
 //! compares with.
 
 use crate::model::baseline::Limit;
+use crate::model::baseline::LimitStatus;
 use crate::model::threshold::{Metric, Stat};
 use crate::model::{BaselineReport, Comparison, Summary};
 use serde::Deserialize;
@@ -103,10 +104,10 @@ pub fn compare(file: &str, before: &Summary, now: &Summary, limits: &[Limit]) ->
                 _ => None,
             };
             let status = match (change, limit) {
-                (None, _) => "n/a",
-                (Some(c), Some(l)) if (if m.higher_is_worse() { c } else { -c }) > l => "fail",
-                (Some(_), Some(_)) => "pass",
-                (Some(_), None) => "info",
+                (None, _) => LimitStatus::NotApplicable,
+                (Some(c), Some(l)) if (if m.higher_is_worse() { c } else { -c }) > l => LimitStatus::Fail,
+                (Some(_), Some(_)) => LimitStatus::Pass,
+                (Some(_), None) => LimitStatus::Info,
             };
             let text = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| m.show(v));
             Some(Comparison {
@@ -115,7 +116,7 @@ pub fn compare(file: &str, before: &Summary, now: &Summary, limits: &[Limit]) ->
                 now: n,
                 change_percent: change.map(|c| (c * 10.0).round() / 10.0),
                 limit_percent: limit,
-                status: status.into(),
+                status,
                 before_text: text(b),
                 now_text: text(n),
             })
@@ -180,7 +181,7 @@ mod tests {
             ("fail", Some(30.0))
         );
         assert_eq!((row("throughput").status.as_str(), row("throughput").change_percent), ("pass", Some(-30.0)));
-        assert_eq!(row("send_skew.p99").status, "info");
+        assert_eq!(row("send_skew.p99").status, LimitStatus::Info);
         let sold_out = row("latency.sold_out.p99");
         assert_eq!(
             (sold_out.status.as_str(), sold_out.now_text.as_str(), sold_out.change_text()),

@@ -9,6 +9,7 @@
 //! A second signal quits at once (same exit code) and says what it left behind: the data
 //! registered with [`track`] and the run folder without a `summary.json`.
 
+use crate::model::exit::Exit;
 use crate::server::store::{StoreLocation, StoreOptions};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -29,10 +30,10 @@ pub enum Signal {
 
 impl Signal {
     /// 128 + the signal's number, as shells report it.
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> Exit {
         match self {
-            Signal::Interrupt => crate::model::exit::EXIT_INTERRUPTED,
-            Signal::Terminate => crate::model::exit::EXIT_TERMINATED,
+            Signal::Interrupt => Exit::Interrupted,
+            Signal::Terminate => Exit::Terminated,
         }
     }
 
@@ -150,7 +151,7 @@ fn on_signal(signal: Signal) {
         crate::logging::line(format!("left behind: {} (no summary.json: this run has no report)", folder.display()));
     }
     crate::logging::flush();
-    std::process::exit(code);
+    std::process::exit(code.code());
 }
 
 /// The data a run leaves on a shared server, and how to remove it by hand.
@@ -167,7 +168,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_shell_convention() {
-        assert_eq!(Signal::Interrupt.exit_code(), 130);
-        assert_eq!(Signal::Terminate.exit_code(), 143);
+        assert_eq!(Signal::Interrupt.exit_code().code(), 130);
+        assert_eq!(Signal::Terminate.exit_code().code(), 143);
     }
 }

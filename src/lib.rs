@@ -8,7 +8,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | data | [`model`] | what a run is made of and what it found: outcomes, the ledger, ground truth, invariant names and check results, the threshold syntax, the catalogue of backends and strategies, the figures, the faults as data, the exit codes, `summary.json`; imports nothing else of the crate |
+//! | data | [`model`] | what a run is made of and what it found: outcomes, the ledger, ground truth, invariant names and check results, the threshold syntax, the catalogue of backends and strategies, the figures, the faults as data, the exit codes ([`model::exit::Exit`], ordered by severity) and verdicts, the reference API's answer table, `summary.json`; imports nothing else of the crate |
 //! | helpers | [`clock`], [`color`], [`folder`], [`logging`], [`redact`], [`task`], [`text`] | the machine's clocks; colour; run folders and atomic writes; the stderr sink; masked URLs; boxed futures and abort-on-drop tasks; small text |
 //! | scenario | [`scenario`] | YAML → typed [`scenario::Scenario`], errors with file, line and column; checks of layers above are passed in ([`scenario::load_checked`]) |
 //! | the system and the load | [`server`], [`target`], [`harness`], [`truth`], [`faults`], [`live`], [`limits`], [`resources`], [`interrupt`] | the reference order server; the target behind one interface ([`target::Target`]); goose users, the burst gate, outcome rules, the ledger; ground truth read from the stores; the nemesis; live figures; the socket budget; memory and the machine; Ctrl-C and SIGTERM |

@@ -11,7 +11,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(flashbench::model::exit::EXIT_ENVIRONMENT);
+            std::process::exit(flashbench::model::exit::Exit::Environment.code());
         }
     };
     let code = runtime.block_on(dispatch(cli));
@@ -19,5 +19,5 @@ fn main() {
     runtime.shutdown_background();
     // What repeated or could not be written, in a line or two, after the verdict.
     flashbench::logging::finish();
-    std::process::exit(code);
+    std::process::exit(code.code());
 }

@@ -1,6 +1,7 @@
 //! Thresholds evaluated: everything a threshold can ask about one run ([`Observed`]), computed
 //! once from the ledger, and each threshold's result. The syntax is [`crate::model::threshold`].
 
+use crate::model::threshold::ThresholdStatus;
 use crate::model::threshold::{Metric, Stat, Threshold, ThresholdResult};
 use crate::model::{Ledger, Outcome};
 
@@ -97,7 +98,7 @@ impl Observed {
             expression: t.expression.clone(),
             observed: v,
             observed_text: t.metric.show(v),
-            status: if t.op.holds(v, t.limit) { "pass" } else { "fail" }.into(),
+            status: ThresholdStatus::of(t.op.holds(v, t.limit)),
         }
     }
 }
@@ -141,13 +142,13 @@ mod tests {
         };
         let obs = Observed::new(&ledger);
         let eval = |s: &str| obs.evaluate(&s.parse().expect("threshold"));
-        assert_eq!(eval("count.won == 1").status, "pass");
-        assert_eq!(eval("rate.error < 20%").status, "fail");
+        assert_eq!(eval("count.won == 1").status.as_str(), "pass");
+        assert_eq!(eval("rate.error < 20%").status.as_str(), "fail");
         assert_eq!(eval("rate.error < 20%").observed_text, "25%", "no needless digits");
         // Each attempt was sent 100 µs after its intended start: latency counts that wait,
         // service time does not.
-        assert_eq!(eval("service_time.sold_out.max <= 400us").status, "pass");
-        assert_eq!(eval("latency.sold_out.max <= 400us").status, "fail");
+        assert_eq!(eval("service_time.sold_out.max <= 400us").status.as_str(), "pass");
+        assert_eq!(eval("latency.sold_out.max <= 400us").status.as_str(), "fail");
         assert_eq!(eval("service_time.all.p50 < 1us").observed, 400.0);
         assert_eq!(eval("latency.all.p50 < 1us").observed, 500.0);
         assert_eq!(eval("latency.all.p99 < 1us").observed_text, "5.10 ms");

@@ -2,7 +2,7 @@
 //! [`super::compare_designs`].
 
 use super::StoreArgs;
-use crate::model::exit::EXIT_USAGE;
+use crate::model::exit::Exit;
 use crate::report;
 use crate::run::{Overrides, RunOptions};
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ pub struct CompareArgs {
     pub store: StoreArgs,
 }
 
-pub(super) async fn compare_command(args: CompareArgs) -> i32 {
+pub(super) async fn compare_command(args: CompareArgs) -> Exit {
     crate::interrupt::install();
     let opts = args.store.apply(RunOptions {
         out: args.out.clone(),
@@ -53,7 +53,7 @@ pub(super) async fn compare_command(args: CompareArgs) -> i32 {
         (true, dirs) => {
             if args.strategies.is_some() || args.repeat.is_some() || args.buyers.is_some() || args.instances.is_some() {
                 crate::note!("error: --strategies, --repeat, --buyers and --instances apply to a scenario file, not to finished runs");
-                return EXIT_USAGE;
+                return Exit::Usage;
             }
             crate::cli::compare_designs::compare_runs(dirs, &opts)
         }
@@ -70,7 +70,7 @@ pub(super) async fn compare_command(args: CompareArgs) -> i32 {
                 "error: give one scenario file, or finished run folders (each with a summary.json); not: {}",
                 odd.join(", ")
             );
-            return EXIT_USAGE;
+            return Exit::Usage;
         }
     };
     match result {

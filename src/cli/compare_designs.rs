@@ -4,7 +4,7 @@
 //! comparison's; then every run is read back from its folder, so fresh runs and finished ones
 //! are compared by the same code ([`crate::report::compare`]).
 
-use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::report::compare::{read_run, unique_labels, Compared, Comparison};
 use crate::report::ReportError;
 use crate::run::{self, RunOptions};
@@ -24,10 +24,10 @@ pub enum CompareError {
 }
 
 impl CompareError {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            CompareError::Usage(_) => EXIT_USAGE,
-            CompareError::Report(_) => EXIT_ENVIRONMENT,
+            CompareError::Usage(_) => Exit::Usage,
+            CompareError::Report(_) => Exit::Environment,
         }
     }
 }
@@ -118,10 +118,10 @@ pub async fn compare_scenario(
 }
 
 /// The row of a design that produced no run folder: its exit code and why.
-fn missing(label: String, dir: &Path, exit_code: i32, why: &str) -> Compared {
+fn missing(label: String, dir: &Path, exit_code: Exit, why: &str) -> Compared {
     let mut summary = crate::model::Summary::empty();
     summary.exit_code = exit_code;
-    summary.verdict = "fail".into();
+    summary.verdict = crate::model::exit::Verdict::Fail;
     summary.reasons = vec![why.to_string()];
     Compared { label, dir: dir.to_path_buf(), summary, ledger: crate::model::Ledger::default() }
 }

@@ -20,7 +20,7 @@ pub use run::{RunArgs, StoreArgs};
 pub use serve::ServeArgs;
 pub use shard::ShardArgs;
 
-use crate::model::exit::EXIT_PASS;
+use crate::model::exit::Exit;
 use crate::scenario;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -98,7 +98,7 @@ pub enum Command {
 }
 
 /// Runs the parsed command; returns the process exit code.
-pub async fn dispatch(cli: Cli) -> i32 {
+pub async fn dispatch(cli: Cli) -> Exit {
     match cli.command {
         Command::Run(args) => run::run_command(args).await,
         Command::Validate { paths } => validate::validate_command(&paths),
@@ -110,7 +110,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Probe { file } => probe::probe_command(&file).await,
         Command::Schema => {
             crate::outln!("{}", scenario::schema_json());
-            EXIT_PASS
+            Exit::Pass
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::harness::classify::start_of;
 use crate::harness::plan::BuyerVars;
 use crate::harness::template::{RequestTemplate, Vars};
 use crate::harness::{BuyerConn, Endpoint, Plan};
-use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::model::Outcome;
 use crate::scenario::target::TargetKind;
 use crate::scenario::Scenario;
@@ -19,20 +19,20 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Probes the scenario's target; returns the text to print and the exit code.
-pub async fn probe(s: &Scenario) -> (String, i32) {
+pub async fn probe(s: &Scenario) -> (String, Exit) {
     if s.target.kind != TargetKind::Http {
         return (
             "probe is for `target.kind: http` scenarios; the reference server needs no probing\n".into(),
-            EXIT_USAGE,
+            Exit::Usage,
         );
     }
     let target = match HttpTarget::connect(s).await {
         Ok(t) => t,
-        Err(e) => return (format!("error: {e}\n"), EXIT_ENVIRONMENT),
+        Err(e) => return (format!("error: {e}\n"), Exit::Environment),
     };
     let plan = target.plan();
     let endpoint = &plan.endpoints[0];
-    let mut p = Probed { o: String::new(), code: EXIT_PASS };
+    let mut p = Probed { o: String::new(), code: Exit::Pass };
     let _ = writeln!(p.o, "probe {} (http {}), no setup, no load\n", s.name, endpoint.url);
     let buyer = format!("flashbench-probe-{}", plan.run);
     let mut session = BuyerVars::new(s, &plan, 0);
@@ -51,7 +51,7 @@ pub async fn probe(s: &Scenario) -> (String, i32) {
 /// What the probe printed so far, and its exit code (4 once a step failed).
 struct Probed {
     o: String,
-    code: i32,
+    code: Exit,
 }
 
 impl Probed {
@@ -71,7 +71,7 @@ impl Probed {
                 }
                 Err(why) => {
                     let _ = writeln!(self.o, "{:<10} {what} → FAILED: {why}", step.name);
-                    self.code = EXIT_ENVIRONMENT;
+                    self.code = Exit::Environment;
                 }
             }
         }
@@ -86,7 +86,7 @@ impl Probed {
                 }
                 Err(line) => {
                     let _ = writeln!(self.o, "warm-up    {line}");
-                    self.code = EXIT_ENVIRONMENT;
+                    self.code = Exit::Environment;
                 }
             }
         } else {
@@ -122,7 +122,7 @@ impl Probed {
                         }
                         Err(line) => {
                             let _ = writeln!(self.o, "status     {line}");
-                            self.code = EXIT_ENVIRONMENT;
+                            self.code = Exit::Environment;
                         }
                     }
                 }
@@ -130,7 +130,7 @@ impl Probed {
             }
             Err(line) => {
                 let _ = writeln!(self.o, "order      {line}");
-                self.code = EXIT_ENVIRONMENT;
+                self.code = Exit::Environment;
             }
         }
     }
@@ -153,7 +153,7 @@ impl Probed {
                     }
                     Err(line) => {
                         let _ = writeln!(self.o, "stock      {line}");
-                        self.code = EXIT_ENVIRONMENT;
+                        self.code = Exit::Environment;
                     }
                 }
             }
@@ -193,7 +193,7 @@ impl Probed {
             }
             Err(e) => {
                 let _ = writeln!(self.o, "truth      {}: {e}", target.truth_from());
-                self.code = EXIT_ENVIRONMENT;
+                self.code = Exit::Environment;
             }
         }
     }
@@ -224,7 +224,7 @@ async fn send(endpoint: &Endpoint, t: &RequestTemplate, vars: &Vars<'_>) -> Resu
 }
 
 /// `flashbench probe FILE`: the scenario loaded and checked, then probed.
-pub(super) async fn probe_command(file: &std::path::Path) -> i32 {
+pub(super) async fn probe_command(file: &std::path::Path) -> Exit {
     match crate::run::load(file) {
         Ok(s) => {
             let (text, code) = probe(&s).await;
@@ -233,7 +233,7 @@ pub(super) async fn probe_command(file: &std::path::Path) -> i32 {
         }
         Err(e) => {
             crate::note!("error: {e}");
-            EXIT_USAGE
+            Exit::Usage
         }
     }
 }

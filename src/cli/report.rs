@@ -1,11 +1,11 @@
 //! `flashbench report`: a finished run's reports rendered again from its folder.
 
-use crate::model::exit::{EXIT_PASS, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::report;
 use std::path::PathBuf;
 
-pub(super) fn report_command(dirs: &[PathBuf]) -> i32 {
-    let mut code = EXIT_PASS;
+pub(super) fn report_command(dirs: &[PathBuf]) -> Exit {
+    let mut code = Exit::Pass;
     for dir in dirs {
         match report::rerender(dir) {
             Ok(s) => crate::outln!(
@@ -17,7 +17,7 @@ pub(super) fn report_command(dirs: &[PathBuf]) -> i32 {
             ),
             Err(e) => {
                 crate::note!("error: {e}");
-                code = EXIT_USAGE;
+                code = Exit::Usage;
             }
         }
     }

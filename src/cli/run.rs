@@ -1,7 +1,7 @@
 //! `flashbench run`: scenarios, or folders of them, run in name order; each run's report
 //! written and its verdict printed, and a suite's summary when there were several.
 
-use crate::model::exit::{most_severe, EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::model::{Backend, Strategy};
 use crate::report;
 use crate::run::{self, Overrides, RunOptions};
@@ -127,7 +127,7 @@ pub(crate) async fn report_run(ran: Result<run::Finished, run::RunResult>, opts:
     let (exit_code, error, dir) = (f.summary.exit_code, f.summary.error.clone(), f.folder.path.clone());
     f.live.set_phase(crate::live::Phase::Reporting);
     let written = report::write_run(&dir, &f.summary, &f.ledger, &f.scenario_yaml);
-    f.live.finished(&f.summary.verdict, exit_code);
+    f.live.finished(f.summary.verdict, exit_code);
     drop(f.view);
     if let Some(rw) = &opts.remote_write {
         if let Err(e) = rw.push(&f.live).await {
@@ -137,14 +137,14 @@ pub(crate) async fn report_run(ran: Result<run::Finished, run::RunResult>, opts:
     let summary = Some(f.summary);
     if let Err(e) = written {
         let error = Some(format!("cannot write the report into {}: {e}", dir.display()));
-        return run::RunResult { file: f.file, exit_code: EXIT_ENVIRONMENT, summary, dir: Some(dir), error };
+        return run::RunResult { file: f.file, exit_code: Exit::Environment, summary, dir: Some(dir), error };
     }
     f.folder.publish();
     crate::interrupt::set_run_folder(None);
     run::RunResult { file: f.file, exit_code, summary, dir: Some(dir), error }
 }
 
-pub(super) async fn run_command(args: RunArgs) -> i32 {
+pub(super) async fn run_command(args: RunArgs) -> Exit {
     // An interrupted run has no verdict: stop at once and claim nothing, but remove the run's
     // schema or keys. Run folders hold a `summary.json` only once a run has finished; child
     // servers stop with their parent.
@@ -163,16 +163,16 @@ pub(super) async fn run_command(args: RunArgs) -> i32 {
 
 /// What the command line asks once it is checked: a shard's part (run at once), or a suite.
 enum Prepared {
-    Part(i32),
+    Part(Exit),
     Suite(Vec<PathBuf>, Box<RunOptions>),
 }
 
 /// Checks everything before the first run: the flags, every file of the suite, the baseline
 /// folder, the metrics address. `Err`: the exit code, the error said.
-async fn prepared(args: &RunArgs) -> Result<Prepared, i32> {
+async fn prepared(args: &RunArgs) -> Result<Prepared, Exit> {
     let usage = |e: String| {
         crate::note!("error: {e}");
-        EXIT_USAGE
+        Exit::Usage
     };
     let remote_write = match args.prometheus_remote_write.as_deref() {
         None => None,
@@ -186,7 +186,7 @@ async fn prepared(args: &RunArgs) -> Result<Prepared, i32> {
         };
         let outcome = crate::shard::distributed::run_part(file, &opts, release_at, out).await;
         match outcome.exit_code {
-            EXIT_PASS => crate::note!("{}", outcome.message),
+            Exit::Pass => crate::note!("{}", outcome.message),
             _ => crate::note!("error: {}", outcome.message),
         }
         return Ok(Prepared::Part(outcome.exit_code));
@@ -209,14 +209,14 @@ async fn prepared(args: &RunArgs) -> Result<Prepared, i32> {
 }
 
 /// The run's options from the command line, the baseline read.
-fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::RemoteWrite>) -> Result<RunOptions, i32> {
+fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::RemoteWrite>) -> Result<RunOptions, Exit> {
     let baseline = match &args.baseline {
         None => None,
         Some(path) => match crate::baseline::Baseline::load(path) {
             Ok(b) => Some(std::sync::Arc::new(b)),
             Err(e) => {
                 crate::note!("error: --baseline {e}");
-                return Err(EXIT_USAGE);
+                return Err(Exit::Usage);
             }
         },
     };
@@ -247,7 +247,7 @@ fn options(args: &RunArgs, remote_write: Option<crate::live::remote_write::Remot
 
 /// Every file is checked before the first runs: a typo in the last file must not be found
 /// after the others ran (and mask what they found).
-fn preflight(files: &[PathBuf], opts: &RunOptions) -> Result<(), i32> {
+fn preflight(files: &[PathBuf], opts: &RunOptions) -> Result<(), Exit> {
     let problems = run::preflight(files, opts);
     if problems.is_empty() {
         return Ok(());
@@ -262,11 +262,11 @@ fn preflight(files: &[PathBuf], opts: &RunOptions) -> Result<(), i32> {
             files.len()
         );
     }
-    Err(EXIT_USAGE)
+    Err(Exit::Usage)
 }
 
 /// One row of the suite per scenario run: its name, exit code and what it found.
-type Row = (String, i32, String);
+type Row = (String, Exit, String);
 
 /// Runs every file in turn, printing each verdict; stops at a signal, or at the first
 /// failure with `--fail-fast`.
@@ -287,7 +287,7 @@ async fn run_each(files: &[PathBuf], opts: &RunOptions, args: &RunArgs) -> Vec<(
         };
         let result = report_run(run::run_file(file, opts, exact.as_deref()).await, opts).await;
         print_result(&result, args.quiet);
-        let failed = result.exit_code != 0;
+        let failed = result.exit_code != Exit::Pass;
         ran.push((row_of(file, &result), result));
         if failed && args.fail_fast {
             crate::note!("--fail-fast: stopping after {}", file.display());
@@ -317,7 +317,7 @@ pub(super) fn print_result(result: &run::RunResult, quiet: bool) {
 
 fn row_of(file: &std::path::Path, result: &run::RunResult) -> Row {
     let what = match (&result.summary, &result.error) {
-        (_, Some(e)) if result.exit_code == EXIT_USAGE || result.exit_code == EXIT_ENVIRONMENT => e.clone(),
+        (_, Some(e)) if result.exit_code == Exit::Usage || result.exit_code == Exit::Environment => e.clone(),
         (Some(s), _) => s.headline(),
         _ => String::new(),
     };
@@ -340,15 +340,15 @@ async fn linger_for_the_last_scrape(args: &RunArgs) {
 
 /// Saves the baseline asked for, and for several files prints and writes the suite's report;
 /// the suite's exit code.
-fn finish_suite(args: &RunArgs, opts: &RunOptions, single: bool, ran: &[(Row, run::RunResult)]) -> i32 {
+fn finish_suite(args: &RunArgs, opts: &RunOptions, single: bool, ran: &[(Row, run::RunResult)]) -> Exit {
     let rows: Vec<Row> = ran.iter().map(|(row, _)| row.clone()).collect();
     let summaries: Vec<&crate::model::Summary> = ran.iter().filter_map(|(_, r)| r.summary.as_ref()).collect();
     let saved = match &args.save_baseline {
-        Some(path) => save_baseline(path, single, &summaries, most_severe(rows.iter().map(|r| r.1))),
-        None => EXIT_PASS,
+        Some(path) => save_baseline(path, single, &summaries, Exit::most_severe(rows.iter().map(|r| r.1))),
+        None => Exit::Pass,
     };
     // A baseline asked for and not saved fails the command (exit 4), whatever the runs found.
-    let code = most_severe(rows.iter().map(|r| r.1).chain([saved]));
+    let code = Exit::most_severe(rows.iter().map(|r| r.1).chain([saved]));
     if !single {
         crate::out!("{}", report::render_suite(&rows, code));
         if let Some(table) = report::render_self_tests(&summaries) {
@@ -363,7 +363,7 @@ fn finish_suite(args: &RunArgs, opts: &RunOptions, single: bool, ran: &[(Row, ru
 }
 
 /// Writes `--save-baseline`: the one run's summary, or the suite's. Exit 4 when it could not.
-fn save_baseline(path: &std::path::Path, single: bool, summaries: &[&crate::model::Summary], code: i32) -> i32 {
+fn save_baseline(path: &std::path::Path, single: bool, summaries: &[&crate::model::Summary], code: Exit) -> Exit {
     let json = if single {
         summaries.first().map(serde_json::to_vec_pretty)
     } else {
@@ -372,15 +372,15 @@ fn save_baseline(path: &std::path::Path, single: bool, summaries: &[&crate::mode
     match json.map(|j| j.map_err(std::io::Error::other).and_then(|b| crate::folder::write_atomic(path, &b))) {
         Some(Ok(())) => {
             crate::note!("baseline saved to {}", path.display());
-            EXIT_PASS
+            Exit::Pass
         }
         Some(Err(e)) => {
             crate::note!("error: cannot save the baseline to {}: {e}", path.display());
-            EXIT_ENVIRONMENT
+            Exit::Environment
         }
         None => {
             crate::note!("error: no result to save as a baseline");
-            EXIT_ENVIRONMENT
+            Exit::Environment
         }
     }
 }
@@ -390,7 +390,7 @@ fn write_suite_report(
     opts: &RunOptions,
     ran: &[(Row, run::RunResult)],
     summaries: &[&crate::model::Summary],
-    code: i32,
+    code: Exit,
 ) -> std::io::Result<PathBuf> {
     let folder = match &opts.out {
         Some(out) => crate::folder::RunDir::exact(out),

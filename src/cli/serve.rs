@@ -1,6 +1,6 @@
 //! `flashbench serve`: the reference order server on its own, with its arguments.
 
-use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_PASS, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::model::{Backend, RateLimit, Strategy};
 use crate::scenario;
 use crate::server::store::{Store, StoreLocation, StoreOptions};
@@ -26,7 +26,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
     pub pg_schema: String,
     /// MySQL or MariaDB (`--backend mysql`).
-    #[arg(long, env = "FLASHBENCH_MYSQL_URL", hide_env_values = true, default_value = crate::run::DEFAULT_MYSQL_URL, value_name = "URL", value_parser = parse_mysql_url)]
+    #[arg(long, env = "FLASHBENCH_MYSQL_URL", hide_env_values = true, default_value = crate::server::store::mysql::DEFAULT_URL, value_name = "URL", value_parser = parse_mysql_url)]
     pub mysql_url: String,
     /// The MySQL database (created and migrated when missing): lower-case letters, digits, _.
     #[arg(long, default_value = "flashbench", value_name = "NAME", value_parser = parse_pg_schema)]
@@ -128,11 +128,11 @@ pub(super) fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
     text.parse()
 }
 
-pub(super) async fn serve_command(args: ServeArgs) -> i32 {
+pub(super) async fn serve_command(args: ServeArgs) -> Exit {
     let strategy = args.strategy.unwrap_or_else(|| args.backend.default_strategy());
     if !args.backend.supports(strategy) {
         crate::note!("error: --strategy {strategy}: {}", args.backend.unsupported_message(strategy));
-        return EXIT_USAGE;
+        return Exit::Usage;
     }
     crate::limits::raise_fd_limit();
     let store = store_of(&args);
@@ -142,7 +142,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
     };
     if let Err(e) = Store::prepare(&store).await {
         crate::note!("error: {e}");
-        return EXIT_ENVIRONMENT;
+        return Exit::Environment;
     }
     let config = ServerConfig {
         store,
@@ -160,7 +160,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
         Ok(s) => s,
         Err(e) => {
             crate::note!("error: {e}");
-            return EXIT_ENVIRONMENT;
+            return Exit::Environment;
         }
     };
     if let Some(file) = &args.products {
@@ -177,7 +177,7 @@ pub(super) async fn serve_command(args: ServeArgs) -> i32 {
     }
     wait_for_the_stop(args.exit_on_stdin_eof).await;
     srv.stop();
-    EXIT_PASS
+    Exit::Pass
 }
 
 /// Where the server keeps its data, from the flags.
@@ -199,12 +199,12 @@ fn store_of(args: &ServeArgs) -> StoreOptions {
 }
 
 /// Seeds the products of a scenario or catalogue `file`; `Err`: the exit code, the error said.
-async fn seed(file: &std::path::Path, srv: &server::RunningServer) -> Result<(), i32> {
+async fn seed(file: &std::path::Path, srv: &server::RunningServer) -> Result<(), Exit> {
     let products = match scenario::load_products(file) {
         Ok(p) => p,
         Err(e) => {
             crate::note!("error: {e}");
-            return Err(EXIT_USAGE);
+            return Err(Exit::Usage);
         }
     };
     let seed: Vec<_> = products
@@ -213,7 +213,7 @@ async fn seed(file: &std::path::Path, srv: &server::RunningServer) -> Result<(),
         .collect();
     if let Err(e) = srv.store.seed(&seed).await {
         crate::note!("error: {e}");
-        return Err(EXIT_ENVIRONMENT);
+        return Err(Exit::Environment);
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `flashbench shard`: one local shard of a run over several processes, started by
 //! `flashbench run` itself (hidden).
 
+use crate::model::exit::Exit;
 use std::path::PathBuf;
 
 /// What a local parent tells a `flashbench shard` child (see `shard::child`).
@@ -27,7 +28,7 @@ pub struct ShardArgs {
 }
 
 /// Runs one shard child: its slice of the buyers, released when the parent says.
-pub(super) async fn shard_command(args: ShardArgs) -> i32 {
+pub(super) async fn shard_command(args: ShardArgs) -> Exit {
     crate::shard::child::run(crate::shard::child::ChildArgs {
         scenario: args.scenario,
         spec: args.shard,

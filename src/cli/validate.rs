@@ -1,17 +1,17 @@
 //! `flashbench validate`: scenario files checked, their targets compiled, without any load.
 
-use crate::model::exit::{EXIT_PASS, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::run::{self};
 use std::path::PathBuf;
 
-pub(super) fn validate_command(paths: &[PathBuf]) -> i32 {
-    let mut code = EXIT_PASS;
+pub(super) fn validate_command(paths: &[PathBuf]) -> Exit {
+    let mut code = Exit::Pass;
     for path in paths {
         let files = match run::expand(std::slice::from_ref(path)) {
             Ok(f) => f,
             Err(e) => {
                 crate::outln!("error  {e}");
-                code = EXIT_USAGE;
+                code = Exit::Usage;
                 continue;
             }
         };
@@ -26,7 +26,7 @@ pub(super) fn validate_command(paths: &[PathBuf]) -> i32 {
                 ),
                 Err(e) => {
                     crate::outln!("error  {e}");
-                    code = EXIT_USAGE;
+                    code = Exit::Usage;
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! The reference server's rules are the default: 2xx won, 409 sold out, 423 busy (and the
 //! seed's 400 `{"error": "busy"}`), 429 rate limited, other 4xx rejected, 5xx error.
 
+use crate::model::reference_api::{AnswerClass, REFERENCE_ANSWERS, REFERENCE_ORDER_ID};
 use crate::model::Outcome;
 use serde_json::Value;
 
@@ -133,27 +134,16 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// The reference server's API.
+    /// The reference server's API: a rule per line of its table, the one the server counts
+    /// its own answers by.
     pub fn reference() -> Classifier {
-        let status = |a, b| Some(StatusMatch::Range(a, b));
-        let rule = |s: Option<StatusMatch>, outcome| Rule { status: s, body: None, json: Vec::new(), outcome };
-        Classifier {
-            rules: vec![
-                rule(status(200, 299), Outcome::Won),
-                rule(Some(StatusMatch::Exact(409)), Outcome::SoldOut),
-                rule(Some(StatusMatch::Exact(423)), Outcome::Busy),
-                Rule {
-                    status: Some(StatusMatch::Exact(400)),
-                    body: None,
-                    json: vec![("/error".into(), Value::String("busy".into()))],
-                    outcome: Outcome::Busy,
-                },
-                rule(Some(StatusMatch::Exact(429)), Outcome::RateLimited),
-                rule(status(400, 499), Outcome::Rejected),
-                rule(status(500, 599), Outcome::Error),
-            ],
-            order_id: Some("/order/id".into()),
-        }
+        let rule = |c: &AnswerClass| Rule {
+            status: Some(if c.from == c.to { StatusMatch::Exact(c.from) } else { StatusMatch::Range(c.from, c.to) }),
+            body: None,
+            json: c.error.map(|code| ("/error".to_string(), Value::String(code.into()))).into_iter().collect(),
+            outcome: c.outcome,
+        };
+        Classifier { rules: REFERENCE_ANSWERS.iter().map(rule).collect(), order_id: Some(REFERENCE_ORDER_ID.into()) }
     }
 
     pub fn classify(&self, status: u16, body: &[u8]) -> Classified {

@@ -138,10 +138,10 @@ impl RunMetrics {
         }
     }
 
-    pub(super) fn finished(&self, verdict: &str, exit_code: i32) {
+    pub(super) fn finished(&self, verdict: crate::model::exit::Verdict, exit_code: crate::model::exit::Exit) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        self.finished.get_or_create(&label("verdict", verdict)).set(now.as_secs_f64());
-        self.exit_code.set(i64::from(exit_code));
+        self.finished.get_or_create(&label("verdict", verdict.name())).set(now.as_secs_f64());
+        self.exit_code.set(i64::from(exit_code.code()));
     }
 
     /// The OpenMetrics text of every series.
@@ -164,7 +164,7 @@ pub fn exposition_example() -> String {
     live.record(Outcome::Won, Some(Duration::from_millis(3)));
     live.stock_sample(0, 4);
     live.send_skew(10, 20, 30);
-    live.finished("pass", 0);
+    live.finished(crate::model::exit::Verdict::Pass, crate::model::exit::Exit::Pass);
     live.metrics.encode()
 }
 

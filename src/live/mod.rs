@@ -305,7 +305,7 @@ impl Live {
     }
 
     /// The run ended with `verdict` and `exit_code`.
-    pub fn finished(&self, verdict: &str, exit_code: i32) {
+    pub fn finished(&self, verdict: crate::model::exit::Verdict, exit_code: crate::model::exit::Exit) {
         self.set_phase(Phase::Done);
         self.metrics.finished(verdict, exit_code);
     }

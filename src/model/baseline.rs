@@ -65,11 +65,34 @@ pub struct Comparison {
     /// The limit in percent, when the metric has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_percent: Option<f64>,
-    /// `pass`, `fail` (regressed beyond the limit), `info` (no limit) or `n/a` (a side has
-    /// no value: nothing was compared).
-    pub status: String,
+    pub status: LimitStatus,
     pub before_text: String,
     pub now_text: String,
+}
+
+/// What one row of a baseline comparison says: `pass`, `fail` (regressed beyond the limit),
+/// `info` (no limit) or `n/a` (a side has no value: nothing was compared), in `summary.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LimitStatus {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "fail")]
+    Fail,
+    #[serde(rename = "info")]
+    Info,
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl LimitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitStatus::Pass => "pass",
+            LimitStatus::Fail => "fail",
+            LimitStatus::Info => "info",
+            LimitStatus::NotApplicable => "n/a",
+        }
+    }
 }
 
 impl Comparison {

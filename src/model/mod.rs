@@ -26,6 +26,7 @@ pub mod fault;
 pub mod figures;
 pub mod ledger;
 pub mod outcome;
+pub mod reference_api;
 pub mod shard;
 pub mod summary;
 pub mod threshold;

@@ -3,6 +3,7 @@
 
 use super::baseline::BaselineReport;
 use super::check::{Check, Invariant, Kind, Liveness, Status};
+use super::exit::{Exit, Verdict};
 use super::fault::FaultRecord;
 use super::threshold::ThresholdResult;
 use super::verdict::{Interruption, OutcomeCheck};
@@ -20,8 +21,8 @@ pub struct Summary {
     pub description: String,
     pub scenario_file: String,
     /// `pass`, `fail`, or `interrupted` (Ctrl-C or SIGTERM: a partial run, exit 130 or 143).
-    pub verdict: String,
-    pub exit_code: i32,
+    pub verdict: Verdict,
+    pub exit_code: Exit,
     /// Why the run did not pass; empty on a pass.
     pub reasons: Vec<String>,
     /// What stopped the run, when the environment failed (exit 4).
@@ -145,8 +146,8 @@ pub struct StreamSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Repetition {
     pub index: u32,
-    pub verdict: String,
-    pub exit_code: i32,
+    pub verdict: Verdict,
+    pub exit_code: Exit,
     /// Invariants violated (not expected) in this repetition.
     pub violated: Vec<String>,
     pub orders: u64,
@@ -350,8 +351,8 @@ impl Summary {
             scenario: String::new(),
             description: String::new(),
             scenario_file: String::new(),
-            verdict: "pass".into(),
-            exit_code: 0,
+            verdict: Verdict::Pass,
+            exit_code: Exit::Pass,
             reasons: Vec::new(),
             error: None,
             started_at: String::new(),
@@ -407,7 +408,7 @@ impl Summary {
     }
 
     pub fn passed(&self) -> bool {
-        self.exit_code == 0
+        self.exit_code == Exit::Pass
     }
 
     /// One line: why it failed, or what it proved.

@@ -292,8 +292,32 @@ pub struct ThresholdResult {
     pub observed: f64,
     /// The observed value with its unit, for people.
     pub observed_text: String,
-    /// `pass` or `fail`.
-    pub status: String,
+    pub status: ThresholdStatus,
+}
+
+/// Whether a threshold held: `pass` or `fail` in `summary.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdStatus {
+    Pass,
+    Fail,
+}
+
+impl ThresholdStatus {
+    pub fn of(held: bool) -> ThresholdStatus {
+        if held {
+            ThresholdStatus::Pass
+        } else {
+            ThresholdStatus::Fail
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThresholdStatus::Pass => "pass",
+            ThresholdStatus::Fail => "fail",
+        }
+    }
 }
 
 /// A percentage with as many digits as it needs: `0%`, `12.5%`, `0.25%`, `0.0031%`.

@@ -19,9 +19,9 @@ pub struct Interruption {
     /// Buyers that sent no order request: stopped before their start (recorded as
     /// `not_sent`) or never started.
     pub stopped_buyers: u64,
-    /// The signal's exit code (130, 143).
+    /// The signal's exit (130, 143).
     #[serde(skip)]
-    pub exit_code: i32,
+    pub exit_code: super::exit::Exit,
     /// The first reason line: the signal, the phase, what was sent, cut and never sent.
     #[serde(skip)]
     pub reason: String,

@@ -8,7 +8,7 @@ use super::html::{esc, inline_svg, CSS};
 use super::{Environment, Summary};
 use crate::folder::write_atomic;
 use crate::model::check::Status;
-use crate::model::exit::most_severe;
+use crate::model::exit::{Exit, Verdict};
 use crate::model::Ledger;
 use crate::model::Outcome;
 use crate::model::{LatencySummary, SkewSummary};
@@ -37,8 +37,8 @@ pub struct Row {
     /// The run's folder, relative to the comparison's when inside it.
     pub dir: String,
     /// `pass` or `fail`, and the run's own exit code.
-    pub verdict: String,
-    pub exit_code: i32,
+    pub verdict: Verdict,
+    pub exit_code: Exit,
     /// The run's first reason when it did not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -84,7 +84,7 @@ impl Row {
             backend: s.target.backend.clone(),
             strategy: s.target.strategy.clone(),
             dir: c.dir.strip_prefix(base).unwrap_or(&c.dir).display().to_string(),
-            verdict: s.verdict.clone(),
+            verdict: s.verdict,
             exit_code: s.exit_code,
             reason: (!s.passed()).then(|| s.reasons.first().cloned()).flatten(),
             violated: violation_rate.iter().filter(|(_, r)| **r > 0.0).map(|(n, _)| n.clone()).collect(),
@@ -145,8 +145,8 @@ pub struct Comparison {
     /// The scenario compared (the names, joined, when finished runs of several are compared).
     pub scenario: String,
     /// `pass` when every design passed; the exit code is the most severe of the designs'.
-    pub verdict: String,
-    pub exit_code: i32,
+    pub verdict: Verdict,
+    pub exit_code: Exit,
     pub designs: Vec<Row>,
     #[serde(default)]
     pub environment: Environment,
@@ -155,14 +155,14 @@ pub struct Comparison {
 impl Comparison {
     pub fn new(compared: &[Compared], base: &Path, environment: Environment) -> Comparison {
         let designs: Vec<Row> = compared.iter().map(|c| Row::of(c, base)).collect();
-        let exit_code = most_severe(designs.iter().map(|r| r.exit_code));
+        let exit_code = Exit::most_severe(designs.iter().map(|r| r.exit_code));
         let mut names: Vec<&str> = designs.iter().map(|r| r.scenario.as_str()).collect();
         names.dedup();
         Comparison {
             kind: "comparison".into(),
             flashbench_version: env!("CARGO_PKG_VERSION").into(),
             scenario: names.join(", "),
-            verdict: if exit_code == 0 { "pass" } else { "fail" }.into(),
+            verdict: if exit_code == Exit::Pass { Verdict::Pass } else { Verdict::Fail },
             exit_code,
             designs,
             environment,
@@ -171,7 +171,8 @@ impl Comparison {
 
     /// The rows that held every invariant, fastest p99 of the winners first.
     pub fn sound(&self) -> Vec<&Row> {
-        let mut ok: Vec<&Row> = self.designs.iter().filter(|r| r.violated.is_empty() && r.exit_code != 4).collect();
+        let mut ok: Vec<&Row> =
+            self.designs.iter().filter(|r| r.violated.is_empty() && r.exit_code != Exit::Environment).collect();
         ok.sort_by_key(|r| r.latency_won_us.p99);
         ok
     }
@@ -181,7 +182,7 @@ impl Comparison {
         let broken: Vec<&str> =
             self.designs.iter().filter(|r| !r.violated.is_empty()).map(|r| r.label.as_str()).collect();
         let failed_env: Vec<&str> =
-            self.designs.iter().filter(|r| r.exit_code == 4).map(|r| r.label.as_str()).collect();
+            self.designs.iter().filter(|r| r.exit_code == Exit::Environment).map(|r| r.label.as_str()).collect();
         let mut parts = Vec::new();
         match self.sound().first() {
             Some(best) => parts.push(format!(
@@ -233,7 +234,7 @@ pub fn render_terminal(c: &Comparison, dir: &Path) -> String {
             o,
             "{:<26} {:<7} {:>11} {:>19} {:>19} {:>9} {:>9}  {}",
             r.label,
-            if r.exit_code == 0 { "PASS" } else { "FAIL" },
+            if r.exit_code == Exit::Pass { "PASS" } else { "FAIL" },
             r.sold_text(),
             pair(&r.latency_won_us),
             pair(&r.latency_refused_us),
@@ -257,7 +258,7 @@ pub fn render_markdown(c: &Comparison) -> String {
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
-            if r.exit_code == 0 { "✅ pass" } else { "❌ fail" },
+            if r.exit_code == Exit::Pass { "✅ pass" } else { "❌ fail" },
             r.sold_text(),
             r.violations_text(),
             pair(&r.latency_won_us),
@@ -272,7 +273,7 @@ pub fn render_markdown(c: &Comparison) -> String {
 /// The comparison's `index.html`: the table, then the charts, each design linking its report.
 pub fn render_html(c: &Comparison, charts: &[super::charts::Chart]) -> String {
     let mut o = String::new();
-    let pass = c.exit_code == 0;
+    let pass = c.exit_code == Exit::Pass;
     let _ = writeln!(
         o,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -294,7 +295,7 @@ pub fn render_html(c: &Comparison, charts: &[super::charts::Chart]) -> String {
          <th class=n>send skew p99 (ms)</th></tr>\n",
     );
     for r in &c.designs {
-        let badge = if r.exit_code == 0 {
+        let badge = if r.exit_code == Exit::Pass {
             r#"<span class="badge b-pass">PASS</span>"#.to_string()
         } else {
             format!(r#"<span class="badge b-fail">FAIL</span> <span class=muted>exit {}</span>"#, r.exit_code)

@@ -4,6 +4,8 @@
 use super::charts::Chart;
 use super::Summary;
 use crate::model::check::Status;
+use crate::model::exit::Exit;
+use crate::model::threshold::ThresholdStatus;
 use std::fmt::Write;
 
 /// Escapes text for HTML.
@@ -196,7 +198,7 @@ fn thresholds_section(o: &mut String, s: &Summary) {
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td><code>{}</code></td><td class=n>{}</td></tr>",
-                if t.status == "pass" {
+                if t.status == ThresholdStatus::Pass {
                     r#"<span class="badge b-pass">pass</span>"#
                 } else {
                     r#"<span class="badge b-fail">FAIL</span>"#
@@ -276,7 +278,7 @@ fn latency_section(o: &mut String, s: &Summary) {
 /// The report's each repetition of a repeated race.
 fn repetitions_section(o: &mut String, s: &Summary) {
     if !s.repetitions.is_empty() {
-        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == Exit::Pass).count();
         let _ = write!(o, "<section><h2>Repetitions</h2><p>{passed} of {} passed.", s.repetitions.len());
         for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
             let _ = write!(o, " <code>{name}</code> violated in {:.1}%.", rate * 100.0);
@@ -296,7 +298,7 @@ fn repetitions_section(o: &mut String, s: &Summary) {
                 o,
                 "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
                 r.index,
-                esc(&r.verdict),
+                esc(r.verdict.name()),
                 esc(&finals.join(", ")),
                 r.orders,
                 esc(&outcomes.join(" · ")),

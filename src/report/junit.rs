@@ -3,7 +3,9 @@
 
 use super::html::esc;
 use super::Summary;
+use crate::model::baseline::LimitStatus;
 use crate::model::check::Status;
+use crate::model::threshold::ThresholdStatus;
 use std::fmt::Write;
 
 /// One `<testsuite>` element for a run.
@@ -89,7 +91,8 @@ fn threshold_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str)
         .expected_outcomes
         .iter()
         .map(|t| (format!("count.{} {}", t.outcome, t.expected), t.pass, t.observed.to_string()));
-    let exprs = s.thresholds.iter().map(|t| (t.expression.clone(), t.status == "pass", t.observed_text.clone()));
+    let exprs =
+        s.thresholds.iter().map(|t| (t.expression.clone(), t.status == ThresholdStatus::Pass, t.observed_text.clone()));
     for (name, pass, observed) in counts.chain(exprs) {
         n.tests += 1;
         let head = format!("    <testcase classname=\"{}.thresholds\" name=\"{}\" time=\"0\"", esc(class), esc(&name));
@@ -116,7 +119,7 @@ fn baseline_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) 
             let name = format!("{} regression <= {}%", r.metric, r.limit_percent.unwrap_or(0.0));
             let head =
                 format!("    <testcase classname=\"{}.baseline\" name=\"{}\" time=\"0\"", esc(class), esc(&name));
-            if r.status == "fail" {
+            if r.status == LimitStatus::Fail {
                 n.failures += 1;
                 let _ = writeln!(
                     cases,
@@ -127,7 +130,7 @@ fn baseline_cases(cases: &mut String, n: &mut Counts, s: &Summary, class: &str) 
                     r.change_text(),
                     esc(&b.file)
                 );
-            } else if r.status == "n/a" {
+            } else if r.status == LimitStatus::NotApplicable {
                 n.skipped += 1;
                 let _ = writeln!(
                     cases,

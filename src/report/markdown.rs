@@ -2,6 +2,8 @@
 
 use super::Summary;
 use crate::model::check::Status;
+use crate::model::exit::Exit;
+use crate::model::threshold::ThresholdStatus;
 use std::fmt::Write;
 
 fn ms(us: u64) -> String {
@@ -92,12 +94,12 @@ fn gates(o: &mut String, s: &Summary) {
                 "| `{}` | {} | {} |",
                 cell(&t.expression),
                 t.observed_text,
-                if t.status == "pass" { "✅" } else { "❌" }
+                if t.status == ThresholdStatus::Pass { "✅" } else { "❌" }
             );
         }
     }
     if !s.repetitions.is_empty() {
-        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == Exit::Pass).count();
         let _ = writeln!(o, "\n**Repetitions:** {passed} of {} passed.", s.repetitions.len());
         for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
             let _ = writeln!(o, "- `{name}` violated in {:.1}% of repetitions", rate * 100.0);

@@ -4,6 +4,7 @@
 use super::html::esc;
 use super::{junit, Summary};
 use crate::folder::write_atomic;
+use crate::model::exit::Exit;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,16 +12,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, serde::Serialize)]
 pub struct SuiteSummary<'a> {
     pub verdict: &'static str,
-    pub exit_code: i32,
+    pub exit_code: Exit,
     pub passed: usize,
     pub failed: Vec<&'a str>,
     pub scenarios: &'a [&'a Summary],
 }
 
 impl<'a> SuiteSummary<'a> {
-    pub fn new(scenarios: &'a [&'a Summary], exit_code: i32) -> Self {
+    pub fn new(scenarios: &'a [&'a Summary], exit_code: Exit) -> Self {
         SuiteSummary {
-            verdict: if exit_code == 0 { "pass" } else { "fail" },
+            verdict: if exit_code == Exit::Pass { "pass" } else { "fail" },
             exit_code,
             passed: scenarios.iter().filter(|s| s.passed()).count(),
             failed: scenarios.iter().filter(|s| !s.passed()).map(|s| s.scenario.as_str()).collect(),
@@ -32,7 +33,7 @@ impl<'a> SuiteSummary<'a> {
 /// One scenario of a suite: its summary (absent when it never ran) and its folder.
 pub struct Entry<'a> {
     pub name: String,
-    pub exit_code: i32,
+    pub exit_code: Exit,
     pub what: String,
     pub summary: Option<&'a Summary>,
     pub dir: Option<PathBuf>,
@@ -53,11 +54,11 @@ fn relative(from: &Path, to: &Path) -> String {
 }
 
 /// Writes `index.html` and `junit.xml` into `dir`.
-pub fn write(dir: &Path, entries: &[Entry], exit_code: i32) -> std::io::Result<()> {
+pub fn write(dir: &Path, entries: &[Entry], exit_code: Exit) -> std::io::Result<()> {
     let summaries: Vec<&Summary> = entries.iter().filter_map(|e| e.summary).collect();
     write_atomic(&dir.join("junit.xml"), junit::document(&summaries).as_bytes())?;
     let abs_dir = std::path::absolute(dir)?;
-    let passed = entries.iter().filter(|e| e.exit_code == 0).count();
+    let passed = entries.iter().filter(|e| e.exit_code == Exit::Pass).count();
     let mut o = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>flashbench suite · exit {exit_code}</title>\
          <style>body{{font:15px/1.45 system-ui,sans-serif;max-width:1000px;margin:20px auto;padding:0 20px}}\
@@ -65,8 +66,8 @@ pub fn write(dir: &Path, entries: &[Entry], exit_code: i32) -> std::io::Result<(
          .p{{color:#2a8a3e;font-weight:600}}.f{{color:#c0392b;font-weight:600}}</style></head><body>\
          <h1>flashbench suite: <span class=\"{}\">{}</span></h1><p>{passed} passed, {} failed; exit {exit_code}. \
          <a href=\"junit.xml\">junit.xml</a></p><table><tr><th>verdict</th><th>scenario</th><th>exit</th><th>why</th></tr>\n",
-        if exit_code == 0 { "p" } else { "f" },
-        if exit_code == 0 { "PASS" } else { "FAIL" },
+        if exit_code == Exit::Pass { "p" } else { "f" },
+        if exit_code == Exit::Pass { "PASS" } else { "FAIL" },
         entries.len() - passed
     );
     for e in entries {
@@ -80,8 +81,8 @@ pub fn write(dir: &Path, entries: &[Entry], exit_code: i32) -> std::io::Result<(
         let _ = writeln!(
             o,
             "<tr><td class=\"{}\">{}</td><td>{link}</td><td>{}</td><td>{}</td></tr>",
-            if e.exit_code == 0 { "p" } else { "f" },
-            if e.exit_code == 0 { "PASS" } else { "FAIL" },
+            if e.exit_code == Exit::Pass { "p" } else { "f" },
+            if e.exit_code == Exit::Pass { "PASS" } else { "FAIL" },
             e.exit_code,
             esc(&e.what)
         );

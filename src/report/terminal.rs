@@ -4,6 +4,8 @@
 use super::Summary;
 use crate::color::{paint, status, Paint, Stream};
 use crate::model::check::Status;
+use crate::model::exit::{Exit, Verdict};
+use crate::model::threshold::ThresholdStatus;
 use std::fmt::Write;
 
 /// A status word for stdout, coloured by what it means when stdout has colour.
@@ -100,7 +102,7 @@ fn stock_and_outcomes(o: &mut String, s: &Summary) {
         let _ = writeln!(
             o,
             "  {} {}  (observed {})",
-            mark(if t.status == "pass" { "ok  " } else { "FAIL" }),
+            mark(if t.status == ThresholdStatus::Pass { "ok  " } else { "FAIL" }),
             t.expression,
             t.observed_text
         );
@@ -206,9 +208,9 @@ fn latency(o: &mut String, s: &Summary) {
 /// Each failed repetition, the violation rates, and the comparison with a baseline.
 fn repetitions_and_baseline(o: &mut String, s: &Summary) {
     if !s.repetitions.is_empty() {
-        let passed = s.repetitions.iter().filter(|r| r.exit_code == 0).count();
+        let passed = s.repetitions.iter().filter(|r| r.exit_code == Exit::Pass).count();
         let _ = writeln!(o, "\nrepetitions {passed} of {} passed", s.repetitions.len());
-        for r in s.repetitions.iter().filter(|r| r.exit_code != 0) {
+        for r in s.repetitions.iter().filter(|r| r.exit_code != Exit::Pass) {
             let _ = writeln!(o, "  #{:<4} exit {}  {}", r.index, r.exit_code, r.reason.as_deref().unwrap_or(""));
         }
         for (name, rate) in s.violation_rate.iter().filter(|(_, r)| **r > 0.0) {
@@ -311,18 +313,18 @@ pub fn truth_lines(s: &Summary) -> Vec<String> {
 }
 
 /// One line per scenario of a suite, and the suite's exit code.
-pub fn render_suite(rows: &[(String, i32, String)], exit_code: i32) -> String {
+pub fn render_suite(rows: &[(String, Exit, String)], exit_code: Exit) -> String {
     let mut o = String::from("\nsuite\n");
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, code, what) in rows {
-        let word = match *code {
-            0 => "PASS ",
-            130 | 143 => "INTERRUPTED ",
-            _ => "FAIL ",
+        let word = match code.verdict() {
+            Verdict::Pass => "PASS ",
+            Verdict::Interrupted => "INTERRUPTED ",
+            Verdict::Fail => "FAIL ",
         };
         let _ = writeln!(o, "  {} exit {code}  {name:<width$}  {what}", mark(word));
     }
-    let passed = rows.iter().filter(|r| r.1 == 0).count();
+    let passed = rows.iter().filter(|r| r.1 == Exit::Pass).count();
     let _ = writeln!(o, "{passed} passed, {} failed; suite exit {exit_code}", rows.len() - passed);
     o
 }
@@ -390,7 +392,7 @@ pub fn render_self_tests(summaries: &[&Summary]) -> Option<String> {
                         missed += 1;
                         "MISSED"
                     }
-                    (Status::Fail, false) if s.exit_code == 0 => "also",
+                    (Status::Fail, false) if s.exit_code == Exit::Pass => "also",
                     (Status::Fail, false) => "FAIL",
                     _ => "·",
                 },

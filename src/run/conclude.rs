@@ -7,6 +7,7 @@ use crate::baseline::Baseline;
 use crate::harness::{self};
 use crate::live::{Live, Phase};
 use crate::model::baseline::Limit;
+use crate::model::baseline::LimitStatus;
 use crate::model::check::Check;
 use crate::model::threshold::ThresholdResult;
 use crate::model::Interruption;
@@ -45,7 +46,7 @@ pub(super) fn compare_with_baseline(
     let regressed: Vec<String> = report
         .rows
         .iter()
-        .filter(|r| r.status == "fail")
+        .filter(|r| r.status == LimitStatus::Fail)
         .map(|r| {
             format!(
                 "regression: {} {} → {} ({}, limit {}%)",
@@ -240,7 +241,7 @@ fn build_summary(
         scenario: s.name.clone(),
         description: s.description.clone(),
         scenario_file: file.display().to_string(),
-        verdict: verdict.kind.name().to_string(),
+        verdict: verdict.kind,
         exit_code: verdict.exit_code,
         reasons: verdict.reasons.clone(),
         error: None,

@@ -9,47 +9,21 @@
 //! `3` a threshold or expected count failed while invariants held, `4` the environment failed.
 
 use crate::model::check::{Check, Status};
-use crate::model::exit::{
-    most_severe, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS, EXIT_TERMINATED, EXIT_THRESHOLD, EXIT_VIOLATION,
-};
+use crate::model::exit::Exit;
+/// What a run's verdict says: `pass`, `fail` or `interrupted` in `summary.json`.
+pub use crate::model::exit::Verdict as Kind;
 use crate::model::threshold::ThresholdResult;
+use crate::model::threshold::ThresholdStatus;
 use crate::model::Overrun;
 use crate::model::TruthReading;
 use crate::model::{Interruption, Outcome, OutcomeCheck};
 use crate::scenario::{CountExpectation, Scenario};
 use std::collections::BTreeMap;
 
-/// What a run's verdict says: `pass`, `fail` or `interrupted` in `summary.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Pass,
-    Fail,
-    Interrupted,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Pass => "pass",
-            Kind::Fail => "fail",
-            Kind::Interrupted => "interrupted",
-        }
-    }
-
-    /// The kind an exit code stands for.
-    pub fn of_code(code: i32) -> Kind {
-        match code {
-            EXIT_PASS => Kind::Pass,
-            EXIT_INTERRUPTED | EXIT_TERMINATED => Kind::Interrupted,
-            _ => Kind::Fail,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub kind: Kind,
-    pub exit_code: i32,
+    pub exit_code: Exit,
     /// Why it did not pass, one line each; empty on a pass.
     pub reasons: Vec<String>,
     pub outcome_checks: Vec<OutcomeCheck>,
@@ -57,7 +31,7 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn passed(&self) -> bool {
-        self.exit_code == EXIT_PASS
+        self.exit_code == Exit::Pass
     }
 }
 
@@ -116,7 +90,7 @@ pub fn judge(s: &Scenario, facts: &Facts) -> Verdict {
     let verdict = match facts.environment {
         Some(error) => Verdict {
             kind: Kind::Fail,
-            exit_code: EXIT_ENVIRONMENT,
+            exit_code: Exit::Environment,
             reasons: facts.untested_faults.iter().cloned().chain([format!("environment failed: {error}")]).collect(),
             outcome_checks: Vec::new(),
         },
@@ -183,7 +157,7 @@ fn decide(s: &Scenario, facts: &Facts) -> Verdict {
         missed = true;
         reasons.push(format!("expected count.{} {}, observed {}", oc.outcome, oc.expected, oc.observed));
     }
-    for t in facts.thresholds.iter().filter(|t| t.status != "pass") {
+    for t in facts.thresholds.iter().filter(|t| t.status != ThresholdStatus::Pass) {
         missed = true;
         reasons.push(format!("threshold {} failed: observed {}", t.expression, t.observed_text));
     }
@@ -191,24 +165,24 @@ fn decide(s: &Scenario, facts: &Facts) -> Verdict {
     let unproven = !problems.is_empty();
     reasons.extend(problems);
     let exit_code = if violated {
-        EXIT_VIOLATION
+        Exit::Violation
     } else if unproven {
-        EXIT_ENVIRONMENT
+        Exit::Environment
     } else if missed {
-        EXIT_THRESHOLD
+        Exit::Threshold
     } else {
-        EXIT_PASS
+        Exit::Pass
     };
-    Verdict { kind: Kind::of_code(exit_code), exit_code, reasons, outcome_checks }
+    Verdict { kind: exit_code.verdict(), exit_code, reasons, outcome_checks }
 }
 
 /// The verdict of a whole scenario from its repetitions' exit codes as they count (see
 /// `repeat`) and its regressions against a baseline (each fails the run with exit 3 unless
 /// something worse did): the most severe code decides.
-pub fn fold(codes: &[i32], regressions: &[String]) -> (Kind, i32) {
-    let regressed = (!regressions.is_empty()).then_some(EXIT_THRESHOLD);
-    let code = most_severe(codes.iter().copied().chain(regressed));
-    (Kind::of_code(code), code)
+pub fn fold(codes: &[Exit], regressions: &[String]) -> (Kind, Exit) {
+    let regressed = (!regressions.is_empty()).then_some(Exit::Threshold);
+    let code = Exit::most_severe(codes.iter().copied().chain(regressed));
+    (code.verdict(), code)
 }
 
 #[cfg(test)]
@@ -242,14 +216,14 @@ mod tests {
     fn exit_codes_follow_the_contract() {
         let mut s = fixtures::scenario(5, 10);
         let counts: BTreeMap<Outcome, u64> = [(Outcome::Won, 5)].into();
-        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, EXIT_PASS);
+        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, Exit::Pass);
         assert_eq!(decide(&s, &checks(&[]), &counts, &[]).kind, Kind::Pass);
-        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
+        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, Exit::Violation);
         s.expect.outcomes.insert(Outcome::Won, CountExpectation::Exact(4));
         let v = decide(&s, &checks(&[]), &counts, &[]);
-        assert_eq!((v.exit_code, v.kind), (EXIT_THRESHOLD, Kind::Fail));
+        assert_eq!((v.exit_code, v.kind), (Exit::Threshold, Kind::Fail));
         assert_eq!(v.reasons, vec!["expected count.won == 4, observed 5".to_string()]);
-        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, EXIT_VIOLATION);
+        assert_eq!(decide(&s, &checks(&[Invariant::NoOversell]), &counts, &[]).exit_code, Exit::Violation);
     }
 
     #[test]
@@ -260,12 +234,12 @@ mod tests {
         let counts = BTreeMap::new();
         assert_eq!(
             decide(&s, &checks(&[Invariant::NoOversell, Invariant::StockConserved]), &counts, &[]).exit_code,
-            EXIT_PASS
+            Exit::Pass
         );
-        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, EXIT_VIOLATION, "a missed violation fails");
+        assert_eq!(decide(&s, &checks(&[]), &counts, &[]).exit_code, Exit::Violation, "a missed violation fails");
         assert_eq!(
             decide(&s, &checks(&[Invariant::NoOversell, Invariant::PerBuyerLimit]), &counts, &[]).exit_code,
-            EXIT_VIOLATION,
+            Exit::Violation,
             "an unexpected violation fails"
         );
     }
@@ -278,13 +252,13 @@ mod tests {
         let (pass, oversold) = (checks(&[]), checks(&[Invariant::NoOversell]));
         let facts = Facts { checks: &pass, overrun: Some(&overrun), truth: Some(&truth), ..Facts::default() };
         let v = judge(&s, &facts);
-        assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
+        assert_eq!(v.exit_code, Exit::Environment);
         assert!(v.reasons[0].starts_with("the run overran its deadline of 1.5s: 7 attempt(s)"), "{:?}", v.reasons);
         let v = judge(&s, &Facts { checks: &oversold, ..facts });
-        assert_eq!(v.exit_code, EXIT_VIOLATION);
+        assert_eq!(v.exit_code, Exit::Violation);
         let unsettled = TruthReading { notes: vec!["still changing".into()], ..TruthReading::default() };
         let v = judge(&s, &Facts { checks: &pass, truth: Some(&unsettled), ..Facts::default() });
-        assert_eq!(v.exit_code, EXIT_ENVIRONMENT);
+        assert_eq!(v.exit_code, Exit::Environment);
         assert!(v.reasons[0].contains("had not settled") && v.reasons[0].contains("still changing"));
     }
 
@@ -296,10 +270,10 @@ mod tests {
         let pass = checks(&[]);
         let facts = Facts { checks: &pass, truth: Some(&truth), untested_faults: &untested, ..Facts::default() };
         let v = judge(&s, &facts);
-        assert_eq!((v.kind, v.exit_code), (Kind::Fail, EXIT_ENVIRONMENT));
+        assert_eq!((v.kind, v.exit_code), (Kind::Fail, Exit::Environment));
         assert_eq!(v.reasons, untested);
         let oversold = checks(&[Invariant::NoOversell]);
-        assert_eq!(judge(&s, &Facts { checks: &oversold, ..facts }).exit_code, EXIT_VIOLATION);
+        assert_eq!(judge(&s, &Facts { checks: &oversold, ..facts }).exit_code, Exit::Violation);
     }
 
     #[test]
@@ -308,7 +282,7 @@ mod tests {
         s.expect.violations = vec![Invariant::NoOversell];
         let unchecked = crate::verify::unchecked("the target did not start");
         let v = judge(&s, &Facts { checks: &unchecked, environment: Some("it did not start"), ..Facts::default() });
-        assert_eq!((v.kind, v.exit_code), (Kind::Fail, EXIT_ENVIRONMENT), "not a missed catch (exit 1)");
+        assert_eq!((v.kind, v.exit_code), (Kind::Fail, Exit::Environment), "not a missed catch (exit 1)");
         assert_eq!(v.reasons, vec!["environment failed: it did not start".to_string()]);
     }
 
@@ -323,30 +297,36 @@ mod tests {
             load_complete: true,
             cut_attempts: 0,
             stopped_buyers: 0,
-            exit_code: 143,
+            exit_code: Exit::Terminated,
             reason: "interrupted by SIGTERM in phase `verifying`: the load had finished".into(),
         };
         let v =
             judge(&s, &Facts { checks: &oversold, truth: Some(&truth), interruption: Some(&i), ..Facts::default() });
-        assert_eq!((v.kind, v.exit_code), (Kind::Interrupted, 143));
+        assert_eq!((v.kind, v.exit_code), (Kind::Interrupted, Exit::Terminated));
         assert!(v.reasons[0].starts_with("interrupted by SIGTERM in phase `verifying`"), "{:?}", v.reasons);
         assert!(v.reasons[1].starts_with("no_oversell violated before the interruption"), "{:?}", v.reasons);
     }
 
     #[test]
     fn a_scenario_folds_its_repetitions_and_regressions() {
-        assert_eq!(fold(&[0, 0], &[]), (Kind::Pass, 0));
-        assert_eq!(fold(&[0, 0], &["regression: p99".into()]), (Kind::Fail, EXIT_THRESHOLD));
-        assert_eq!(fold(&[1], &["regression: p99".into()]), (Kind::Fail, EXIT_VIOLATION));
-        assert_eq!(fold(&[0, 130], &[]), (Kind::Interrupted, 130), "an interrupted repetition stays interrupted");
+        use Exit::*;
+        assert_eq!(fold(&[Pass, Pass], &[]), (Kind::Pass, Pass));
+        assert_eq!(fold(&[Pass, Pass], &["regression: p99".into()]), (Kind::Fail, Threshold));
+        assert_eq!(fold(&[Violation], &["regression: p99".into()]), (Kind::Fail, Violation));
+        assert_eq!(
+            fold(&[Pass, Interrupted], &[]),
+            (Kind::Interrupted, Interrupted),
+            "an interrupted repetition stays interrupted"
+        );
     }
 
     #[test]
     fn suite_severity_order() {
-        assert_eq!(most_severe([0, 3, 4, 1]), 1);
-        assert_eq!(most_severe([0, 3, 4]), 4);
-        assert_eq!(most_severe([1, 2]), 2);
-        assert_eq!(most_severe([0, 3]), 3);
-        assert_eq!(most_severe([]), 0);
+        let worst = |codes: &[i32]| Exit::most_severe(codes.iter().map(|&c| Exit::from_code(c))).code();
+        assert_eq!(worst(&[0, 3, 4, 1]), 1);
+        assert_eq!(worst(&[0, 3, 4]), 4);
+        assert_eq!(worst(&[1, 2]), 2);
+        assert_eq!(worst(&[0, 3]), 3);
+        assert_eq!(worst(&[]), 0);
     }
 }

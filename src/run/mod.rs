@@ -12,7 +12,7 @@ use crate::folder::RunDir;
 use crate::limits::{self};
 use crate::live::view::{Mode, View};
 use crate::live::{Live, RunLabels};
-use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::model::Ledger;
 use crate::model::Summary;
 use crate::scenario::target::TargetKind;
@@ -25,8 +25,7 @@ use execute::execute;
 pub use execute::{Spread, Spreading};
 use options::remove_own_store;
 pub use options::{
-    apply_overrides, store_options, Overrides, RunOptions, DEFAULT_DATABASE_URL, DEFAULT_MYSQL_URL, DEFAULT_REDIS_URL,
-    STORE_TIMEOUT,
+    apply_overrides, store_options, Overrides, RunOptions, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, STORE_TIMEOUT,
 };
 pub use prepare::{check_shardable, expand, load, preflight, prepare, prepare_with_sources};
 use std::path::{Path, PathBuf};
@@ -36,7 +35,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct RunResult {
     pub file: PathBuf,
-    pub exit_code: i32,
+    pub exit_code: Exit,
     /// Absent when the scenario could not be used (exit 2).
     pub summary: Option<Summary>,
     pub dir: Option<PathBuf>,
@@ -45,7 +44,7 @@ pub struct RunResult {
 }
 
 pub(crate) fn usage_error(file: &Path, error: String) -> RunResult {
-    RunResult { file: file.to_path_buf(), exit_code: EXIT_USAGE, summary: None, dir: None, error: Some(error) }
+    RunResult { file: file.to_path_buf(), exit_code: Exit::Usage, summary: None, dir: None, error: Some(error) }
 }
 
 /// A run that ended and was judged, its report not yet written: the report is a layer above,
@@ -85,7 +84,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
     let load = Load { s: &s, file, opts, layout: &layout, sources: &sources, live: &live, dir: &dir };
     let reps = load.repetitions().await.map_err(|e| RunResult {
         file: file.to_path_buf(),
-        exit_code: EXIT_ENVIRONMENT,
+        exit_code: Exit::Environment,
         summary: None,
         dir: Some(dir.clone()),
         error: Some(e),
@@ -95,7 +94,7 @@ pub async fn run_file(file: &Path, opts: &RunOptions, exact_dir: Option<&Path>) 
         let regressions = compare_with_baseline(&mut summary, &s, baseline, &opts.regressions);
         let (kind, code) = judge::fold(&counted, &regressions);
         summary.reasons.extend(regressions);
-        (summary.verdict, summary.exit_code) = (kind.name().into(), code);
+        (summary.verdict, summary.exit_code) = (kind, code);
     }
     let scenario_yaml = serde_yaml::to_string(&s).unwrap_or_default();
     Ok(Finished { file: file.to_path_buf(), summary, ledger, scenario_yaml, folder, live, view })
@@ -137,7 +136,7 @@ impl Load<'_> {
             let spread = self.spread();
             reps.push(execute(s, self.file, &setup, self.live, self.sources, spread).await);
             // A self-test repetition that only missed its catch may be made good by the next.
-            let failed = |r: &Summary| r.exit_code != 0 && repeat::code_without_misses(r, &s.expect).is_none();
+            let failed = |r: &Summary| r.exit_code != Exit::Pass && repeat::code_without_misses(r, &s.expect).is_none();
             if self.opts.fail_fast && reps.last().is_some_and(|(r, _)| failed(r)) {
                 break;
             }

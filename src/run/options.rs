@@ -7,7 +7,7 @@ use crate::model::baseline::Limit;
 use crate::model::{Backend, Strategy};
 use crate::scenario::target::TargetKind;
 use crate::scenario::{self, Scenario};
-use crate::server::store::{StoreLocation, StoreOptions};
+use crate::server::store::{mysql, StoreLocation, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,9 +93,6 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// PostgreSQL when neither flag, environment nor scenario names one.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// MySQL or MariaDB when neither flag, environment nor scenario names one.
-pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
-
 /// How long connecting to a store may take before the run ends with exit 4.
 pub const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -132,7 +129,7 @@ pub fn store_options(s: &Scenario, dir: &Path, opts: &RunOptions) -> std::io::Re
                 .mysql_url
                 .clone()
                 .or_else(|| s.server.mysql_url.clone())
-                .unwrap_or_else(|| DEFAULT_MYSQL_URL.into()),
+                .unwrap_or_else(|| mysql::DEFAULT_URL.into()),
             database: format!("fb_{slug}_{tag}"),
         },
     };

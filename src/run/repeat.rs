@@ -11,7 +11,8 @@
 //! catch keeps its own `fail` in `repetitions[]`, but does not fail the scenario.
 
 use crate::model::check::Status;
-use crate::model::exit::{EXIT_PASS, EXIT_THRESHOLD, EXIT_VIOLATION};
+use crate::model::exit::Exit;
+use crate::model::threshold::ThresholdStatus;
 use crate::model::Ledger;
 use crate::model::Summary;
 use crate::model::{Repetition, RepetitionMetrics};
@@ -21,8 +22,8 @@ use std::collections::BTreeMap;
 
 /// The exit code a self-test repetition would have had if its missed catches had been
 /// made, or `None` when it failed for another reason too (or is not a self-test miss).
-pub fn code_without_misses(s: &Summary, expect: &Expect) -> Option<i32> {
-    if s.exit_code != EXIT_VIOLATION || expect.violations.is_empty() {
+pub fn code_without_misses(s: &Summary, expect: &Expect) -> Option<Exit> {
+    if s.exit_code != Exit::Violation || expect.violations.is_empty() {
         return None;
     }
     let broke_something_else = s
@@ -32,13 +33,14 @@ pub fn code_without_misses(s: &Summary, expect: &Expect) -> Option<i32> {
     if broke_something_else {
         return None;
     }
-    let missed_counts = s.expected_outcomes.iter().any(|o| !o.pass) || s.thresholds.iter().any(|t| t.status != "pass");
-    Some(if missed_counts { EXIT_THRESHOLD } else { EXIT_PASS })
+    let missed_counts =
+        s.expected_outcomes.iter().any(|o| !o.pass) || s.thresholds.iter().any(|t| t.status != ThresholdStatus::Pass);
+    Some(if missed_counts { Exit::Threshold } else { Exit::Pass })
 }
 
 /// Each repetition's exit code as it counts for the scenario: a self-test repetition that
 /// only missed catches made by another repetition counts as if it had made them.
-fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<i32> {
+fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<Exit> {
     let caught =
         |name| reps.iter().any(|(s, _)| s.invariants.iter().any(|i| i.name == name && i.status == Status::Fail));
     let all_caught = expect.violations.iter().all(|&v| caught(v));
@@ -52,7 +54,7 @@ fn counted_codes(reps: &[(Summary, Ledger)], expect: &Expect) -> Vec<i32> {
 
 /// Folds the repetitions of one scenario into one summary and one ledger, with each
 /// repetition's exit code as it counts for the scenario (for [`crate::run::judge::fold`]).
-pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger, Vec<i32>) {
+pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary, Ledger, Vec<Exit>) {
     if reps.len() <= 1 {
         let (summary, ledger) = reps.pop().unwrap_or_else(|| (Summary::empty(), Ledger::default()));
         let code = summary.exit_code;
@@ -107,7 +109,7 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     summary.connect_failures = merged.connect_failures;
     summary.late_buyers = merged.late_buyers;
     summary.violation_rate = violations.into_iter().map(|(name, n)| (name, n as f64 / k as f64)).collect();
-    let failed = counted.iter().filter(|&&c| c != EXIT_PASS).count();
+    let failed = counted.iter().filter(|&&c| c != Exit::Pass).count();
     let mut reasons = Vec::new();
     if failed > 0 {
         reasons.push(format!("{failed} of {k} repetitions failed; repetition {} shown", worst + 1));
@@ -118,7 +120,7 @@ pub fn aggregate(mut reps: Vec<(Summary, Ledger)>, expect: &Expect) -> (Summary,
     reasons.append(&mut summary.reasons);
     summary.reasons = reasons;
     summary.exit_code = worst_code;
-    summary.verdict = kind.name().into();
+    summary.verdict = kind;
     summary.repetitions = repetitions;
     (summary, merged, counted)
 }
@@ -133,7 +135,7 @@ fn repetition(index: u32, s: &Summary) -> Repetition {
         .collect();
     Repetition {
         index,
-        verdict: s.verdict.clone(),
+        verdict: s.verdict,
         exit_code: s.exit_code,
         violated,
         orders: s.products.iter().filter_map(|p| p.orders).sum(),
@@ -154,7 +156,7 @@ mod tests {
     /// A repetition whose `failing` invariants failed, `expected` marking the self-test's.
     fn rep(failing: &[Invariant], expected: &[Invariant], exit_code: i32) -> (Summary, Ledger) {
         let mut s = Summary::empty();
-        s.exit_code = exit_code;
+        s.exit_code = Exit::from_code(exit_code);
         s.invariants = Invariant::ALL
             .iter()
             .map(|&i| {
@@ -176,8 +178,8 @@ mod tests {
         let expect = self_test(&[UNDER]);
         let reps = vec![rep(&[], &[UNDER], 1), rep(&[UNDER], &[UNDER], 0), rep(&[], &[UNDER], 1)];
         let (s, _, _) = aggregate(reps, &expect);
-        assert_eq!(s.exit_code, 0, "{:?}", s.reasons);
-        let own: Vec<i32> = s.repetitions.iter().map(|r| r.exit_code).collect();
+        assert_eq!(s.exit_code.code(), 0, "{:?}", s.reasons);
+        let own: Vec<i32> = s.repetitions.iter().map(|r| r.exit_code.code()).collect();
         assert_eq!(own, [1, 0, 1], "each repetition keeps its own verdict");
         assert!(s.invariants.iter().any(|i| i.name == UNDER && i.status == Status::Fail), "the catch is shown");
         assert!((s.violation_rate["no_undersell"] - 1.0 / 3.0).abs() < 1e-9);
@@ -186,7 +188,7 @@ mod tests {
     #[test]
     fn a_self_test_fails_when_no_repetition_makes_the_catch() {
         let (s, _, _) = aggregate(vec![rep(&[], &[UNDER], 1), rep(&[], &[UNDER], 1)], &self_test(&[UNDER]));
-        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.exit_code.code(), 1);
         assert_eq!(s.reasons[0], "2 of 2 repetitions failed; repetition 1 shown");
     }
 
@@ -195,18 +197,18 @@ mod tests {
         let over = Invariant::NoOversell;
         let reps = vec![rep(&[UNDER], &[UNDER], 0), rep(&[over], &[UNDER], 1)];
         let (s, _, _) = aggregate(reps, &self_test(&[UNDER]));
-        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.exit_code.code(), 1);
         assert_eq!(s.reasons[0], "1 of 2 repetitions failed; repetition 2 shown");
         let tolerated = Expect { may_also_violate: vec![over], ..self_test(&[UNDER]) };
         let reps = vec![rep(&[UNDER], &[UNDER], 0), rep(&[over], &[UNDER], 1)];
-        assert_eq!(aggregate(reps, &tolerated).0.exit_code, 0, "a tolerated violation is no failure");
+        assert_eq!(aggregate(reps, &tolerated).0.exit_code.code(), 0, "a tolerated violation is no failure");
     }
 
     #[test]
     fn any_violation_fails_an_ordinary_scenario() {
         let reps = vec![rep(&[], &[], 0), rep(&[UNDER], &[], 1), rep(&[], &[], 0)];
         let (s, _, _) = aggregate(reps, &Expect::default());
-        assert_eq!(s.exit_code, 1);
+        assert_eq!(s.exit_code.code(), 1);
         assert_eq!(s.reasons[0], "1 of 3 repetitions failed; repetition 2 shown");
         assert_eq!(s.reasons[1], "no_undersell violated in 33% of repetitions");
     }

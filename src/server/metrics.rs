@@ -21,23 +21,10 @@ use std::time::Duration;
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The classes of the server's own answers (flashbench's outcome classes, less the ones only
-/// a client sees: `accepted`, `timeout`, `not_sent`).
-const ANSWERS: [Outcome; 6] =
-    [Outcome::Won, Outcome::SoldOut, Outcome::Busy, Outcome::RateLimited, Outcome::Rejected, Outcome::Error];
-
 /// The class of an answer with `status` and, for an error answer, its `error` code (the seed
-/// design says "busy" with a 400), as flashbench's reference classifier reads it.
+/// design says "busy" with a 400): the reference API's table, which the harness reads too.
 pub fn outcome_of(status: StatusCode, error: Option<&str>) -> Outcome {
-    match status.as_u16() {
-        200..=299 => Outcome::Won,
-        409 => Outcome::SoldOut,
-        423 => Outcome::Busy,
-        429 => Outcome::RateLimited,
-        400..=499 if error == Some("busy") => Outcome::Busy,
-        400..=499 => Outcome::Rejected,
-        _ => Outcome::Error,
-    }
+    crate::model::reference_api::reference_outcome(status.as_u16(), error)
 }
 
 fn label(outcome: Outcome) -> OutcomeLabel {
@@ -89,7 +76,7 @@ impl Metrics {
         let orders = Family::<OutcomeLabel, Counter>::default();
         let request_duration = Family::<OutcomeLabel, Histogram>::new_with_constructor(duration_histogram as fn() -> _);
         // Every class is exposed from the start, at 0.
-        for outcome in ANSWERS {
+        for outcome in crate::model::reference_api::answer_classes() {
             drop(orders.get_or_create(&label(outcome)));
             drop(request_duration.get_or_create(&label(outcome)));
         }

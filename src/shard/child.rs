@@ -8,7 +8,7 @@ use super::part::{self, Part};
 use super::protocol::{line, FromShard, ToShard};
 use crate::harness::{self, Endpoint, HarnessConfig, Plan, ReleaseSignal};
 use crate::live::{Live, RunLabels};
-use crate::model::exit::EXIT_ENVIRONMENT;
+use crate::model::exit::Exit;
 use crate::model::Ledger;
 use crate::model::Outcome;
 use crate::model::{ShardSpec, Slice};
@@ -85,23 +85,23 @@ pub struct ChildArgs {
 }
 
 /// Runs one local shard; its exit code.
-pub async fn run(args: ChildArgs) -> i32 {
+pub async fn run(args: ChildArgs) -> Exit {
     let out = match ToParent::take() {
         Ok(out) => out,
         Err(e) => {
             eprintln!("error: shard {}: no line to its parent: {e}", args.spec);
-            return EXIT_ENVIRONMENT;
+            return Exit::Environment;
         }
     };
     let (code, error) = match shard(&args, &out).await {
         Ok(code) => (code, None),
-        Err(e) => (EXIT_ENVIRONMENT, Some(e)),
+        Err(e) => (Exit::Environment, Some(e)),
     };
     out.say(&FromShard::Done { exit_code: code, error });
     code
 }
 
-async fn shard(args: &ChildArgs, out: &ToParent) -> Result<i32, String> {
+async fn shard(args: &ChildArgs, out: &ToParent) -> Result<Exit, String> {
     let s = scenario::load(&args.scenario).map_err(|e| e.to_string())?;
     let mut plan = match s.target.kind {
         TargetKind::Reference => {
@@ -166,7 +166,7 @@ async fn listen(release: Arc<ParentRelease>) {
             Err(e) => log::warn!("shard: a message it does not understand ({e}): {text}"),
         }
     }
-    std::process::exit(EXIT_ENVIRONMENT);
+    std::process::exit(Exit::Environment.code());
 }
 
 fn progress(live: &Live) -> FromShard {

@@ -10,7 +10,7 @@ use super::release::WallClockRelease;
 use crate::harness::{self, HarnessConfig};
 use crate::live::view::{Mode, View};
 use crate::live::Phase;
-use crate::model::exit::{EXIT_ENVIRONMENT, EXIT_USAGE};
+use crate::model::exit::Exit;
 use crate::model::Ledger;
 use crate::model::{ShardSpec, Slice};
 use crate::report;
@@ -23,14 +23,14 @@ use std::time::{Instant, SystemTime};
 
 /// What a shard printed and exits with.
 pub struct ShardOutcome {
-    pub exit_code: i32,
+    pub exit_code: Exit,
     pub message: String,
 }
 
 /// `run FILE --shard i/N --release-at T --out DIR`: drives this shard's buyers against the
 /// scenario's server, released at `T` by the wall clock, and writes its part into `out`.
 pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &Path) -> ShardOutcome {
-    let usage = |message: String| ShardOutcome { exit_code: EXIT_USAGE, message };
+    let usage = |message: String| ShardOutcome { exit_code: Exit::Usage, message };
     let Some(spec) = opts.shard else { return usage("run_part needs --shard".into()) };
     let release_at = match super::release::parse_release_at(release_text) {
         Ok(t) => t,
@@ -64,13 +64,13 @@ pub async fn run_part(file: &Path, opts: &RunOptions, release_text: &str, out: &
             part.failed(&e, t0);
             let written = part::write(out, &part, &Ledger::default(), &yaml);
             let note = written.err().map(|w| format!(" (and its part could not be written: {w})")).unwrap_or_default();
-            return ShardOutcome { exit_code: EXIT_ENVIRONMENT, message: format!("shard {spec}: {e}{note}") };
+            return ShardOutcome { exit_code: Exit::Environment, message: format!("shard {spec}: {e}{note}") };
         }
     };
     part.finish(&ledger, t0);
     if let Err(e) = part::write(out, &part, &ledger, &yaml) {
         return ShardOutcome {
-            exit_code: EXIT_ENVIRONMENT,
+            exit_code: Exit::Environment,
             message: format!("shard {spec}: cannot write its part into {}: {e}", out.display()),
         };
     }
@@ -124,7 +124,7 @@ async fn load(
 /// `merge DIR...`: the parts of one run, judged as that run.
 pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
     let file = dirs.first().map(|d| d.join(crate::folder::SCENARIO_YAML)).unwrap_or_default();
-    let fail = |code: i32, error: String| RunResult {
+    let fail = |code: Exit, error: String| RunResult {
         file: file.clone(),
         exit_code: code,
         summary: None,
@@ -134,30 +134,30 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
     let mut parts: Vec<ReadPart> = Vec::with_capacity(dirs.len());
     for d in dirs {
         if !d.is_dir() {
-            return fail(EXIT_USAGE, format!("{}: no such folder", d.display()));
+            return fail(Exit::Usage, format!("{}: no such folder", d.display()));
         }
         match part::read(d) {
             Ok(p) => parts.push(p),
             // A folder without its part (nor a run's summary): that shard did not finish.
             Err(e) if !d.join(part::PART_JSON).exists() && !d.join(crate::folder::SUMMARY_JSON).exists() => {
-                return fail(EXIT_ENVIRONMENT, e)
+                return fail(Exit::Environment, e)
             }
-            Err(e) => return fail(EXIT_USAGE, e),
+            Err(e) => return fail(Exit::Usage, e),
         }
     }
     let (ledger, shards) = match merge::merge(&parts, false) {
         Ok(m) => m,
-        Err(e @ merge::MergeError::Incomplete(_)) => return fail(EXIT_ENVIRONMENT, e.to_string()),
-        Err(e) => return fail(EXIT_USAGE, e.to_string()),
+        Err(e @ merge::MergeError::Incomplete(_)) => return fail(Exit::Environment, e.to_string()),
+        Err(e) => return fail(Exit::Usage, e.to_string()),
     };
     let first = &parts[0];
     let s = match scenario::load_str(&first.scenario_yaml, &file.display().to_string(), &first.dir) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_USAGE, e.to_string()),
+        Err(e) => return fail(Exit::Usage, e.to_string()),
     };
     let folder = match crate::folder::create_run_dir(&opts.reports_root, &s.name, opts.out.as_deref()) {
         Ok(d) => d,
-        Err(e) => return fail(EXIT_USAGE, format!("cannot create the report folder: {e}")),
+        Err(e) => return fail(Exit::Usage, format!("cannot create the report folder: {e}")),
     };
     let dir = folder.path.clone();
     let live = Arc::new(run::live_of(&s, &dir));
@@ -184,12 +184,12 @@ pub async fn merge_dirs(dirs: &[PathBuf], opts: &RunOptions) -> RunResult {
     let yaml = first.scenario_yaml.clone();
     live.set_phase(Phase::Reporting);
     let written = report::write_run(&dir, &summary, &ledger, &yaml);
-    live.finished(&summary.verdict, summary.exit_code);
+    live.finished(summary.verdict, summary.exit_code);
     drop(view);
     if let Err(e) = written {
         return RunResult {
             file,
-            exit_code: EXIT_ENVIRONMENT,
+            exit_code: Exit::Environment,
             summary: Some(summary),
             dir: Some(dir.clone()),
             error: Some(format!("cannot write the report into {}: {e}", dir.display())),

@@ -10,7 +10,7 @@ use super::part;
 use super::protocol::{line, FromShard, ToShard};
 use crate::harness::{self, Plan};
 use crate::live::{Live, Phase};
-use crate::model::exit::{EXIT_INTERRUPTED, EXIT_TERMINATED};
+use crate::model::exit::Exit;
 use crate::model::Ledger;
 use crate::model::ShardSummary;
 use crate::model::{ShardSpec, Slice};
@@ -84,7 +84,7 @@ struct Follow {
     pid: u32,
     stdin: Option<ChildStdin>,
     ready: bool,
-    done: Option<(i32, Option<String>)>,
+    done: Option<(Exit, Option<String>)>,
     seen: (u64, u64, Vec<u64>),
     in_flight: u64,
 }
@@ -118,7 +118,7 @@ pub async fn drive(
     let stopped = follow(s, live, shards.count, &mut follows, rx).await?;
     for f in &follows {
         if let Some((code, error)) = &f.done {
-            let fine = *code == 0 || (stopped && (*code == EXIT_INTERRUPTED || *code == EXIT_TERMINATED));
+            let fine = *code == Exit::Pass || (stopped && code.is_stop());
             if !fine {
                 return Err(format!(
                     "{} failed (exit {code}): {}",

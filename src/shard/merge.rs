@@ -4,7 +4,7 @@
 //! (its slice, its lateness, its own send skew, its clock) is kept for the summary.
 
 use super::part::ReadPart;
-use crate::model::exit::{EXIT_INTERRUPTED, EXIT_TERMINATED};
+use crate::model::exit::Exit;
 use crate::model::{Ledger, Overrun, ShardSummary};
 use crate::stats;
 
@@ -60,8 +60,8 @@ fn complete(parts: &[ReadPart], stopped: bool) -> Result<Vec<&ReadPart>, MergeEr
         return Err(MergeError::Incomplete(format!("shard {} missing: no part given for it", missing.join(", "))));
     }
     let parts: Vec<&ReadPart> = by_index.into_iter().flatten().collect();
-    let cut_by_the_stop = |code: i32| stopped && (code == EXIT_INTERRUPTED || code == EXIT_TERMINATED);
-    if let Some(failed) = parts.iter().find(|p| p.part.exit_code != 0 && !cut_by_the_stop(p.part.exit_code)) {
+    let cut_by_the_stop = |code: Exit| stopped && code.is_stop();
+    if let Some(failed) = parts.iter().find(|p| p.part.exit_code != Exit::Pass && !cut_by_the_stop(p.part.exit_code)) {
         let p = &failed.part;
         return Err(MergeError::Incomplete(format!(
             "shard {}/{of} (pid {} on {}, buyers {}..{}) did not finish its load: exit {}{}",
@@ -201,7 +201,7 @@ mod tests {
                 pid: 1,
                 peak_rss_bytes: None,
                 duration_ms: 1,
-                exit_code: 0,
+                exit_code: Exit::Pass,
                 error: None,
             },
             ledger: Ledger { attempts, epoch: Some(epoch), ..Ledger::default() },
@@ -241,7 +241,7 @@ mod tests {
         foreign.part.run_tag = "other".into();
         assert!(matches!(merge(&[part(0, 2, e, "b", &[1]), foreign], false), Err(MergeError::Mismatch(_))));
         let mut failed = part(1, 2, e, "b", &[1]);
-        failed.part.exit_code = 4;
+        failed.part.exit_code = Exit::Environment;
         failed.part.error = Some("cannot reach the target".into());
         let err = merge(&[part(0, 2, e, "b", &[1]), failed], false).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("shard 1/2") && err.contains("exit 4: cannot reach the target"), "{err}");

@@ -3,6 +3,7 @@
 //! `scenario.yaml`. It holds no verdict and no `summary.json`, so `report` and `compare`
 //! refuse it; `flashbench merge` turns the parts into one run.
 
+use crate::model::exit::Exit;
 use crate::model::ClockSync;
 use crate::model::Summary;
 use crate::model::{Epoch, Ledger, Overrun};
@@ -60,7 +61,7 @@ pub struct Part {
     pub peak_rss_bytes: Option<u64>,
     pub duration_ms: u64,
     /// 0 when the shard ran its load; 4 when its environment failed; 130/143 when stopped.
-    pub exit_code: i32,
+    pub exit_code: Exit,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -100,7 +101,7 @@ impl Part {
             pid: std::process::id(),
             peak_rss_bytes: None,
             duration_ms: 0,
-            exit_code: 0,
+            exit_code: Exit::Pass,
             error: None,
         }
     }
@@ -128,7 +129,7 @@ impl Part {
 
     /// The shard could not run its load (exit 4).
     pub fn failed(&mut self, error: &str, started: std::time::Instant) {
-        self.exit_code = crate::model::exit::EXIT_ENVIRONMENT;
+        self.exit_code = Exit::Environment;
         self.error = Some(error.to_string());
         self.duration_ms = started.elapsed().as_millis() as u64;
         self.peak_rss_bytes = crate::resources::memory_of(None).map(|(_, peak)| peak);

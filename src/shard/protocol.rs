@@ -2,6 +2,7 @@
 //! per line, the parent on the child's stdin, the child on a copy of its stdout taken before
 //! goose silences stdout.
 
+use crate::model::exit::Exit;
 use serde::{Deserialize, Serialize};
 
 /// From a shard to its parent.
@@ -22,7 +23,7 @@ pub enum FromShard {
         stock: Vec<Option<i64>>,
     },
     /// Its part is written (`exit_code` 0, or 130/143 when it was stopped), or it failed (4).
-    Done { exit_code: i32, error: Option<String> },
+    Done { exit_code: Exit, error: Option<String> },
 }
 
 /// From the parent to a shard.

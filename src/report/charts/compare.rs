@@ -189,7 +189,7 @@ impl Draw for Violations<'_> {
             .map(|r| {
                 let worst = r.violation_rate.values().copied().fold(0.0, f64::max);
                 let text = if r.violated.is_empty() {
-                    if r.exit_code == 4 {
+                    if r.exit_code == crate::model::exit::Exit::Environment {
                         "not judged: the environment failed".to_string()
                     } else {
                         "none: every invariant held".to_string()

@@ -135,6 +135,18 @@ pub struct OrderRequest {
     pub quantity: u32,
 }
 
+impl OrderRequest {
+    /// The order this request made, stored under `id`.
+    pub fn order(&self, id: i64) -> Order {
+        Order {
+            id: id.to_string(),
+            product_id: self.product_id.clone(),
+            buyer_id: self.buyer_id.clone(),
+            quantity: self.quantity,
+        }
+    }
+}
+
 /// What a store did with an order request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placed {

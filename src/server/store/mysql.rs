@@ -10,10 +10,13 @@
 use super::sql::{open_pool, valid_name, Dialect, SqlStore};
 use super::{redact, StoreError, StoreOptions};
 use crate::model::Strategy;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlQueryResult};
-use sqlx::{AssertSqlSafe, Executor, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Executor};
 use std::str::FromStr;
+
+/// The server when neither flag, environment nor scenario names one.
+pub const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
 
 /// MySQL's ways: no `UPDATE … RETURNING` (the row is read back in its transaction), the
 /// insert id from the answer, `DELETE` to empty (a `TRUNCATE` would commit at once).
@@ -68,14 +71,9 @@ async fn pool(url: &str, database: Option<&str>, size: u32, opts: &StoreOptions)
     open_pool::<Mysql>(connect, size, opts, &redact(url)).await
 }
 
+/// The schema, embedded.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "orders".into(),
-        MigrationType::Simple,
-        include_str!("../../../migrations/mysql/0001_orders.sql").into_sql_str(),
-        false,
-    )])
+    super::sql::migrator(include_str!("../../../migrations/mysql/0001_orders.sql"))
 }
 
 /// Creates the database (when missing) and applies the migrations in it.

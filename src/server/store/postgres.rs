@@ -6,9 +6,9 @@
 use super::sql::{open_pool, Dialect, SqlStore};
 use super::{redact, StoreError, StoreOptions};
 use crate::model::Strategy;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::AssertSqlSafe;
 use std::str::FromStr;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -35,14 +35,9 @@ pub fn application_name(schema: &str) -> String {
     format!("flashbench:{schema}")
 }
 
+/// The schema, embedded.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "orders".into(),
-        MigrationType::Simple,
-        include_str!("../../../migrations/postgres/0001_orders.sql").into_sql_str(),
-        false,
-    )])
+    super::sql::migrator(include_str!("../../../migrations/postgres/0001_orders.sql"))
 }
 
 /// Creates the schema (when missing) and applies the migrations in it.

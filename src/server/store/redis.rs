@@ -303,15 +303,6 @@ impl RedisStore {
         Ok(())
     }
 
-    fn order(id: i64, req: &OrderRequest) -> Order {
-        Order {
-            id: id.to_string(),
-            product_id: req.product_id.clone(),
-            buyer_id: req.buyer_id.clone(),
-            quantity: req.quantity,
-        }
-    }
-
     async fn place_lua(&self, req: &OrderRequest, checks: Checks) -> Result<Placed, StoreError> {
         let mut conn = self.conn.clone();
         let id = req.product_id.as_str();
@@ -337,7 +328,7 @@ impl RedisStore {
     /// {-2, limit} limit reached, {-1} unknown product, {-3} the lock was lost (`lock`).
     fn placed(answer: &[i64], req: &OrderRequest) -> Result<Placed, StoreError> {
         Ok(match answer {
-            [1, order, remaining] => Placed::Created { order: Self::order(*order, req), remaining: *remaining },
+            [1, order, remaining] => Placed::Created { order: req.order(*order), remaining: *remaining },
             [0] => Placed::SoldOut,
             [-2, limit] => Placed::LimitReached { limit: *limit as u32 },
             [-1] => Placed::UnknownProduct,
@@ -393,7 +384,7 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let _: () = conn.set(self.key(&["stock", &req.product_id]), stock - q).await.map_err(err)?;
         let id = self.record(req).await?;
-        Ok(Placed::Created { order: Self::order(id, req), remaining: stock - q })
+        Ok(Placed::Created { order: req.order(id), remaining: stock - q })
     }
 
     /// The seed's flow: read the stock for the key, `SET NX PX 2000` the lock, verify the
@@ -420,7 +411,7 @@ impl RedisStore {
         self.hold().await;
         let id = self.record(req).await?;
         let remaining: i64 = conn.decr(self.key(&["stock", &req.product_id]), q).await.map_err(err)?;
-        Ok(Placed::Created { order: Self::order(id, req), remaining })
+        Ok(Placed::Created { order: req.order(id), remaining })
     }
 
     /// `SET lock value NX PX 2000`: did this caller get the lock?

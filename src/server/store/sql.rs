@@ -89,6 +89,19 @@ where
     pool.connect_with(connect).await.map_err(|e| connect_err(e.to_string()))
 }
 
+/// The embedded migration of a store: its one SQL file, applied with sqlx's migrator.
+pub fn migrator(sql: &'static str) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType};
+    use sqlx::SqlSafeStr;
+    sqlx::migrate::Migrator::with_migrations(vec![Migration::new(
+        1,
+        "orders".into(),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )])
+}
+
 /// The statements, with the dialect's placeholders, made once per store.
 #[derive(Debug)]
 struct Statements {
@@ -184,15 +197,6 @@ pub struct SqlStore<D: Dialect> {
 
 fn err<D: Dialect>(e: impl std::fmt::Display) -> StoreError {
     StoreError::Query { backend: D::NAME, cause: e.to_string() }
-}
-
-fn order(id: i64, req: &OrderRequest) -> Order {
-    Order {
-        id: id.to_string(),
-        product_id: req.product_id.clone(),
-        buyer_id: req.buyer_id.clone(),
-        quantity: req.quantity,
-    }
 }
 
 /// The Rust types the store reads and writes, as every SQL backend of sqlx has them.
@@ -408,7 +412,7 @@ where
         }
         let id = self.insert(&mut *tx, req).await?;
         tx.commit().await.map_err(err::<D>)?;
-        Ok(Placed::Created { order: order(id, req), remaining })
+        Ok(Placed::Created { order: req.order(id), remaining })
     }
 
     async fn place_for_update(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
@@ -426,7 +430,7 @@ where
         self.write(&mut *tx, &self.statements.take, q, req).await?;
         let id = self.insert(&mut *tx, req).await?;
         tx.commit().await.map_err(err::<D>)?;
-        Ok(Placed::Created { order: order(id, req), remaining: stock - q })
+        Ok(Placed::Created { order: req.order(id), remaining: stock - q })
     }
 
     /// Runs `statement` with (`value`, product id).
@@ -453,7 +457,7 @@ where
         // Writes back what it read, minus the order: concurrent writers overwrite each other.
         self.write(&self.pool, &self.statements.set_stock, stock - q, req).await?;
         let id = self.insert(&self.pool, req).await?;
-        Ok(Placed::Created { order: order(id, req), remaining: stock - q })
+        Ok(Placed::Created { order: req.order(id), remaining: stock - q })
     }
 
     async fn place_optimistic(&self, req: &OrderRequest) -> Result<Placed, StoreError> {
@@ -484,7 +488,7 @@ where
         }
         let id = self.insert(&mut *tx, req).await?;
         tx.commit().await.map_err(err::<D>)?;
-        Ok(Placed::Created { order: order(id, req), remaining: stock - q })
+        Ok(Placed::Created { order: req.order(id), remaining: stock - q })
     }
 
     /// The seed's flow, one statement per step; the lock row is never deleted, it expires.
@@ -519,7 +523,7 @@ where
         let id = self.insert(&self.pool, req).await?;
         let mut conn = self.pool.acquire().await.map_err(err::<D>)?;
         let remaining = self.take(&mut conn, req, false).await?.map_or(current - q, |(stock, _)| stock);
-        Ok(Placed::Created { order: order(id, req), remaining })
+        Ok(Placed::Created { order: req.order(id), remaining })
     }
 }
 

@@ -5,9 +5,8 @@
 use super::sql::{Dialect, SqlStore};
 use super::{StoreError, StoreOptions};
 use crate::model::Strategy;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlSafeStr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,15 +29,9 @@ async fn pool(file: &Path, opts: &StoreOptions) -> Result<SqlitePool, StoreError
         .map_err(|e| StoreError::Connect { target: file.display().to_string(), cause: e.to_string() })
 }
 
-/// The schema, embedded: applied with sqlx's migrator.
+/// The schema, embedded.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "orders".into(),
-        MigrationType::Simple,
-        include_str!("../../../migrations/sqlite/0001_orders.sql").into_sql_str(),
-        false,
-    )])
+    super::sql::migrator(include_str!("../../../migrations/sqlite/0001_orders.sql"))
 }
 
 /// Creates the file and its tables.
