@@ -6,10 +6,11 @@
 //! server or a stalled store. What each fault did is recorded for `summary.json` (`faults[]`)
 //! and drawn as a band on the time charts.
 //!
-//! `act` holds the faults themselves; [`FaultSurface`] is what a target lets them act on.
+//! `kinds` holds the faults themselves, one file per kind; [`FaultSurface`] is what a target
+//! lets them act on.
 
-mod act;
 mod effect;
+mod kinds;
 
 pub use effect::effects;
 
@@ -100,7 +101,7 @@ async fn one(
 ) -> FaultRecord {
     let mut record = FaultRecord {
         kind: fault.kind,
-        target: act::describe(&fault, surface.as_deref()).await,
+        target: kinds::describe(&fault, surface.as_deref()).await,
         start_us: None,
         end_us: None,
         detail: None,
@@ -116,23 +117,21 @@ async fn one(
     }
     record.start_us = Some(now_us());
     log::info!("fault {} on {}: on", fault.kind, record.target);
-    match act::start(&fault, surface.as_deref()).await {
+    match kinds::start(&fault, surface.as_deref()).await {
         Err(e) => {
             record.error = Some(e);
             record.end_us = Some(now_us());
             return record;
         }
-        Ok(active) => {
-            if let act::Active::Did(what) = &active {
-                record.detail = Some(what.clone());
-            }
+        Ok(started) => {
+            record.detail = started.detail.clone();
             if let Some(d) = fault.duration {
                 tokio::select! {
                     _ = tokio::time::sleep(d.0) => {}
                     _ = done.wait_for(|d| *d) => {}
                 }
             }
-            if let Err(e) = active.undo(surface.as_deref()).await {
+            if let Err(e) = started.undo(surface.as_deref()).await {
                 record.error = Some(e);
             }
         }

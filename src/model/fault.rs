@@ -27,6 +27,39 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::PauseInstance,
+        FaultKind::KillInstance,
+        FaultKind::KillStore,
+        FaultKind::RedisStall,
+        FaultKind::PostgresKillConnections,
+        FaultKind::PostgresLockTable,
+        FaultKind::SlowStore,
+        FaultKind::Command,
+    ];
+
+    /// The fields of a `faults:` entry this kind takes, besides `kind`, `at`, `after` and `for`.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::PauseInstance => &["instance"],
+            FaultKind::KillInstance => &["instance", "restart"],
+            FaultKind::KillStore => &["restart"],
+            FaultKind::RedisStall => &["mode", "whole_server"],
+            FaultKind::PostgresKillConnections => &[],
+            FaultKind::PostgresLockTable => &["table"],
+            FaultKind::SlowStore => &["latency"],
+            FaultKind::Command => &["run", "undo"],
+        }
+    }
+
+    /// Does it last for a while, and so need `for`?
+    pub fn needs_for(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PauseInstance | FaultKind::RedisStall | FaultKind::PostgresLockTable | FaultKind::SlowStore
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::PauseInstance => "pause_instance",

@@ -160,12 +160,8 @@ fn field_problems(f: &Fault, say: &mut Say) {
     if f.at.is_some() && f.after.is_some() {
         say("after", "give either `at` or `after`, not both".into());
     }
-    let needs_for = matches!(
-        kind,
-        FaultKind::PauseInstance | FaultKind::RedisStall | FaultKind::PostgresLockTable | FaultKind::SlowStore
-    );
     match f.duration {
-        None if needs_for => say("for", format!("`{kind}` needs `for`, how long it lasts, e.g. `3s`")),
+        None if kind.needs_for() => say("for", format!("`{kind}` needs `for`, how long it lasts, e.g. `3s`")),
         Some(d) if d.0.is_zero() => say("for", "must be above zero".into()),
         Some(_) if kind == FaultKind::PostgresKillConnections => {
             say("for", format!("does not apply to `{kind}`: connections are ended at once"))
@@ -175,20 +171,27 @@ fn field_problems(f: &Fault, say: &mut Say) {
         }
         _ => {}
     }
-    let mut only = |field: &'static str, set: bool, kinds: &[FaultKind]| {
-        if set && !kinds.contains(&kind) {
-            let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-            say(field, format!("applies to {} faults only, not `{kind}`", names.join(", ")));
-        }
-    };
-    only("instance", f.instance.is_some(), &[FaultKind::PauseInstance, FaultKind::KillInstance]);
-    only("restart", f.restart, &[FaultKind::KillInstance, FaultKind::KillStore]);
-    only("mode", f.mode.is_some(), &[FaultKind::RedisStall]);
-    only("whole_server", f.whole_server, &[FaultKind::RedisStall]);
-    only("latency", f.latency.is_some(), &[FaultKind::SlowStore]);
-    only("table", f.table.is_some(), &[FaultKind::PostgresLockTable]);
-    only("run", f.run.is_some(), &[FaultKind::Command]);
-    only("undo", f.undo.is_some(), &[FaultKind::Command]);
+    for field in given_fields(f).into_iter().filter(|field| !kind.fields().contains(field)) {
+        let names: Vec<&str> =
+            FaultKind::ALL.iter().filter(|k| k.fields().contains(&field)).map(|k| k.name()).collect();
+        say(field, format!("applies to {} faults only, not `{kind}`", names.join(", ")));
+    }
+}
+
+/// The fields of `f` that are set, besides `kind`, `at`, `after` and `for` (each kind says
+/// which it takes: `FaultKind::fields`).
+fn given_fields(f: &Fault) -> Vec<&'static str> {
+    let set = [
+        ("instance", f.instance.is_some()),
+        ("restart", f.restart),
+        ("mode", f.mode.is_some()),
+        ("whole_server", f.whole_server),
+        ("latency", f.latency.is_some()),
+        ("table", f.table.is_some()),
+        ("run", f.run.is_some()),
+        ("undo", f.undo.is_some()),
+    ];
+    set.into_iter().filter(|(_, given)| *given).map(|(field, _)| field).collect()
 }
 
 /// What a fault's kind needs of the server: its instances, its backend, a Redis of the run's own.
@@ -246,6 +249,33 @@ fn kind_problems(s: &Scenario, f: &Fault, say: &mut Say) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_a_kind_takes_is_known_and_every_known_field_has_a_kind() {
+        let every = Fault {
+            kind: FaultKind::Command,
+            at: None,
+            after: None,
+            duration: None,
+            instance: Some(0),
+            restart: true,
+            mode: Some(StallMode::All),
+            whole_server: true,
+            latency: Some(HumanDuration(std::time::Duration::from_millis(1))),
+            table: Some("orders".into()),
+            run: Some("true".into()),
+            undo: Some("true".into()),
+        };
+        let known = given_fields(&every);
+        for kind in FaultKind::ALL {
+            for field in kind.fields() {
+                assert!(known.contains(field), "{kind} takes `{field}`, which given_fields does not read");
+            }
+        }
+        for field in known {
+            assert!(FaultKind::ALL.iter().any(|k| k.fields().contains(&field)), "no kind takes `{field}`");
+        }
+    }
 
     #[test]
     fn triggers_parse_and_print_alike() {
