@@ -8,11 +8,15 @@
 //!
 //! A second signal quits at once (same exit code) and says what it left behind: the data
 //! registered with [`track`] and the run folder without a `summary.json`.
+//!
+//! The stop is a [`Stop`] handed to what must obey it (the harness in its `HarnessConfig`, the
+//! live view's listener), not a global they read: the handlers trip the process's own
+//! ([`process`]); a test drives a harness with a stop of its own.
 
 use crate::model::exit::Exit;
 use crate::server::store::{StoreLocation, StoreOptions};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -45,41 +49,76 @@ impl Signal {
     }
 }
 
-/// The first signal and when it came.
-fn state() -> &'static watch::Sender<Option<(Signal, Instant)>> {
-    static STATE: OnceLock<watch::Sender<Option<(Signal, Instant)>>> = OnceLock::new();
-    STATE.get_or_init(|| watch::Sender::new(None))
-}
+/// A run's stop: whether one was asked for, and when. Cloned into the parts of a run that
+/// must stop (the harness's buyers and stream, the live view's listener), which read it and
+/// never trip it; the signal handlers trip the process's own ([`process`]), a test or a shard
+/// one of its own.
+#[derive(Debug, Clone)]
+pub struct Stop(Arc<watch::Sender<Option<(Signal, Instant)>>>);
 
-/// The signal that asked the run to stop, if one did.
-pub fn requested() -> Option<Signal> {
-    state().borrow().map(|(s, _)| s)
-}
-
-/// Resolves once a stop was asked for (at once if it already was).
-pub async fn wait() {
-    let mut rx = state().subscribe();
-    let _ = rx.wait_for(Option::is_some).await;
-}
-
-/// Resolves [`DRAIN`] after a stop was asked for: when attempts still in flight are cut.
-pub async fn drained() {
-    let mut rx = state().subscribe();
-    let at = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.map(|(_, at)| at));
-    if let Some(at) = at {
-        tokio::time::sleep_until((at + DRAIN).into()).await;
+impl Default for Stop {
+    fn default() -> Self {
+        Stop::new()
     }
 }
 
-/// Asks the run to stop as the first `signal` would (what the handlers call; tests too).
-pub fn request(signal: Signal) -> bool {
-    state().send_if_modified(|v| {
-        if v.is_some() {
-            return false;
+impl Stop {
+    /// A stop of its own, not asked for yet.
+    pub fn new() -> Stop {
+        Stop(Arc::new(watch::Sender::new(None)))
+    }
+
+    /// Asks to stop as the first `signal` would; `false` when a stop was already asked for.
+    pub fn request(&self, signal: Signal) -> bool {
+        self.0.send_if_modified(|v| {
+            if v.is_some() {
+                return false;
+            }
+            *v = Some((signal, Instant::now()));
+            true
+        })
+    }
+
+    /// The signal that asked to stop, if one did.
+    pub fn requested(&self) -> Option<Signal> {
+        self.0.borrow().map(|(s, _)| s)
+    }
+
+    /// Resolves once a stop was asked for (at once if it already was).
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
+    /// Resolves [`DRAIN`] after a stop was asked for: when attempts still in flight are cut.
+    pub async fn drained(&self) {
+        let mut rx = self.0.subscribe();
+        let at = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.map(|(_, at)| at));
+        if let Some(at) = at {
+            tokio::time::sleep_until((at + DRAIN).into()).await;
         }
-        *v = Some((signal, Instant::now()));
-        true
-    })
+    }
+}
+
+/// The process's stop: what SIGINT and SIGTERM trip (the handlers of [`install`]).
+pub fn process() -> Stop {
+    static PROCESS: OnceLock<Stop> = OnceLock::new();
+    PROCESS.get_or_init(Stop::new).clone()
+}
+
+/// The signal that asked this process to stop, if one did.
+pub fn requested() -> Option<Signal> {
+    process().requested()
+}
+
+/// Resolves once this process was asked to stop (at once if it already was).
+pub async fn wait() {
+    process().wait().await
+}
+
+/// Asks this process to stop as the first `signal` would (what the handlers call).
+pub fn request(signal: Signal) -> bool {
+    process().request(signal)
 }
 
 /// What a second signal reports as left behind.

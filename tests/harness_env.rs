@@ -130,6 +130,18 @@ async fn an_unreachable_target_is_reported_not_hung() {
 }
 
 #[tokio::test]
+async fn a_stop_of_the_runs_own_stops_its_buyers_and_not_the_process() {
+    // Nothing listens: without the stop this run is an unreachable target (the test above).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let s = scenario("name: t\nproducts:\n  - id: p\n    stock: 1\nbuyers:\n  count: 20\narrival:\n  connect_timeout: 5s\nrequest_timeout: 2s\n");
+    let config = config(std::net::SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(60));
+    assert!(config.stop.request(flashbench::interrupt::Signal::Interrupt));
+    let ledger = harness::drive(s, &config).await.expect("a stopped run is no unreachable target");
+    assert!(ledger.attempts.iter().all(|a| a.outcome == Outcome::NotSent), "{:?}", ledger.attempts);
+    assert_eq!(flashbench::interrupt::requested(), None, "the process itself was never asked to stop");
+}
+
+#[tokio::test]
 async fn the_deadline_cuts_attempts_in_flight_keeps_the_ledger_and_leaves_no_buyer_running() {
     let (addr, _) = fixture(|_, _| None).await;
     let s = scenario("name: t\nproducts:\n  - id: p\n    stock: 1\nbuyers:\n  count: 30\nrequest_timeout: 1h\n");

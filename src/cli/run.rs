@@ -333,7 +333,7 @@ async fn linger_for_the_last_scrape(args: &RunArgs) {
             crate::live::listen::LINGER.as_secs()
         );
     }
-    if !crate::live::listen::await_last_scrape().await && !args.quiet {
+    if !crate::live::listen::await_last_scrape(&crate::interrupt::process()).await && !args.quiet {
         crate::note!("no scrape came: the final figures were not collected (--prometheus-remote-write pushes them)");
     }
 }

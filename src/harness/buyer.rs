@@ -40,7 +40,7 @@ pub async fn buy(
         }
         // A stop was asked for: no further attempt (a first one is made: in a burst its last
         // byte may already be on the wire).
-        if attempt > 1 && crate::interrupt::requested().is_some() {
+        if attempt > 1 && shared.stop.requested().is_some() {
             break;
         }
         // Every attempt ends by the run's deadline: one in flight then is a `timeout`.
@@ -58,7 +58,7 @@ pub async fn buy(
                 intended = Instant::now() + delay;
                 tokio::select! {
                     _ = tokio::time::sleep_until(intended.min(shared.deadline).into()) => {}
-                    _ = crate::interrupt::wait() => break,
+                    _ = shared.stop.wait() => break,
                 }
             }
         }
@@ -215,7 +215,7 @@ impl One<'_> {
         let (sent, result, stopped) = tokio::select! {
             biased;
             (sent, result) = exchange => (sent, result, false),
-            _ = crate::interrupt::drained() => (before, Err(ConnError::Timeout(before.elapsed())), true),
+            _ = shared.stop.drained() => (before, Err(ConnError::Timeout(before.elapsed())), true),
         };
         let cut = !stopped && timeout < s.request_timeout.0 && result.as_ref().is_err_and(ConnError::is_timeout);
         if cut {

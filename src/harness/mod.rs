@@ -114,6 +114,9 @@ pub struct Shared {
     early_answers: AtomicU32,
     /// The run's live figures (terminal view, metrics).
     pub live: Arc<crate::live::Live>,
+    /// Whether the run was asked to stop: then no new attempt starts, and those in flight
+    /// are cut after the drain.
+    pub stop: crate::interrupt::Stop,
 }
 
 impl Shared {
@@ -153,13 +156,16 @@ pub struct HarnessConfig {
     /// Where a shard's release instant comes from (`None`: the gate opens when its buyers are
     /// ready, as in a run of one process).
     pub release: Option<Arc<dyn ReleaseSignal>>,
+    /// What tells the buyers to stop: the process's own ([`crate::interrupt::process`]) in a
+    /// run.
+    pub stop: crate::interrupt::Stop,
 }
 
 impl HarnessConfig {
-    /// A configuration whose live figures nobody watches.
+    /// A configuration whose live figures nobody watches, with a stop of its own.
     pub fn unwatched(plan: Arc<Plan>, deadline: Duration) -> Self {
         let live = crate::live::Live::new(crate::live::RunLabels::default(), Vec::new(), 0);
-        HarnessConfig { plan, live: Arc::new(live), deadline, slice: None, release: None }
+        HarnessConfig { plan, live: Arc::new(live), deadline, slice: None, release: None, stop: Default::default() }
     }
 }
 
@@ -275,13 +281,14 @@ fn shared_for(scenario: &Arc<Scenario>, config: &HarnessConfig, buyers: usize) -
         reprepared: AtomicU32::new(0),
         early_answers: AtomicU32::new(0),
         live: config.live.clone(),
+        stop: config.stop.clone(),
         scenario: scenario.clone(),
     }))
 }
 
 /// Once a stop is asked for: the load drains, and goose launches no further user.
 async fn drain_on_stop(shared: Arc<Shared>) {
-    crate::interrupt::wait().await;
+    shared.stop.wait().await;
     shared.live.note_interruption();
     shared.live.set_phase(Phase::Draining);
     // Goose stops launching users (a ramp's later buyers never start); those running
@@ -318,7 +325,7 @@ async fn release_gate(
         Some(g) => tokio::select! {
             opened = open => opened,
             // Cancelling fails only when the gate has just opened.
-            _ = crate::interrupt::wait() => match g.cancel() {
+            _ = shared.stop.wait() => match g.cancel() {
                 true => None,
                 false => Some((g.released().await, g.arrived(), None)),
             },
@@ -365,7 +372,7 @@ fn ledger_of(shared: &Shared, config: &HarnessConfig, buyers: usize, ended: Ende
         None => (None, Vec::new(), 0),
     };
     // (Stopped by Ctrl-C before anyone connected is not an unreachable target.)
-    if shared.reached.load(Ordering::Acquire) == 0 && crate::interrupt::requested().is_none() {
+    if shared.reached.load(Ordering::Acquire) == 0 && shared.stop.requested().is_none() {
         let why = shared.first_connect_error.get().cloned().unwrap_or_default();
         return Err(HarnessError::Unreachable(why));
     }
@@ -498,7 +505,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
     let (problem, request) = {
         let _permit = tokio::select! {
             permit = shared.connect_permits.acquire() => permit,
-            _ = crate::interrupt::wait() => return stopped(conn, vars),
+            _ = shared.stop.wait() => return stopped(conn, vars),
         };
         let warmed = warm_up(shared, &mut conn, endpoint, &vars, probe_timeout).await;
         for step in &plan.auth {
@@ -532,7 +539,7 @@ async fn connect(shared: &Shared, buyer: u32) -> Ready {
             let slot = origin + shared.ramp_interval * buyer;
             tokio::select! {
                 _ = tokio::time::sleep_until(slot.into()) => slot,
-                _ = crate::interrupt::wait() => return stopped(conn, vars),
+                _ = shared.stop.wait() => return stopped(conn, vars),
             }
         }
     };
@@ -553,7 +560,7 @@ async fn wait_for_release(shared: &Shared, gate: &StartGate, conn: &mut BuyerCon
             at = gate.released() => break Some(at),
             // A stop before the release: the gate will never write this buyer's last
             // byte, so its order cannot reach the server.
-            _ = crate::interrupt::wait() => match gate.cancel() {
+            _ = shared.stop.wait() => match gate.cancel() {
                 true => return None,
                 false => break Some(gate.released().await),
             },

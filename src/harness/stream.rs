@@ -133,11 +133,11 @@ pub async fn dispatch(shared: Arc<Shared>, connect_timeout: Duration) {
         if at > Instant::now() {
             tokio::select! {
                 _ = tokio::time::sleep_until(at.into()) => {}
-                _ = crate::interrupt::wait() => {}
+                _ = shared.stop.wait() => {}
             }
         }
         // A stop was asked for: the arrivals still to come are not made.
-        if crate::interrupt::requested().is_some() {
+        if shared.stop.requested().is_some() {
             break;
         }
         let buyer = stream.first_buyer + k as u32;

@@ -52,8 +52,8 @@ pub async fn start(addr: SocketAddr) -> Result<SocketAddr, ListenError> {
     Ok(bound)
 }
 
-/// Waits until `/metrics` has been scraped once more (at most [`LINGER`], or until Ctrl-C).
-pub async fn await_last_scrape() -> bool {
+/// Waits until `/metrics` has been scraped once more (at most [`LINGER`], or until `stop`).
+pub async fn await_last_scrape(stop: &crate::interrupt::Stop) -> bool {
     let before = SCRAPES.load(Ordering::Acquire);
     let scraped = async {
         while SCRAPES.load(Ordering::Acquire) == before {
@@ -62,7 +62,7 @@ pub async fn await_last_scrape() -> bool {
     };
     tokio::select! {
         _ = tokio::time::timeout(LINGER, scraped) => SCRAPES.load(Ordering::Acquire) > before,
-        _ = crate::interrupt::wait() => false,
+        _ = stop.wait() => false,
     }
 }
 

@@ -78,6 +78,7 @@ pub(super) async fn execute(
         deadline: harness::run_deadline(s),
         slice: None,
         release: None,
+        stop: crate::interrupt::process(),
     };
     // The nemesis runs beside the load and undoes every fault once the load is over.
     let (load_done, done_rx) = tokio::sync::watch::channel(false);

@@ -131,6 +131,7 @@ async fn shard(args: &ChildArgs, out: &ToParent) -> Result<Exit, String> {
         deadline: harness::run_deadline(&s),
         slice: Some(slice),
         release: Some(release),
+        stop: crate::interrupt::process(),
     };
     let yaml = std::fs::read_to_string(&args.scenario).unwrap_or_default();
     let ledger = match harness::drive(Arc::new(s.clone()), &config).await {

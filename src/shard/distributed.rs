@@ -115,6 +115,7 @@ async fn load(
         deadline: harness::run_deadline(s),
         slice: Some(slice),
         release: Some(Arc::new(WallClockRelease::new(release_at))),
+        stop: crate::interrupt::process(),
     };
     let ledger = harness::drive(Arc::new(s.clone()), &config).await.map_err(|e| e.to_string());
     Box::new(target).stop().await;
