@@ -221,7 +221,12 @@ pub async fn drive(scenario: Arc<Scenario>, config: &HarnessConfig) -> Result<Le
     if let Some(d) = dispatcher {
         d.abort();
     }
-    let stock_samples = monitor.await.unwrap_or_default();
+    // The samples draw the stock chart and add to what `stock_never_negative` saw (its detail
+    // counts them: "0 samples and 1 final stock"). A monitor that died says so here too.
+    let stock_samples = monitor.await.unwrap_or_else(|_| {
+        log::warn!("the stock monitor ended without its samples (its thread failed); the stock chart has none");
+        Vec::new()
+    });
     let (release, arrived, release_late) = match gate_task {
         Some(task) => match task.await.ok().flatten() {
             Some((at, arrived, late)) => (Some(shared.micros(at)), arrived, late),
