@@ -122,12 +122,7 @@ impl MemoryStore {
 
     fn new_order(&self, req: &OrderRequest) -> Order {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Order {
-            id: format!("m{}-{n}", self.instance),
-            product_id: req.product_id.clone(),
-            buyer_id: req.buyer_id.clone(),
-            quantity: req.quantity,
-        }
+        req.order(format!("m{}-{n}", self.instance))
     }
 
     /// Records `order` and sets the product's stock to `stock`.

@@ -137,7 +137,7 @@ pub struct OrderRequest {
 
 impl OrderRequest {
     /// The order this request made, stored under `id`.
-    pub fn order(&self, id: i64) -> Order {
+    pub fn order(&self, id: impl ToString) -> Order {
         Order {
             id: id.to_string(),
             product_id: self.product_id.clone(),

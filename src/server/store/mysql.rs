@@ -51,7 +51,7 @@ impl Dialect for Mysql {
 pub type MysqlStore = SqlStore<Mysql>;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query { backend: "mysql", cause: e.to_string() }
+    super::sql::err::<Mysql>(e)
 }
 
 /// A pool on `database` (or on the URL's own, for `None`). Every connection reads in

@@ -12,7 +12,7 @@ use sqlx::AssertSqlSafe;
 use std::str::FromStr;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query { backend: "postgres", cause: e.to_string() }
+    super::sql::err::<Postgres>(e)
 }
 
 /// A schema name flashbench may create and drop: lower-case letters, digits, `_`.

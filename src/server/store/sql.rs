@@ -195,7 +195,8 @@ pub struct SqlStore<D: Dialect> {
     cleanup: Option<String>,
 }
 
-fn err<D: Dialect>(e: impl std::fmt::Display) -> StoreError {
+/// A query error of `D`'s store.
+pub(super) fn err<D: Dialect>(e: impl std::fmt::Display) -> StoreError {
     StoreError::Query { backend: D::NAME, cause: e.to_string() }
 }
 
@@ -338,6 +339,27 @@ where
             .map_err(err::<D>)
     }
 
+    /// Why `req` cannot be sold from `stock` (with its product's `limit` per buyer): sold out,
+    /// or the buyer's limit reached; `None` when it can.
+    async fn refusal<'c, E>(
+        &self,
+        e: E,
+        req: &OrderRequest,
+        stock: i64,
+        limit: i32,
+    ) -> Result<Option<Placed>, StoreError>
+    where
+        E: Executor<'c, Database = D::DB>,
+    {
+        if stock < i64::from(req.quantity) {
+            return Ok(Some(Placed::SoldOut));
+        }
+        if self.held(e, req).await? >= i64::from(limit) {
+            return Ok(Some(Placed::LimitReached { limit: limit as u32 }));
+        }
+        Ok(None)
+    }
+
     /// Inserts the order; its row id.
     async fn insert<'c, E>(&self, e: E, req: &OrderRequest) -> Result<i64, StoreError>
     where
@@ -421,11 +443,8 @@ where
         let Some((stock, limit)) = self.read(&mut *tx, &self.statements.read_locked, req).await? else {
             return Ok(Placed::UnknownProduct);
         };
-        if stock < q {
-            return Ok(Placed::SoldOut);
-        }
-        if self.held(&mut *tx, req).await? >= i64::from(limit) {
-            return Ok(Placed::LimitReached { limit: limit as u32 });
+        if let Some(refused) = self.refusal(&mut *tx, req, stock, limit).await? {
+            return Ok(refused);
         }
         self.write(&mut *tx, &self.statements.take, q, req).await?;
         let id = self.insert(&mut *tx, req).await?;
@@ -448,11 +467,8 @@ where
         let Some((stock, limit)) = self.read(&self.pool, &self.statements.read, req).await? else {
             return Ok(Placed::UnknownProduct);
         };
-        if stock < q {
-            return Ok(Placed::SoldOut);
-        }
-        if self.held(&self.pool, req).await? >= i64::from(limit) {
-            return Ok(Placed::LimitReached { limit: limit as u32 });
+        if let Some(refused) = self.refusal(&self.pool, req, stock, limit).await? {
+            return Ok(refused);
         }
         // Writes back what it read, minus the order: concurrent writers overwrite each other.
         self.write(&self.pool, &self.statements.set_stock, stock - q, req).await?;
@@ -468,11 +484,8 @@ where
             .await
             .map_err(err::<D>)?;
         let Some((stock, version, limit)) = row else { return Ok(Placed::UnknownProduct) };
-        if stock < q {
-            return Ok(Placed::SoldOut);
-        }
-        if self.held(&self.pool, req).await? >= i64::from(limit) {
-            return Ok(Placed::LimitReached { limit: limit as u32 });
+        if let Some(refused) = self.refusal(&self.pool, req, stock, limit).await? {
+            return Ok(refused);
         }
         let mut tx = self.pool.begin().await.map_err(err::<D>)?;
         let done = sqlx::query(sql(&self.statements.take_versioned))
@@ -514,11 +527,8 @@ where
         let Some((current, limit)) = self.read(&self.pool, &self.statements.read, req).await? else {
             return Ok(Placed::UnknownProduct);
         };
-        if current < q {
-            return Ok(Placed::SoldOut);
-        }
-        if self.held(&self.pool, req).await? >= i64::from(limit) {
-            return Ok(Placed::LimitReached { limit: limit as u32 });
+        if let Some(refused) = self.refusal(&self.pool, req, current, limit).await? {
+            return Ok(refused);
         }
         let id = self.insert(&self.pool, req).await?;
         let mut conn = self.pool.acquire().await.map_err(err::<D>)?;

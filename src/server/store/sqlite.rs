@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query { backend: "sqlite", cause: e.to_string() }
+    super::sql::err::<Sqlite>(e)
 }
 
 async fn pool(file: &Path, opts: &StoreOptions) -> Result<SqlitePool, StoreError> {
